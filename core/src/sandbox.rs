@@ -1,0 +1,221 @@
+//! Sandboxes: the [`Sandboxes`] namespace and the [`Sandbox`] handle.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use indexmap::IndexMap;
+
+use crate::{
+    Result,
+    api::{ListSandboxesParams, SandboxesApi},
+    types::{
+        ExecRequest, ExecResponse, LogLine, SandboxSpec, SandboxesSource, StatusResponse,
+        StatusResponsePhase,
+    },
+};
+
+/// The sandbox namespace of a [`Porter`](crate::Porter).
+#[derive(Debug, Clone)]
+pub struct Sandboxes {
+    api: SandboxesApi,
+}
+
+impl Sandboxes {
+    pub(crate) fn new(api: SandboxesApi) -> Self {
+        Self { api }
+    }
+
+    /// Creates a sandbox (`POST /v1/sandbox/run`). The handle holds only the id: `phase` and
+    /// `tags` are `None` until [`Sandbox::refresh`].
+    pub async fn create(&self, spec: impl Into<SandboxSpec>) -> Result<Sandbox> {
+        let created = self.api.create_sandbox(&spec.into()).await?;
+        Ok(Sandbox::new(self.api.clone(), created.id, None))
+    }
+
+    /// The sandbox named `name`: a lookup, then a status read.
+    pub async fn get(&self, name: &str) -> Result<Sandbox> {
+        let id = self.api.lookup_sandbox(name).await?.id;
+        self.get_by_id(&id).await
+    }
+
+    /// The sandbox with id `id`, with its status.
+    pub async fn get_by_id(&self, id: &str) -> Result<Sandbox> {
+        let status = self.api.get_sandbox(id).await?;
+        Ok(Sandbox::new(
+            self.api.clone(),
+            status.id.clone(),
+            Some(status),
+        ))
+    }
+
+    /// One page of sandboxes matching `params`, each with its status. Pagination details and
+    /// filter values are dropped; use [`SandboxesApi::list_sandboxes`] for them.
+    pub async fn list(&self, params: impl Into<ListSandboxesParams>) -> Result<Vec<Sandbox>> {
+        let page = self.api.list_sandboxes(&params.into()).await?;
+        Ok(page
+            .sandboxes
+            .into_iter()
+            .map(|status| Sandbox::new(self.api.clone(), status.id.clone(), Some(status)))
+            .collect())
+    }
+
+    /// Every sandbox matching `params`, following pages until the last (the page in `params` is
+    /// the first one read).
+    pub async fn list_all(&self, params: impl Into<ListSandboxesParams>) -> Result<Vec<Sandbox>> {
+        let mut params = params.into();
+        let mut page_number = params.page.unwrap_or(1);
+        let mut all = Vec::new();
+        loop {
+            params.page = Some(page_number);
+            let page = self.api.list_sandboxes(&params).await?;
+            let more = page.pagination.has_next_page && !page.sandboxes.is_empty();
+            all.extend(
+                page.sandboxes
+                    .into_iter()
+                    .map(|status| Sandbox::new(self.api.clone(), status.id.clone(), Some(status))),
+            );
+            if !more {
+                return Ok(all);
+            }
+            page_number += 1;
+        }
+    }
+
+    /// A handle for the sandbox `id` without any request (no cached status).
+    #[must_use]
+    pub fn handle(&self, id: impl Into<String>) -> Sandbox {
+        Sandbox::new(self.api.clone(), id.into(), None)
+    }
+
+    /// The low-level sandbox endpoints.
+    #[must_use]
+    pub fn raw(&self) -> &SandboxesApi {
+        &self.api
+    }
+}
+
+/// A sandbox: its id, the last status read, and what can be done with it. Clones share the
+/// cached status.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    id: String,
+    api: SandboxesApi,
+    status: Arc<Mutex<Option<StatusResponse>>>,
+}
+
+/// Options of [`Sandbox::logs`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogsQuery {
+    /// Only lines after this time (RFC 3339, or a duration such as `10m` on the local server).
+    pub since: Option<String>,
+    /// At most this many lines.
+    pub limit: Option<i64>,
+}
+
+impl LogsQuery {
+    /// Every line the server returns by default.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only lines after `since`.
+    #[must_use]
+    pub fn since(mut self, since: impl Into<String>) -> Self {
+        self.since = Some(since.into());
+        self
+    }
+
+    /// At most `limit` lines.
+    #[must_use]
+    pub fn limit(mut self, limit: i64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+impl Sandbox {
+    fn new(api: SandboxesApi, id: String, status: Option<StatusResponse>) -> Self {
+        Self {
+            id,
+            api,
+            status: Arc::new(Mutex::new(status)),
+        }
+    }
+
+    fn cached<T>(&self, read: impl FnOnce(&StatusResponse) -> Option<T>) -> Option<T> {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(read)
+    }
+
+    /// The sandbox id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The phase of the cached status; `None` until a status was read.
+    #[must_use]
+    pub fn phase(&self) -> Option<StatusResponsePhase> {
+        self.cached(|s| Some(s.phase.clone()))
+    }
+
+    /// The tags of the cached status; `None` until a status was read or when none are set.
+    #[must_use]
+    pub fn tags(&self) -> Option<IndexMap<String, String>> {
+        self.cached(|s| s.tags.clone())
+    }
+
+    /// The cached status, if one was read.
+    #[must_use]
+    pub fn status(&self) -> Option<StatusResponse> {
+        self.cached(|s| Some(s.clone()))
+    }
+
+    /// Reads the status (`GET /v1/sandbox/{id}`), caches it and returns it.
+    pub async fn refresh(&self) -> Result<StatusResponse> {
+        let status = self.api.get_sandbox(&self.id).await?;
+        *self.status.lock().unwrap_or_else(PoisonError::into_inner) = Some(status.clone());
+        Ok(status)
+    }
+
+    /// Runs `command` (an argv; no shell) and waits for it, however long it takes. Never
+    /// retried. A non-zero exit code is a normal result.
+    pub async fn exec<I, S>(&self, command: I) -> Result<ExecResponse>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.api
+            .exec_sandbox(&self.id, &ExecRequest::new(command), None)
+            .await
+    }
+
+    /// The sandbox's log lines: the workload's output and every exec's (oldest first on the
+    /// local server).
+    pub async fn logs(&self, query: LogsQuery) -> Result<Vec<LogLine>> {
+        let response = self
+            .api
+            .get_sandbox_logs(&self.id, query.limit, query.since.as_deref())
+            .await?;
+        Ok(response.logs)
+    }
+
+    /// Terminates the sandbox (`DELETE /v1/sandbox/{id}`); its record and logs stay readable.
+    pub async fn terminate(&self) -> Result<()> {
+        self.api.delete_sandbox(&self.id, None).await
+    }
+
+    /// Terminates the sandbox, telling the server who asked (`termination_reason`).
+    pub async fn terminate_from(&self, source: SandboxesSource) -> Result<()> {
+        self.api.delete_sandbox(&self.id, Some(&source)).await
+    }
+
+    /// The low-level sandbox endpoints.
+    #[must_use]
+    pub fn raw(&self) -> &SandboxesApi {
+        &self.api
+    }
+}

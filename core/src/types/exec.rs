@@ -1,0 +1,58 @@
+//! Exec and log schemas (API.md §7.1, §7.2 and §12).
+
+use serde::{Deserialize, Serialize};
+
+use super::LogLineLevel;
+
+/// Request body of `POST /v1/sandbox/{id}/exec`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecRequest {
+    /// Program and arguments (argv; no shell is implied).
+    pub command: Vec<String>,
+}
+
+impl ExecRequest {
+    /// Runs the given argv.
+    #[must_use]
+    pub fn new(command: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Self {
+            command: command.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// Result of an exec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecResponse {
+    /// Captured standard output.
+    pub stdout: String,
+    /// Captured standard error.
+    pub stderr: String,
+    /// Exit status; non-zero is a normal result.
+    pub exit_code: i64,
+    /// Id stamped on the log lines this exec produced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_id: Option<String>,
+}
+
+/// One log line of a sandbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Emission time.
+    pub timestamp: String,
+    /// Content.
+    pub line: String,
+    /// Severity: `error`, `warning` or `info`.
+    pub level: LogLineLevel,
+    /// Id of the exec that produced the line; `""` for the workload's own output.
+    pub exec_id: String,
+}
+
+/// Response of `GET /v1/sandbox/{id}/logs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogsResponse {
+    /// Sandbox id.
+    pub sandbox_id: String,
+    /// The log lines.
+    pub logs: Vec<LogLine>,
+}

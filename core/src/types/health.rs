@@ -1,0 +1,26 @@
+//! Health, readiness and error-body schemas (API.md §1.6, §4 and §12).
+
+use serde::{Deserialize, Serialize};
+
+/// Response of `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthResponse {
+    /// Health status of the service.
+    pub status: String,
+}
+
+/// Response of `GET /readyz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadinessResponse {
+    /// Readiness status of the service.
+    pub status: String,
+    /// Number of active sandboxes.
+    pub active_sandboxes: i64,
+}
+
+/// Body of an error response (wire schema `Error`): `{"error": "<message>"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Human-readable error message.
+    pub error: String,
+}
