@@ -68,53 +68,39 @@ pub struct BlockingPorterBuilder {
 impl BlockingPorterBuilder {
     /// See [`PorterBuilder::api_key`].
     pub fn api_key(self, api_key: impl Into<String>) -> Self {
-        Self {
-            inner: self.inner.api_key(api_key),
-        }
+        Self { inner: self.inner.api_key(api_key) }
     }
 
     /// See [`PorterBuilder::base_url`].
     pub fn base_url(self, base_url: impl Into<String>) -> Self {
-        Self {
-            inner: self.inner.base_url(base_url),
-        }
+        Self { inner: self.inner.base_url(base_url) }
     }
 
     /// See [`PorterBuilder::timeout`].
     pub fn timeout(self, timeout: std::time::Duration) -> Self {
-        Self {
-            inner: self.inner.timeout(timeout),
-        }
+        Self { inner: self.inner.timeout(timeout) }
     }
 
     /// See [`PorterBuilder::max_retries`].
     pub fn max_retries(self, max_retries: u32) -> Self {
-        Self {
-            inner: self.inner.max_retries(max_retries),
-        }
+        Self { inner: self.inner.max_retries(max_retries) }
     }
 
     /// See [`PorterBuilder::user_agent`].
     pub fn user_agent(self, language: &str, version: &str) -> Self {
-        Self {
-            inner: self.inner.user_agent(language, version),
-        }
+        Self { inner: self.inner.user_agent(language, version) }
     }
 
     /// Resolves the configuration and builds the client.
     pub fn build(self) -> Result<Porter> {
-        Ok(Porter {
-            inner: self.inner.build()?,
-        })
+        Ok(Porter { inner: self.inner.build()? })
     }
 }
 
 impl Porter {
     /// A client configured from the environment alone.
     pub fn new() -> Result<Self> {
-        Ok(Self {
-            inner: crate::Porter::new()?,
-        })
+        Ok(Self { inner: crate::Porter::new()? })
     }
 
     /// A builder for explicit settings.
@@ -124,33 +110,25 @@ impl Porter {
 
     /// A client for an already resolved configuration.
     pub fn from_config(config: &Config) -> Result<Self> {
-        Ok(Self {
-            inner: crate::Porter::from_config(config)?,
-        })
+        Ok(Self { inner: crate::Porter::from_config(config)? })
     }
 
     /// Sandboxes: create, get by name, list.
     #[must_use]
     pub fn sandboxes(&self) -> Sandboxes {
-        Sandboxes {
-            inner: self.inner.sandboxes(),
-        }
+        Sandboxes { inner: self.inner.sandboxes() }
     }
 
     /// Volumes: create, list, get and delete by name.
     #[must_use]
     pub fn volumes(&self) -> Volumes {
-        Volumes {
-            inner: self.inner.volumes(),
-        }
+        Volumes { inner: self.inner.volumes() }
     }
 
     /// Snapshots: create, list, get, delete.
     #[must_use]
     pub fn snapshots(&self) -> Snapshots {
-        Snapshots {
-            inner: self.inner.snapshots(),
-        }
+        Snapshots { inner: self.inner.snapshots() }
     }
 
     /// `GET /healthz`.
@@ -205,18 +183,12 @@ impl Sandboxes {
 
     /// See [`crate::Sandboxes::list`].
     pub fn list(&self, params: impl Into<ListSandboxesParams>) -> Result<Vec<Sandbox>> {
-        Ok(run(self.inner.list(params))?
-            .into_iter()
-            .map(Sandbox::from)
-            .collect())
+        Ok(run(self.inner.list(params))?.into_iter().map(Sandbox::from).collect())
     }
 
     /// See [`crate::Sandboxes::list_all`].
     pub fn list_all(&self, params: impl Into<ListSandboxesParams>) -> Result<Vec<Sandbox>> {
-        Ok(run(self.inner.list_all(params))?
-            .into_iter()
-            .map(Sandbox::from)
-            .collect())
+        Ok(run(self.inner.list_all(params))?.into_iter().map(Sandbox::from).collect())
     }
 
     /// See [`crate::Sandboxes::handle`].
@@ -307,10 +279,7 @@ impl Volumes {
 
     /// See [`crate::Volumes::list`].
     pub fn list(&self) -> Result<Vec<VolumeHandle>> {
-        Ok(run(self.inner.list())?
-            .into_iter()
-            .map(VolumeHandle::from)
-            .collect())
+        Ok(run(self.inner.list())?.into_iter().map(VolumeHandle::from).collect())
     }
 
     /// See [`crate::Volumes::get`].
@@ -361,9 +330,9 @@ impl VolumeHandle {
     pub fn into_disk(self) -> Result<Volume> {
         match self {
             Self::Disk(v) => Ok(v),
-            Self::Object(v) => crate::VolumeHandle::Object(v.inner)
-                .into_disk()
-                .map(|inner| Volume { inner }),
+            Self::Object(v) => {
+                crate::VolumeHandle::Object(v.inner).into_disk().map(|inner| Volume { inner })
+            }
         }
     }
 }
@@ -463,9 +432,7 @@ impl Volume {
     /// See [`crate::Volume::iterdir`].
     #[must_use]
     pub fn iterdir(&self, path: &str) -> BlockingIter<VolumeFile> {
-        BlockingIter {
-            stream: self.inner.iterdir(path),
-        }
+        BlockingIter { stream: self.inner.iterdir(path) }
     }
 
     /// See [`crate::Volume::search`].
@@ -505,9 +472,7 @@ impl Volume {
 
     /// See [`crate::Volume::stream`].
     pub fn stream(&self, path: &str, chunk_size: u64) -> Result<BlockingIter<Bytes>> {
-        Ok(BlockingIter {
-            stream: self.inner.stream(path, chunk_size)?,
-        })
+        Ok(BlockingIter { stream: self.inner.stream(path, chunk_size)? })
     }
 }
 

@@ -318,13 +318,7 @@ mod tests {
     }
 
     fn case(name: &'static str, expect: Expect) -> Case {
-        Case {
-            name,
-            api_key: None,
-            base_url: None,
-            env: Vec::new(),
-            expect,
-        }
+        Case { name, api_key: None, base_url: None, env: Vec::new(), expect }
     }
 
     impl Case {
@@ -360,41 +354,26 @@ mod tests {
         let cases = vec![
             // SDK.md §11.1
             case("1 in-cluster", Expect::Url(IN_CLUSTER_BASE_URL)).env(k8s, "10.0.0.1"),
-            case(
-                "2 env base url, slash stripped",
-                Expect::Url("https://sandbox.example"),
-            )
-            .env(ENV_BASE_URL, "https://sandbox.example/"),
-            case(
-                "3 explicit base url beats env",
-                Expect::Url("https://sandbox.override"),
-            )
-            .url("https://sandbox.override/")
-            .env(ENV_BASE_URL, "https://sandbox.example/"),
+            case("2 env base url, slash stripped", Expect::Url("https://sandbox.example"))
+                .env(ENV_BASE_URL, "https://sandbox.example/"),
+            case("3 explicit base url beats env", Expect::Url("https://sandbox.override"))
+                .url("https://sandbox.override/")
+                .env(ENV_BASE_URL, "https://sandbox.example/"),
             case("4 porter-minted token", Expect::Url(EXTERNAL_1_651))
                 .env(ENV_API_KEY, porter_token())
                 .env(ENV_CLUSTER_ID, "651"),
             case("5 project 123 cluster 456", Expect::Url(EXTERNAL_123_456))
                 .env(ENV_API_KEY, token_123())
                 .env(ENV_CLUSTER_ID, "456"),
-            case(
-                "6 cluster id beats kubernetes",
-                Expect::Url(EXTERNAL_123_456),
-            )
-            .env(ENV_API_KEY, token_123())
-            .env(ENV_CLUSTER_ID, "456")
-            .env(k8s, "10.0.0.1"),
-            case(
-                "7 env base url beats cluster id",
-                Expect::Url("https://sandbox.example"),
-            )
-            .env(ENV_BASE_URL, "https://sandbox.example")
-            .env(ENV_CLUSTER_ID, "456"),
-            case(
-                "8 cluster id without key",
-                Expect::Err("PORTER_SANDBOX_API_KEY"),
-            )
-            .env(ENV_CLUSTER_ID, "456"),
+            case("6 cluster id beats kubernetes", Expect::Url(EXTERNAL_123_456))
+                .env(ENV_API_KEY, token_123())
+                .env(ENV_CLUSTER_ID, "456")
+                .env(k8s, "10.0.0.1"),
+            case("7 env base url beats cluster id", Expect::Url("https://sandbox.example"))
+                .env(ENV_BASE_URL, "https://sandbox.example")
+                .env(ENV_CLUSTER_ID, "456"),
+            case("8 cluster id without key", Expect::Err("PORTER_SANDBOX_API_KEY"))
+                .env(ENV_CLUSTER_ID, "456"),
             case("9 cluster id + explicit key", Expect::Url(EXTERNAL_123_456))
                 .key(token_123())
                 .env(ENV_CLUSTER_ID, "456"),
@@ -411,24 +390,15 @@ mod tests {
             case("10g non-base64 payload", Expect::Err("project_id claim"))
                 .env(ENV_CLUSTER_ID, "456")
                 .env(ENV_API_KEY, "header.!!!not-base64!!!.signature"),
-            case(
-                "11 key without cluster id",
-                Expect::Err("PORTER_CLUSTER_ID is not"),
-            )
-            .env(ENV_API_KEY, token_123()),
+            case("11 key without cluster id", Expect::Err("PORTER_CLUSTER_ID is not"))
+                .env(ENV_API_KEY, token_123()),
             case("12 key + kubernetes", Expect::Url(IN_CLUSTER_BASE_URL))
                 .env(ENV_API_KEY, token_123())
                 .env(k8s, "10.0.0.1"),
-            case(
-                "13 nothing set",
-                Expect::Err("Could not determine the sandbox API base URL"),
-            ),
+            case("13 nothing set", Expect::Err("Could not determine the sandbox API base URL")),
             // Further branches.
             case("padded payload", Expect::Url(EXTERNAL_123_456))
-                .key(format!(
-                    "header.{}.signature",
-                    URL_SAFE.encode(r#"{"project_id":123}"#)
-                ))
+                .key(format!("header.{}.signature", URL_SAFE.encode(r#"{"project_id":123}"#)))
                 .env(ENV_CLUSTER_ID, "456"),
             project_id_err(r#"{"project_id":123.0}"#),
             project_id_err(r#"{"project_id":true}"#),
@@ -445,13 +415,10 @@ mod tests {
             )
             .url("")
             .env(ENV_BASE_URL, "https://sandbox.example"),
-            case(
-                "explicit empty key falls back to env",
-                Expect::Url(EXTERNAL_123_456),
-            )
-            .key("")
-            .env(ENV_API_KEY, token_123())
-            .env(ENV_CLUSTER_ID, "456"),
+            case("explicit empty key falls back to env", Expect::Url(EXTERNAL_123_456))
+                .key("")
+                .env(ENV_API_KEY, token_123())
+                .env(ENV_CLUSTER_ID, "456"),
             case("all trailing slashes stripped", Expect::Url("https://x")).url("https://x///"),
             case(
                 "empty env values count as unset",
@@ -467,13 +434,10 @@ mod tests {
             )
             .key(token_123())
             .env(ENV_CLUSTER_ID, "c-7"),
-            case(
-                "non-JWT key fine with explicit url",
-                Expect::Url("https://sandbox.example"),
-            )
-            .key("plain-key")
-            .url("https://sandbox.example")
-            .env(ENV_CLUSTER_ID, "456"),
+            case("non-JWT key fine with explicit url", Expect::Url("https://sandbox.example"))
+                .key("plain-key")
+                .url("https://sandbox.example")
+                .env(ENV_CLUSTER_ID, "456"),
         ];
 
         for c in cases {
@@ -489,12 +453,7 @@ mod tests {
                     assert_eq!(config.timeout, DEFAULT_TIMEOUT, "case {}", c.name);
                 }
                 (Expect::Err(fragment), Err(e)) => {
-                    assert!(
-                        e.message().contains(fragment),
-                        "case {}: {:?}",
-                        c.name,
-                        e.message()
-                    );
+                    assert!(e.message().contains(fragment), "case {}: {:?}", c.name, e.message());
                     assert_eq!(e.to_string(), e.message());
                 }
                 (Expect::Url(_), Err(e)) => panic!("case {}: unexpected error {e}", c.name),
@@ -507,34 +466,20 @@ mod tests {
 
     #[test]
     fn api_key_resolution() {
-        let env = [
-            (ENV_API_KEY, "env-key".to_owned()),
-            (ENV_BASE_URL, "https://h".to_owned()),
-        ];
-        let explicit = run(
-            ConfigOptions {
-                api_key: Some("arg-key".into()),
-                ..Default::default()
-            },
-            &env,
-        )
-        .unwrap();
+        let env = [(ENV_API_KEY, "env-key".to_owned()), (ENV_BASE_URL, "https://h".to_owned())];
+        let explicit =
+            run(ConfigOptions { api_key: Some("arg-key".into()), ..Default::default() }, &env)
+                .unwrap();
         assert_eq!(explicit.api_key.as_deref(), Some("arg-key"));
         let from_env = run(ConfigOptions::default(), &env).unwrap();
         assert_eq!(from_env.api_key.as_deref(), Some("env-key"));
-        let none = run(
-            ConfigOptions::default(),
-            &[(ENV_BASE_URL, "https://h".to_owned())],
-        )
-        .unwrap();
+        let none =
+            run(ConfigOptions::default(), &[(ENV_BASE_URL, "https://h".to_owned())]).unwrap();
         assert_eq!(none.api_key, None);
         // The key is kept (and sent) in-cluster too.
         let in_cluster = run(
             ConfigOptions::default(),
-            &[
-                (ENV_API_KEY, "k".to_owned()),
-                (ENV_KUBERNETES_SERVICE_HOST, "h".to_owned()),
-            ],
+            &[(ENV_API_KEY, "k".to_owned()), (ENV_KUBERNETES_SERVICE_HOST, "h".to_owned())],
         )
         .unwrap();
         assert_eq!(in_cluster.api_key.as_deref(), Some("k"));
@@ -547,10 +492,7 @@ mod tests {
         let default = run(ConfigOptions::default(), &env).unwrap();
         assert_eq!(default.timeout, Duration::from_secs(30));
         let explicit = run(
-            ConfigOptions {
-                timeout: Some(Duration::from_millis(1500)),
-                ..Default::default()
-            },
+            ConfigOptions { timeout: Some(Duration::from_millis(1500)), ..Default::default() },
             &env,
         )
         .unwrap();
@@ -563,10 +505,7 @@ mod tests {
         let cases: [(Env, &str, &str); 4] = [
             (&[(ENV_CLUSTER_ID, "1".to_owned())], "`api_key`", "`apiKey`"),
             (
-                &[
-                    (ENV_CLUSTER_ID, "1".to_owned()),
-                    (ENV_API_KEY, "bad".to_owned()),
-                ],
+                &[(ENV_CLUSTER_ID, "1".to_owned()), (ENV_API_KEY, "bad".to_owned())],
                 "`api_key`",
                 "`apiKey`",
             ),
@@ -577,14 +516,8 @@ mod tests {
             let s = run(ConfigOptions::default(), env).unwrap_err();
             assert!(s.message().contains(snake), "{}", s.message());
             assert!(!s.message().contains(camel), "{}", s.message());
-            let c = run(
-                ConfigOptions {
-                    arg_names: ArgNames::Camel,
-                    ..Default::default()
-                },
-                env,
-            )
-            .unwrap_err();
+            let c = run(ConfigOptions { arg_names: ArgNames::Camel, ..Default::default() }, env)
+                .unwrap_err();
             assert!(c.message().contains(camel), "{}", c.message());
             assert!(!c.message().contains(snake), "{}", c.message());
         }
@@ -598,15 +531,9 @@ mod tests {
         let bad = project_id_from_token("not-a-jwt").unwrap_err();
         assert!(bad.message().contains(ENV_API_KEY));
         assert!(bad.message().contains("Settings > API tokens"));
-        assert!(
-            !bad.message().contains("not-a-jwt"),
-            "the token is never echoed"
-        );
-        let no_key = run(
-            ConfigOptions::default(),
-            &[(ENV_CLUSTER_ID, "1".to_owned())],
-        )
-        .unwrap_err();
+        assert!(!bad.message().contains("not-a-jwt"), "the token is never echoed");
+        let no_key =
+            run(ConfigOptions::default(), &[(ENV_CLUSTER_ID, "1".to_owned())]).unwrap_err();
         assert!(no_key.message().contains("Settings > API tokens"));
     }
 
@@ -624,10 +551,7 @@ mod tests {
     #[test]
     fn debug_never_shows_the_key() {
         let secret = "super-secret-token-value";
-        let options = ConfigOptions {
-            api_key: Some(secret.to_owned()),
-            ..Default::default()
-        };
+        let options = ConfigOptions { api_key: Some(secret.to_owned()), ..Default::default() };
         let shown = format!("{options:?}");
         assert!(!shown.contains(secret), "{shown}");
         assert!(shown.contains("<redacted>"), "{shown}");
@@ -638,15 +562,9 @@ mod tests {
         assert!(!shown.contains(secret), "{shown}");
         assert!(shown.contains(r#"api_key: Some("<redacted>")"#), "{shown}");
         let pretty = format!("{config:#?}");
-        assert!(
-            !pretty.contains(secret) && pretty.contains("<redacted>"),
-            "{pretty}"
-        );
-        let no_key = run(
-            ConfigOptions::default(),
-            &[(ENV_BASE_URL, "https://h".to_owned())],
-        )
-        .unwrap();
+        assert!(!pretty.contains(secret) && pretty.contains("<redacted>"), "{pretty}");
+        let no_key =
+            run(ConfigOptions::default(), &[(ENV_BASE_URL, "https://h".to_owned())]).unwrap();
         assert!(format!("{no_key:?}").contains("api_key: None"));
     }
 }

@@ -130,13 +130,7 @@ impl Error {
     /// An error of `kind` with `message` and nothing else.
     #[must_use]
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self {
-            kind,
-            message: message.into(),
-            status: None,
-            body: None,
-            source: None,
-        }
+        Self { kind, message: message.into(), status: None, body: None, source: None }
     }
 
     /// An HTTP error for `status`, with the message taken from the body's `error` string, else

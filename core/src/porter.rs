@@ -50,10 +50,7 @@ impl Porter {
 
     fn with_options(config: &Config, options: TransportOptions) -> Result<Self> {
         let transport = Transport::new(config, options)?;
-        Ok(Self {
-            raw: RawClient::new(transport.clone()),
-            transport,
-        })
+        Ok(Self { raw: RawClient::new(transport.clone()), transport })
     }
 
     /// Sandboxes: create, get by name, list.

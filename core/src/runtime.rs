@@ -29,11 +29,8 @@ pub fn shared() -> Result<Arc<tokio::runtime::Runtime>> {
         .enable_all()
         .build()
         .map_err(|e| {
-            Error::new(
-                ErrorKind::Network,
-                format!("cannot start the I/O runtime: {e}"),
-            )
-            .with_source(e)
+            Error::new(ErrorKind::Network, format!("cannot start the I/O runtime: {e}"))
+                .with_source(e)
         })?;
     let runtime = Arc::new(runtime);
     *guard = Some((pid, runtime.clone()));

@@ -40,11 +40,7 @@ impl Sandboxes {
     /// The sandbox with id `id`, with its status.
     pub async fn get_by_id(&self, id: &str) -> Result<Sandbox> {
         let status = self.api.get_sandbox(id).await?;
-        Ok(Sandbox::new(
-            self.api.clone(),
-            status.id.clone(),
-            Some(status),
-        ))
+        Ok(Sandbox::new(self.api.clone(), status.id.clone(), Some(status)))
     }
 
     /// One page of sandboxes matching `params`, each with its status. Pagination details and
@@ -135,19 +131,11 @@ impl LogsQuery {
 
 impl Sandbox {
     fn new(api: SandboxesApi, id: String, status: Option<StatusResponse>) -> Self {
-        Self {
-            id,
-            api,
-            status: Arc::new(Mutex::new(status)),
-        }
+        Self { id, api, status: Arc::new(Mutex::new(status)) }
     }
 
     fn cached<T>(&self, read: impl FnOnce(&StatusResponse) -> Option<T>) -> Option<T> {
-        self.status
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .and_then(read)
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).as_ref().and_then(read)
     }
 
     /// The sandbox id.
@@ -188,18 +176,14 @@ impl Sandbox {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.api
-            .exec_sandbox(&self.id, &ExecRequest::new(command), None)
-            .await
+        self.api.exec_sandbox(&self.id, &ExecRequest::new(command), None).await
     }
 
     /// The sandbox's log lines: the workload's output and every exec's (oldest first on the
     /// local server).
     pub async fn logs(&self, query: LogsQuery) -> Result<Vec<LogLine>> {
-        let response = self
-            .api
-            .get_sandbox_logs(&self.id, query.limit, query.since.as_deref())
-            .await?;
+        let response =
+            self.api.get_sandbox_logs(&self.id, query.limit, query.since.as_deref()).await?;
         Ok(response.logs)
     }
 

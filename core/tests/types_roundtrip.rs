@@ -102,10 +102,7 @@ fn fixture_directory_matches_the_schema_list() {
 fn fixtures_parse_into_the_expected_values() {
     let status: StatusResponse = roundtrip_fixture("StatusResponse");
     assert_eq!(status.phase, StatusResponsePhase::Terminated);
-    assert_eq!(
-        status.termination_reason,
-        Some(StatusResponseTerminationReason::TtlExpired)
-    );
+    assert_eq!(status.termination_reason, Some(StatusResponseTerminationReason::TtlExpired));
     assert_eq!(status.exit_code, Some(137));
     assert_eq!(status.exec_target.unwrap().container_name, "placeholder");
 
@@ -155,19 +152,13 @@ fn minimal_objects_round_trip_without_extra_keys() {
 
     // Exact bytes: nothing but the required fields, in declaration order.
     let spec: SandboxSpec = serde_json::from_str(r#"{"image":"alpine"}"#).unwrap();
-    assert_eq!(
-        serde_json::to_string(&spec).unwrap(),
-        r#"{"image":"alpine"}"#
-    );
+    assert_eq!(serde_json::to_string(&spec).unwrap(), r#"{"image":"alpine"}"#);
     assert_eq!(
         serde_json::to_string(&SandboxSpec::new("alpine")).unwrap(),
         r#"{"image":"alpine"}"#
     );
     assert_eq!(serde_json::to_string(&VolumeSpec::default()).unwrap(), "{}");
-    assert_eq!(
-        serde_json::to_string(&SnapshotSpec::default()).unwrap(),
-        "{}"
-    );
+    assert_eq!(serde_json::to_string(&SnapshotSpec::default()).unwrap(), "{}");
 }
 
 #[test]
@@ -175,10 +166,7 @@ fn unknown_enum_values_are_kept_verbatim() {
     let status: StatusResponse = roundtrip(
         r#"{"id":"sb_1","name":"sb_1","image":"alpine","phase":"hibernating","termination_reason":"evicted","created_at":"2025-06-01T12:00:00Z","host":""}"#,
     );
-    assert_eq!(
-        status.phase,
-        StatusResponsePhase::Unknown("hibernating".into())
-    );
+    assert_eq!(status.phase, StatusResponsePhase::Unknown("hibernating".into()));
     assert_eq!(
         status.termination_reason,
         Some(StatusResponseTerminationReason::Unknown("evicted".into()))
@@ -188,10 +176,7 @@ fn unknown_enum_values_are_kept_verbatim() {
         r#"{"timestamp":"2025-06-01T12:00:00Z","line":"x","level":"debug","exec_id":""}"#,
     );
     assert_eq!(line.level, LogLineLevel::Unknown("debug".into()));
-    assert_eq!(
-        serde_json::to_value(&line).unwrap()["level"],
-        json!("debug")
-    );
+    assert_eq!(serde_json::to_value(&line).unwrap()["level"], json!("debug"));
 
     let filters: FilterValuesResponse =
         roundtrip(r#"{"tags":[],"images":[],"phases":["running","paused"]}"#);
@@ -313,13 +298,7 @@ fn sandbox_spec_tag_order_is_preserved() {
     let json = r#"{"image":"alpine","tags":{"z":"1","a":"2","m":"3"}}"#;
     let parsed: SandboxSpec = serde_json::from_str(json).unwrap();
     assert_eq!(serde_json::to_string(&parsed).unwrap(), json);
-    let keys: Vec<&str> = parsed
-        .tags
-        .as_ref()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys: Vec<&str> = parsed.tags.as_ref().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["z", "a", "m"]);
 }
 
@@ -345,10 +324,7 @@ fn sandbox_spec_builder_matches_the_fixture() {
             ..SandboxNetworkingSpec::new(8080)
         })
         .egress(SandboxEgressSpec::new(["pypi.org", "*.pythonhosted.org"]))
-        .resources(SandboxResourcesSpec {
-            cpu: Some("1".into()),
-            memory: Some("2Gi".into()),
-        })
+        .resources(SandboxResourcesSpec { cpu: Some("1".into()), memory: Some("2Gi".into()) })
         .ttl_seconds(3600);
     let fixture_spec: SandboxSpec = serde_json::from_str(&fixture("SandboxSpec")).unwrap();
     assert_eq!(built, fixture_spec);
@@ -370,10 +346,7 @@ fn convenience_constructors_serialize_as_documented() {
         serde_json::to_string(&ExecRequest::new(["ls", "-la"])).unwrap(),
         r#"{"command":["ls","-la"]}"#
     );
-    assert_eq!(
-        serde_json::to_string(&VolumeSpec::disk()).unwrap(),
-        r#"{"type":"disk"}"#
-    );
+    assert_eq!(serde_json::to_string(&VolumeSpec::disk()).unwrap(), r#"{"type":"disk"}"#);
     assert_eq!(
         serde_json::to_string(&VolumeSpec::named("scratch")).unwrap(),
         r#"{"name":"scratch"}"#
@@ -395,10 +368,7 @@ fn convenience_constructors_serialize_as_documented() {
         serde_json::to_string(&SnapshotSpec::filesystem()).unwrap(),
         r#"{"mode":"filesystem"}"#
     );
-    assert_eq!(
-        serde_json::to_string(&SnapshotSpec::full()).unwrap(),
-        r#"{"mode":"full"}"#
-    );
+    assert_eq!(serde_json::to_string(&SnapshotSpec::full()).unwrap(), r#"{"mode":"full"}"#);
     assert_eq!(
         serde_json::to_string(&SandboxEgressSpec::new(Vec::<String>::new())).unwrap(),
         r#"{"allowed_destinations":[]}"#
@@ -421,12 +391,7 @@ fn metric_summary_uses_wire_percentile_names() {
     let summary: MetricSummaryResponse =
         serde_json::from_str(&fixture("MetricSummaryResponse")).unwrap();
     let value = serde_json::to_value(&summary).unwrap();
-    let keys: Vec<&str> = value
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
         [
@@ -456,10 +421,7 @@ fn metric_summary_uses_wire_percentile_names() {
 #[test]
 fn type_fields_use_the_wire_name_type() {
     let spec = VolumeSpec::disk();
-    assert_eq!(
-        serde_json::to_value(&spec).unwrap(),
-        json!({"type": "disk"})
-    );
+    assert_eq!(serde_json::to_value(&spec).unwrap(), json!({"type": "disk"}));
     let entry: VolumeFileEntry =
         serde_json::from_str(r#"{"name":"f","type":"file","size_bytes":3}"#).unwrap();
     assert_eq!(entry.r#type, VolumeFileEntryType::File);

@@ -21,11 +21,7 @@ impl HealthzApi {
 
     /// `GET /healthz`: the service's health.
     pub async fn health_check(&self) -> Result<HealthResponse> {
-        self.transport
-            .execute(RequestSpec::get("/healthz"))
-            .await?
-            .json()
-            .await
+        self.transport.execute(RequestSpec::get("/healthz")).await?.json().await
     }
 }
 
@@ -42,10 +38,6 @@ impl ReadyzApi {
 
     /// `GET /readyz`: readiness and the number of active sandboxes.
     pub async fn readiness_check(&self) -> Result<ReadinessResponse> {
-        self.transport
-            .execute(RequestSpec::get("/readyz"))
-            .await?
-            .json()
-            .await
+        self.transport.execute(RequestSpec::get("/readyz")).await?.json().await
     }
 }

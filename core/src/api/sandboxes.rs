@@ -39,8 +39,7 @@ impl SandboxFilter {
     /// Requires the tag `key=value`.
     #[must_use]
     pub fn tag(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
-        self.tag
-            .push(format!("{}={}", key.as_ref(), value.as_ref()));
+        self.tag.push(format!("{}={}", key.as_ref(), value.as_ref()));
         self
     }
 
@@ -131,10 +130,7 @@ impl ListSandboxesParams {
 
 impl From<SandboxFilter> for ListSandboxesParams {
     fn from(filter: SandboxFilter) -> Self {
-        Self {
-            filter,
-            ..Self::default()
-        }
+        Self { filter, ..Self::default() }
     }
 }
 

@@ -28,15 +28,11 @@ fn read_spec(id: &str, path: &str, range: Option<&str>, timeout: Option<Duration
 }
 
 fn content_range(response: &Response) -> Option<ContentRange> {
-    response
-        .header(header::CONTENT_RANGE)
-        .and_then(ContentRange::parse)
+    response.header(header::CONTENT_RANGE).and_then(ContentRange::parse)
 }
 
 fn last_modified(response: &Response) -> Option<std::time::SystemTime> {
-    response
-        .header(header::LAST_MODIFIED)
-        .and_then(|v| httpdate::parse_http_date(v).ok())
+    response.header(header::LAST_MODIFIED).and_then(|v| httpdate::parse_http_date(v).ok())
 }
 
 impl VolumesApi {
@@ -63,17 +59,10 @@ impl VolumesApi {
         range: Option<&str>,
         timeout: Option<Duration>,
     ) -> Result<BinaryContent> {
-        let response = self
-            .transport
-            .execute(read_spec(id, path, range, timeout))
-            .await?;
+        let response = self.transport.execute(read_spec(id, path, range, timeout)).await?;
         let content_range = content_range(&response);
         let last_modified = last_modified(&response);
-        Ok(BinaryContent {
-            data: response.bytes().await?,
-            content_range,
-            last_modified,
-        })
+        Ok(BinaryContent { data: response.bytes().await?, content_range, last_modified })
     }
 
     /// Like [`VolumesApi::read_volume_file`], but hands the body over as a stream of chunks, so
@@ -89,25 +78,16 @@ impl VolumesApi {
         let response = self.transport.execute(spec).await?;
         let content_range = content_range(&response);
         let last_modified = last_modified(&response);
-        let content_length = response
-            .header(header::CONTENT_LENGTH)
-            .and_then(|v| v.parse::<u64>().ok());
+        let content_length =
+            response.header(header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
         let stream = match response.body {
             ResponseBody::Streaming(body) => Box::pin(body.bytes_stream().map_err(|e| {
-                Error::new(
-                    ErrorKind::Network,
-                    format!("Network error: reading the file: {e}"),
-                )
-                .with_source(e)
+                Error::new(ErrorKind::Network, format!("Network error: reading the file: {e}"))
+                    .with_source(e)
             })) as _,
             ResponseBody::Buffered(bytes) => Box::pin(futures_util::stream::iter([Ok(bytes)])) as _,
         };
-        Ok(BinaryStream {
-            content_range,
-            last_modified,
-            content_length,
-            stream,
-        })
+        Ok(BinaryStream { content_range, last_modified, content_length, stream })
     }
 
     /// `PUT /v1/volume/{id}/files/content`: replace the file at `path` atomically, creating its

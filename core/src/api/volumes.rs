@@ -21,11 +21,7 @@ impl VolumesApi {
 
     /// `GET /v1/volume`: every volume.
     pub async fn list_volumes(&self) -> Result<VolumeListResponse> {
-        self.transport
-            .execute(RequestSpec::get("/v1/volume"))
-            .await?
-            .json()
-            .await
+        self.transport.execute(RequestSpec::get("/v1/volume")).await?.json().await
     }
 
     /// `POST /v1/volume`: create a volume (`{}` for an unnamed disk volume).

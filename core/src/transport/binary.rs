@@ -24,10 +24,7 @@ pub struct BinaryBody(BodySource);
 enum BodySource {
     Bytes(Bytes),
     File(PathBuf),
-    Factory {
-        length: Option<u64>,
-        open: StreamFactory,
-    },
+    Factory { length: Option<u64>, open: StreamFactory },
 }
 
 impl fmt::Debug for BinaryBody {
@@ -73,10 +70,7 @@ impl BinaryBody {
     where
         F: Fn() -> io::Result<ChunkStream> + Send + Sync + 'static,
     {
-        Self(BodySource::Factory {
-            length,
-            open: Arc::new(open),
-        })
+        Self(BodySource::Factory { length, open: Arc::new(open) })
     }
 
     /// The bytes, when the body is held in memory.
@@ -156,11 +150,7 @@ impl ContentRange {
         let rest = header.strip_prefix("bytes ")?;
         let (range, size) = rest.split_once('/')?;
         let (start, end) = range.split_once('-')?;
-        Some(Self {
-            start: digits(start)?,
-            end: digits(end)?,
-            size: digits(size)?,
-        })
+        Some(Self { start: digits(start)?, end: digits(end)?, size: digits(size)? })
     }
 }
 
@@ -212,20 +202,10 @@ mod tests {
     fn content_range_parses_only_the_exact_form() {
         assert_eq!(
             ContentRange::parse("bytes 0-9/100"),
-            Some(ContentRange {
-                start: 0,
-                end: 9,
-                size: 100
-            })
+            Some(ContentRange { start: 0, end: 9, size: 100 })
         );
-        for bad in [
-            "bytes 0-9/*",
-            "bytes */100",
-            "bytes=0-9/100",
-            "bytes -1-9/100",
-            "0-9/100",
-            "",
-        ] {
+        for bad in ["bytes 0-9/*", "bytes */100", "bytes=0-9/100", "bytes -1-9/100", "0-9/100", ""]
+        {
             assert_eq!(ContentRange::parse(bad), None, "{bad}");
         }
     }

@@ -86,10 +86,7 @@ impl Transport {
         if !matches!(base.scheme(), "http" | "https") {
             return Err(Error::new(
                 ErrorKind::Config,
-                format!(
-                    "The sandbox API base URL {:?} must use http or https.",
-                    config.base_url
-                ),
+                format!("The sandbox API base URL {:?} must use http or https.", config.base_url),
             ));
         }
         let api_key = match config.api_key.as_deref() {
@@ -234,9 +231,9 @@ impl Transport {
             }
             builder = match &spec.body {
                 Body::Empty => builder,
-                Body::Json(bytes) => builder
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .body(bytes.clone()),
+                Body::Json(bytes) => {
+                    builder.header(header::CONTENT_TYPE, "application/json").body(bytes.clone())
+                }
                 Body::Binary(body) => {
                     let (body, length) = body.open().await.map_err(|e| {
                         AttemptError::Final(
@@ -244,9 +241,8 @@ impl Transport {
                                 .with_source(e),
                         )
                     })?;
-                    let builder = builder
-                        .header(header::CONTENT_TYPE, "application/octet-stream")
-                        .body(body);
+                    let builder =
+                        builder.header(header::CONTENT_TYPE, "application/octet-stream").body(body);
                     match length {
                         Some(n) => builder.header(header::CONTENT_LENGTH, n),
                         None => builder,
@@ -283,11 +279,7 @@ impl Transport {
             } else {
                 ResponseBody::Buffered(response.bytes().await.map_err(|e| classify(e, timeout))?)
             };
-            return Ok(AttemptOutcome::Success(Response {
-                headers,
-                body,
-                what,
-            }));
+            return Ok(AttemptOutcome::Success(Response { headers, body, what }));
         }
     }
 }
@@ -300,20 +292,12 @@ fn build_client(user_agent: &HeaderValue) -> Result<reqwest::Client> {
         .redirect(reqwest::redirect::Policy::none())
         .tls_backend_preconfigured(tls::client_config()?)
         .build()
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Config,
-                format!("cannot build the HTTP client: {e}"),
-            )
-        })
+        .map_err(|e| Error::new(ErrorKind::Config, format!("cannot build the HTTP client: {e}")))
 }
 
 enum AttemptOutcome {
     Success(Response),
-    Status {
-        status: u16,
-        body: Option<DecodedBody>,
-    },
+    Status { status: u16, body: Option<DecodedBody> },
 }
 
 enum AttemptError {
@@ -328,11 +312,8 @@ fn classify(err: reqwest::Error, timeout: Option<Duration>) -> AttemptError {
     if err.is_timeout() {
         let secs = timeout.map_or(0.0, |t| t.as_secs_f64());
         return AttemptError::Final(
-            Error::new(
-                ErrorKind::Timeout,
-                format!("Request timed out after {secs:?}s"),
-            )
-            .with_source(err),
+            Error::new(ErrorKind::Timeout, format!("Request timed out after {secs:?}s"))
+                .with_source(err),
         );
     }
     let message = format!("Network error: {}", error_chain(&err));
@@ -360,10 +341,7 @@ impl Response {
         match self.body {
             ResponseBody::Buffered(bytes) => Ok(bytes),
             ResponseBody::Streaming(response) => response.bytes().await.map_err(|e| {
-                Error::new(
-                    ErrorKind::Network,
-                    format!("Network error: {}", error_chain(&e)),
-                )
+                Error::new(ErrorKind::Network, format!("Network error: {}", error_chain(&e)))
             }),
         }
     }

@@ -7,11 +7,7 @@ pub(super) fn is_followed(status: u16) -> bool {
 
 /// The `Location` of a redirect, resolved against the URL that answered.
 pub(super) fn location(response: &reqwest::Response, current: &url::Url) -> Option<url::Url> {
-    let value = response
-        .headers()
-        .get(reqwest::header::LOCATION)?
-        .to_str()
-        .ok()?;
+    let value = response.headers().get(reqwest::header::LOCATION)?.to_str().ok()?;
     current.join(value).ok()
 }
 
@@ -30,15 +26,9 @@ mod tests {
 
     #[test]
     fn origin_compares_scheme_host_and_port() {
-        assert!(same_origin(
-            &url("http://h:8080/a"),
-            &url("http://h:8080/b?x=1")
-        ));
+        assert!(same_origin(&url("http://h:8080/a"), &url("http://h:8080/b?x=1")));
         assert!(same_origin(&url("https://h/a"), &url("https://h:443/b")));
-        assert!(!same_origin(
-            &url("http://h:8080/a"),
-            &url("http://h:8081/a")
-        ));
+        assert!(!same_origin(&url("http://h:8080/a"), &url("http://h:8081/a")));
         assert!(!same_origin(&url("http://h/a"), &url("https://h/a")));
         assert!(!same_origin(&url("http://h/a"), &url("http://g/a")));
     }

@@ -11,11 +11,7 @@ use super::BinaryBody;
 use crate::{Error, Result};
 
 /// Characters left as they are in query values and path segments: RFC 3986 "unreserved".
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// The deadline of one call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,10 +187,7 @@ mod tests {
             .query_all("tag", &["env=prod", "owner=alice"])
             .query_opt("search", None::<String>)
             .query_opt("page", Some(1));
-        assert_eq!(
-            encode_query(&spec.query),
-            "tag=env%3Dprod&tag=owner%3Dalice&page=1"
-        );
+        assert_eq!(encode_query(&spec.query), "tag=env%3Dprod&tag=owner%3Dalice&page=1");
     }
 
     #[test]

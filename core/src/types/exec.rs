@@ -15,9 +15,7 @@ impl ExecRequest {
     /// Runs the given argv.
     #[must_use]
     pub fn new(command: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Self {
-            command: command.into_iter().map(Into::into).collect(),
-        }
+        Self { command: command.into_iter().map(Into::into).collect() }
     }
 }
 

@@ -99,9 +99,7 @@ impl SandboxSpec {
     /// Adds one tag (keys keep the order they were first added in).
     #[must_use]
     pub fn tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.tags
-            .get_or_insert_with(IndexMap::new)
-            .insert(key.into(), value.into());
+        self.tags.get_or_insert_with(IndexMap::new).insert(key.into(), value.into());
         self
     }
 
@@ -135,36 +133,28 @@ impl SandboxSpec {
     /// Adds one environment variable.
     #[must_use]
     pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env
-            .get_or_insert_with(IndexMap::new)
-            .insert(name.into(), value.into());
+        self.env.get_or_insert_with(IndexMap::new).insert(name.into(), value.into());
         self
     }
 
     /// Appends one environment group (later groups win on a key conflict).
     #[must_use]
     pub fn env_group(mut self, group: impl Into<String>) -> Self {
-        self.env_groups
-            .get_or_insert_with(Vec::new)
-            .push(group.into());
+        self.env_groups.get_or_insert_with(Vec::new).push(group.into());
         self
     }
 
     /// Mounts the volume `volume_id` at the absolute `path`.
     #[must_use]
     pub fn volume_mount(mut self, path: impl Into<String>, volume_id: impl Into<String>) -> Self {
-        self.volume_mounts
-            .get_or_insert_with(IndexMap::new)
-            .insert(path.into(), volume_id.into());
+        self.volume_mounts.get_or_insert_with(IndexMap::new).insert(path.into(), volume_id.into());
         self
     }
 
     /// Appends a networking entry (the server currently accepts only one).
     #[must_use]
     pub fn networking(mut self, networking: SandboxNetworkingSpec) -> Self {
-        self.networking
-            .get_or_insert_with(Vec::new)
-            .push(networking);
+        self.networking.get_or_insert_with(Vec::new).push(networking);
         self
     }
 
@@ -207,11 +197,7 @@ impl SandboxNetworkingSpec {
     /// Exposes `port` with the default hostname and ingress.
     #[must_use]
     pub fn new(port: i64) -> Self {
-        Self {
-            port,
-            domains: None,
-            internal: None,
-        }
+        Self { port, domains: None, internal: None }
     }
 }
 
@@ -237,9 +223,7 @@ impl SandboxEgressSpec {
     /// Allows exactly the given destinations.
     #[must_use]
     pub fn new(allowed_destinations: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        Self {
-            allowed_destinations: allowed_destinations.into_iter().map(Into::into).collect(),
-        }
+        Self { allowed_destinations: allowed_destinations.into_iter().map(Into::into).collect() }
     }
 }
 

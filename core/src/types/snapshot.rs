@@ -41,17 +41,13 @@ impl SnapshotSpec {
     /// Captures the filesystem (`{"mode":"filesystem"}`).
     #[must_use]
     pub fn filesystem() -> Self {
-        Self {
-            mode: Some(SnapshotMode::Filesystem),
-        }
+        Self { mode: Some(SnapshotMode::Filesystem) }
     }
 
     /// Captures filesystem and process state (`{"mode":"full"}`).
     #[must_use]
     pub fn full() -> Self {
-        Self {
-            mode: Some(SnapshotMode::Full),
-        }
+        Self { mode: Some(SnapshotMode::Full) }
     }
 }
 

@@ -47,10 +47,7 @@ impl VolumeSpec {
     /// A disk volume (`{"type":"disk"}`).
     #[must_use]
     pub fn disk() -> Self {
-        Self {
-            r#type: Some(VolumeSpecType::Disk),
-            ..Self::default()
-        }
+        Self { r#type: Some(VolumeSpecType::Disk), ..Self::default() }
     }
 
     /// A volume of the default type (disk) with the given name (`{"name":..}`).
@@ -62,11 +59,7 @@ impl VolumeSpec {
     /// An object volume exposing a registered bucket.
     #[must_use]
     pub fn object(object: VolumeObjectSpec) -> Self {
-        Self {
-            name: None,
-            r#type: Some(VolumeSpecType::Object),
-            object: Some(object),
-        }
+        Self { name: None, r#type: Some(VolumeSpecType::Object), object: Some(object) }
     }
 
     /// Sets the volume name.
@@ -97,12 +90,7 @@ impl VolumeObjectSpec {
     /// Exposes the whole `bucket` with default access and mode.
     #[must_use]
     pub fn new(bucket: impl Into<String>) -> Self {
-        Self {
-            bucket: bucket.into(),
-            prefix: None,
-            access: None,
-            mode: None,
-        }
+        Self { bucket: bucket.into(), prefix: None, access: None, mode: None }
     }
 
     /// Limits the volume to a key prefix.
@@ -178,9 +166,6 @@ impl VolumeFileMoveRequest {
     /// Moves the entry at `from` to the full path `to`.
     #[must_use]
     pub fn new(from: impl Into<String>, to: impl Into<String>) -> Self {
-        Self {
-            from: from.into(),
-            to: to.into(),
-        }
+        Self { from: from.into(), to: to.into() }
     }
 }

@@ -47,15 +47,9 @@ impl Volume {
     /// The direct entries of the directory `path`: directories first, then files, each by name.
     /// Directories the server did not fully read carry `truncated`.
     pub async fn listdir(&self, path: &str) -> Result<Vec<VolumeFile>> {
-        let listing = self
-            .api()
-            .list_volume_files(self.id(), Some(&normalize_path(path)), None)
-            .await?;
-        Ok(listing
-            .entries
-            .iter()
-            .map(|e| VolumeFile::new(e, &listing.path))
-            .collect())
+        let listing =
+            self.api().list_volume_files(self.id(), Some(&normalize_path(path)), None).await?;
+        Ok(listing.entries.iter().map(|e| VolumeFile::new(e, &listing.path)).collect())
     }
 
     /// Every entry below `path`, depth-first pre-order, lazily: a directory the listing left
@@ -63,34 +57,29 @@ impl Volume {
     pub fn iterdir(&self, path: &str) -> Pin<Box<dyn Stream<Item = Result<VolumeFile>> + Send>> {
         let volume = self.clone();
         let start = vec![Pending::List(normalize_path(path))];
-        Box::pin(stream::try_unfold(
-            (volume, start),
-            |(volume, mut stack)| async move {
-                while let Some(next) = stack.pop() {
-                    match next {
-                        Pending::List(dir) => {
-                            let listing = volume
-                                .api()
-                                .list_volume_files(volume.id(), Some(&dir), None)
-                                .await?;
-                            push_children(&mut stack, listing.entries, &listing.path);
-                        }
-                        Pending::Entry(entry, parent) => {
-                            let file = VolumeFile::new(&entry, &parent);
-                            match entry.entries {
-                                Some(children) => push_children(&mut stack, children, &file.path),
-                                None if file.is_directory() && file.truncated => {
-                                    stack.push(Pending::List(file.path.clone()));
-                                }
-                                None => {}
+        Box::pin(stream::try_unfold((volume, start), |(volume, mut stack)| async move {
+            while let Some(next) = stack.pop() {
+                match next {
+                    Pending::List(dir) => {
+                        let listing =
+                            volume.api().list_volume_files(volume.id(), Some(&dir), None).await?;
+                        push_children(&mut stack, listing.entries, &listing.path);
+                    }
+                    Pending::Entry(entry, parent) => {
+                        let file = VolumeFile::new(&entry, &parent);
+                        match entry.entries {
+                            Some(children) => push_children(&mut stack, children, &file.path),
+                            None if file.is_directory() && file.truncated => {
+                                stack.push(Pending::List(file.path.clone()));
                             }
-                            return Ok(Some((file, (volume, stack))));
+                            None => {}
                         }
+                        return Ok(Some((file, (volume, stack))));
                     }
                 }
-                Ok(None)
-            },
-        ))
+            }
+            Ok(None)
+        }))
     }
 
     /// Entries under `path` whose name contains `query` (case-insensitive), from one listing with
@@ -145,9 +134,7 @@ impl Volume {
     /// Replaces the file at `path` atomically, creating its parents. Files and readers are
     /// streamed, never loaded into memory. No timeout.
     pub async fn write_file(&self, path: &str, content: impl Into<BinaryBody>) -> Result<()> {
-        self.api()
-            .write_volume_file(self.id(), content.into(), &normalize_path(path), None)
-            .await
+        self.api().write_volume_file(self.id(), content.into(), &normalize_path(path), None).await
     }
 
     /// Writes UTF-8 text (see [`Volume::write_file`]).
@@ -170,38 +157,30 @@ impl Volume {
         chunk_size: u64,
     ) -> Result<Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>>> {
         if chunk_size == 0 {
-            return Err(Error::invalid_argument(
-                "chunk_size must be at least 1 byte",
-            ));
+            return Err(Error::invalid_argument("chunk_size must be at least 1 byte"));
         }
-        let state = ChunkState {
-            volume: self.clone(),
-            path: normalize_path(path),
-            offset: Some(0),
-        };
-        Ok(Box::pin(stream::try_unfold(
-            state,
-            move |mut state| async move {
-                loop {
-                    let Some(offset) = state.offset else {
-                        return Ok(None);
-                    };
-                    let range = format!("bytes={offset}-{}", offset.saturating_add(chunk_size - 1));
-                    let content = state
-                        .volume
-                        .api()
-                        .read_volume_file(state.volume.id(), &state.path, Some(&range), None)
-                        .await?;
-                    state.offset = match content.content_range {
-                        Some(r) if r.end.saturating_add(1) < r.size => Some(r.end + 1),
-                        _ => None,
-                    };
-                    if !content.data.is_empty() {
-                        return Ok(Some((content.data, state)));
-                    }
+        let state =
+            ChunkState { volume: self.clone(), path: normalize_path(path), offset: Some(0) };
+        Ok(Box::pin(stream::try_unfold(state, move |mut state| async move {
+            loop {
+                let Some(offset) = state.offset else {
+                    return Ok(None);
+                };
+                let range = format!("bytes={offset}-{}", offset.saturating_add(chunk_size - 1));
+                let content = state
+                    .volume
+                    .api()
+                    .read_volume_file(state.volume.id(), &state.path, Some(&range), None)
+                    .await?;
+                state.offset = match content.content_range {
+                    Some(r) if r.end.saturating_add(1) < r.size => Some(r.end + 1),
+                    _ => None,
+                };
+                if !content.data.is_empty() {
+                    return Ok(Some((content.data, state)));
                 }
-            },
-        )))
+            }
+        })))
     }
 }
 
@@ -213,10 +192,5 @@ struct ChunkState {
 
 fn push_children(stack: &mut Vec<Pending>, children: Vec<VolumeFileEntry>, parent: &str) {
     let parent = parent.to_owned();
-    stack.extend(
-        children
-            .into_iter()
-            .rev()
-            .map(|c| Pending::Entry(c, parent.clone())),
-    );
+    stack.extend(children.into_iter().rev().map(|c| Pending::Entry(c, parent.clone())));
 }

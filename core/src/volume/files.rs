@@ -12,11 +12,7 @@ pub fn normalize_path(path: &str) -> String {
 /// The path of `name` inside the directory `parent` (`/` + `a` → `/a`, `/a` + `b` → `/a/b`).
 #[must_use]
 pub fn join_path(parent: &str, name: &str) -> String {
-    if parent == "/" {
-        format!("/{name}")
-    } else {
-        format!("{parent}/{name}")
-    }
+    if parent == "/" { format!("/{name}") } else { format!("{parent}/{name}") }
 }
 
 /// A file or directory of a volume listing, with its full path.
@@ -65,11 +61,7 @@ impl VolumeFile {
 
 impl std::fmt::Display for VolumeFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} ({}, {} bytes)",
-            self.path, self.kind, self.size_bytes
-        )
+        write!(f, "{} ({}, {} bytes)", self.path, self.kind, self.size_bytes)
     }
 }
 
@@ -82,11 +74,8 @@ pub(crate) fn search_tree(
 ) -> Vec<VolumeFile> {
     let needle = query.to_lowercase();
     let mut found = Vec::new();
-    let mut stack: Vec<(&VolumeFileEntry, String)> = entries
-        .iter()
-        .rev()
-        .map(|e| (e, parent.to_owned()))
-        .collect();
+    let mut stack: Vec<(&VolumeFileEntry, String)> =
+        entries.iter().rev().map(|e| (e, parent.to_owned())).collect();
     while let Some((entry, parent)) = stack.pop() {
         let file = VolumeFile::new(entry, &parent);
         if let Some(children) = &entry.entries {

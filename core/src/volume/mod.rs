@@ -34,11 +34,7 @@ impl Volumes {
     /// Every volume.
     pub async fn list(&self) -> Result<Vec<VolumeHandle>> {
         let list = self.api.list_volumes().await?;
-        Ok(list
-            .volumes
-            .into_iter()
-            .map(|r| VolumeHandle::wrap(self.api.clone(), r))
-            .collect())
+        Ok(list.volumes.into_iter().map(|r| VolumeHandle::wrap(self.api.clone(), r)).collect())
     }
 
     /// The volume named `name`: a lookup, then a read by id.
@@ -146,11 +142,7 @@ pub(crate) struct VolumeState {
 
 impl VolumeState {
     fn new(api: VolumesApi, record: VolumeRecord) -> Self {
-        Self {
-            id: record.id.clone(),
-            api,
-            record: Arc::new(Mutex::new(record)),
-        }
+        Self { id: record.id.clone(), api, record: Arc::new(Mutex::new(record)) }
     }
 
     fn id(&self) -> &str {
@@ -158,10 +150,7 @@ impl VolumeState {
     }
 
     fn record(&self) -> VolumeRecord {
-        self.record
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.record.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     fn read<T>(&self, f: impl FnOnce(&VolumeRecord) -> T) -> T {
