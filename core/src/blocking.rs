@@ -36,18 +36,29 @@ fn run<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {
     block_on(future)?
 }
 
-/// A blocking iterator over an async stream.
+/// A blocking iterator over an async stream. After a failure to run at all (called from
+/// inside an async runtime) it yields that error once, then ends.
 pub struct BlockingIter<T> {
-    stream: Pin<Box<dyn Stream<Item = Result<T>> + Send>>,
+    stream: Option<Pin<Box<dyn Stream<Item = Result<T>> + Send>>>,
+}
+
+impl<T> BlockingIter<T> {
+    fn new(stream: Pin<Box<dyn Stream<Item = Result<T>> + Send>>) -> Self {
+        Self { stream: Some(stream) }
+    }
 }
 
 impl<T> Iterator for BlockingIter<T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match block_on(self.stream.next()) {
+        let stream = self.stream.as_mut()?;
+        match block_on(stream.next()) {
             Ok(item) => item,
-            Err(err) => Some(Err(err)),
+            Err(err) => {
+                self.stream = None;
+                Some(Err(err))
+            }
         }
     }
 }
@@ -432,7 +443,7 @@ impl Volume {
     /// See [`crate::Volume::iterdir`].
     #[must_use]
     pub fn iterdir(&self, path: &str) -> BlockingIter<VolumeFile> {
-        BlockingIter { stream: self.inner.iterdir(path) }
+        BlockingIter::new(self.inner.iterdir(path))
     }
 
     /// See [`crate::Volume::search`].
@@ -472,7 +483,7 @@ impl Volume {
 
     /// See [`crate::Volume::stream`].
     pub fn stream(&self, path: &str, chunk_size: u64) -> Result<BlockingIter<Bytes>> {
-        Ok(BlockingIter { stream: self.inner.stream(path, chunk_size)? })
+        Ok(BlockingIter::new(self.inner.stream(path, chunk_size)?))
     }
 }
 
