@@ -1,9 +1,25 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks (it already has the Rust, Python, Node and Java toolchains).
+# Sets up a fresh machine (which already has the Rust, Python, Node and Java toolchains):
+# the system packages the local sandbox server needs, the Rust components, and the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if command -v rustup >/dev/null; then
-    rustup component add rustfmt clippy >/dev/null
+packages=(crun tini slirp4netns iproute2 util-linux)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    echo "== installing ${missing[*]}"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-cargo fetch --locked
+
+if command -v rustup >/dev/null; then
+    rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+echo "== building"
+cargo build --workspace --locked
+echo "setup done: target/debug/porter-sandbox is built"

@@ -1,0 +1,130 @@
+//! End-to-end harness: one real `porter-sandbox serve` per test binary, on a free port with a
+//! temporary data directory, killed with the test process.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::{
+    io::{BufRead, BufReader},
+    os::unix::process::CommandExt,
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use porter_sandbox::{Porter, Sandbox, types::StatusResponsePhase};
+
+/// A running server.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// Its data directory.
+    pub data_dir: std::path::PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts `porter-sandbox serve` with `extra` arguments and waits for its `listening on` line.
+pub fn start_server(extra: &[&str]) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_porter-sandbox"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--ephemeral", "--data-dir"])
+        .arg(&data_dir)
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    // SAFETY: prctl is async-signal-safe; the server must not outlive the tests.
+    #[allow(unsafe_code)]
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().expect("start porter-sandbox serve");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base_url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
+        .to_owned();
+    TestServer { base_url, data_dir, child, _dir: dir }
+}
+
+impl TestServer {
+    /// A client for this server.
+    pub fn client(&self) -> Porter {
+        Porter::builder().base_url(&self.base_url).build().unwrap()
+    }
+
+    /// Stops the server with SIGTERM and waits for it.
+    pub fn stop(mut self) {
+        // SAFETY: signalling our own child.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+
+    /// Kills the server with SIGKILL (a crash) and waits for it.
+    pub fn crash(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let TestServer { _dir, .. } = self;
+        _dir
+    }
+}
+
+/// The server shared by the tests of one test binary.
+pub fn shared() -> &'static TestServer {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        // The parent-death signal fires when the *thread* that spawned the server exits, and
+        // test threads come and go: spawn it from a thread that lives as long as the process.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            sender.send(start_server(&[])).unwrap();
+            loop {
+                std::thread::park();
+            }
+        });
+        receiver.recv().unwrap()
+    })
+}
+
+/// Polls until the sandbox leaves queued/creating (or `timeout` passes); returns its phase.
+pub async fn wait_started(sandbox: &Sandbox, timeout: Duration) -> StatusResponsePhase {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let status = sandbox.refresh().await.unwrap();
+        if !matches!(status.phase, StatusResponsePhase::Queued | StatusResponsePhase::Creating)
+            || Instant::now() > deadline
+        {
+            return status.phase;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls until the sandbox is in a terminal phase (or `timeout` passes).
+pub async fn wait_finished(sandbox: &Sandbox, timeout: Duration) -> StatusResponsePhase {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let status = sandbox.refresh().await.unwrap();
+        if status.phase.is_terminal() || Instant::now() > deadline {
+            return status.phase;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A name unique to this test run.
+pub fn unique(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{prefix}-{}-{n}", std::process::id())
+}

@@ -1,0 +1,159 @@
+//! Runtimes run sandboxes. The server talks to them only through [`Runtime`]; the default
+//! backend on Linux is [`oci`] (crun or runc driving OCI bundles on overlayfs).
+
+pub mod oci;
+
+use std::{path::PathBuf, pin::Pin};
+
+use tokio::sync::mpsc;
+
+/// A boxed future, so [`Runtime`] stays object safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A host directory bind-mounted into a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindMount {
+    /// Directory on the host.
+    pub source: PathBuf,
+    /// Absolute path inside the sandbox.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+/// Outbound network access of a sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkMode {
+    /// Loopback only: no network at all.
+    None,
+    /// Outbound access through a user-mode NAT; the host's loopback stays unreachable.
+    Nat,
+}
+
+/// Resource limits applied with cgroups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory limit in bytes.
+    pub memory_bytes: Option<u64>,
+    /// Maximum number of processes.
+    pub pids: Option<u64>,
+    /// CPU limit in thousandths of a core.
+    pub cpu_millis: Option<u64>,
+}
+
+/// Everything a runtime needs to start a sandbox.
+#[derive(Debug, Clone)]
+pub struct LaunchSpec {
+    /// The sandbox id (also the container id).
+    pub sandbox_id: String,
+    /// The image's root filesystem (shared, read-only; the sandbox writes to its own overlay).
+    pub rootfs: PathBuf,
+    /// Host directories the image itself needs (the `host` image binds /usr and friends).
+    pub image_mounts: Vec<BindMount>,
+    /// The workload's argv.
+    pub argv: Vec<String>,
+    /// The workload's environment.
+    pub env: Vec<(String, String)>,
+    /// Working directory inside the sandbox.
+    pub cwd: String,
+    /// `uid:gid` to run as.
+    pub user: (u32, u32),
+    /// Volumes.
+    pub mounts: Vec<BindMount>,
+    /// Outbound network access.
+    pub network: NetworkMode,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+/// Which stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputStream {
+    /// Standard output (`info` log lines).
+    Stdout,
+    /// Standard error (`error` log lines).
+    Stderr,
+}
+
+/// What a running sandbox reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuntimeEvent {
+    /// The workload printed a line.
+    Line {
+        /// The sandbox.
+        sandbox_id: String,
+        /// Which stream.
+        stream: OutputStream,
+        /// The line without its newline.
+        line: String,
+        /// When it was read, Unix microseconds.
+        at: i64,
+    },
+    /// The workload ended.
+    Exited {
+        /// The sandbox.
+        sandbox_id: String,
+        /// Its exit code (128 + signal when killed by a signal).
+        exit_code: i32,
+    },
+}
+
+/// The result of a command run in a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    /// Standard output (lossy UTF-8).
+    pub stdout: String,
+    /// Standard error (lossy UTF-8).
+    pub stderr: String,
+    /// Exit code (128 + signal when killed by a signal).
+    pub exit_code: i32,
+}
+
+/// What became of a sandbox the previous server process started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Adoption {
+    /// Still running; its events flow again.
+    Running,
+    /// It ended while nobody watched.
+    Exited(i32),
+    /// It is gone.
+    Lost,
+}
+
+/// A way to run sandboxes.
+pub trait Runtime: Send + Sync + 'static {
+    /// A short name for logs (`oci/crun`).
+    fn name(&self) -> String;
+
+    /// Whether the runtime can start sandboxes; the error says why not and what to install.
+    fn check(&self) -> Result<(), String>;
+
+    /// Starts the workload. Resolves once it runs, with the state the runtime needs later to
+    /// re-adopt or clean up the sandbox (stored by the server). Output and the exit arrive as
+    /// [`RuntimeEvent`]s on `events`.
+    fn start(
+        &self,
+        spec: LaunchSpec,
+        events: mpsc::UnboundedSender<RuntimeEvent>,
+    ) -> BoxFuture<'_, Result<serde_json::Value, String>>;
+
+    /// Runs `argv` inside the running sandbox and waits for it. Dropping the future kills the
+    /// command.
+    fn exec(
+        &self,
+        sandbox_id: &str,
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+    ) -> BoxFuture<'_, Result<ExecOutput, String>>;
+
+    /// Stops the sandbox and removes everything it used on the host (idempotent).
+    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), String>>;
+
+    /// After a server restart: finds the sandbox again from its stored state.
+    fn adopt(
+        &self,
+        sandbox_id: &str,
+        state: serde_json::Value,
+        events: mpsc::UnboundedSender<RuntimeEvent>,
+    ) -> BoxFuture<'_, Adoption>;
+}

@@ -1,0 +1,192 @@
+//! Commands run in a running sandbox (`crun exec --process`).
+//!
+//! A full process spec is always passed: plain `crun exec` would run as root, in `/`, without
+//! `noNewPrivileges`, and `--env` would replace `PATH`. The process gets the sandbox's user,
+//! working directory and environment (overridden by the exec's own variables).
+//!
+//! Killing the `crun exec` client with SIGKILL leaves the process running, so the future holds
+//! an [`ExecGuard`]: when dropped before the command finished, it kills every process of the
+//! command's session (crun starts each exec in a new session) that is in this sandbox's cgroup.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::{Layout, bundle, host, shim};
+use crate::runtime::ExecOutput;
+
+/// Output kept per stream; the rest is read and dropped (the process must not block).
+const MAX_OUTPUT: usize = 64 << 20;
+
+/// After the command ended, how long background processes it left may hold its output open.
+const OUTPUT_GRACE: Duration = Duration::from_millis(100);
+
+/// Runs `argv` in sandbox `layout.id` and collects its output.
+pub(super) async fn run(
+    layout: &Layout,
+    engine: &Path,
+    argv: Vec<String>,
+    env: &[(String, String)],
+) -> Result<ExecOutput, String> {
+    if argv.is_empty() {
+        return Err("the command is empty".to_owned());
+    }
+    if !layout.dir.is_dir() {
+        return Err(format!("sandbox {} is not running here", layout.id));
+    }
+    if let Some(code) = layout.exit_code() {
+        return Err(format!("sandbox {} has exited (status {code})", layout.id));
+    }
+    let defaults = layout.read_defaults()?;
+    let token = format!("{:016x}", rand::random::<u64>());
+    let mut guard = ExecGuard {
+        id: layout.id.clone(),
+        process_file: layout.dir.join(format!("exec-{token}.json")),
+        pid_file: layout.dir.join(format!("exec-{token}.pid")),
+        armed: true,
+    };
+    let spec = bundle::exec_process(&defaults, argv, env);
+    std::fs::write(&guard.process_file, spec.to_string())
+        .map_err(|e| format!("cannot write the exec process spec: {e}"))?;
+
+    let mut command = tokio::process::Command::new(engine);
+    let flag = shim::engine_flag(engine);
+    if !flag.is_empty() {
+        command.arg(flag);
+    }
+    // Declared after the guard, so it is dropped (and the client killed) first.
+    let mut child = command
+        .arg("exec")
+        .arg("--process")
+        .arg(&guard.process_file)
+        .arg("--pid-file")
+        .arg(&guard.pid_file)
+        .arg(&layout.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", engine.display()))?;
+
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut status = None;
+    let mut grace_end = tokio::time::Instant::now();
+    while status.is_none() || stdout.is_some() || stderr.is_some() {
+        tokio::select! {
+            () = read_some(&mut stdout, &mut out) => {}
+            () = read_some(&mut stderr, &mut err) => {}
+            waited = child.wait(), if status.is_none() => {
+                let waited = waited.map_err(|e| format!("waiting for crun exec: {e}"))?;
+                status = Some(waited);
+                grace_end = tokio::time::Instant::now() + OUTPUT_GRACE;
+            }
+            () = tokio::time::sleep_until(grace_end), if status.is_some() => break,
+        }
+    }
+    guard.armed = false;
+    let exit_code = status.map_or(-1, exit_code_of);
+    Ok(ExecOutput {
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        stderr: String::from_utf8_lossy(&err).into_owned(),
+        exit_code,
+    })
+}
+
+/// Exit code, or 128 + signal when the client was killed by one.
+fn exit_code_of(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(-1)
+}
+
+/// Reads one chunk into `buf` (dropping what exceeds [`MAX_OUTPUT`]); at EOF the pipe becomes
+/// `None`. Never resolves for a closed pipe.
+async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut Vec<u8>) {
+    let Some(reader) = pipe.as_mut() else {
+        return std::future::pending().await;
+    };
+    let mut chunk = [0u8; 16 * 1024];
+    match reader.read(&mut chunk).await {
+        Ok(0) | Err(_) => *pipe = None,
+        Ok(n) => {
+            let room = MAX_OUTPUT.saturating_sub(buf.len()).min(n);
+            buf.extend_from_slice(&chunk[..room]);
+        }
+    }
+}
+
+/// Kills an exec's processes if its future is dropped before the command finished, and removes
+/// its temporary files either way.
+#[derive(Debug)]
+pub(super) struct ExecGuard {
+    id: String,
+    process_file: PathBuf,
+    pid_file: PathBuf,
+    armed: bool,
+}
+
+impl Drop for ExecGuard {
+    fn drop(&mut self) {
+        let (id, process_file, pid_file) =
+            (self.id.clone(), self.process_file.clone(), self.pid_file.clone());
+        if !self.armed {
+            let _ = std::fs::remove_file(&process_file);
+            let _ = std::fs::remove_file(&pid_file);
+            return;
+        }
+        // A thread, not a task: drops may happen outside the runtime, and this blocks briefly.
+        let spawned = std::thread::Builder::new().name("exec-kill".into()).spawn(move || {
+            kill_session(&id, &pid_file);
+            let _ = std::fs::remove_file(&process_file);
+            let _ = std::fs::remove_file(&pid_file);
+        });
+        if let Err(err) = spawned {
+            tracing::warn!("cannot stop an abandoned exec in {}: {err}", self.id);
+        }
+    }
+}
+
+/// Kills the session of the exec'd process recorded in `pid_file`, limited to processes in the
+/// sandbox's cgroup (so a reused pid outside the sandbox is never hit).
+fn kill_session(id: &str, pid_file: &Path) {
+    // crun writes the pid file once the process exists; the client may have died just before.
+    let mut pid = None;
+    for _ in 0..100 {
+        pid = std::fs::read_to_string(pid_file).ok().and_then(|t| t.trim().parse::<u32>().ok());
+        if pid.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let Some(pid) = pid else { return };
+    // crun makes the exec'd process a session leader; its pid is the session id even once it
+    // has exited and only its children remain.
+    let session = host::proc_stat(pid).map_or(pid, |s| s.session);
+    let cgroup = format!(":/{}/{id}", super::CGROUP_PARENT);
+    for _ in 0..20 {
+        let victims: Vec<u32> = host::all_pids()
+            .into_iter()
+            .filter(|&p| {
+                host::proc_stat(p).is_some_and(|s| s.session == session && s.state != 'Z')
+                    && in_cgroup(p, &cgroup)
+            })
+            .collect();
+        if victims.is_empty() {
+            return;
+        }
+        host::kill_sync(&victims);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether `pid` is in the cgroup whose `/proc/<pid>/cgroup` lines end with `suffix`.
+pub(super) fn in_cgroup(pid: u32, suffix: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .is_ok_and(|text| text.lines().any(|line| line.ends_with(suffix)))
+}

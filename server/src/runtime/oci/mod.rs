@@ -1,0 +1,495 @@
+//! The OCI runtime: every sandbox is a crun container on a per-sandbox overlay of its image.
+//!
+//! Sandboxes outlive the server. Each one has a directory `<state_dir>/<id>/` holding
+//! everything needed to find it again after a restart:
+//!
+//! | entry | what |
+//! |---|---|
+//! | `bundle/config.json` | the OCI config ([`bundle`]) |
+//! | `upper/`, `work/`, `merged/` | the writable layer, overlay scratch, and the root mountpoint |
+//! | `stdout.log`, `stderr.log` | the workload's output (tailed into events by [`tail`]) |
+//! | `offsets` | how far the logs were sent as events |
+//! | `shim.pid`, `container.pid`, `slirp.pid` | the supervisor, the container's init, slirp4netns |
+//! | `exit_code` | written by the supervisor when the workload ended |
+//! | `process.json` | user, cwd and environment for execs |
+//! | `netns` | mountpoint of the network namespace (inside the supervisor's mount namespace) |
+//!
+//! A detached supervisor ([`shim`]) runs `crun run` in the foreground and records its status,
+//! so the exit code is known even if it happened while the server was down.
+//!
+//! Volume ownership: a volume directory owned by root is handed to the workload's uid:gid
+//! (non-recursively) before it is mounted, so a non-root workload can create files in it.
+//! Volumes are created empty by the server, and files uploaded through the API belong to root;
+//! the workload can still add files next to them. A volume already owned by another uid is
+//! left alone.
+
+mod bundle;
+mod cleanup;
+mod exec;
+mod host;
+mod network;
+mod shim;
+mod tail;
+
+use std::{
+    collections::HashMap,
+    fs::DirBuilder,
+    os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, OnceLock},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use tokio::{sync::mpsc, task::AbortHandle};
+
+use super::{Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, RuntimeEvent};
+
+/// Parent of every sandbox's cgroup (`/sys/fs/cgroup/<controller>/porter-sandbox/<id>`).
+const CGROUP_PARENT: &str = "porter-sandbox";
+
+/// How long crun may take to create a container.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where Debian's `tini` package puts the static binary (it must run inside any image).
+const TINI_STATIC: &str = "/usr/bin/tini-static";
+
+/// The install line every missing-dependency message ends with.
+const INSTALL_HINT: &str = "apt-get install -y crun tini slirp4netns";
+
+/// The paths of one sandbox's state.
+#[derive(Debug, Clone)]
+struct Layout {
+    id: String,
+    dir: PathBuf,
+}
+
+impl Layout {
+    fn bundle(&self) -> PathBuf {
+        self.dir.join("bundle")
+    }
+    fn stdout(&self) -> PathBuf {
+        self.dir.join("stdout.log")
+    }
+    fn stderr(&self) -> PathBuf {
+        self.dir.join("stderr.log")
+    }
+    fn offsets(&self) -> PathBuf {
+        self.dir.join("offsets")
+    }
+    fn shim_pid(&self) -> PathBuf {
+        self.dir.join("shim.pid")
+    }
+    fn container_pid(&self) -> PathBuf {
+        self.dir.join("container.pid")
+    }
+    fn process_json(&self) -> PathBuf {
+        self.dir.join("process.json")
+    }
+    fn netns(&self) -> PathBuf {
+        self.dir.join("netns")
+    }
+    /// The workload's exit status, once the supervisor recorded it.
+    fn exit_code(&self) -> Option<i32> {
+        std::fs::read_to_string(self.dir.join("exit_code")).ok()?.trim().parse().ok()
+    }
+    fn read_defaults(&self) -> Result<bundle::ProcessDefaults, String> {
+        let text = std::fs::read_to_string(self.process_json())
+            .map_err(|e| format!("sandbox {} has no process record: {e}", self.id))?;
+        serde_json::from_str(&text).map_err(|e| format!("bad process record of {}: {e}", self.id))
+    }
+}
+
+/// Runs sandboxes as OCI containers with crun (or runc).
+#[derive(Debug)]
+pub struct OciRuntime {
+    state_dir: PathBuf,
+    /// The log tailers of the sandboxes this object watches.
+    tailers: Mutex<HashMap<String, AbortHandle>>,
+    /// Held (shared) while containers are being created; the empty `porter-sandbox` cgroup
+    /// parents are only removed when it can be taken exclusively.
+    starting: tokio::sync::RwLock<()>,
+    /// One lock per sandbox being started or torn down: a kill racing another kill (or a
+    /// start) of the same sandbox waits instead of deleting files under its feet.
+    busy: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    version: OnceLock<String>,
+}
+
+impl OciRuntime {
+    /// A runtime keeping one directory per sandbox in `state_dir` (`<data-dir>/sandboxes`).
+    /// Nothing is checked or started yet; see [`OciRuntime::detect`].
+    #[must_use]
+    pub fn new(state_dir: PathBuf) -> Self {
+        Self {
+            state_dir,
+            tailers: Mutex::new(HashMap::new()),
+            starting: tokio::sync::RwLock::new(()),
+            busy: Mutex::new(HashMap::new()),
+            version: OnceLock::new(),
+        }
+    }
+
+    /// The directory holding the sandboxes' state.
+    #[must_use]
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Checks that this host can run sandboxes: root, crun (or runc), tini-static, overlayfs.
+    /// Returns the OCI runtime's path; the error lists every problem and what to install.
+    /// slirp4netns is only needed for [`NetworkMode::Nat`]: without it, only such launches fail.
+    pub fn detect() -> Result<PathBuf, String> {
+        let mut problems = Vec::new();
+        if host::effective_uid() != Some(0) {
+            problems.push(
+                "the local sandbox runtime needs root (it creates namespaces, overlay mounts and \
+                 cgroups): run `sudo porter-sandbox serve`"
+                    .to_owned(),
+            );
+        }
+        let engine = engine_path();
+        if engine.is_none() {
+            problems.push(format!("crun is not installed: run `{INSTALL_HINT}`"));
+        }
+        if tini_path().is_none() {
+            problems.push(format!(
+                "tini-static ({TINI_STATIC}, run as each sandbox's init) is not installed: run \
+                 `{INSTALL_HINT}`"
+            ));
+        }
+        if let Err(problem) = util_linux() {
+            problems.push(problem);
+        }
+        if !overlay_supported() {
+            problems.push(
+                "the kernel has no overlayfs (not in /proc/filesystems, no overlay module): \
+                 load it with `modprobe overlay`"
+                    .to_owned(),
+            );
+        }
+        if !Path::new("/sys/fs/cgroup").is_dir() {
+            problems.push("cgroups are not mounted at /sys/fs/cgroup".to_owned());
+        }
+        match engine {
+            Some(engine) if problems.is_empty() => Ok(engine),
+            _ => Err(problems.join("; ")),
+        }
+    }
+
+    fn layout(&self, id: &str) -> Layout {
+        Layout { id: id.to_owned(), dir: self.state_dir.join(id) }
+    }
+
+    /// Exclusive use of sandbox `id` for a start or a teardown.
+    async fn lock(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut busy = self.busy.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Forget the locks nobody holds or waits for.
+            busy.retain(|_, l| Arc::strong_count(l) > 1);
+            busy.entry(id.to_owned()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    fn spawn_tailer(&self, layout: Layout, events: mpsc::UnboundedSender<RuntimeEvent>) {
+        let id = layout.id.clone();
+        let handle = tokio::spawn(tail::Tailer::new(layout, events).run()).abort_handle();
+        let mut tailers = self.tailers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tailers.retain(|_, h| !h.is_finished());
+        if let Some(old) = tailers.insert(id, handle) {
+            old.abort();
+        }
+    }
+
+    fn stop_tailer(&self, id: &str) {
+        let mut tailers = self.tailers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(handle) = tailers.remove(id) {
+            handle.abort();
+        }
+    }
+
+    async fn start_sandbox(
+        &self,
+        spec: LaunchSpec,
+        events: mpsc::UnboundedSender<RuntimeEvent>,
+    ) -> Result<Value, String> {
+        validate_id(&spec.sandbox_id)?;
+        let engine = Self::detect()?;
+        let tini = tini_path().ok_or("tini-static is not installed")?;
+        let _busy = self.lock(&spec.sandbox_id).await;
+        let layout = self.layout(&spec.sandbox_id);
+        self.stop_tailer(&layout.id);
+        if layout.dir.exists() {
+            // Left over from an earlier attempt with the same id.
+            cleanup::teardown(&layout, Some(&engine)).await?;
+        }
+        match self.launch(&layout, &spec, &engine, &tini).await {
+            Ok(state) => {
+                self.spawn_tailer(layout, events);
+                Ok(state)
+            }
+            Err(err) => {
+                if let Err(cleanup) = cleanup::teardown(&layout, Some(&engine)).await {
+                    tracing::warn!("cleanup after the failed start of {}: {cleanup}", layout.id);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    async fn launch(
+        &self,
+        layout: &Layout,
+        spec: &LaunchSpec,
+        engine: &Path,
+        tini: &Path,
+    ) -> Result<Value, String> {
+        let io = |what: &str| {
+            let what = what.to_owned();
+            move |e: std::io::Error| format!("cannot {what}: {e}")
+        };
+        std::fs::create_dir_all(&self.state_dir).map_err(io("create the state directory"))?;
+        // 0700: the writable layer holds the workload's files.
+        DirBuilder::new().mode(0o700).create(&layout.dir).map_err(io("create the sandbox dir"))?;
+        for sub in ["bundle", "upper", "work", "merged"] {
+            std::fs::create_dir(layout.dir.join(sub)).map_err(io("create the sandbox dirs"))?;
+        }
+        // The overlay's root directory takes its mode from `upper`: never the server's umask.
+        std::fs::set_permissions(layout.dir.join("upper"), std::fs::Permissions::from_mode(0o755))
+            .map_err(io("set the mode of the writable layer"))?;
+        for volume in &spec.mounts {
+            hand_over(&volume.source, spec.user)?;
+        }
+        let defaults = bundle::ProcessDefaults::from_spec(spec);
+        let record = serde_json::to_vec(&defaults).map_err(|e| e.to_string())?;
+        std::fs::write(layout.process_json(), record).map_err(io("write the process record"))?;
+
+        let network = match spec.network {
+            NetworkMode::None => None,
+            NetworkMode::Nat => {
+                std::fs::write(layout.netns(), b"").map_err(io("create the netns mountpoint"))?;
+                Some(network::up(&layout.id, &layout.dir).await?)
+            }
+        };
+        let netns_file = network.as_ref().map(|_| layout.netns());
+        let config = bundle::config(
+            spec,
+            &defaults,
+            &layout.dir.join("merged"),
+            netns_file.as_deref(),
+            tini,
+        )?;
+        std::fs::write(layout.bundle().join("config.json"), config.to_string())
+            .map_err(io("write config.json"))?;
+
+        let starting = self.starting.read().await;
+        let netns_source = network.as_ref().map(|_| network::netns_path(&layout.id));
+        let shim_pid = shim::spawn(layout, engine, &spec.rootfs, netns_source.as_deref())?;
+        shim::wait_started(layout, START_TIMEOUT).await?;
+        drop(starting);
+        Ok(json!({
+            "dir": layout.dir.to_string_lossy(),
+            "shim_pid": shim_pid,
+            "network": network.as_ref().map(network::Network::to_json),
+            "container": layout.id,
+        }))
+    }
+
+    async fn kill_sandbox(&self, id: &str) -> Result<(), String> {
+        validate_id(id)?;
+        let _busy = self.lock(id).await;
+        self.stop_tailer(id);
+        let layout = self.layout(id);
+        cleanup::teardown(&layout, engine_path().as_deref()).await?;
+        if let Ok(_exclusive) = self.starting.try_write() {
+            cleanup::remove_cgroup_parents();
+        }
+        Ok(())
+    }
+
+    async fn adopt_sandbox(
+        &self,
+        id: &str,
+        state: &Value,
+        events: mpsc::UnboundedSender<RuntimeEvent>,
+    ) -> Adoption {
+        if validate_id(id).is_err() {
+            return Adoption::Lost;
+        }
+        let layout = self.layout(id);
+        let engine = engine_path();
+        let shim = host::read_pid_file(&layout.shim_pid()).or_else(|| {
+            let pid = u32::try_from(state["shim_pid"].as_u64()?).ok()?;
+            Some((pid, None))
+        });
+        let shim_alive = || shim.is_some_and(|(pid, start)| host::alive(pid, start));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        if layout.dir.is_dir() {
+            loop {
+                if let Some(code) = layout.exit_code() {
+                    // Send what was printed while nobody watched; the server settles the exit.
+                    tail::Tailer::new(layout.clone(), events).pump(true);
+                    return Adoption::Exited(code);
+                }
+                if !shim_alive() {
+                    break;
+                }
+                let status = match &engine {
+                    Some(engine) => cleanup::container_status(engine, id).await,
+                    None => None,
+                };
+                if status.as_deref() == Some("running") {
+                    self.spawn_tailer(layout, events);
+                    return Adoption::Running;
+                }
+                // Being created, or just ended: the supervisor will say which.
+                if tokio::time::Instant::now() >= deadline {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        if let Err(err) = self.kill_sandbox(id).await {
+            tracing::warn!("cleanup of lost sandbox {id}: {err}");
+        }
+        Adoption::Lost
+    }
+}
+
+impl Drop for OciRuntime {
+    /// Stops watching; the sandboxes themselves keep running (a new runtime adopts them).
+    fn drop(&mut self) {
+        let tailers = self.tailers.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (_, handle) in tailers.drain() {
+            handle.abort();
+        }
+    }
+}
+
+impl Runtime for OciRuntime {
+    fn name(&self) -> String {
+        let version = self.version.get_or_init(|| {
+            let Some(engine) = engine_path() else { return "crun (not installed)".to_owned() };
+            let output = std::process::Command::new(&engine).arg("--version").output();
+            let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+            // "crun version 1.8.1" → "crun 1.8.1"
+            let first = text.unwrap_or_default().lines().next().unwrap_or_default().to_owned();
+            first.replacen(" version", "", 1)
+        });
+        format!("oci/{version}")
+    }
+
+    fn check(&self) -> Result<(), String> {
+        Self::detect().map(|_| ())
+    }
+
+    fn start(
+        &self,
+        spec: LaunchSpec,
+        events: mpsc::UnboundedSender<RuntimeEvent>,
+    ) -> BoxFuture<'_, Result<Value, String>> {
+        Box::pin(self.start_sandbox(spec, events))
+    }
+
+    fn exec(
+        &self,
+        sandbox_id: &str,
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+    ) -> BoxFuture<'_, Result<ExecOutput, String>> {
+        let layout = self.layout(sandbox_id);
+        Box::pin(async move {
+            validate_id(&layout.id)?;
+            let engine = engine_path()
+                .ok_or_else(|| format!("crun is not installed: run `{INSTALL_HINT}`"))?;
+            exec::run(&layout, &engine, argv, &env).await
+        })
+    }
+
+    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), String>> {
+        let id = sandbox_id.to_owned();
+        Box::pin(async move { self.kill_sandbox(&id).await })
+    }
+
+    fn adopt(
+        &self,
+        sandbox_id: &str,
+        state: Value,
+        events: mpsc::UnboundedSender<RuntimeEvent>,
+    ) -> BoxFuture<'_, Adoption> {
+        let id = sandbox_id.to_owned();
+        Box::pin(async move { self.adopt_sandbox(&id, &state, events).await })
+    }
+}
+
+/// Sandbox ids become paths, cgroup names, netns names and hostnames: lowercase letters,
+/// digits, `-` and `_`, 1–63 characters, not starting with `-`.
+fn validate_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 63
+        && !id.starts_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok { Ok(()) } else { Err(format!("invalid sandbox id {id:?}")) }
+}
+
+/// crun, else runc.
+fn engine_path() -> Option<PathBuf> {
+    host::which("crun").or_else(|| host::which("runc"))
+}
+
+fn tini_path() -> Option<PathBuf> {
+    let fixed = PathBuf::from(TINI_STATIC);
+    if fixed.is_file() { Some(fixed) } else { host::which("tini-static") }
+}
+
+/// `setsid` and `unshare` (util-linux, present on every Debian).
+fn util_linux() -> Result<(PathBuf, PathBuf), String> {
+    match (host::which("setsid"), host::which("unshare")) {
+        (Some(setsid), Some(unshare)) => Ok((setsid, unshare)),
+        _ => Err("setsid and unshare are missing: run `apt-get install -y util-linux`".to_owned()),
+    }
+}
+
+fn overlay_supported() -> bool {
+    let listed = std::fs::read_to_string("/proc/filesystems")
+        .is_ok_and(|t| t.lines().any(|l| l.split_whitespace().last() == Some("overlay")));
+    // Not loaded yet: mount(2) loads the module on demand.
+    listed || Path::new("/sys/module/overlay").exists() || overlay_module_available()
+}
+
+fn overlay_module_available() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let deps = Path::new("/lib/modules").join(release.trim()).join("modules.dep");
+    std::fs::read_to_string(deps).is_ok_and(|t| t.contains("/overlay.ko"))
+}
+
+/// Gives a root-owned volume directory to the workload's user (see the module docs).
+fn hand_over(dir: &Path, (uid, gid): (u32, u32)) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(dir)
+        .map_err(|e| format!("volume directory {}: {e}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("volume {} is not a directory", dir.display()));
+    }
+    if meta.uid() == 0 && uid != 0 {
+        std::os::unix::fs::chown(dir, Some(uid), Some(gid))
+            .map_err(|e| format!("cannot give volume {} to uid {uid}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked() {
+        for good in ["sb-4k2j9x0q1m7z", "a", "x_1"] {
+            assert!(validate_id(good).is_ok(), "{good}");
+        }
+        for bad in ["", "-a", "A", "a/b", "..", "a b", &"x".repeat(64)] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Outbound networking (`NetworkMode::Nat`): a named network namespace served by slirp4netns.
+//!
+//! The namespace is created first (`ip netns add sbx-<id>`) and slirp4netns attaches to it, so
+//! the network is up before the workload starts, and teardown is by name. slirp4netns runs in
+//! its own session (it outlives a server restart, like the sandbox) and in a private mount
+//! namespace: its `--enable-sandbox` pivots and unmounts, and iproute2 makes `/run/netns` a
+//! shared mount, so in the host namespace it would unmount every other sandbox's netns.
+//! `--disable-host-loopback` keeps the host's 127.0.0.1 unreachable (10.0.2.2 is refused).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+
+use super::host;
+
+/// How long slirp4netns may take to configure the namespace.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The Debian package and hint named when slirp4netns is missing.
+pub(super) const SLIRP_MISSING: &str = "outbound networking needs slirp4netns, which is not \
+     installed: run `apt-get install -y slirp4netns` (or create the sandbox with egress disabled)";
+
+/// The netns name of a sandbox. Names are files under `/run/netns`: any length a file name
+/// can have is fine (unlike interface names, which stop at 15 bytes).
+pub(super) fn netns_name(id: &str) -> String {
+    format!("sbx-{id}")
+}
+
+/// The bind-mounted namespace file iproute2 creates for `id`.
+pub(super) fn netns_path(id: &str) -> PathBuf {
+    Path::new("/run/netns").join(netns_name(id))
+}
+
+/// A running network of one sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Network {
+    /// The netns name (`sbx-<id>`).
+    pub netns: String,
+    /// The slirp4netns process.
+    pub slirp_pid: u32,
+}
+
+impl Network {
+    /// The `network` member of the stored state.
+    pub(super) fn to_json(&self) -> Value {
+        json!({ "netns": self.netns, "slirp_pid": self.slirp_pid })
+    }
+}
+
+/// Script that starts slirp4netns with its ready notification on fd 3 = our pipe, and its own
+/// output in the log file. Paths arrive as positional parameters.
+const SLIRP_SCRIPT: &str = r#"exec 3>&1 >>"$1" 2>&1
+exec "$2" --configure --mtu=65520 --disable-host-loopback --enable-sandbox --enable-seccomp \
+  --ready-fd=3 --netns-type=path "$3" tap0"#;
+
+/// Creates `sbx-<id>` and attaches slirp4netns; resolves once `tap0` is configured.
+pub(super) async fn up(id: &str, dir: &Path) -> Result<Network, String> {
+    let slirp = host::which("slirp4netns").ok_or_else(|| SLIRP_MISSING.to_owned())?;
+    let ip = host::which("ip").ok_or_else(|| {
+        "outbound networking needs `ip`, which is not installed: run `apt-get install -y iproute2`"
+            .to_owned()
+    })?;
+    let (setsid, unshare) = super::util_linux()?;
+    let name = netns_name(id);
+    let path = netns_path(id);
+    if path.exists() {
+        // Left over from an earlier attempt with the same id.
+        let _ = host::run(&ip, &["netns", "del", &name]).await;
+    }
+    host::run(&ip, &["netns", "add", &name]).await?;
+
+    let log = dir.join("slirp.log");
+    let mut child = tokio::process::Command::new(setsid)
+        .arg(unshare)
+        .args(["-m", "--propagation", "private", host::SH, "-c", SLIRP_SCRIPT, "sh"])
+        .arg(&log)
+        .arg(&slirp)
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start slirp4netns: {e}"))?;
+    let pid = child.id().unwrap_or(0);
+    let ready = match child.stdout.take() {
+        Some(mut pipe) => {
+            let mut byte = [0u8; 1];
+            tokio::time::timeout(READY_TIMEOUT, pipe.read(&mut byte))
+                .await
+                .is_ok_and(|r| matches!(r, Ok(1)) && byte[0] == b'1')
+        }
+        None => false,
+    };
+    // Reap it whenever it ends (while this process lives; afterwards init does).
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    if !ready {
+        host::kill(&[pid]).await;
+        let _ = host::run(&ip, &["netns", "del", &name]).await;
+        return Err(format!("slirp4netns did not come up: {}", host::tail_of(&log, 2000)));
+    }
+    host::write_pid_file(&dir.join("slirp.pid"), pid)
+        .map_err(|e| format!("cannot record the slirp4netns pid: {e}"))?;
+    Ok(Network { netns: name, slirp_pid: pid })
+}
+
+/// Stops slirp4netns and deletes the namespace (idempotent; works after a server restart).
+pub(super) async fn down(id: &str, dir: &Path) {
+    let path = netns_path(id);
+    if let Some((pid, start)) = host::read_pid_file(&dir.join("slirp.pid")) {
+        // Only our slirp4netns for this namespace: the pid may have been reused.
+        let ours = host::cmdline(pid).contains("slirp4netns")
+            && host::cmdline(pid).contains(path.to_string_lossy().as_ref());
+        if ours && host::alive(pid, start) {
+            host::kill(&[pid]).await;
+            host::wait_dead(pid, start).await;
+        }
+    }
+    if path.exists() {
+        if let Some(ip) = host::which("ip") {
+            let name = netns_name(id);
+            if let Err(err) = host::run(&ip, &["netns", "del", &name]).await {
+                tracing::warn!("cannot delete netns {name}: {err}");
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The supervisor ("shim") of one sandbox: a detached shell that outlives the server.
+//!
+//! It runs in its own session (`setsid`, so no signal aimed at the server's process group
+//! reaches it) and in a private mount namespace (`unshare -m --propagation private`), where it
+//!
+//! 1. hides the empty cgroup v2 mount of hybrid hosts (crun refuses hybrid mode otherwise),
+//! 2. binds the sandbox's netns file into the sandbox directory and drops its copy of
+//!    `/run/netns` (otherwise this namespace would keep every *other* sandbox's netns alive),
+//! 3. mounts the overlay root (crun cannot mount `/` itself). Living only in this namespace and
+//!    the container's, it disappears with them: the host mount table never changes,
+//! 4. runs `crun run` in the foreground (its exit status is the workload's; stdout and stderr
+//!    are the log files the server opened), and
+//! 5. writes that status atomically to `exit_code`, which is how the server learns it, even
+//!    when the server restarted in the meantime.
+
+use std::{
+    fs::{File, OpenOptions},
+    path::Path,
+    process::Stdio,
+    time::Duration,
+};
+
+use super::{Layout, host};
+
+/// Status recorded when the shim itself fails before crun runs (like Docker's 125).
+const SHIM_FAILED: i32 = 125;
+
+/// The shim. Arguments: `$1` sandbox dir, `$2` lowerdir, `$3` container id, `$4` the crun
+/// binary, `$5` netns file to join or empty, `$6` crun's global flag or empty, `$7` `1` to
+/// hide `/sys/fs/cgroup/unified`, `$8` `1` to drop `/run/netns` (decided by the server from
+/// its own mount table, which the new namespace copies: saves the shim a few processes).
+const SCRIPT: &str = r#"dir=$1 lower=$2 id=$3 engine=$4 netns=$5 flag=$6 hybrid=$7 netnsdir=$8
+fail() { echo "porter-sandbox: $*" >&2; rc=125; }
+finish() {
+  printf '%s\n' "$rc" >"$dir/exit_code.tmp" && mv -f "$dir/exit_code.tmp" "$dir/exit_code"
+  exit 0
+}
+if [ "$hybrid" = 1 ]; then
+  umount /sys/fs/cgroup/unified || { fail "cannot hide the cgroup v2 mount"; finish; }
+fi
+if [ -n "$netns" ]; then
+  mount --bind "$netns" "$dir/netns" || { fail "cannot bind the network namespace $netns"; finish; }
+fi
+if [ "$netnsdir" = 1 ]; then umount -R -l /run/netns 2>/dev/null; fi
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged" \
+  || { fail "cannot mount the overlay root on $dir/merged"; finish; }
+"$engine" ${flag:+"$flag"} run --bundle "$dir/bundle" --pid-file "$dir/container.pid" "$id"
+rc=$?
+finish
+"#;
+
+/// The global flag crun needs (cgroupfs: the systemd manager would need a systemd scope).
+pub(super) fn engine_flag(engine: &Path) -> &'static str {
+    if engine.file_name().is_some_and(|n| n == "crun") { "--cgroup-manager=cgroupfs" } else { "" }
+}
+
+/// Starts the shim; returns its pid (recorded in `shim.pid`).
+pub(super) fn spawn(
+    layout: &Layout,
+    engine: &Path,
+    lower: &Path,
+    netns: Option<&Path>,
+) -> Result<u32, String> {
+    let (setsid, unshare) = super::util_linux()?;
+    let lower_str = lower.to_str().unwrap_or_default();
+    // overlayfs splits its options at ',' (and lowerdir at ':'): such paths cannot be expressed.
+    if lower_str.is_empty() || lower_str.contains([',', ':', '\n']) {
+        return Err(format!("unusable image root {}", lower.display()));
+    }
+    if layout.dir.to_string_lossy().contains([',', ':', '\n']) {
+        return Err(format!("unusable state directory {}", layout.dir.display()));
+    }
+    let open_log = |path: &Path| -> Result<File, String> {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))
+    };
+    let stdout = open_log(&layout.stdout())?;
+    let stderr = open_log(&layout.stderr())?;
+    let mut child = tokio::process::Command::new(setsid)
+        .arg(unshare)
+        .args(["-m", "--propagation", "private", host::SH, "-c", SCRIPT, "shim"])
+        .arg(&layout.dir)
+        .arg(lower)
+        .arg(&layout.id)
+        .arg(engine)
+        .arg(netns.map(Path::as_os_str).unwrap_or_default())
+        .arg(engine_flag(engine))
+        .arg(if has_mount("/sys/fs/cgroup/unified", Some("cgroup2")) { "1" } else { "" })
+        .arg(if has_mount("/run/netns", None) { "1" } else { "" })
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr))
+        .spawn()
+        .map_err(|e| format!("cannot start the sandbox supervisor: {e}"))?;
+    let pid = child.id().ok_or("the sandbox supervisor vanished at once")?;
+    // Reap it whenever it ends (while this process lives; after a restart init does).
+    tokio::spawn(async move {
+        let _ = child.wait().await;
+    });
+    host::write_pid_file(&layout.shim_pid(), pid)
+        .map_err(|e| format!("cannot record the supervisor pid: {e}"))?;
+    Ok(pid)
+}
+
+/// Whether our mount table has a mount at `point` (of type `fstype`, when given).
+fn has_mount(point: &str, fstype: Option<&str>) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    mounts.lines().any(|line| {
+        let mut fields = line.split(' ').skip(1);
+        fields.next() == Some(point) && fstype.is_none_or(|t| fields.next() == Some(t))
+    })
+}
+
+/// Waits until crun has created the container (its pid file exists). `Err` when the shim
+/// finished first or `timeout` passed, with the end of `stderr.log`, where crun's and the
+/// shim's own complaints land.
+pub(super) async fn wait_started(layout: &Layout, timeout: Duration) -> Result<u32, String> {
+    let outcome = host::poll_until(timeout, Duration::from_millis(1), || {
+        if let Some(pid) = std::fs::read_to_string(layout.container_pid())
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+        {
+            return Some(Ok(pid));
+        }
+        layout.exit_code().map(Err)
+    })
+    .await;
+    let reason = match outcome {
+        Some(Ok(pid)) => return Ok(pid),
+        Some(Err(code)) if code == SHIM_FAILED => "its setup failed".to_owned(),
+        Some(Err(code)) => format!("the runtime exited with status {code}"),
+        None => format!("it was not running after {} s", timeout.as_secs()),
+    };
+    // One line: the message becomes a single log line of the sandbox.
+    let tail = host::tail_of(&layout.stderr(), 2000);
+    let detail =
+        tail.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ");
+    Err(if detail.is_empty() {
+        format!("the sandbox did not start: {reason}")
+    } else {
+        format!("the sandbox did not start: {reason}: {detail}")
+    })
+}

@@ -1,0 +1,358 @@
+//! The lifecycle state machine: launch (queued → creating → running), workload exit
+//! (succeeded/failed), termination, TTL expiry, and recovery after a restart.
+
+use std::{collections::HashMap, sync::Arc};
+
+use porter_sandbox::types::{LogLineLevel, StatusResponsePhase, StatusResponseTerminationReason};
+use tokio::sync::mpsc;
+
+use super::Service;
+use crate::{
+    images::ResolvedImage,
+    runtime::{Adoption, LaunchSpec, Limits, NetworkMode, OutputStream, RuntimeEvent},
+    store::{NewLogLine, PhaseUpdate, SandboxRow},
+    time::now_micros,
+};
+
+/// Processes per sandbox: enough for real work, few enough that a fork bomb stays contained.
+const PIDS_LIMIT: u64 = 1024;
+/// Uid and gid a workload runs as when its image names no user.
+const DEFAULT_USER: (u32, u32) = (1000, 1000);
+
+/// Launches sandbox `id` in the background.
+pub(super) fn spawn_launch(service: Arc<Service>, id: String) {
+    tokio::spawn(async move {
+        if let Err(reason) = service.launch(&id).await {
+            service.log_system(&id, LogLineLevel::Error, &format!("launch failed: {reason}"));
+            service
+                .finish(
+                    &id,
+                    &StatusResponsePhase::Failed,
+                    None,
+                    StatusResponseTerminationReason::LaunchFailed,
+                )
+                .await;
+        }
+    });
+}
+
+/// Consumes the runtime's events: output lines become log lines (in batches), exits settle the
+/// sandbox's phase.
+pub(super) fn spawn_event_loop(
+    service: Arc<Service>,
+    mut events: mpsc::UnboundedReceiver<RuntimeEvent>,
+) {
+    tokio::spawn(async move {
+        while let Some(first) = events.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 1000 {
+                match events.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
+            let mut lines: HashMap<String, Vec<NewLogLine>> = HashMap::new();
+            let mut exits = Vec::new();
+            for event in batch {
+                match event {
+                    RuntimeEvent::Line { sandbox_id, stream, line, at } => {
+                        let level = match stream {
+                            OutputStream::Stdout => LogLineLevel::Info,
+                            OutputStream::Stderr => LogLineLevel::Error,
+                        };
+                        lines.entry(sandbox_id).or_default().push(NewLogLine {
+                            ts: at,
+                            level,
+                            line,
+                            exec_id: String::new(),
+                        });
+                    }
+                    RuntimeEvent::Exited { sandbox_id, exit_code } => {
+                        exits.push((sandbox_id, exit_code))
+                    }
+                }
+            }
+            for (id, batch) in lines {
+                if let Err(err) = service.store.append_logs(&id, &batch) {
+                    tracing::warn!("cannot store log lines of {id}: {err}");
+                }
+            }
+            for (id, code) in exits {
+                let phase = if code == 0 {
+                    StatusResponsePhase::Succeeded
+                } else {
+                    StatusResponsePhase::Failed
+                };
+                service
+                    .finish(
+                        &id,
+                        &phase,
+                        Some(code),
+                        StatusResponseTerminationReason::WorkloadExited,
+                    )
+                    .await;
+            }
+        }
+    });
+}
+
+/// Terminates sandboxes whose `ttl_seconds` elapsed (counted from running start, or from
+/// creation while not yet running).
+pub(super) fn spawn_reaper(service: Arc<Service>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(service.options.reaper_interval);
+        loop {
+            tick.tick().await;
+            let live = match service.store.live_sandboxes() {
+                Ok(live) => live,
+                Err(err) => {
+                    tracing::warn!("ttl reaper: {err}");
+                    continue;
+                }
+            };
+            let now = now_micros();
+            for row in live {
+                let Some(ttl) = row.spec.ttl_seconds else { continue };
+                let from = row.started_at.unwrap_or(row.created_at);
+                if now >= from.saturating_add(ttl.saturating_mul(1_000_000)) {
+                    service
+                        .finish(
+                            &row.id,
+                            &StatusResponsePhase::Terminated,
+                            None,
+                            StatusResponseTerminationReason::TtlExpired,
+                        )
+                        .await;
+                }
+            }
+        }
+    });
+}
+
+impl Service {
+    /// queued → creating → running. An error is the launch-failure reason.
+    async fn launch(&self, id: &str) -> Result<(), String> {
+        let row = self.sandbox_row(id).map_err(|e| e.message)?;
+        if !self.advance(id, &StatusResponsePhase::Creating, PhaseUpdate::default()) {
+            return Ok(()); // terminated while queued
+        }
+        let image = self.images.resolve(&row.image).await.map_err(|e| e.to_string())?;
+        let spec = self.launch_spec(&row, image)?;
+        if self.sandbox_row(id).map_err(|e| e.message)?.phase.is_terminal() {
+            return Ok(());
+        }
+        let state = self.runtime.start(spec, self.events.clone()).await?;
+        if let Err(err) = self.store.set_runtime_state(id, Some(&state.to_string())) {
+            tracing::warn!("cannot record the runtime state of {id}: {err}");
+        }
+        let update = PhaseUpdate { started_at: Some(now_micros()), ..PhaseUpdate::default() };
+        if !self.advance(id, &StatusResponsePhase::Running, update) {
+            // Terminated (or exited) while starting: make sure nothing keeps running.
+            if let Err(err) = self.runtime.kill(id).await {
+                tracing::warn!("cleanup of {id}: {err}");
+            }
+        }
+        Ok(())
+    }
+
+    fn launch_spec(&self, row: &SandboxRow, image: ResolvedImage) -> Result<LaunchSpec, String> {
+        let spec = &row.spec;
+        let config = image.config;
+        // Kubernetes semantics: `command` replaces the entrypoint (and drops the image's cmd),
+        // `args` replaces the cmd.
+        let argv: Vec<String> = match (&spec.command, &spec.args) {
+            (Some(command), args) => command.iter().chain(args.iter().flatten()).cloned().collect(),
+            (None, Some(args)) => config.entrypoint.iter().chain(args).cloned().collect(),
+            (None, None) => config.entrypoint.iter().chain(&config.cmd).cloned().collect(),
+        };
+        if argv.is_empty() {
+            return Err(format!(
+                "image {} defines no command to run: pass command (e.g. [\"sleep\", \"infinity\"])",
+                row.image
+            ));
+        }
+        let mut env: Vec<(String, String)> = config.env.clone();
+        for (key, value) in spec.env.iter().flatten() {
+            env.retain(|(k, _)| k != key);
+            env.push((key.clone(), value.clone()));
+        }
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            env.push((
+                "PATH".into(),
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+            ));
+        }
+        let user = match config.user.as_deref() {
+            None | Some("") => DEFAULT_USER,
+            Some(user) => resolve_user(&image.rootfs, user)?,
+        };
+        let volumes_root = self.options.data_dir.join("volumes");
+        let mounts = spec
+            .volume_mounts
+            .iter()
+            .flatten()
+            .map(|(target, volume_id)| crate::runtime::BindMount {
+                source: volumes_root.join(volume_id),
+                target: target.clone(),
+                read_only: false,
+            })
+            .collect();
+        let network = match &spec.egress {
+            Some(egress) if egress.allowed_destinations.is_empty() => NetworkMode::None,
+            _ => NetworkMode::Nat,
+        };
+        Ok(LaunchSpec {
+            sandbox_id: row.id.clone(),
+            rootfs: image.rootfs,
+            image_mounts: image.mounts,
+            argv,
+            env,
+            cwd: config.workdir.filter(|w| w.starts_with('/')).unwrap_or_else(|| "/".to_owned()),
+            user,
+            mounts,
+            network,
+            limits: Limits { pids: Some(PIDS_LIMIT), ..Limits::default() },
+        })
+    }
+
+    /// Moves a live sandbox forward; false when it is already terminal (or further along).
+    fn advance(&self, id: &str, phase: &StatusResponsePhase, update: PhaseUpdate) -> bool {
+        self.store.set_phase(id, phase, &update).unwrap_or_else(|err| {
+            tracing::warn!("phase change of {id}: {err}");
+            false
+        })
+    }
+
+    /// Settles a sandbox in a terminal phase (the first terminal transition wins), releases its
+    /// volumes and stops whatever still runs.
+    pub(crate) async fn finish(
+        &self,
+        id: &str,
+        phase: &StatusResponsePhase,
+        exit_code: Option<i32>,
+        reason: StatusResponseTerminationReason,
+    ) {
+        let update = PhaseUpdate {
+            finished_at: Some(now_micros()),
+            exit_code: exit_code.map(i64::from),
+            termination_reason: Some(reason),
+            ..PhaseUpdate::default()
+        };
+        if !self.advance(id, phase, update) {
+            return;
+        }
+        if let Err(err) = self.store.detach_sandbox(id) {
+            tracing::warn!("detaching the volumes of {id}: {err}");
+        }
+        if let Err(err) = self.runtime.kill(id).await {
+            tracing::warn!("cleanup of {id}: {err}");
+        }
+    }
+
+    /// A line in the sandbox's log from the server itself (launch failures).
+    pub(crate) fn log_system(&self, id: &str, level: LogLineLevel, line: &str) {
+        let entry =
+            NewLogLine { ts: now_micros(), level, line: line.to_owned(), exec_id: String::new() };
+        if let Err(err) = self.store.append_logs(id, &[entry]) {
+            tracing::warn!("cannot log for {id}: {err}");
+        }
+    }
+
+    /// Terminates every live sandbox (`user_terminated`): the end of an ephemeral server.
+    pub async fn terminate_all(&self) {
+        let live = self.store.live_sandboxes().unwrap_or_else(|err| {
+            tracing::error!("listing live sandboxes: {err}");
+            Vec::new()
+        });
+        for row in live {
+            self.finish(
+                &row.id,
+                &StatusResponsePhase::Terminated,
+                None,
+                StatusResponseTerminationReason::UserTerminated,
+            )
+            .await;
+        }
+    }
+
+    /// After a restart: re-adopts sandboxes whose workload still runs, settles the rest.
+    pub(super) async fn recover(&self) {
+        let live = match self.store.live_sandboxes() {
+            Ok(live) => live,
+            Err(err) => {
+                tracing::error!("recovery: {err}");
+                return;
+            }
+        };
+        for row in live {
+            let state = row.runtime_state.as_deref().and_then(|s| serde_json::from_str(s).ok());
+            let outcome = match state {
+                Some(state) if row.phase == StatusResponsePhase::Running => {
+                    self.runtime.adopt(&row.id, state, self.events.clone()).await
+                }
+                _ => Adoption::Lost,
+            };
+            match outcome {
+                Adoption::Running => tracing::info!("re-adopted {}", row.id),
+                Adoption::Exited(code) => {
+                    let phase = if code == 0 {
+                        StatusResponsePhase::Succeeded
+                    } else {
+                        StatusResponsePhase::Failed
+                    };
+                    self.finish(
+                        &row.id,
+                        &phase,
+                        Some(code),
+                        StatusResponseTerminationReason::WorkloadExited,
+                    )
+                    .await;
+                }
+                Adoption::Lost => {
+                    self.log_system(
+                        &row.id,
+                        LogLineLevel::Error,
+                        "the sandbox was lost when the server restarted",
+                    );
+                    self.finish(
+                        &row.id,
+                        &StatusResponsePhase::Failed,
+                        None,
+                        StatusResponseTerminationReason::BackendLost,
+                    )
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+/// `uid[:gid]` or a user name from the image's `/etc/passwd`.
+fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32), String> {
+    let (name, group) = user.split_once(':').map_or((user, None), |(u, g)| (u, Some(g)));
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    let entry = |field: usize, key: &str| {
+        passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&key))
+            .and_then(|f| f.get(field)?.parse::<u32>().ok())
+    };
+    let uid = name
+        .parse::<u32>()
+        .ok()
+        .or_else(|| entry(2, name))
+        .ok_or_else(|| format!("the image's user {name:?} is not in its /etc/passwd"))?;
+    let gid = match group {
+        Some(g) => {
+            g.parse::<u32>().map_err(|_| format!("the image's group {g:?} must be numeric"))?
+        }
+        None => passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.get(2).and_then(|u| u.parse::<u32>().ok()) == Some(uid))
+            .and_then(|f| f.get(3)?.parse().ok())
+            .unwrap_or(uid),
+    };
+    Ok((uid, gid))
+}

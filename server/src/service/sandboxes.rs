@@ -1,0 +1,282 @@
+//! Sandbox operations behind the routes: validation, create, read, list, logs, terminate, exec.
+
+use std::path::Path as FsPath;
+
+use porter_sandbox::types::{
+    CountPoint, CountResponse, CreateResponse, ExecRequest, ExecResponse, FilterValuesResponse,
+    FilterValuesResponsePhases, ListResponse, LogLineLevel, LogsResponse, LookupResult, Pagination,
+    SandboxSpec, StatusResponse, StatusResponsePhase, StatusResponseTerminationReason,
+};
+
+use super::{
+    DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, PAGE_SIZE, SandboxQuery, Service, names, store_error,
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    images::ImageStore,
+    store::{NewLogLine, SandboxRow, StoreError},
+    time::{format_micros, now_micros},
+};
+
+impl Service {
+    /// `POST /v1/sandbox/run`: validates, records the sandbox as queued and launches it in the
+    /// background.
+    pub async fn create_sandbox(
+        self: &std::sync::Arc<Self>,
+        spec: SandboxSpec,
+    ) -> ApiResult<CreateResponse> {
+        self.validate_spec(&spec)?;
+        let id = names::new_id("sb");
+        let name = spec.name.clone().unwrap_or_else(|| id.clone());
+        let row = SandboxRow::new_queued(id.clone(), name.clone(), spec.clone(), now_micros());
+        let volume_ids: Vec<&str> =
+            spec.volume_mounts.iter().flatten().map(|(_, id)| id.as_str()).collect();
+        match self.store.insert_sandbox_with_volumes(&row, &volume_ids) {
+            Ok(()) => {}
+            Err(StoreError::NameTaken(name)) => {
+                return Err(ApiError::conflict(format!(
+                    "sandbox name {name:?} is already used (sandbox names are never reused, even \
+                     after termination): choose another name"
+                )));
+            }
+            Err(err) => return Err(store_error(err)),
+        }
+        super::lifecycle::spawn_launch(self.clone(), id.clone());
+        Ok(CreateResponse { id, name, volume_mounts: spec.volume_mounts })
+    }
+
+    fn validate_spec(&self, spec: &SandboxSpec) -> ApiResult<()> {
+        if spec.snapshot_id.as_deref().is_some_and(|s| !s.is_empty()) {
+            return Err(ApiError::unsupported("starting from a snapshot (snapshot_id)"));
+        }
+        if spec.image.trim().is_empty() {
+            return Err(ApiError::bad_request(
+                "image is required: use \"host\" (the host's system tools, e.g. python3), \
+                 \"oci-layout:/path[:tag]\" or \"docker-archive:/path.tar\"",
+            ));
+        }
+        ImageStore::check_reference(&spec.image).map_err(ApiError::bad_request)?;
+        if let Some(name) = &spec.name {
+            names::validate_name("sandbox", name).map_err(ApiError::bad_request)?;
+        }
+        if spec.networking.as_ref().is_some_and(|n| !n.is_empty()) {
+            return Err(ApiError::unsupported("networking (exposing a port)"));
+        }
+        if spec.resources.as_ref().is_some_and(|r| r.cpu.is_some() || r.memory.is_some()) {
+            return Err(ApiError::unsupported("resources (cpu and memory limits)"));
+        }
+        if spec.egress.as_ref().is_some_and(|e| !e.allowed_destinations.is_empty()) {
+            return Err(ApiError::bad_request(
+                "egress allow-lists are not supported by this local server yet: omit egress for \
+                 outbound access, or send an empty allowed_destinations to block all egress",
+            ));
+        }
+        if let Some(groups) = spec.env_groups.as_ref().filter(|g| !g.is_empty()) {
+            return Err(ApiError::bad_request(format!(
+                "env group {:?} does not exist: this local server has no environment groups; \
+                 pass the variables in env instead",
+                groups[0]
+            )));
+        }
+        if let Some(ttl) = spec.ttl_seconds {
+            if ttl <= 0 {
+                return Err(ApiError::bad_request(format!(
+                    "ttl_seconds must be a positive number of seconds, not {ttl}; omit it for no limit"
+                )));
+            }
+        }
+        if spec.command.as_ref().is_some_and(Vec::is_empty) {
+            return Err(ApiError::bad_request(
+                "command is empty: give the program to run, e.g. [\"python3\", \"app.py\"], or omit it",
+            ));
+        }
+        for (key, value) in spec.env.iter().flatten() {
+            if key.is_empty() || key.contains('=') || key.contains('\0') || value.contains('\0') {
+                return Err(ApiError::bad_request(format!(
+                    "environment variable {key:?} is invalid: names must be non-empty without '=' \
+                     or NUL, values without NUL"
+                )));
+            }
+        }
+        for (path, volume_id) in spec.volume_mounts.iter().flatten() {
+            self.validate_mount(path, volume_id)?;
+        }
+        Ok(())
+    }
+
+    fn validate_mount(&self, path: &str, volume_id: &str) -> ApiResult<()> {
+        let clean = FsPath::new(path);
+        let bad = !path.starts_with('/')
+            || path == "/"
+            || path.contains('\0')
+            || clean.components().any(|c| matches!(c, std::path::Component::ParentDir))
+            || ["/proc", "/sys", "/dev", "/usr"]
+                .iter()
+                .any(|p| path == *p || path.starts_with(&format!("{p}/")));
+        if bad {
+            return Err(ApiError::bad_request(format!(
+                "volume mount path {path:?} is invalid: use an absolute path such as /data, not \
+                 /, a system directory (/proc, /sys, /dev, /usr) or one with '..'"
+            )));
+        }
+        let row = self.store.get_volume(volume_id).map_err(store_error)?.ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "volume {volume_id:?} (mounted at {path}) does not exist: volume_mounts maps a \
+                 mount path to a volume id; create the volume first"
+            ))
+        })?;
+        if row.r#type != porter_sandbox::types::VolumeType::Disk {
+            return Err(ApiError::unsupported("mounting object volumes"));
+        }
+        Ok(())
+    }
+
+    /// `GET /v1/sandbox/lookup?name=`.
+    pub fn lookup_sandbox(&self, name: &str) -> ApiResult<LookupResult> {
+        let id = self.store.sandbox_id_by_name(name).map_err(store_error)?;
+        id.map(|id| LookupResult { id })
+            .ok_or_else(|| ApiError::not_found(format!("no sandbox is named {name:?}")))
+    }
+
+    pub(crate) fn sandbox_row(&self, id: &str) -> ApiResult<SandboxRow> {
+        self.store
+            .get_sandbox(id)
+            .map_err(store_error)?
+            .ok_or_else(|| ApiError::not_found(format!("sandbox {id} does not exist")))
+    }
+
+    /// `GET /v1/sandbox/{id}`.
+    pub fn get_sandbox(&self, id: &str) -> ApiResult<StatusResponse> {
+        Ok(self.sandbox_row(id)?.to_status())
+    }
+
+    /// `GET /v1/sandbox`: newest first, [`PAGE_SIZE`] per page.
+    pub fn list_sandboxes(
+        &self,
+        query: &SandboxQuery,
+        page: i64,
+        include_filter_values: bool,
+    ) -> ApiResult<ListResponse> {
+        let (rows, total) =
+            self.store.list_sandboxes(query, page, PAGE_SIZE).map_err(store_error)?;
+        let total_pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+        let filter_values = if include_filter_values {
+            Some(FilterValuesResponse {
+                tags: self.store.distinct_tags().map_err(store_error)?,
+                images: self.store.distinct_images().map_err(store_error)?,
+                phases: FilterValuesResponsePhases::KNOWN.to_vec(),
+            })
+        } else {
+            None
+        };
+        Ok(ListResponse {
+            sandboxes: rows.iter().map(SandboxRow::to_status).collect(),
+            pagination: Pagination {
+                current_page: page,
+                total_pages,
+                has_next_page: page * PAGE_SIZE < total,
+            },
+            filter_values,
+        })
+    }
+
+    /// `GET /v1/sandbox/counts`: gap-free buckets over the window (default: the last 24 hours),
+    /// about 60 of them, on round boundaries.
+    pub fn sandbox_counts(&self, query: &SandboxQuery) -> ApiResult<CountResponse> {
+        const MINUTE: i64 = 60_000_000;
+        let end = query.end_time.unwrap_or_else(now_micros);
+        let start = query.start_time.unwrap_or(end - 24 * 60 * MINUTE);
+        if start >= end {
+            return Err(ApiError::bad_request("start_time must be before end_time"));
+        }
+        let span = end - start;
+        let granularity = [1, 5, 15, 30, 60, 360, 720, 1440, 10080]
+            .iter()
+            .map(|m| m * MINUTE)
+            .find(|g| span / g <= 60)
+            .unwrap_or(span / 60 + 1);
+        let aligned = start - start.rem_euclid(granularity);
+        let buckets = self.store.counts(query, aligned, end, granularity).map_err(store_error)?;
+        Ok(CountResponse {
+            points: buckets
+                .into_iter()
+                .map(|(at, count)| CountPoint { timestamp: format_micros(at), count })
+                .collect(),
+            granularity_ms: granularity / 1000,
+        })
+    }
+
+    /// `GET /v1/sandbox/{id}/logs`: the most recent `limit` lines (after `since`), oldest first.
+    pub fn sandbox_logs(
+        &self,
+        id: &str,
+        limit: Option<i64>,
+        since: Option<i64>,
+    ) -> ApiResult<LogsResponse> {
+        self.sandbox_row(id)?;
+        let limit = limit.unwrap_or(DEFAULT_LOG_LIMIT).min(MAX_LOG_LIMIT);
+        let logs = self.store.logs(id, since, limit).map_err(store_error)?;
+        Ok(LogsResponse { sandbox_id: id.to_owned(), logs })
+    }
+
+    /// `DELETE /v1/sandbox/{id}`: idempotent; `source` becomes the termination reason.
+    pub async fn terminate_sandbox(&self, id: &str, source: Option<&str>) -> ApiResult<()> {
+        let row = self.sandbox_row(id)?;
+        if row.phase.is_terminal() {
+            return Ok(());
+        }
+        let reason = StatusResponseTerminationReason::from_wire(source.unwrap_or("sdk"));
+        self.finish(id, &StatusResponsePhase::Terminated, None, reason).await;
+        Ok(())
+    }
+
+    /// `POST /v1/sandbox/{id}/exec`: runs the command in the running sandbox; its output is also
+    /// logged under the exec's id. Dropping the future (client gone) kills the command.
+    pub async fn exec(&self, id: &str, request: ExecRequest) -> ApiResult<ExecResponse> {
+        let row = self.sandbox_row(id)?;
+        if row.phase != StatusResponsePhase::Running {
+            return Err(ApiError::conflict(format!(
+                "sandbox {id} is {}: exec needs a running sandbox{}",
+                row.phase,
+                if row.phase.is_terminal() { "" } else { "; wait until its phase is running" }
+            )));
+        }
+        if request.command.is_empty() || request.command[0].is_empty() {
+            return Err(ApiError::bad_request(
+                "command is empty: give the program and its arguments, e.g. [\"ls\", \"-l\"]",
+            ));
+        }
+        if request.command.iter().any(|a| a.contains('\0')) {
+            return Err(ApiError::bad_request("command arguments must not contain NUL bytes"));
+        }
+        let exec_id = names::new_id("ex");
+        let env: Vec<(String, String)> =
+            row.spec.env.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let output = self
+            .runtime
+            .exec(id, request.command, env)
+            .await
+            .map_err(|e| ApiError::internal(format!("exec in sandbox {id} failed: {e}")))?;
+        let now = now_micros();
+        let mut lines = Vec::new();
+        for (text, level) in
+            [(&output.stdout, LogLineLevel::Info), (&output.stderr, LogLineLevel::Error)]
+        {
+            lines.extend(text.lines().map(|line| NewLogLine {
+                ts: now,
+                level: level.clone(),
+                line: line.to_owned(),
+                exec_id: exec_id.clone(),
+            }));
+        }
+        if let Err(err) = self.store.append_logs(id, &lines) {
+            tracing::warn!("cannot log the output of {exec_id}: {err}");
+        }
+        Ok(ExecResponse {
+            stdout: output.stdout,
+            stderr: output.stderr,
+            exit_code: i64::from(output.exit_code),
+            exec_id: Some(exec_id),
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! Schema migrations, tracked by `PRAGMA user_version`.
+//!
+//! `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Steps are only ever appended,
+//! never edited, so every database can be brought forward from whatever version it has.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{StoreError, StoreResult};
+
+/// The migration steps, oldest first.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;
+
+    -- Rows are never deleted: a sandbox name stays reserved forever.
+    CREATE TABLE sandboxes (
+        id                 TEXT PRIMARY KEY,
+        name               TEXT NOT NULL UNIQUE,
+        image              TEXT NOT NULL,
+        spec_json          TEXT NOT NULL,
+        phase              TEXT NOT NULL,
+        exit_code          INTEGER,
+        created_at         INTEGER NOT NULL,
+        started_at         INTEGER,
+        finished_at        INTEGER,
+        termination_reason TEXT,
+        host               TEXT NOT NULL DEFAULT '',
+        internal_address   TEXT,
+        runtime_state_json TEXT,
+        snapshot_id        TEXT
+    ) STRICT;
+    CREATE INDEX sandboxes_created ON sandboxes (created_at, id);
+    CREATE INDEX sandboxes_phase ON sandboxes (phase);
+    CREATE INDEX sandboxes_image ON sandboxes (image);
+
+    -- The tags of each sandbox, one row per key, for exact and index-backed tag filters
+    -- (a JSON-path query on the spec would need every key escaped as a path).
+    CREATE TABLE sandbox_tags (
+        sandbox_id TEXT NOT NULL REFERENCES sandboxes (id),
+        key        TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        PRIMARY KEY (sandbox_id, key)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX sandbox_tags_kv ON sandbox_tags (key, value);
+
+    CREATE TABLE logs (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        sandbox_id TEXT NOT NULL REFERENCES sandboxes (id),
+        ts         INTEGER NOT NULL,
+        level      TEXT NOT NULL,
+        line       TEXT NOT NULL,
+        exec_id    TEXT NOT NULL DEFAULT ''
+    ) STRICT;
+    CREATE INDEX logs_by_sandbox ON logs (sandbox_id, ts, seq);
+
+    -- Deleted volumes' rows are removed, which frees their names.
+    CREATE TABLE volumes (
+        id          TEXT PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        type        TEXT NOT NULL,
+        object_json TEXT,
+        path        TEXT NOT NULL,
+        phase       TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE attachments (
+        volume_id  TEXT NOT NULL REFERENCES volumes (id),
+        sandbox_id TEXT NOT NULL REFERENCES sandboxes (id),
+        PRIMARY KEY (volume_id, sandbox_id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX attachments_by_sandbox ON attachments (sandbox_id);
+    ",
+];
+
+/// The schema version this build writes.
+pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Applies every pending step, each in its own transaction together with its version bump, so a
+/// crash mid-migration leaves the database at the previous version rather than half-migrated.
+/// The version is read inside the (exclusive) transaction, so two servers opening the same file
+/// at once cannot both apply a step.
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        let current: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if !(0..=SCHEMA_VERSION).contains(&current) {
+            return Err(StoreError::Corrupt(format!(
+                "database schema version {current} is unknown to this server (which writes \
+                 {SCHEMA_VERSION}); was it written by a newer server?"
+            )));
+        }
+        let Some(step) = usize::try_from(current).ok().and_then(|i| MIGRATIONS.get(i)) else {
+            return Ok(());
+        };
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", current + 1)?;
+        tx.commit()?;
+    }
+}

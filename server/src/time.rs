@@ -1,0 +1,87 @@
+//! Timestamps: RFC 3339 UTC with exactly six fractional digits and `Z`, as every record shows.
+
+use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
+
+/// Microseconds since the Unix epoch, now.
+#[must_use]
+pub fn now_micros() -> i64 {
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    i64::try_from(nanos / 1000).unwrap_or(i64::MAX)
+}
+
+/// `2026-11-23T10:41:56.123456Z` for a time in Unix microseconds.
+#[must_use]
+pub fn format_micros(micros: i64) -> String {
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "1970-01-01T00:00:00.000000Z".to_owned())
+}
+
+/// Parses an RFC 3339 timestamp into Unix microseconds.
+#[must_use]
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1000).ok()
+}
+
+/// Parses a duration such as `90s`, `10m`, `1h30m`, `2d` or `1500ms` into microseconds.
+#[must_use]
+pub fn parse_duration(text: &str) -> Option<i64> {
+    let mut total: i64 = 0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let value: i64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let per_unit: i64 = match &rest[..unit_len] {
+            "us" => 1,
+            "ms" => 1_000,
+            "s" => 1_000_000,
+            "m" => 60_000_000,
+            "h" => 3_600_000_000,
+            "d" => 86_400_000_000,
+            _ => return None,
+        };
+        total = total.checked_add(value.checked_mul(per_unit)?)?;
+        rest = &rest[unit_len..];
+    }
+    Some(total)
+}
+
+/// A point in time given as RFC 3339 or as a duration back from now (`10m` = ten minutes ago).
+#[must_use]
+pub fn parse_since(text: &str) -> Option<i64> {
+    parse_rfc3339(text).or_else(|| parse_duration(text).map(|d| now_micros() - d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_six_digits_and_z() {
+        assert_eq!(format_micros(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(format_micros(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(parse_rfc3339("2023-11-14T22:13:20.123456Z"), Some(1_700_000_000_123_456));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10m"), Some(600_000_000));
+        assert_eq!(parse_duration("1h30m"), Some(5_400_000_000));
+        assert_eq!(parse_duration("1500ms"), Some(1_500_000));
+        for bad in ["", "m", "10", "10x", "-5m"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Errors of the volume file layer, each with the HTTP status it maps to.
+
+use std::{fmt::Display, io};
+
+/// What went wrong in a volume file operation; `Display` is the message for `{"error": ...}`.
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    /// The path is unusable (`..`, NUL, a symlink on the way, wrong kind of entry): 400.
+    #[error("{0}")]
+    InvalidPath(String),
+    /// The file or directory (or a parent of it) does not exist: 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with what is there (move target taken, write onto a directory): 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// The `Range` asks for bytes the file does not have: 416 with `Content-Range: bytes */size`.
+    #[error(
+        "the requested range is not satisfiable: the file has {size} bytes; ask for a range \
+         starting below {size}, or send no Range header to read the whole file"
+    )]
+    RangeNotSatisfiable {
+        /// Current size of the file, for `Content-Range: bytes */<size>`.
+        size: u64,
+    },
+    /// The storage itself failed: 500.
+    #[error("volume storage error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl FsError {
+    /// The HTTP status for this error (400, 404, 409, 416 or 500).
+    #[must_use]
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InvalidPath(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::RangeNotSatisfiable { .. } => 416,
+            Self::Io(_) => 500,
+        }
+    }
+}
+
+/// Wraps an unexpected I/O error with what was being done; a name the filesystem finds too
+/// long is the caller's mistake, so it becomes a 400.
+pub(crate) fn io_error(err: io::Error, doing: impl Display) -> FsError {
+    if err.raw_os_error() == Some(libc::ENAMETOOLONG) {
+        return FsError::InvalidPath(format!(
+            "{doing}: a name in the path is too long for the filesystem; use shorter names"
+        ));
+    }
+    FsError::Io(io::Error::new(err.kind(), format!("{doing}: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_messages() {
+        assert_eq!(FsError::InvalidPath("bad".into()).status(), 400);
+        assert_eq!(FsError::NotFound("gone".into()).to_string(), "gone");
+        assert_eq!(FsError::Conflict("taken".into()).status(), 409);
+        let range = FsError::RangeNotSatisfiable { size: 10 };
+        assert_eq!(range.status(), 416);
+        assert!(range.to_string().contains("10 bytes"));
+        assert_eq!(FsError::Io(io::Error::other("disk")).status(), 500);
+        let long = io_error(io::Error::from_raw_os_error(libc::ENAMETOOLONG), "writing \"/x\"");
+        assert_eq!(long.status(), 400);
+    }
+}

@@ -1,0 +1,633 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Integration tests of the OCI runtime. They need root, crun, tini and slirp4netns
+//! (`apt-get install -y crun tini slirp4netns`) and skip (with a message) without them.
+
+use std::{
+    os::unix::fs::{PermissionsExt, symlink},
+    path::{Path, PathBuf},
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use porter_sandbox_server::runtime::{
+    Adoption, BindMount, LaunchSpec, Limits, NetworkMode, OutputStream, Runtime, RuntimeEvent,
+    oci::OciRuntime,
+};
+use tempfile::TempDir;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A test image, a state directory and a runtime; kills every sandbox it started when dropped.
+struct Harness {
+    rt: OciRuntime,
+    rootfs: PathBuf,
+    state: PathBuf,
+    ids: Mutex<Vec<String>>,
+    _image: TempDir,
+    _state: TempDir,
+}
+
+impl Harness {
+    fn new() -> Option<Self> {
+        if let Err(reason) = OciRuntime::detect() {
+            eprintln!("skipping: the OCI runtime is unavailable here: {reason}");
+            return None;
+        }
+        let image = tempfile::tempdir().unwrap();
+        let rootfs = image.path().join("rootfs");
+        build_rootfs(&rootfs);
+        let state_dir = tempfile::tempdir().unwrap();
+        let state = state_dir.path().join("sandboxes");
+        Some(Self {
+            rt: OciRuntime::new(state.clone()),
+            rootfs,
+            state,
+            ids: Mutex::new(Vec::new()),
+            _image: image,
+            _state: state_dir,
+        })
+    }
+
+    fn id(&self, name: &str) -> String {
+        let id = format!("t-{name}-{:06x}", rand::random::<u32>() & 0xff_ffff);
+        self.ids.lock().unwrap().push(id.clone());
+        id
+    }
+
+    fn spec(&self, id: &str, argv: &[&str]) -> LaunchSpec {
+        LaunchSpec {
+            sandbox_id: id.to_owned(),
+            rootfs: self.rootfs.clone(),
+            image_mounts: vec![BindMount {
+                source: "/usr".into(),
+                target: "/usr".into(),
+                read_only: true,
+            }],
+            argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+            env: vec![("GREETING".into(), "hello".into())],
+            cwd: "/home/sandbox".into(),
+            user: (1000, 1000),
+            mounts: Vec::new(),
+            network: NetworkMode::None,
+            limits: Limits { pids: Some(256), ..Limits::default() },
+        }
+    }
+
+    async fn start(
+        &self,
+        spec: LaunchSpec,
+    ) -> (serde_json::Value, UnboundedReceiver<RuntimeEvent>, Duration) {
+        let (tx, rx) = unbounded_channel();
+        let t0 = Instant::now();
+        let state = self.rt.start(spec, tx).await.unwrap();
+        (state, rx, t0.elapsed())
+    }
+
+    async fn exec(&self, id: &str, argv: &[&str]) -> (String, String, i32) {
+        let argv = argv.iter().map(|s| (*s).to_owned()).collect();
+        let out = self.rt.exec(id, argv, Vec::new()).await.unwrap();
+        (out.stdout, out.stderr, out.exit_code)
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let ids = std::mem::take(&mut *self.ids.lock().unwrap());
+        let state = self.state.clone();
+        // A fresh runtime on its own thread: drops run inside the test's runtime.
+        std::thread::spawn(move || {
+            let tokio = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = OciRuntime::new(state);
+            for id in ids {
+                if let Err(err) = tokio.block_on(rt.kill(&id)) {
+                    eprintln!("cleanup of {id}: {err}");
+                }
+            }
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+/// A host-like image: merged-/usr symlinks, empty mountpoints, a generated /etc; the host's
+/// /usr arrives as a read-only bind mount.
+fn build_rootfs(root: &Path) {
+    for dir in [
+        "usr",
+        "etc",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "run",
+        "var/tmp",
+        "home/sandbox",
+        "root",
+        "mnt",
+        "opt",
+    ] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    for (link, target) in
+        [("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib"), ("lib64", "usr/lib64")]
+    {
+        if Path::new("/").join(target).exists() {
+            symlink(target, root.join(link)).unwrap();
+        }
+    }
+    let mode = |p: &str, m: u32| {
+        std::fs::set_permissions(root.join(p), std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(".", 0o755);
+    mode("tmp", 0o1777);
+    mode("var/tmp", 0o1777);
+    mode("root", 0o700);
+    std::os::unix::fs::chown(root.join("home/sandbox"), Some(1000), Some(1000)).unwrap();
+    let files = [
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nsandbox:x:1000:1000::/home/sandbox:/bin/sh\n",
+        ),
+        ("etc/group", "root:x:0:\nsandbox:x:1000:\n"),
+        ("etc/hosts", "127.0.0.1 localhost\n"),
+        ("etc/resolv.conf", "nameserver 10.0.2.3\n"),
+        ("etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n"),
+    ];
+    for (path, text) in files {
+        std::fs::write(root.join(path), text).unwrap();
+    }
+    // /usr/bin/awk and friends point into /etc/alternatives.
+    let status = std::process::Command::new("cp")
+        .args(["-a", "/etc/alternatives"])
+        .arg(root.join("etc"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = std::fs::copy("/etc/ld.so.cache", root.join("etc/ld.so.cache"));
+}
+
+async fn next_event(
+    rx: &mut UnboundedReceiver<RuntimeEvent>,
+    wait: Duration,
+) -> Option<RuntimeEvent> {
+    tokio::time::timeout(wait, rx.recv()).await.ok().flatten()
+}
+
+/// Lines until the exit (or until `WAIT` passes).
+async fn run_to_exit(
+    rx: &mut UnboundedReceiver<RuntimeEvent>,
+) -> (Vec<(OutputStream, String)>, Option<i32>) {
+    let mut lines = Vec::new();
+    while let Some(event) = next_event(rx, WAIT).await {
+        match event {
+            RuntimeEvent::Line { stream, line, .. } => lines.push((stream, line)),
+            RuntimeEvent::Exited { exit_code, .. } => return (lines, Some(exit_code)),
+        }
+    }
+    (lines, None)
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn cgroup_leaves(id: &str) -> Vec<PathBuf> {
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+    roots.extend(std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten().map(|e| e.path()));
+    roots.into_iter().map(|r| r.join("porter-sandbox").join(id)).filter(|p| p.exists()).collect()
+}
+
+fn alive(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !matches!(s.rsplit(')').next().unwrap_or("").trim().chars().next(), Some('Z' | 'X'))
+    })
+}
+
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().chars().all(|c| c.is_ascii_digit()))
+        .filter(|e| e.file_name().to_string_lossy() != me)
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|raw| String::from_utf8_lossy(&raw).replace('\0', " "))
+        .filter(|cmd| cmd.contains(needle))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_a_workload_to_its_exit() {
+    let Some(h) = Harness::new() else { return };
+    assert!(h.rt.name().starts_with("oci/crun "), "{}", h.rt.name());
+    let id = h.id("run");
+    let spec = h.spec(&id, &["sh", "-c", "echo hi; echo err >&2; printf partial; exit 3"]);
+    let (state, mut rx, took) = h.start(spec).await;
+    eprintln!("start latency: {took:?}");
+    assert_eq!(state["container"], id.as_str());
+    assert!(state["network"].is_null());
+    assert!(state["shim_pid"].as_u64().is_some());
+    let (lines, exit) = run_to_exit(&mut rx).await;
+    assert_eq!(exit, Some(3));
+    let out: Vec<&str> =
+        lines.iter().filter(|(s, _)| *s == OutputStream::Stdout).map(|(_, l)| l.as_str()).collect();
+    let err: Vec<&str> =
+        lines.iter().filter(|(s, _)| *s == OutputStream::Stderr).map(|(_, l)| l.as_str()).collect();
+    assert_eq!(out, ["hi", "partial"]);
+    assert_eq!(err, ["err"]);
+    h.rt.kill(&id).await.unwrap();
+    assert!(!h.state.join(&id).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency() {
+    let Some(h) = Harness::new() else { return };
+    let mut starts = Vec::new();
+    let mut first_lines = Vec::new();
+    for _ in 0..10 {
+        let id = h.id("lat");
+        let t0 = Instant::now();
+        let (_, mut rx, took) = h.start(h.spec(&id, &["echo", "ready"])).await;
+        starts.push(took);
+        assert!(matches!(next_event(&mut rx, WAIT).await, Some(RuntimeEvent::Line { .. })));
+        first_lines.push(t0.elapsed());
+        h.rt.kill(&id).await.unwrap();
+    }
+    let id = h.id("lat");
+    h.start(h.spec(&id, &["sleep", "1000"])).await;
+    let mut execs = Vec::new();
+    for _ in 0..20 {
+        let t0 = Instant::now();
+        assert_eq!(h.exec(&id, &["true"]).await.2, 0);
+        execs.push(t0.elapsed());
+    }
+    let t0 = Instant::now();
+    h.rt.kill(&id).await.unwrap();
+    let kill = t0.elapsed();
+    eprintln!(
+        "start p50 {:?} (min {:?}), first line p50 {:?}, exec p50 {:?} (min {:?}), kill {kill:?}",
+        median(starts.clone()),
+        starts.iter().min().unwrap(),
+        median(first_lines),
+        median(execs.clone()),
+        execs.iter().min().unwrap(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_output_env_and_exit_code() {
+    let Some(h) = Harness::new() else { return };
+    let id = h.id("exec");
+    h.start(h.spec(&id, &["sleep", "1000"])).await;
+    let argv = ["sh", "-c", "echo out; echo err >&2; echo $FOO $GREETING; pwd; id -u; exit 5"];
+    let out =
+        h.rt.exec(
+            &id,
+            argv.iter().map(|s| (*s).to_owned()).collect(),
+            vec![("FOO".into(), "bar".into())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.stdout, "out\nbar hello\n/home/sandbox\n1000\n");
+    assert_eq!(out.stderr, "err\n");
+    assert_eq!(out.exit_code, 5);
+    // Killed by a signal → 128 + signal.
+    assert_eq!(h.exec(&id, &["sh", "-c", "kill -9 $$"]).await.2, 137);
+    // A background process that keeps the output open does not hold the exec.
+    let t0 = Instant::now();
+    let (stdout, _, code) = h.exec(&id, &["sh", "-c", "sleep 30 & echo started"]).await;
+    assert_eq!((stdout.as_str(), code), ("started\n", 0));
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    // Unknown command.
+    assert_ne!(h.exec(&id, &["no-such-command"]).await.2, 0);
+    // Not running: a clear error.
+    assert!(h.rt.exec("t-missing", vec!["true".into()], Vec::new()).await.is_err());
+    h.rt.kill(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_an_exec_kills_it() {
+    let Some(h) = Harness::new() else { return };
+    let id = h.id("drop");
+    h.start(h.spec(&id, &["sleep", "1000"])).await;
+    let script =
+        "(while :; do sleep 1; done) & while :; do date +%s%N > /tmp/marker; sleep 0.02; done";
+    let argv = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()];
+    let dropped =
+        tokio::time::timeout(Duration::from_millis(500), h.rt.exec(&id, argv, Vec::new())).await;
+    assert!(dropped.is_err(), "the loop cannot finish");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = h.exec(&id, &["cat", "/tmp/marker"]).await.0;
+    assert!(!first.is_empty());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(h.exec(&id, &["cat", "/tmp/marker"]).await.0, first, "the loop still writes");
+    let cmdlines = h.exec(&id, &["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]).await.0;
+    assert!(!cmdlines.contains("while"), "{cmdlines}");
+    // Only the exec files of finished execs remain: none.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let leftovers: Vec<_> = std::fs::read_dir(h.state.join(&id))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("exec-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    h.rt.kill(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_removes_everything() {
+    let Some(h) = Harness::new() else { return };
+    let id = h.id("kill");
+    let mut spec = h.spec(&id, &["sh", "-c", "sleep 1000 & sleep 1000"]);
+    spec.network = NetworkMode::Nat;
+    spec.limits.memory_bytes = Some(256 << 20);
+    let (state, mut rx, _) = h.start(spec).await;
+    let shim = state["shim_pid"].as_u64().unwrap();
+    let slirp = state["network"]["slirp_pid"].as_u64().unwrap();
+    assert_eq!(state["network"]["netns"], format!("sbx-{id}"));
+    assert!(alive(shim) && alive(slirp));
+    assert!(Path::new("/run/netns").join(format!("sbx-{id}")).exists());
+    assert!(!cgroup_leaves(&id).is_empty());
+    let dir = h.state.join(&id);
+    let t0 = Instant::now();
+    h.rt.kill(&id).await.unwrap();
+    eprintln!("kill took {:?}", t0.elapsed());
+    assert!(!dir.exists());
+    assert!(!Path::new("/run/crun").join(&id).exists());
+    assert!(!Path::new("/run/netns").join(format!("sbx-{id}")).exists());
+    assert!(cgroup_leaves(&id).is_empty(), "{:?}", cgroup_leaves(&id));
+    assert!(!alive(shim) && !alive(slirp));
+    assert!(processes_mentioning(&id).is_empty(), "{:?}", processes_mentioning(&id));
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mountinfo.contains(h.state.to_str().unwrap()), "{mountinfo}");
+    // The tailer stopped: no exit is reported for a killed sandbox.
+    while let Ok(event) = rx.try_recv() {
+        assert!(matches!(event, RuntimeEvent::Line { .. }), "{event:?}");
+    }
+    // Idempotent.
+    h.rt.kill(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolation() {
+    let Some(h) = Harness::new() else { return };
+    let id = h.id("iso");
+    h.start(h.spec(&id, &["sleep", "1000"])).await;
+    let sh = |script: &'static str| ["sh", "-c", script];
+    let pids: usize =
+        h.exec(&id, &sh("ls /proc | grep -c '^[0-9]'")).await.0.trim().parse().unwrap();
+    assert!(pids < 10, "{pids} pids visible");
+    assert_eq!(h.exec(&id, &["id", "-u"]).await.0, "1000\n");
+    assert_eq!(h.exec(&id, &["hostname"]).await.0, format!("{id}\n"));
+    assert_ne!(h.exec(&id, &["mount", "-t", "tmpfs", "x", "/mnt"]).await.2, 0);
+    assert_ne!(h.exec(&id, &["unshare", "-Ur", "true"]).await.2, 0, "user namespaces allowed");
+    assert_ne!(h.exec(&id, &["test", "-e", "/work"]).await.2, 0);
+    assert_ne!(h.exec(&id, &["ls", "/root"]).await.2, 0);
+    assert_ne!(h.exec(&id, &["touch", "/usr/x"]).await.2, 0);
+    let status = h.exec(&id, &["cat", "/proc/self/status"]).await.0;
+    for want in ["NoNewPrivs:\t1", "Seccomp:\t2", "CapEff:\t0000000000000000"] {
+        assert!(status.contains(want), "{want} missing: {status}");
+    }
+    assert_eq!(h.exec(&id, &sh("grep -c : /proc/net/dev")).await.0, "1\n", "only lo");
+    h.rt.kill(&id).await.unwrap();
+
+    // Even root inside has nothing of the host's /root and cannot mount.
+    let id = h.id("isoroot");
+    let mut spec = h.spec(&id, &["sleep", "1000"]);
+    spec.user = (0, 0);
+    h.start(spec).await;
+    assert_eq!(h.exec(&id, &["ls", "-A", "/root"]).await, (String::new(), String::new(), 0));
+    assert_ne!(h.exec(&id, &["mount", "-t", "tmpfs", "x", "/mnt"]).await.2, 0);
+    let status = h.exec(&id, &["cat", "/proc/self/status"]).await.0;
+    assert!(status.contains("CapEff:\t0000000020000420"), "{status}");
+    h.rt.kill(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fork_bomb_stays_bounded() {
+    let Some(h) = Harness::new() else { return };
+    let id = h.id("bomb");
+    let mut spec = h.spec(&id, &["bash", "-c", "f() { f | f & }; f; sleep 1000"]);
+    spec.limits.pids = Some(64);
+    let (_, mut rx, _) = h.start(spec).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for leaf in cgroup_leaves(&id) {
+        if let Ok(current) = std::fs::read_to_string(leaf.join("pids.current")) {
+            let current: u64 = current.trim().parse().unwrap();
+            assert!(current <= 64, "{current} processes");
+        }
+    }
+    assert!(std::process::Command::new("true").status().unwrap().success());
+    let t0 = Instant::now();
+    h.rt.kill(&id).await.unwrap();
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    assert!(cgroup_leaves(&id).is_empty());
+    rx.close();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_limit_kills_with_137() {
+    let Some(h) = Harness::new() else { return };
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("skipping: no /usr/bin/python3");
+        return;
+    }
+    let id = h.id("mem");
+    let mut spec = h.spec(&id, &["python3", "-c", "b = bytearray(150 << 20); print('allocated')"]);
+    spec.limits.memory_bytes = Some(64 << 20);
+    let (_, mut rx, _) = h.start(spec).await;
+    let (lines, exit) = run_to_exit(&mut rx).await;
+    assert_eq!(exit, Some(137), "{lines:?}");
+    h.rt.kill(&id).await.unwrap();
+}
+
+/// The host's address on its default route (not loopback).
+fn host_ip() -> Option<String> {
+    let out =
+        std::process::Command::new("ip").args(["-4", "route", "get", "1.1.1.1"]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut words = text.split_whitespace();
+    words.find(|w| *w == "src")?;
+    words.next().map(str::to_owned)
+}
+
+async fn listen(addr: &str) -> u16 {
+    let listener = tokio::net::TcpListener::bind((addr, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            use tokio::io::AsyncWriteExt;
+            let _ = socket.write_all(b"ok").await;
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nat_reaches_the_host_ip_but_not_its_loopback() {
+    let Some(h) = Harness::new() else { return };
+    let loopback = listen("127.0.0.1").await;
+    let id = h.id("nat");
+    let mut spec = h.spec(&id, &["sleep", "1000"]);
+    spec.network = NetworkMode::Nat;
+    let (_, _rx, took) = h.start(spec).await;
+    eprintln!("start latency with slirp4netns: {took:?}");
+    let connect = "exec 3<>/dev/tcp/$0/$1 && head -c 2 <&3";
+    let probe = |ip: String, port: u16| {
+        let argv =
+            ["timeout", "5", "bash", "-c", connect, &ip, &port.to_string()].map(str::to_owned);
+        h.rt.exec(&id, argv.to_vec(), Vec::new())
+    };
+    let to_loopback = probe("10.0.2.2".into(), loopback).await.unwrap();
+    assert_ne!(to_loopback.exit_code, 0, "host loopback reachable: {to_loopback:?}");
+    match host_ip() {
+        Some(ip) => {
+            let port = listen(&ip).await;
+            let out = probe(ip, port).await.unwrap();
+            assert_eq!((out.stdout.as_str(), out.exit_code), ("ok", 0), "{out:?}");
+        }
+        None => eprintln!("no default route: outbound check skipped"),
+    }
+    let devices = h.exec(&id, &["cat", "/proc/net/dev"]).await.0;
+    assert!(devices.contains("tap0"), "{devices}");
+    h.rt.kill(&id).await.unwrap();
+}
+
+fn line_numbers(rx: &mut UnboundedReceiver<RuntimeEvent>, into: &mut Vec<String>) -> bool {
+    let mut exited = false;
+    while let Ok(event) = rx.try_recv() {
+        match event {
+            RuntimeEvent::Line { line, .. } => into.push(line),
+            RuntimeEvent::Exited { .. } => exited = true,
+        }
+    }
+    exited
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survives_a_server_restart() {
+    let Some(h) = Harness::new() else { return };
+    let volume = tempfile::tempdir().unwrap();
+    let id = h.id("adopt");
+    let script = "i=0; while [ ! -e /data/stop ]; do echo line$i; i=$((i+1)); sleep 0.02; done; echo bye; exit 7";
+    let mut spec = h.spec(&id, &["sh", "-c", script]);
+    spec.mounts.push(BindMount {
+        source: volume.path().to_owned(),
+        target: "/data".into(),
+        read_only: false,
+    });
+    let mut lines = Vec::new();
+
+    // The first server starts it, then goes away (its tailer with it).
+    let first = OciRuntime::new(h.state.clone());
+    let (tx, mut rx1) = unbounded_channel();
+    let state = first.start(spec, tx).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!line_numbers(&mut rx1, &mut lines));
+    assert!(!lines.is_empty());
+
+    // A second server adopts it: output continues without duplicates or gaps.
+    let second = OciRuntime::new(h.state.clone());
+    let (tx, mut rx2) = unbounded_channel();
+    assert_eq!(second.adopt(&id, state.clone(), tx).await, Adoption::Running);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(second);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!line_numbers(&mut rx2, &mut lines));
+
+    // It ends while no server runs.
+    std::fs::write(volume.path().join("stop"), "").unwrap();
+    let exit_file = h.state.join(&id).join("exit_code");
+    let t0 = Instant::now();
+    while !exit_file.exists() && t0.elapsed() < WAIT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let third = OciRuntime::new(h.state.clone());
+    let (tx, mut rx3) = unbounded_channel();
+    assert_eq!(third.adopt(&id, state, tx).await, Adoption::Exited(7));
+    assert!(!line_numbers(&mut rx3, &mut lines), "the exit is the server's to settle");
+    third.kill(&id).await.unwrap();
+
+    // Every line exactly once, in order; the first runtime's tailer did not run on.
+    let bye = lines.pop();
+    assert_eq!(bye.as_deref(), Some("bye"));
+    let want: Vec<String> = (0..lines.len()).map(|i| format!("line{i}")).collect();
+    assert_eq!(lines, want);
+    assert!(lines.len() > 20, "{} lines", lines.len());
+    // A sandbox that is gone is lost.
+    assert_eq!(
+        third.adopt("t-gone", serde_json::json!({}), unbounded_channel().0).await,
+        Adoption::Lost
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sent_output_releases_disk_space() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(h) = Harness::new() else { return };
+    let id = h.id("chatty");
+    // 20 000 lines of 1 000 bytes, then wait to be killed.
+    let script = "head -c 20000000 /dev/zero | tr '\\0' x | fold -w 1000; echo; sleep 1000";
+    let (_, mut rx, _) = h.start(h.spec(&id, &["sh", "-c", script])).await;
+    let mut lines = 0;
+    while lines < 20_000 {
+        match next_event(&mut rx, WAIT).await {
+            Some(RuntimeEvent::Line { line, .. }) => {
+                assert_eq!(line.len(), 1000);
+                lines += 1;
+            }
+            other => panic!("after {lines} lines: {other:?}"),
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = std::fs::metadata(h.state.join(&id).join("stdout.log")).unwrap();
+    assert_eq!(log.len(), 20_020_000);
+    assert!(log.blocks() * 512 < 8 << 20, "{} bytes still allocated", log.blocks() * 512);
+    h.rt.kill(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_starts_explain_and_leave_nothing() {
+    let Some(h) = Harness::new() else { return };
+    let (tx, _rx) = unbounded_channel();
+
+    let id = h.id("badroot");
+    let mut spec = h.spec(&id, &["true"]);
+    spec.rootfs = h.state.join("no-such-image");
+    spec.network = NetworkMode::Nat;
+    let err = h.rt.start(spec, tx.clone()).await.unwrap_err();
+    eprintln!("bad root: {err}");
+    assert!(err.contains("overlay"), "{err}");
+    assert!(!h.state.join(&id).exists());
+    assert!(!Path::new("/run/netns").join(format!("sbx-{id}")).exists());
+    assert!(cgroup_leaves(&id).is_empty());
+    assert!(processes_mentioning(&id).is_empty(), "{:?}", processes_mentioning(&id));
+
+    let id = h.id("badvol");
+    let mut spec = h.spec(&id, &["true"]);
+    spec.mounts.push(BindMount {
+        source: "/nonexistent/vol".into(),
+        target: "/data".into(),
+        read_only: false,
+    });
+    let err = h.rt.start(spec, tx.clone()).await.unwrap_err();
+    eprintln!("bad volume: {err}");
+    assert!(err.contains("/nonexistent/vol"), "{err}");
+    assert!(!h.state.join(&id).exists());
+
+    // A missing program is the workload's failure (exit 127 with tini's message), as with
+    // any container runtime.
+    let id = h.id("nocmd");
+    let (tx, mut rx) = unbounded_channel();
+    h.rt.start(h.spec(&id, &["no-such-program"]), tx).await.unwrap();
+    let (lines, exit) = run_to_exit(&mut rx).await;
+    eprintln!("missing program: {lines:?}");
+    assert_eq!(exit, Some(127), "{lines:?}");
+    h.rt.kill(&id).await.unwrap();
+
+    assert!(h.rt.start(h.spec("Bad/Id", &["true"]), unbounded_channel().0).await.is_err());
+}
