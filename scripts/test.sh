@@ -15,6 +15,10 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 echo "== cargo test"
 cargo test --workspace
 
+echo "== the official Python SDK against our server"
+cargo build --quiet -p porter-sandbox-cli
+bash tests/compat/run_official_sdk.sh target/debug/porter-sandbox
+
 echo "== types build without the HTTP client"
 cargo check -p porter-sandbox --no-default-features
 

@@ -38,16 +38,25 @@ type Handler = Arc<dyn Fn(&Hit) -> Response + Send + Sync>;
 async fn scripted(
     respond: impl Fn(&Hit) -> Response + Send + Sync + 'static,
 ) -> (String, Arc<Seen>) {
+    scripted_after(Duration::ZERO, respond).await
+}
+
+/// Like [`scripted`], answering only after `delay` (an async wait: no worker is blocked).
+async fn scripted_after(
+    delay: Duration,
+    respond: impl Fn(&Hit) -> Response + Send + Sync + 'static,
+) -> (String, Arc<Seen>) {
     let seen = seen();
     let handler: Handler = Arc::new(respond);
     let state = (seen.clone(), handler);
     let router = Router::new().fallback(any(
-        |State((seen, handler)): State<(Arc<Seen>, Handler)>,
-         method: Method,
-         uri: Uri,
-         headers: HeaderMap,
-         body: Bytes| async move {
+        move |State((seen, handler)): State<(Arc<Seen>, Handler)>,
+              method: Method,
+              uri: Uri,
+              headers: HeaderMap,
+              body: Bytes| async move {
             let n = seen.record(method.as_str(), &uri.to_string(), &headers, &body);
+            tokio::time::sleep(delay).await;
             handler(&Hit { n, method, uri })
         },
     ));
@@ -110,14 +119,9 @@ async fn exec_is_never_retried() {
     assert_eq!(seen.hits(), 1);
 }
 
-// Handlers sleep on their thread, so the client needs a worker of its own.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn timeout_fails_once_without_retry() {
-    let (base, seen) = scripted(|_: &Hit| {
-        std::thread::sleep(Duration::from_millis(1500));
-        health_ok()
-    })
-    .await;
+    let (base, seen) = scripted_after(Duration::from_millis(1500), |_: &Hit| health_ok()).await;
     let porter = Porter::builder().base_url(&base).timeout(Duration::from_millis(200)).build();
     let started = Instant::now();
     let err = porter.unwrap().healthz().await.unwrap_err();
@@ -127,10 +131,9 @@ async fn timeout_fails_once_without_retry() {
     assert_eq!(seen.hits(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn exec_has_no_timeout_by_default_and_honours_an_explicit_one() {
-    let (base, seen) = scripted(|_: &Hit| {
-        std::thread::sleep(Duration::from_millis(600));
+    let (base, seen) = scripted_after(Duration::from_millis(600), |_: &Hit| {
         json_response(200, json!({"stdout": "hi\n", "stderr": "", "exit_code": 0}))
     })
     .await;

@@ -601,7 +601,7 @@ async fn failed_starts_explain_and_leave_nothing() {
     spec.network = NetworkMode::Nat;
     let err = h.rt.start(spec, tx.clone()).await.unwrap_err();
     eprintln!("bad root: {err}");
-    assert!(err.contains("overlay"), "{err}");
+    assert!(err.contains("no-such-image"), "{err}");
     assert!(!h.state.join(&id).exists());
     assert!(!Path::new("/run/netns").join(format!("sbx-{id}")).exists());
     assert!(cgroup_leaves(&id).is_empty());
@@ -630,4 +630,45 @@ async fn failed_starts_explain_and_leave_nothing() {
     h.rt.kill(&id).await.unwrap();
 
     assert!(h.rt.start(h.spec("Bad/Id", &["true"]), unbounded_channel().0).await.is_err());
+}
+
+fn kill9(pid: u64) {
+    let status =
+        std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_supervisor_is_reported() {
+    let Some(h) = Harness::new() else { return };
+    // While the server runs: an unknown exit (255) with an explanation on stderr.
+    let id = h.id("shimdies");
+    let (state, mut rx, _) = h.start(h.spec(&id, &["sleep", "1000"])).await;
+    kill9(state["shim_pid"].as_u64().unwrap());
+    let (lines, exit) = run_to_exit(&mut rx).await;
+    assert_eq!(exit, Some(255));
+    assert!(
+        lines.iter().any(|(s, l)| *s == OutputStream::Stderr && l.contains("supervisor")),
+        "{lines:?}"
+    );
+    h.rt.kill(&id).await.unwrap();
+    assert!(processes_mentioning(&id).is_empty(), "{:?}", processes_mentioning(&id));
+
+    // While the server is down: lost, and cleaned up on adoption.
+    let id = h.id("shimlost");
+    let first = OciRuntime::new(h.state.clone());
+    let (tx, _rx) = unbounded_channel();
+    let state = first.start(h.spec(&id, &["sleep", "1000"]), tx).await.unwrap();
+    drop(first);
+    let shim = state["shim_pid"].as_u64().unwrap();
+    kill9(shim);
+    while alive(shim) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let second = OciRuntime::new(h.state.clone());
+    assert_eq!(second.adopt(&id, state, unbounded_channel().0).await, Adoption::Lost);
+    assert!(!h.state.join(&id).exists());
+    assert!(!Path::new("/run/crun").join(&id).exists());
+    assert!(cgroup_leaves(&id).is_empty());
+    assert!(processes_mentioning(&id).is_empty(), "{:?}", processes_mentioning(&id));
 }

@@ -68,7 +68,7 @@ pub(super) fn spawn_event_loop(
                         });
                     }
                     RuntimeEvent::Exited { sandbox_id, exit_code } => {
-                        exits.push((sandbox_id, exit_code))
+                        exits.push((sandbox_id, exit_code));
                     }
                 }
             }

@@ -157,11 +157,16 @@ async fn remove_dir(dir: &Path) -> Result<(), String> {
             return Err(format!("cannot unmount {left:?}: keeping {}", dir.display()));
         }
     }
-    match std::fs::remove_dir_all(dir) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-            Err(format!("cannot remove {}: {err}", dir.display()))
+    let mut attempt = 0;
+    loop {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            // A process that was just stopped may have created a file meanwhile.
+            Err(_) if attempt < 3 => attempt += 1,
+            Err(err) => return Err(format!("cannot remove {}: {err}", dir.display())),
         }
-        _ => Ok(()),
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -5,16 +5,16 @@
 //!
 //! | entry | what |
 //! |---|---|
-//! | `bundle/config.json` | the OCI config ([`bundle`]) |
+//! | `bundle/config.json` | the OCI config (`bundle.rs`) |
 //! | `upper/`, `work/`, `merged/` | the writable layer, overlay scratch, and the root mountpoint |
-//! | `stdout.log`, `stderr.log` | the workload's output (tailed into events by [`tail`]) |
+//! | `stdout.log`, `stderr.log` | the workload's output (tailed into events by `tail.rs`) |
 //! | `offsets` | how far the logs were sent as events |
 //! | `shim.pid`, `container.pid`, `slirp.pid` | the supervisor, the container's init, slirp4netns |
 //! | `exit_code` | written by the supervisor when the workload ended |
 //! | `process.json` | user, cwd and environment for execs |
 //! | `netns` | mountpoint of the network namespace (inside the supervisor's mount namespace) |
 //!
-//! A detached supervisor ([`shim`]) runs `crun run` in the foreground and records its status,
+//! A detached supervisor (`shim.rs`) runs `crun run` in the foreground and records its status,
 //! so the exit code is known even if it happened while the server was down.
 //!
 //! Volume ownership: a volume directory owned by root is handed to the workload's uid:gid
@@ -24,6 +24,7 @@
 //! left alone.
 
 mod bundle;
+mod check;
 mod cleanup;
 mod exec;
 mod host;
@@ -41,7 +42,7 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use tokio::{sync::mpsc, task::AbortHandle};
+use tokio::{sync::mpsc, task::JoinHandle};
 
 use super::{Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, RuntimeEvent};
 
@@ -51,11 +52,13 @@ const CGROUP_PARENT: &str = "porter-sandbox";
 /// How long crun may take to create a container.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Where Debian's `tini` package puts the static binary (it must run inside any image).
-const TINI_STATIC: &str = "/usr/bin/tini-static";
-
-/// The install line every missing-dependency message ends with.
-const INSTALL_HINT: &str = "apt-get install -y crun tini slirp4netns";
+/// Held (shared) while containers are being created: crun creates the `porter-sandbox` cgroup
+/// parent and then the sandbox's leaf, so the empty parents are only removed when this can be
+/// taken exclusively. One per process, shared by every [`OciRuntime`] in it.
+fn starting() -> &'static tokio::sync::RwLock<()> {
+    static STARTING: OnceLock<tokio::sync::RwLock<()>> = OnceLock::new();
+    STARTING.get_or_init(|| tokio::sync::RwLock::new(()))
+}
 
 /// The paths of one sandbox's state.
 #[derive(Debug, Clone)]
@@ -105,10 +108,7 @@ impl Layout {
 pub struct OciRuntime {
     state_dir: PathBuf,
     /// The log tailers of the sandboxes this object watches.
-    tailers: Mutex<HashMap<String, AbortHandle>>,
-    /// Held (shared) while containers are being created; the empty `porter-sandbox` cgroup
-    /// parents are only removed when it can be taken exclusively.
-    starting: tokio::sync::RwLock<()>,
+    tailers: Mutex<HashMap<String, JoinHandle<()>>>,
     /// One lock per sandbox being started or torn down: a kill racing another kill (or a
     /// start) of the same sandbox waits instead of deleting files under its feet.
     busy: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -123,7 +123,6 @@ impl OciRuntime {
         Self {
             state_dir,
             tailers: Mutex::new(HashMap::new()),
-            starting: tokio::sync::RwLock::new(()),
             busy: Mutex::new(HashMap::new()),
             version: OnceLock::new(),
         }
@@ -139,41 +138,7 @@ impl OciRuntime {
     /// Returns the OCI runtime's path; the error lists every problem and what to install.
     /// slirp4netns is only needed for [`NetworkMode::Nat`]: without it, only such launches fail.
     pub fn detect() -> Result<PathBuf, String> {
-        let mut problems = Vec::new();
-        if host::effective_uid() != Some(0) {
-            problems.push(
-                "the local sandbox runtime needs root (it creates namespaces, overlay mounts and \
-                 cgroups): run `sudo porter-sandbox serve`"
-                    .to_owned(),
-            );
-        }
-        let engine = engine_path();
-        if engine.is_none() {
-            problems.push(format!("crun is not installed: run `{INSTALL_HINT}`"));
-        }
-        if tini_path().is_none() {
-            problems.push(format!(
-                "tini-static ({TINI_STATIC}, run as each sandbox's init) is not installed: run \
-                 `{INSTALL_HINT}`"
-            ));
-        }
-        if let Err(problem) = util_linux() {
-            problems.push(problem);
-        }
-        if !overlay_supported() {
-            problems.push(
-                "the kernel has no overlayfs (not in /proc/filesystems, no overlay module): \
-                 load it with `modprobe overlay`"
-                    .to_owned(),
-            );
-        }
-        if !Path::new("/sys/fs/cgroup").is_dir() {
-            problems.push("cgroups are not mounted at /sys/fs/cgroup".to_owned());
-        }
-        match engine {
-            Some(engine) if problems.is_empty() => Ok(engine),
-            _ => Err(problems.join("; ")),
-        }
+        check::detect()
     }
 
     fn layout(&self, id: &str) -> Layout {
@@ -193,7 +158,7 @@ impl OciRuntime {
 
     fn spawn_tailer(&self, layout: Layout, events: mpsc::UnboundedSender<RuntimeEvent>) {
         let id = layout.id.clone();
-        let handle = tokio::spawn(tail::Tailer::new(layout, events).run()).abort_handle();
+        let handle = tokio::spawn(tail::Tailer::new(layout, events).run());
         let mut tailers = self.tailers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         tailers.retain(|_, h| !h.is_finished());
         if let Some(old) = tailers.insert(id, handle) {
@@ -201,10 +166,17 @@ impl OciRuntime {
         }
     }
 
-    fn stop_tailer(&self, id: &str) {
-        let mut tailers = self.tailers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(handle) = tailers.remove(id) {
+    /// Stops the tailer of `id` and waits until it is gone: it writes into the sandbox
+    /// directory, which a teardown is about to remove.
+    async fn stop_tailer(&self, id: &str) {
+        let handle = {
+            let mut tailers =
+                self.tailers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            tailers.remove(id)
+        };
+        if let Some(handle) = handle {
             handle.abort();
+            let _ = handle.await;
         }
     }
 
@@ -215,10 +187,10 @@ impl OciRuntime {
     ) -> Result<Value, String> {
         validate_id(&spec.sandbox_id)?;
         let engine = Self::detect()?;
-        let tini = tini_path().ok_or("tini-static is not installed")?;
+        let tini = check::tini_path().ok_or("tini-static is not installed")?;
         let _busy = self.lock(&spec.sandbox_id).await;
         let layout = self.layout(&spec.sandbox_id);
-        self.stop_tailer(&layout.id);
+        self.stop_tailer(&layout.id).await;
         if layout.dir.exists() {
             // Left over from an earlier attempt with the same id.
             cleanup::teardown(&layout, Some(&engine)).await?;
@@ -248,6 +220,12 @@ impl OciRuntime {
             let what = what.to_owned();
             move |e: std::io::Error| format!("cannot {what}: {e}")
         };
+        if !spec.rootfs.is_dir() {
+            return Err(format!(
+                "the image's root filesystem {} is missing",
+                spec.rootfs.display()
+            ));
+        }
         std::fs::create_dir_all(&self.state_dir).map_err(io("create the state directory"))?;
         // 0700: the writable layer holds the workload's files.
         DirBuilder::new().mode(0o700).create(&layout.dir).map_err(io("create the sandbox dir"))?;
@@ -257,7 +235,7 @@ impl OciRuntime {
         // The overlay's root directory takes its mode from `upper`: never the server's umask.
         std::fs::set_permissions(layout.dir.join("upper"), std::fs::Permissions::from_mode(0o755))
             .map_err(io("set the mode of the writable layer"))?;
-        for volume in &spec.mounts {
+        for volume in spec.mounts.iter().filter(|m| !m.read_only) {
             hand_over(&volume.source, spec.user)?;
         }
         let defaults = bundle::ProcessDefaults::from_spec(spec);
@@ -282,7 +260,7 @@ impl OciRuntime {
         std::fs::write(layout.bundle().join("config.json"), config.to_string())
             .map_err(io("write config.json"))?;
 
-        let starting = self.starting.read().await;
+        let starting = starting().read().await;
         let netns_source = network.as_ref().map(|_| network::netns_path(&layout.id));
         let shim_pid = shim::spawn(layout, engine, &spec.rootfs, netns_source.as_deref())?;
         shim::wait_started(layout, START_TIMEOUT).await?;
@@ -298,10 +276,10 @@ impl OciRuntime {
     async fn kill_sandbox(&self, id: &str) -> Result<(), String> {
         validate_id(id)?;
         let _busy = self.lock(id).await;
-        self.stop_tailer(id);
+        self.stop_tailer(id).await;
         let layout = self.layout(id);
-        cleanup::teardown(&layout, engine_path().as_deref()).await?;
-        if let Ok(_exclusive) = self.starting.try_write() {
+        cleanup::teardown(&layout, check::engine_path().as_deref()).await?;
+        if let Ok(_exclusive) = starting().try_write() {
             cleanup::remove_cgroup_parents();
         }
         Ok(())
@@ -317,7 +295,7 @@ impl OciRuntime {
             return Adoption::Lost;
         }
         let layout = self.layout(id);
-        let engine = engine_path();
+        let engine = check::engine_path();
         let shim = host::read_pid_file(&layout.shim_pid()).or_else(|| {
             let pid = u32::try_from(state["shim_pid"].as_u64()?).ok()?;
             Some((pid, None))
@@ -326,12 +304,14 @@ impl OciRuntime {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
         if layout.dir.is_dir() {
             loop {
+                // Liveness first: a supervisor seen dead has written its exit_code, if ever.
+                let alive = shim_alive();
                 if let Some(code) = layout.exit_code() {
                     // Send what was printed while nobody watched; the server settles the exit.
                     tail::Tailer::new(layout.clone(), events).pump(true);
                     return Adoption::Exited(code);
                 }
-                if !shim_alive() {
+                if !alive {
                     break;
                 }
                 let status = match &engine {
@@ -369,7 +349,9 @@ impl Drop for OciRuntime {
 impl Runtime for OciRuntime {
     fn name(&self) -> String {
         let version = self.version.get_or_init(|| {
-            let Some(engine) = engine_path() else { return "crun (not installed)".to_owned() };
+            let Some(engine) = check::engine_path() else {
+                return "crun (not installed)".to_owned();
+            };
             let output = std::process::Command::new(&engine).arg("--version").output();
             let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
             // "crun version 1.8.1" → "crun 1.8.1"
@@ -400,8 +382,7 @@ impl Runtime for OciRuntime {
         let layout = self.layout(sandbox_id);
         Box::pin(async move {
             validate_id(&layout.id)?;
-            let engine = engine_path()
-                .ok_or_else(|| format!("crun is not installed: run `{INSTALL_HINT}`"))?;
+            let engine = check::engine_path().ok_or_else(check::missing_engine)?;
             exec::run(&layout, &engine, argv, &env).await
         })
     }
@@ -432,37 +413,6 @@ fn validate_id(id: &str) -> Result<(), String> {
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if ok { Ok(()) } else { Err(format!("invalid sandbox id {id:?}")) }
-}
-
-/// crun, else runc.
-fn engine_path() -> Option<PathBuf> {
-    host::which("crun").or_else(|| host::which("runc"))
-}
-
-fn tini_path() -> Option<PathBuf> {
-    let fixed = PathBuf::from(TINI_STATIC);
-    if fixed.is_file() { Some(fixed) } else { host::which("tini-static") }
-}
-
-/// `setsid` and `unshare` (util-linux, present on every Debian).
-fn util_linux() -> Result<(PathBuf, PathBuf), String> {
-    match (host::which("setsid"), host::which("unshare")) {
-        (Some(setsid), Some(unshare)) => Ok((setsid, unshare)),
-        _ => Err("setsid and unshare are missing: run `apt-get install -y util-linux`".to_owned()),
-    }
-}
-
-fn overlay_supported() -> bool {
-    let listed = std::fs::read_to_string("/proc/filesystems")
-        .is_ok_and(|t| t.lines().any(|l| l.split_whitespace().last() == Some("overlay")));
-    // Not loaded yet: mount(2) loads the module on demand.
-    listed || Path::new("/sys/module/overlay").exists() || overlay_module_available()
-}
-
-fn overlay_module_available() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let deps = Path::new("/lib/modules").join(release.trim()).join("modules.dep");
-    std::fs::read_to_string(deps).is_ok_and(|t| t.contains("/overlay.ko"))
 }
 
 /// Gives a root-owned volume directory to the workload's user (see the module docs).

@@ -65,7 +65,7 @@ pub(super) async fn up(id: &str, dir: &Path) -> Result<Network, String> {
         "outbound networking needs `ip`, which is not installed: run `apt-get install -y iproute2`"
             .to_owned()
     })?;
-    let (setsid, unshare) = super::util_linux()?;
+    let (setsid, unshare) = super::check::util_linux()?;
     let name = netns_name(id);
     let path = netns_path(id);
     if path.exists() {

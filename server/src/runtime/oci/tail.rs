@@ -61,7 +61,14 @@ impl Stream {
             self.file = File::open(path).ok();
         }
         let Some(file) = self.file.as_mut() else { return false };
-        let at = self.sent + self.pending.len() as u64;
+        let mut at = self.sent + self.pending.len() as u64;
+        // The workload holds the file open for writing and may truncate it: start over there.
+        if file.metadata().is_ok_and(|m| m.len() < at) {
+            self.pending.clear();
+            self.sent = 0;
+            self.punched = 0;
+            at = 0;
+        }
         if file.seek(SeekFrom::Start(at)).is_err() {
             return false;
         }
