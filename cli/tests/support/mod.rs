@@ -26,7 +26,40 @@ pub struct TestServer {
 pub fn start_server(extra: &[&str]) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
+    start_server_in(dir, data_dir, extra, &[])
+}
+
+/// Starts a server as an unprivileged user (uid 65534), which cannot run sandboxes.
+pub fn start_unprivileged_server() -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    std::fs::create_dir(&data_dir).unwrap();
+    Command::new("chown").args(["-R", "65534:65534"]).arg(dir.path()).status().unwrap();
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_porter-sandbox"));
+    spawn(command, dir, data_dir, &[])
+}
+
+/// Starts a server on `data_dir` (kept alive by `dir`) with extra arguments and environment.
+pub fn start_server_in(
+    dir: tempfile::TempDir,
+    data_dir: std::path::PathBuf,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> TestServer {
     let mut command = Command::new(env!("CARGO_BIN_EXE_porter-sandbox"));
+    command.envs(env.iter().copied());
+    spawn(command, dir, data_dir, extra)
+}
+
+fn spawn(
+    mut command: Command,
+    dir: tempfile::TempDir,
+    data_dir: std::path::PathBuf,
+    extra: &[&str],
+) -> TestServer {
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--ephemeral", "--data-dir"])
         .arg(&data_dir)
@@ -70,12 +103,13 @@ impl TestServer {
         let _ = self.child.wait();
     }
 
-    /// Kills the server with SIGKILL (a crash) and waits for it.
-    pub fn crash(mut self) -> tempfile::TempDir {
+    /// Kills the server with SIGKILL (a crash), waits for it, and starts a new one on the same
+    /// data directory.
+    pub fn crash_and_restart(mut self) -> TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let TestServer { _dir, .. } = self;
-        _dir
+        let TestServer { _dir, data_dir, .. } = self;
+        start_server_in(_dir, data_dir, &[], &[])
     }
 }
 

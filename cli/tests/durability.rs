@@ -1,0 +1,192 @@
+//! Crashes and restarts: `kill -9` of the server mid-run and mid-upload, then a restart on the
+//! same data directory. Nothing is lost, nothing is torn, running sandboxes are re-adopted.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use porter_sandbox::{
+    BinaryBody, LogsQuery,
+    types::{SandboxSpec, StatusResponsePhase, StatusResponseTerminationReason, VolumeSpec},
+};
+use support::{start_server, start_unprivileged_server, unique, wait_finished, wait_started};
+
+const START: Duration = Duration::from_secs(30);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_no_record_and_running_sandboxes_are_readopted() {
+    let server = start_server(&[]);
+    let porter = server.client();
+    let name = unique("survivor");
+    let survivor = porter
+        .sandboxes()
+        .create(SandboxSpec::new("host").name(&name).command([
+            "sh",
+            "-c",
+            "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done",
+        ]))
+        .await
+        .unwrap();
+    let finisher = porter
+        .sandboxes()
+        .create(SandboxSpec::new("host").command(["sh", "-c", "sleep 2; echo bye; exit 5"]))
+        .await
+        .unwrap();
+    assert_eq!(wait_started(&survivor, START).await, StatusResponsePhase::Running);
+    assert_eq!(wait_started(&finisher, START).await, StatusResponsePhase::Running);
+    let volume = porter.volumes().create(VolumeSpec::named(unique("keep"))).await.unwrap();
+    let volume = volume.into_disk().unwrap();
+    volume.write_text("kept.txt", "still here").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // kill -9 while both run; the finisher exits while no server watches.
+    let server = server.crash_and_restart();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let porter = server.client();
+
+    let survivor = porter.sandboxes().get(&name).await.unwrap();
+    assert_eq!(survivor.phase(), Some(StatusResponsePhase::Running), "re-adopted");
+    let out = survivor.exec(["echo", "alive"]).await.unwrap();
+    assert_eq!(out.stdout, "alive\n");
+    let before = survivor.logs(LogsQuery::new()).await.unwrap().len();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let logs = survivor.logs(LogsQuery::new()).await.unwrap();
+    assert!(logs.len() > before, "output keeps flowing after the restart");
+    let ticks: Vec<&str> =
+        logs.iter().map(|l| l.line.as_str()).filter(|l| l.starts_with("tick")).collect();
+    let mut unique_ticks = ticks.clone();
+    unique_ticks.dedup();
+    assert_eq!(ticks, unique_ticks, "no line is logged twice");
+
+    let finisher = porter.sandboxes().get_by_id(finisher.id()).await.unwrap();
+    assert_eq!(wait_finished(&finisher, START).await, StatusResponsePhase::Failed);
+    let status = finisher.status().unwrap();
+    assert_eq!(status.exit_code, Some(5), "the exit code survives the crash");
+    assert_eq!(status.termination_reason, Some(StatusResponseTerminationReason::WorkloadExited));
+    assert!(finisher.logs(LogsQuery::new()).await.unwrap().iter().any(|l| l.line == "bye"));
+
+    let volume = porter.volumes().get(&volume.name()).await.unwrap().into_disk().unwrap();
+    assert_eq!(volume.read_text("kept.txt", None, None).await.unwrap(), "still here");
+    survivor.terminate().await.unwrap();
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_upload_leaves_the_old_content() {
+    let server = start_server(&[]);
+    let porter = server.client();
+    let volume = porter.volumes().create(VolumeSpec::default()).await.unwrap().into_disk().unwrap();
+    volume.write_text("model.bin", "old content").await.unwrap();
+
+    // An upload that never finishes: the body trickles until the server is killed.
+    let slow = BinaryBody::from_stream_factory(None, || {
+        let chunks = futures_util::stream::unfold(0u32, |n| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Some((Ok(bytes::Bytes::from(vec![b'x'; 64 * 1024])), n + 1))
+        });
+        Ok(Box::pin(chunks))
+    });
+    let raw = volume.raw().clone();
+    let id = volume.id().to_owned();
+    let upload = tokio::spawn(async move {
+        raw.write_volume_file(&id, slow, "/model.bin", Some(Duration::from_secs(20))).await
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let server = server.crash_and_restart();
+    assert!(upload.await.unwrap().is_err());
+
+    let porter = server.client();
+    let volume = porter.volumes().get_by_id(volume.id()).await.unwrap().into_disk().unwrap();
+    assert_eq!(volume.read_text("model.bin", None, None).await.unwrap(), "old content");
+    let names: Vec<String> =
+        volume.listdir("/").await.unwrap().into_iter().map(|f| f.name).collect();
+    assert_eq!(names, vec!["model.bin"], "no partial upload is visible");
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_is_killed_when_the_client_goes_away() {
+    let server = start_server(&[]);
+    let porter = server.client();
+    let sandbox = porter
+        .sandboxes()
+        .create(SandboxSpec::new("host").command(["sleep", "300"]))
+        .await
+        .unwrap();
+    assert_eq!(wait_started(&sandbox, START).await, StatusResponsePhase::Running);
+    let body = porter_sandbox::types::ExecRequest::new([
+        "sh",
+        "-c",
+        "while true; do date >> /tmp/alive; sleep 0.1; done",
+    ]);
+    let err = sandbox
+        .raw()
+        .exec_sandbox(sandbox.id(), &body, Some(Duration::from_millis(700)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), porter_sandbox::ErrorKind::Timeout);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let first = sandbox.exec(["wc", "-l", "/tmp/alive"]).await.unwrap().stdout;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let second = sandbox.exec(["wc", "-l", "/tmp/alive"]).await.unwrap().stdout;
+    assert_eq!(first, second, "the abandoned command must have been killed");
+    sandbox.terminate().await.unwrap();
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_reports_an_unusable_runtime() {
+    let server = start_unprivileged_server();
+    let porter = server.client();
+    let err = porter.readyz().await.unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert!(err.message().contains("root"), "{}", err.message());
+    let sandbox = porter.sandboxes().create(SandboxSpec::new("host")).await.unwrap();
+    assert_eq!(wait_finished(&sandbox, START).await, StatusResponsePhase::Failed);
+    assert_eq!(
+        sandbox.status().unwrap().termination_reason,
+        Some(StatusResponseTerminationReason::LaunchFailed)
+    );
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_are_required_when_configured() {
+    let server = start_server(&["--api-key", "sekrit"]);
+    let anonymous = server.client();
+    let err = anonymous.healthz().await.unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    let wrong = porter_sandbox::Porter::builder()
+        .base_url(&server.base_url)
+        .api_key("nope")
+        .build()
+        .unwrap();
+    assert_eq!(wrong.healthz().await.unwrap_err().status(), Some(401));
+    let right = porter_sandbox::Porter::builder()
+        .base_url(&server.base_url)
+        .api_key("sekrit")
+        .build()
+        .unwrap();
+    assert_eq!(right.healthz().await.unwrap().status, "ok");
+    let volume = right.volumes().create(VolumeSpec::default()).await.unwrap().into_disk().unwrap();
+    volume.write_text("a.txt", "through the redirect, with the key").await.unwrap();
+    assert_eq!(
+        volume.read_text("a.txt", None, None).await.unwrap(),
+        "through the redirect, with the key"
+    );
+    server.stop();
+}
+
+#[test]
+fn non_loopback_without_a_key_is_refused() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_porter-sandbox"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(tempfile::tempdir().unwrap().path())
+        .env_remove("PORTER_SANDBOX_SERVER_API_KEYS")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--api-key"), "{stderr}");
+}
