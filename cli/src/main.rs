@@ -1,15 +1,38 @@
 //! `porter-sandbox`: run the local Sandbox API server, and operate sandboxes and volumes.
+//!
+//! Exit codes: 0 success; 1 an API or runtime error; 2 a usage error; 3 `exec` on a sandbox that
+//! is not running. `exec` otherwise exits with the command's own exit code.
 
+mod commands;
+mod error;
+mod output;
+mod resolve;
 mod serve;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use commands::{
+    Action, exec::ExecArgs, logs::LogsArgs, sandboxes, snapshots::SnapshotCommand,
+    volumes::VolumeCommand,
+};
+use resolve::{CommandConnectionArgs, ConnectionArgs};
 
 /// Porter Sandbox: isolated sandboxes on demand, locally or on a Porter cluster.
 #[derive(Debug, Parser)]
-#[command(name = "porter-sandbox", version, about, propagate_version = true)]
+#[command(
+    name = "porter-sandbox",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Start a local server with `porter-sandbox serve`, then \
+                  `export PORTER_SANDBOX_BASE_URL=http://127.0.0.1:8080`.\n\
+                  Exit codes: 0 ok, 1 error, 2 usage error, 3 exec on a sandbox that is not \
+                  running; exec otherwise passes the command's exit code through."
+)]
 struct Cli {
+    #[command(flatten)]
+    connection: ConnectionArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -18,11 +41,112 @@ struct Cli {
 enum Command {
     /// Run the local Sandbox API server (real isolated sandboxes on this machine).
     Serve(serve::ServeArgs),
+    /// Create a sandbox from an image and print its id.
+    Create {
+        #[command(flatten)]
+        args: sandboxes::CreateArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
+    /// List sandboxes, newest first.
+    List {
+        #[command(flatten)]
+        args: sandboxes::ListArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
+    /// Show one sandbox.
+    Get {
+        #[command(flatten)]
+        args: sandboxes::GetArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
+    /// Print a sandbox's log lines (its workload's output and every exec's), oldest first.
+    Logs {
+        #[command(flatten)]
+        args: LogsArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
+    /// Run a command in a running sandbox; exits with the command's exit code.
+    Exec {
+        #[command(flatten)]
+        args: ExecArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
+    /// Terminate sandboxes: the ones named, or every one matching filters (--all).
+    Terminate {
+        #[command(flatten)]
+        args: sandboxes::TerminateArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
+    /// Manage volumes and their files.
+    Volume {
+        #[command(subcommand)]
+        command: VolumeCommand,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
+    /// Manage snapshots of sandboxes.
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
+    /// Print a shell completion script (e.g. `porter-sandbox completions bash > \
+    /// /etc/bash_completion.d/porter-sandbox`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => serve::run(args),
+    let (connection, action) = match cli.command {
+        Command::Serve(args) => return serve::run(args),
+        Command::Completions { shell } => return completions(shell),
+        Command::Create { connection, args } => (connection, Action::Create(args)),
+        Command::List { connection, args } => (connection, Action::List(args)),
+        Command::Get { connection, args } => (connection, Action::Get(args)),
+        Command::Logs { connection, args } => (connection, Action::Logs(args)),
+        Command::Exec { connection, args } => (connection, Action::Exec(args)),
+        Command::Terminate { connection, args } => (connection, Action::Terminate(args)),
+        Command::Volume { connection, command } => (connection, Action::Volume(command)),
+        Command::Snapshot { connection, command } => (connection, Action::Snapshot(command)),
+    };
+    let code = run(cli.connection.merge(connection), action);
+    ExitCode::from(code)
+}
+
+/// Runs a client command on a single-threaded runtime and turns its outcome into an exit code.
+fn run(connection: ConnectionArgs, action: Action) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            error::Failure::new(format!("cannot start the async runtime: {err}")).report();
+            return error::EXIT_FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let porter = resolve::client(connection)?;
+        commands::run(&porter, action).await
+    });
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            failure.report();
+            failure.exit_code()
+        }
     }
+}
+
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut command = Cli::command();
+    clap_complete::generate(shell, &mut command, "porter-sandbox", &mut std::io::stdout());
+    ExitCode::SUCCESS
 }

@@ -1,0 +1,409 @@
+//! `create`, `list`, `get` and `terminate`.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use futures_util::{StreamExt, stream};
+use porter_sandbox::{
+    LogsQuery, Porter, Sandbox,
+    api::{ListSandboxesParams, SandboxFilter},
+    types::{
+        ListResponse, SandboxSpec, SandboxesPhase, SandboxesSource, StatusResponse,
+        StatusResponsePhase,
+    },
+};
+use serde::Serialize;
+
+use super::{parse_key_value, parse_mount, phase_parser};
+use crate::{
+    error::{CliResult, Failure},
+    output::{self, Cell, Style, Table},
+    resolve,
+};
+
+/// How many sandboxes are resolved or terminated at once.
+const CONCURRENCY: usize = 16;
+/// How often `--wait` polls the status.
+const WAIT_POLL: Duration = Duration::from_millis(200);
+/// How many log lines a failed `--wait` shows.
+const FAILURE_LOG_LINES: i64 = 20;
+
+/// Options of `create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Image to run: `host` (the host's /usr read-only: python3, a shell, the usual tools),
+    /// `oci-layout:/path[:tag]`, `docker-archive:/path.tar`, or a registry reference.
+    #[arg(value_name = "IMAGE")]
+    image: String,
+    /// Sandbox name: lowercase letters, digits and hyphens; never reusable.
+    #[arg(long)]
+    name: Option<String>,
+    /// A tag to find it by later (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    tags: Vec<(String, String)>,
+    /// An environment variable of the workload (repeatable).
+    #[arg(long = "env", short = 'e', value_name = "NAME=VALUE", value_parser = parse_key_value)]
+    env: Vec<(String, String)>,
+    /// Mount a volume (by name or id) at an absolute path (repeatable).
+    #[arg(long = "volume", short = 'v', value_name = "PATH=VOLUME", value_parser = parse_mount)]
+    volumes: Vec<(String, String)>,
+    /// Terminate it after this many seconds.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i64).range(1..))]
+    ttl: Option<i64>,
+    /// Wait until it is running (progress on stderr); fail if it ends instead.
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, requires = "wait")]
+    wait_timeout: u64,
+    /// Print the create response as JSON instead of the id.
+    #[arg(long)]
+    json: bool,
+    /// The command to run instead of the image's entrypoint (after `--`).
+    #[arg(last = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+/// `create`: prints the new id (or the create response with `--json`), then waits if asked.
+pub async fn create(porter: &Porter, args: CreateArgs) -> CliResult {
+    let mut spec = SandboxSpec::new(args.image);
+    if let Some(name) = args.name {
+        spec = spec.name(name);
+    }
+    if !args.tags.is_empty() {
+        spec = spec.tags(args.tags);
+    }
+    for (name, value) in args.env {
+        spec = spec.env(name, value);
+    }
+    for (path, target) in args.volumes {
+        let volume = resolve::volume(porter, &target).await?;
+        spec = spec.volume_mount(path, volume.id());
+    }
+    if let Some(ttl) = args.ttl {
+        spec = spec.ttl_seconds(ttl);
+    }
+    if !args.command.is_empty() {
+        spec = spec.command(args.command);
+    }
+    let created = porter.sandboxes().raw().create_sandbox(&spec).await?;
+    if args.json {
+        output::json(&created)?;
+    } else {
+        output::line(&created.id)?;
+    }
+    if args.wait {
+        let sandbox = porter.sandboxes().handle(&created.id);
+        wait_running(&sandbox, Duration::from_secs(args.wait_timeout)).await?;
+    }
+    Ok(0)
+}
+
+/// Polls until the sandbox runs, printing each phase on stderr. A sandbox that ends instead is
+/// a failure that shows its last log lines.
+async fn wait_running(sandbox: &Sandbox, timeout: Duration) -> CliResult<()> {
+    let color = output::stderr_color();
+    let started = Instant::now();
+    let id = sandbox.id();
+    let mut last_phase = None;
+    loop {
+        let status = sandbox.refresh().await?;
+        if last_phase.as_ref() != Some(&status.phase) {
+            let phase = status.phase.as_str();
+            output::note(format!(
+                "{id}: {}",
+                output::paint(phase, output::phase_style(phase), color)
+            ));
+            last_phase = Some(status.phase.clone());
+        }
+        if status.phase == StatusResponsePhase::Running {
+            output::note(format!("{id} is running ({:.1}s)", started.elapsed().as_secs_f64()));
+            return Ok(());
+        }
+        if status.phase.is_terminal() {
+            return Err(ended_instead(sandbox, &status).await);
+        }
+        if started.elapsed() > timeout {
+            return Err(Failure::new(format!(
+                "sandbox {id} is still {} after {}s",
+                status.phase,
+                timeout.as_secs()
+            ))
+            .hint(format!("wait longer with --wait-timeout, or see `porter-sandbox logs {id}`")));
+        }
+        tokio::time::sleep(WAIT_POLL).await;
+    }
+}
+
+async fn ended_instead(sandbox: &Sandbox, status: &StatusResponse) -> Failure {
+    let id = sandbox.id();
+    let mut why = Vec::new();
+    if let Some(reason) = &status.termination_reason {
+        why.push(format!("reason {reason}"));
+    }
+    if let Some(code) = status.exit_code {
+        why.push(format!("exit code {code}"));
+    }
+    let why = if why.is_empty() { String::new() } else { format!(" ({})", why.join(", ")) };
+    if let Ok(lines) = sandbox.logs(LogsQuery::new().limit(FAILURE_LOG_LINES)).await {
+        if !lines.is_empty() {
+            output::note(format!("last log lines of {id}:"));
+            for line in lines {
+                output::note(format!("  | {}", line.line));
+            }
+        }
+    }
+    Failure::new(format!("sandbox {id} ended {}{why} instead of running", status.phase))
+        .hint(format!("`porter-sandbox logs {id}` shows all its output"))
+}
+
+/// Options of `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only sandboxes in this phase (repeatable; any may match).
+    #[arg(long = "phase", value_name = "PHASE", value_parser = phase_parser())]
+    phases: Vec<SandboxesPhase>,
+    /// Only sandboxes with this tag (repeatable; all must match).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    tags: Vec<(String, String)>,
+    /// Only sandboxes whose name starts with this (case-insensitive).
+    #[arg(long, value_name = "PREFIX")]
+    search: Option<String>,
+    /// Only sandboxes running this image.
+    #[arg(long)]
+    image: Option<String>,
+    /// Which page of 50 (1-based).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..), conflicts_with = "all_pages")]
+    page: Option<i64>,
+    /// Read every page.
+    #[arg(long)]
+    all_pages: bool,
+    /// Print the list response as JSON (with --all-pages: every page's sandboxes in one).
+    #[arg(long)]
+    json: bool,
+}
+
+/// `list`.
+pub async fn list(porter: &Porter, args: ListArgs) -> CliResult {
+    let mut filter = SandboxFilter::new();
+    filter.phase = args.phases;
+    filter.tag = args.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    filter.search = args.search;
+    filter.image = args.image;
+    let api = porter.sandboxes().raw().clone();
+    let mut params = ListSandboxesParams::from(filter).page(args.page.unwrap_or(1));
+    let mut response = api.list_sandboxes(&params).await?;
+    while args.all_pages && response.pagination.has_next_page && !response.sandboxes.is_empty() {
+        params.page = Some(response.pagination.current_page + 1);
+        let next = api.list_sandboxes(&params).await?;
+        let mut sandboxes = std::mem::take(&mut response.sandboxes);
+        sandboxes.extend(next.sandboxes);
+        response = ListResponse { sandboxes, ..next };
+    }
+    if args.json {
+        output::json(&response)?;
+        return Ok(0);
+    }
+    if response.sandboxes.is_empty() {
+        output::note("no sandboxes match");
+        return Ok(0);
+    }
+    let mut table = Table::new(&["ID", "NAME", "IMAGE", "PHASE", "CREATED", "TAGS"]);
+    for sandbox in &response.sandboxes {
+        let phase = sandbox.phase.as_str();
+        table.row(vec![
+            sandbox.id.as_str().into(),
+            sandbox.name.as_str().into(),
+            sandbox.image.as_str().into(),
+            Cell::styled(phase, output::phase_style(phase)),
+            output::age(&sandbox.created_at).into(),
+            output::key_values(sandbox.tags.iter().flatten()).into(),
+        ]);
+    }
+    table.print()?;
+    let page = &response.pagination;
+    if page.has_next_page && !args.all_pages {
+        output::note(format!(
+            "page {} of {}: --page {} shows the next, --all-pages shows every one",
+            page.current_page,
+            page.total_pages,
+            page.current_page + 1
+        ));
+    }
+    Ok(0)
+}
+
+/// Options of `get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The sandbox's name or id.
+    #[arg(value_name = "NAME|ID")]
+    target: String,
+    /// Print the status as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `get`.
+pub async fn get(porter: &Porter, args: GetArgs) -> CliResult {
+    let sandbox = resolve::sandbox(porter, &args.target).await?;
+    let status = match sandbox.status() {
+        Some(status) => status,
+        None => sandbox.refresh().await?,
+    };
+    if args.json {
+        output::json(&status)?;
+        return Ok(0);
+    }
+    let phase = status.phase.as_str();
+    let optional = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+    let mut fields: Vec<(&str, Cell)> = vec![
+        ("ID", status.id.as_str().into()),
+        ("Name", status.name.as_str().into()),
+        ("Image", status.image.as_str().into()),
+        ("Phase", Cell::styled(phase, output::phase_style(phase))),
+        ("Exit code", optional(status.exit_code.map(|c| c.to_string())).into()),
+        ("Reason", optional(status.termination_reason.map(|r| r.to_string())).into()),
+        ("Tags", output::key_values(status.tags.iter().flatten()).into()),
+        ("Created", format!("{} ({})", status.created_at, output::age(&status.created_at)).into()),
+        ("Started", optional(status.started_at).into()),
+        ("Finished", optional(status.finished_at).into()),
+        ("Volumes", output::key_values(status.volume_mounts.iter().flatten()).into()),
+    ];
+    if !status.host.is_empty() {
+        fields.push(("Host", status.host.as_str().into()));
+    }
+    output::fields(&fields)?;
+    Ok(0)
+}
+
+/// Options of `terminate`.
+#[derive(Debug, Args)]
+pub struct TerminateArgs {
+    /// Names or ids of the sandboxes to terminate.
+    #[arg(value_name = "NAME|ID", required_unless_present = "all", conflicts_with = "all")]
+    targets: Vec<String>,
+    /// Terminate every sandbox matching --tag and --phase (default phases: queued, creating,
+    /// running).
+    #[arg(long)]
+    all: bool,
+    /// With --all: only sandboxes with this tag (repeatable; all must match).
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_key_value, requires = "all",
+          conflicts_with = "targets")]
+    tags: Vec<(String, String)>,
+    /// With --all: only sandboxes in this phase (repeatable; any may match).
+    #[arg(long = "phase", value_name = "PHASE", value_parser = phase_parser(), requires = "all",
+          conflicts_with = "targets")]
+    phases: Vec<SandboxesPhase>,
+    /// List what would be terminated, and terminate nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the outcome of each sandbox as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What happened to one sandbox of `terminate`.
+#[derive(Debug, Serialize)]
+struct Outcome {
+    /// The argument (or the id, with --all).
+    target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    /// `terminated`, `already_finished`, `would_terminate` or `failed`.
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// `terminate`: resolves and terminates concurrently, reporting each sandbox; exit 1 when any
+/// failed.
+pub async fn terminate(porter: &Porter, args: TerminateArgs) -> CliResult {
+    let found: Vec<(String, CliResult<Sandbox>)> = if args.all {
+        let mut filter = SandboxFilter::new();
+        filter.tag = args.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        filter.phase = if args.phases.is_empty() {
+            vec![SandboxesPhase::Queued, SandboxesPhase::Creating, SandboxesPhase::Running]
+        } else {
+            args.phases
+        };
+        let all = porter.sandboxes().list_all(filter).await?;
+        if all.is_empty() {
+            output::note("no sandboxes match");
+        }
+        all.into_iter().map(|s| (s.id().to_owned(), Ok(s))).collect()
+    } else {
+        stream::iter(args.targets)
+            .map(|target| async move {
+                let sandbox = resolve::sandbox(porter, &target).await;
+                (target, sandbox)
+            })
+            .buffered(CONCURRENCY)
+            .collect()
+            .await
+    };
+    let dry_run = args.dry_run;
+    let color = output::stdout_color();
+    let mut outcomes = stream::iter(found)
+        .map(|(target, sandbox)| async move { settle(target, sandbox, dry_run).await })
+        .buffered(CONCURRENCY);
+    let mut reports = Vec::new();
+    let mut failed = false;
+    while let Some(outcome) = outcomes.next().await {
+        failed |= outcome.error.is_some();
+        if !args.json {
+            print_outcome(&outcome, color)?;
+        }
+        reports.push(outcome);
+    }
+    if args.json {
+        output::json(&reports)?;
+    }
+    Ok(u8::from(failed))
+}
+
+async fn settle(target: String, sandbox: CliResult<Sandbox>, dry_run: bool) -> Outcome {
+    let sandbox = match sandbox {
+        Ok(sandbox) => sandbox,
+        Err(failure) => {
+            let error = Some(failure.message().to_owned());
+            return Outcome { target, id: None, name: None, result: "failed", error };
+        }
+    };
+    let id = Some(sandbox.id().to_owned());
+    let status = sandbox.status();
+    let name = status.as_ref().map(|s| s.name.clone());
+    let finished = status.is_some_and(|s| s.phase.is_terminal());
+    let (result, error) = if finished {
+        ("already_finished", None)
+    } else if dry_run {
+        ("would_terminate", None)
+    } else {
+        match sandbox.terminate_from(SandboxesSource::Cli).await {
+            Ok(()) => ("terminated", None),
+            Err(err) => ("failed", Some(err.message().to_owned())),
+        }
+    };
+    Outcome { target, id, name, result, error }
+}
+
+fn print_outcome(outcome: &Outcome, color: bool) -> std::io::Result<()> {
+    let who = match (&outcome.id, &outcome.name) {
+        (Some(id), Some(name)) if name != id => format!("{id} ({name})"),
+        (Some(id), _) => id.clone(),
+        _ => outcome.target.clone(),
+    };
+    let (word, style) = match outcome.result {
+        "terminated" => ("terminated", Style::Green),
+        "already_finished" => ("already finished", Style::Dim),
+        "would_terminate" => ("would terminate", Style::Yellow),
+        _ => {
+            let error = outcome.error.as_deref().unwrap_or("failed");
+            Failure::new(format!("cannot terminate {who}: {error}")).report();
+            return Ok(());
+        }
+    };
+    output::line(format!("{} {who}", output::paint(word, style, color)))
+}
