@@ -162,3 +162,5 @@ pub fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     format!("{prefix}-{}-{n}", std::process::id())
 }
+
+pub mod cli;
