@@ -49,6 +49,12 @@ impl Volumes {
         Ok(VolumeHandle::wrap(self.api.clone(), record))
     }
 
+    /// A handle for a record read earlier (or received from elsewhere), without any request.
+    #[must_use]
+    pub fn handle(&self, record: VolumeRecord) -> VolumeHandle {
+        VolumeHandle::wrap(self.api.clone(), record)
+    }
+
     /// Deletes the volume named `name`: a lookup, then a delete by id.
     pub async fn delete(&self, name: &str) -> Result<()> {
         let id = self.api.lookup_volume(name).await?.id;

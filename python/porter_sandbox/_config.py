@@ -1,0 +1,61 @@
+"""Client configuration: base URL, API key and default timeout.
+
+Resolution is the Rust core's, identical in every Porter SDK: explicit values, then
+``PORTER_SANDBOX_BASE_URL``, then ``PORTER_CLUSTER_ID`` with the API key's ``project_id`` claim,
+then the in-cluster address (``KUBERNETES_SERVICE_HOST``). It fails with :class:`ValueError`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from . import _native
+
+__all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
+    "EXTERNAL_BASE_URL_FORMAT",
+    "IN_CLUSTER_BASE_URL",
+    "Config",
+]
+
+IN_CLUSTER_BASE_URL: str = _native.IN_CLUSTER_BASE_URL
+EXTERNAL_BASE_URL_FORMAT: str = _native.EXTERNAL_BASE_URL_FORMAT
+DEFAULT_TIMEOUT_SECONDS: float = _native.DEFAULT_TIMEOUT_SECONDS
+
+_ENV_VARS = (
+    "PORTER_SANDBOX_API_KEY",
+    "PORTER_SANDBOX_BASE_URL",
+    "PORTER_CLUSTER_ID",
+    "KUBERNETES_SERVICE_HOST",
+)
+
+
+def _environment() -> dict[str, str]:
+    """The variables configuration reads, from ``os.environ``."""
+    return {name: os.environ[name] for name in _ENV_VARS if name in os.environ}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Resolved settings of a client."""
+
+    api_key: str | None
+    base_url: str
+    timeout: float
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+    ) -> Config:
+        """Resolves the settings from the arguments and the environment; raises
+        :class:`ValueError` saying what to set when no base URL can be determined or the API key
+        is unusable."""
+        key, url, seconds = _native.resolve_config(
+            api_key, base_url, None if timeout is None else float(timeout), _environment()
+        )
+        return cls(api_key=key, base_url=url, timeout=seconds)

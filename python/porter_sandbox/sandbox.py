@@ -1,0 +1,100 @@
+"""The sandbox handles: :class:`Sandbox` and :class:`AsyncSandbox`."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+
+from ._models import ExecRequest, ExecResponse, LogLine, StatusResponse
+from .enums import StatusResponsePhase
+from .resources import AsyncSandboxes as AsyncSandboxesResource
+from .resources import Sandboxes as SandboxesResource
+
+__all__ = ["AsyncSandbox", "Sandbox"]
+
+
+class _SandboxState:
+    id: str
+    _status: StatusResponse | None
+
+    @property
+    def phase(self) -> StatusResponsePhase | None:
+        """The phase of the last status read; ``None`` until one was read."""
+        return None if self._status is None else self._status.phase
+
+    @property
+    def tags(self) -> dict[str, str] | None:
+        """The tags of the last status read; ``None`` until one was read or when none are
+        set."""
+        return None if self._status is None else self._status.tags
+
+    def __repr__(self) -> str:
+        phase = self.phase
+        shown = None if phase is None else getattr(phase, "value", phase)
+        return f"{type(self).__name__}(id={self.id!r}, phase={shown!r})"
+
+
+class Sandbox(_SandboxState):
+    """A sandbox: its id, the last status read, and what can be done with it."""
+
+    def __init__(
+        self, *, id: str, resource: SandboxesResource, status: StatusResponse | None = None
+    ) -> None:
+        self.id = id
+        self._resource = resource
+        self._status = status
+
+    def refresh(self) -> StatusResponse:
+        """Reads the status (``GET /v1/sandbox/{id}``), keeps it and returns it."""
+        status = self._resource.get_sandbox(self.id)
+        self._status = status
+        return status
+
+    def terminate(self) -> None:
+        """Terminates the sandbox; its record and logs stay readable."""
+        self._resource.delete_sandbox(self.id)
+
+    def logs(self, *, since: str | None = None, limit: int | None = None) -> builtins.list[LogLine]:
+        """The sandbox's log lines: the workload's output and every exec's."""
+        return self._resource.get_sandbox_logs(self.id, limit=limit, since=since).logs
+
+    def exec(self, command: Sequence[str]) -> ExecResponse:
+        """Runs ``command`` (an argv; no shell) and waits for it, however long it takes. Never
+        retried; a non-zero exit code is a normal result."""
+        request = ExecRequest(command=command)  # type: ignore[arg-type]
+        return ExecResponse._from_wire(self._resource._native.exec_command(self.id, request.command))
+
+
+class AsyncSandbox(_SandboxState):
+    """A sandbox (async): its id, the last status read, and what can be done with it."""
+
+    def __init__(
+        self, *, id: str, resource: AsyncSandboxesResource, status: StatusResponse | None = None
+    ) -> None:
+        self.id = id
+        self._resource = resource
+        self._status = status
+
+    async def refresh(self) -> StatusResponse:
+        """Reads the status (``GET /v1/sandbox/{id}``), keeps it and returns it."""
+        status = await self._resource.get_sandbox(self.id)
+        self._status = status
+        return status
+
+    async def terminate(self) -> None:
+        """Terminates the sandbox; its record and logs stay readable."""
+        await self._resource.delete_sandbox(self.id)
+
+    async def logs(
+        self, *, since: str | None = None, limit: int | None = None
+    ) -> builtins.list[LogLine]:
+        """The sandbox's log lines: the workload's output and every exec's."""
+        return (await self._resource.get_sandbox_logs(self.id, limit=limit, since=since)).logs
+
+    async def exec(self, command: Sequence[str]) -> ExecResponse:
+        """Runs ``command`` (an argv; no shell) and waits for it, however long it takes. Never
+        retried; a non-zero exit code is a normal result."""
+        request = ExecRequest(command=command)  # type: ignore[arg-type]
+        return ExecResponse._from_wire(
+            await self._resource._native.exec_command_async(self.id, request.command)
+        )
