@@ -18,10 +18,36 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[rank]
 }
 
-fn mem_available_kib() -> u64 {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
-    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+/// Memory charged to one sandbox: its cgroup (the workload) plus the proportional set size of
+/// the host-side processes that serve it (shim, crun, slirp4netns), found by the id on their
+/// command line.
+fn sandbox_memory_kib(id: &str) -> u64 {
+    let cgroup = ["/sys/fs/cgroup/memory/porter-sandbox", "/sys/fs/cgroup/porter-sandbox"]
+        .iter()
+        .find_map(|root| {
+            let dir = format!("{root}/{id}");
+            std::fs::read_to_string(format!("{dir}/memory.usage_in_bytes"))
+                .or_else(|_| std::fs::read_to_string(format!("{dir}/memory.current")))
+                .ok()
+        })
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        / 1024;
+    let mut helpers = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let dir = entry.path();
+        let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else { continue };
+        if !String::from_utf8_lossy(&cmdline).contains(id) {
+            continue;
+        }
+        let rollup = std::fs::read_to_string(dir.join("smaps_rollup")).unwrap_or_default();
+        helpers += rollup
+            .lines()
+            .find(|l| l.starts_with("Pss:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    cgroup + helpers
 }
 
 #[tokio::main]
@@ -51,7 +77,6 @@ async fn main() {
 
     let mut to_running = Vec::new();
     let mut sandboxes = Vec::new();
-    let before = mem_available_kib();
     for _ in 0..samples {
         let started = Instant::now();
         let sandbox = porter
@@ -71,7 +96,8 @@ async fn main() {
         sandboxes.push(sandbox);
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let per_sandbox_kib = before.saturating_sub(mem_available_kib()) / samples as u64;
+    let total: u64 = sandboxes.iter().map(|s| sandbox_memory_kib(s.id())).sum();
+    let per_sandbox_kib = total / samples as u64;
 
     let mut exec = Vec::new();
     let target = &sandboxes[0];
@@ -100,7 +126,7 @@ async fn main() {
         ms(percentile(&mut exec, 0.95))
     );
     println!(
-        "memory per idle sandbox: {:.1} MiB (host MemAvailable delta)",
+        "memory per idle sandbox: {:.1} MiB (cgroup usage + PSS of shim, crun and slirp4netns)",
         per_sandbox_kib as f64 / 1024.0
     );
 }
