@@ -31,6 +31,11 @@ def wire(value: str | Enum | None) -> str | None:
     return str(value)
 
 
+def wire_str(value: str | Enum) -> str:
+    """The wire value of a required query parameter."""
+    return str(value.value) if isinstance(value, Enum) else str(value)
+
+
 def wires(values: Iterable[str | Enum] | None) -> list[str] | None:
     """The wire values of a repeated query parameter."""
     if values is None:

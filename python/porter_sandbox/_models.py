@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from enum import Enum
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from .enums import (
     FilterValuesResponsePhases,
@@ -39,8 +39,12 @@ from .enums import (
 
 if sys.version_info >= (3, 11):
     from typing import Self, dataclass_transform
-else:  # pragma: no cover - Python 3.10
+elif TYPE_CHECKING:  # pragma: no cover - Python 3.10, type checkers only
     from typing_extensions import Self, dataclass_transform
+else:  # pragma: no cover - Python 3.10 at run time: no typing_extensions needed
+
+    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:
+        return lambda cls: cls
 
 __all__ = [
     "BaseModel",

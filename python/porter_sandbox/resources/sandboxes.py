@@ -123,7 +123,7 @@ class Sandboxes:
         """``GET /v1/sandbox/{id}/metrics``: one metric's time series."""
         return SandboxMetricsResponse._from_wire(
             self._native.get_sandbox_metrics(
-                id, _convert.wire(metric), start_time_utc, end_time_utc
+                id, _convert.wire_str(metric), start_time_utc, end_time_utc
             )
         )
 
@@ -226,6 +226,6 @@ class AsyncSandboxes:
         """``GET /v1/sandbox/{id}/metrics``: one metric's time series."""
         return SandboxMetricsResponse._from_wire(
             await self._native.get_sandbox_metrics_async(
-                id, _convert.wire(metric), start_time_utc, end_time_utc
+                id, _convert.wire_str(metric), start_time_utc, end_time_utc
             )
         )

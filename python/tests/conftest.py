@@ -1,0 +1,97 @@
+"""Fixtures: one real `porter-sandbox serve` for the whole session (free port, temporary data
+directory, --ephemeral), clients for it, and helpers to wait for sandboxes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from porter_sandbox import Porter, Sandbox, StatusResponsePhase
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV_VARS = (
+    "PORTER_SANDBOX_API_KEY",
+    "PORTER_SANDBOX_BASE_URL",
+    "PORTER_CLUSTER_ID",
+    "KUBERNETES_SERVICE_HOST",
+)
+
+
+def server_binary() -> Path:
+    configured = os.environ.get("PORTER_SANDBOX_BIN")
+    binary = Path(configured) if configured else ROOT / "target" / "debug" / "porter-sandbox"
+    if not binary.exists():
+        pytest.fail(f"{binary} is missing: run `cargo build -p porter-sandbox-cli` first")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def base_url() -> Iterator[str]:
+    data = tempfile.mkdtemp(prefix="porter-sandbox-pytest-")
+    process = subprocess.Popen(
+        [str(server_binary()), "serve", "--listen", "127.0.0.1:0", "--ephemeral",
+         "--data-dir", os.path.join(data, "data")],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "RUST_LOG": "warn"},
+        text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"the server did not start: {line!r}")
+        yield line.removeprefix("listening on ").strip()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def porter(base_url: str) -> Iterator[Porter]:
+    with Porter(base_url=base_url) as client:
+        yield client
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def wait_running(sandbox: Sandbox, timeout: float = 60) -> StatusResponsePhase | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = sandbox.refresh()
+        if status.phase not in (StatusResponsePhase.QUEUED, StatusResponsePhase.CREATING):
+            return status.phase
+        time.sleep(0.05)
+    return sandbox.phase
+
+
+@pytest.fixture(scope="module")
+def running(base_url: str) -> Iterator[Sandbox]:
+    """A running sandbox shared by a module's tests."""
+    with Porter(base_url=base_url) as client:
+        sandbox = client.sandboxes.create(
+            "host", name=unique("shared"), command=["sleep", "600"], tags={"suite": "pytest"}
+        )
+        assert wait_running(sandbox) == StatusResponsePhase.RUNNING
+        yield sandbox
+        sandbox.terminate()
