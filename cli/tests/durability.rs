@@ -190,3 +190,29 @@ fn non_loopback_without_a_key_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--api-key"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_does_not_wait_for_ever_on_a_running_exec() {
+    let server = start_server(&[]);
+    let porter = server.client();
+    let sandbox = porter
+        .sandboxes()
+        .create(SandboxSpec::new("host").command(["sleep", "300"]))
+        .await
+        .unwrap();
+    assert_eq!(wait_started(&sandbox, START).await, StatusResponsePhase::Running);
+    let pending = {
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move { sandbox.exec(["sleep", "120"]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    tokio::task::spawn_blocking(move || server.stop()).await.unwrap();
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(20), "stopping took {waited:?}");
+    // The exec ends with the server: cut off, or killed with its (ephemeral) sandbox.
+    match pending.await.unwrap() {
+        Ok(out) => assert_ne!(out.exit_code, 0, "{out:?}"),
+        Err(err) => assert_eq!(err.kind(), porter_sandbox::ErrorKind::Network, "{err}"),
+    }
+}

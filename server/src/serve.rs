@@ -8,6 +8,9 @@ use crate::{
     service::{Service, ServiceOptions},
 };
 
+/// How long a stopping server waits for requests in flight.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Environment variable with comma-separated API keys the server accepts.
 pub const ENV_SERVER_API_KEYS: &str = "PORTER_SANDBOX_SERVER_API_KEYS";
 
@@ -97,15 +100,34 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
 }
 
 impl RunningServer {
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves, then lets the requests in flight finish — for at most
+    /// [`DRAIN_TIMEOUT`], since an exec may run for ever.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), String> {
-        let result = axum::serve(self.listener, http::router(self.service.clone()))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| format!("the server failed: {e}"));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let mut graceful_signal = stopped.clone();
+        let mut deadline_signal = stopped;
+        let graceful = axum::serve(self.listener, http::router(self.service.clone()))
+            .with_graceful_shutdown(async move {
+                let _ = graceful_signal.wait_for(|stopped| *stopped).await;
+            });
+        let deadline = async move {
+            let _ = deadline_signal.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(DRAIN_TIMEOUT).await;
+        };
+        let result = tokio::select! {
+            result = graceful => result.map_err(|e| format!("the server failed: {e}")),
+            () = deadline => {
+                tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; stopping anyway");
+                Ok(())
+            }
+        };
         if self.ephemeral {
             self.service.terminate_all().await;
         }
