@@ -22,4 +22,8 @@ bash tests/compat/run_official_sdk.sh target/debug/porter-sandbox
 echo "== types build without the HTTP client"
 cargo check -p porter-sandbox --no-default-features
 
+# --- Python package (issue 5): pip install ./python, pytest, stubtest, mypy --strict ----------
+echo "== the Python package"
+bash scripts/python.sh
+
 echo "all tests passed"

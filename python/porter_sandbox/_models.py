@@ -14,7 +14,6 @@ without being validated again.
 from __future__ import annotations
 
 import json
-import sys
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -37,12 +36,10 @@ from .enums import (
     VolumeType,
 )
 
-if sys.version_info >= (3, 11):
-    from typing import Self, dataclass_transform
-elif TYPE_CHECKING:  # pragma: no cover - Python 3.10, type checkers only
+if TYPE_CHECKING:
     from typing_extensions import Self, dataclass_transform
-else:  # pragma: no cover - Python 3.10 at run time: no typing_extensions needed
-
+else:
+    # Only type checkers need the transform (it gives every model a keyword ``__init__``).
     def dataclass_transform(**_: Any) -> Callable[[Any], Any]:
         return lambda cls: cls
 

@@ -8,6 +8,29 @@ as plain JSON values (dicts, lists, scalars).
 from collections.abc import Awaitable, Mapping
 from typing import Any, final
 
+__all__ = [
+    "__version__",
+    "DEFAULT_CHUNK_BYTES",
+    "UPLOAD_CHUNK_BYTES",
+    "MAX_REDIRECTS",
+    "DEFAULT_MAX_RETRIES",
+    "IN_CLUSTER_BASE_URL",
+    "EXTERNAL_BASE_URL_FORMAT",
+    "DEFAULT_TIMEOUT_SECONDS",
+    "NativeClient",
+    "NativeVolume",
+    "NativeStream",
+    "resolve_config",
+    "normalize_path",
+    "join_path",
+    "parse_content_range",
+    "should_retry",
+    "backoff_delay",
+    "error_class_name",
+    "INITIAL_BACKOFF_SECONDS",
+    "MAX_BACKOFF_SECONDS",
+]
+
 _Json = Any
 _File = tuple[str, str, str, int, str | None, bool]
 _Content = tuple[bytes, tuple[int, int, int] | None, float | None]

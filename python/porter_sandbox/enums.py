@@ -4,7 +4,13 @@ Members are ``str`` instances equal to their wire values (``phase == "running"``
 the wire value and ``str(member)`` is ``ClassName.MEMBER``.
 """
 
+from __future__ import annotations
+
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = [
     "FilterValuesResponsePhases",
@@ -26,7 +32,15 @@ __all__ = [
 ]
 
 
-class FilterValuesResponsePhases(str, Enum):
+class _StrEnum(str, Enum):
+    """A ``str`` enum of wire values."""
+
+    if TYPE_CHECKING:
+        # What calling the class does at run time: look a member up by its value.
+        def __new__(cls, value: object) -> Self: ...
+
+
+class FilterValuesResponsePhases(_StrEnum):
     """A sandbox phase offered as a list filter."""
 
     QUEUED = "queued"
@@ -37,7 +51,7 @@ class FilterValuesResponsePhases(str, Enum):
     TERMINATED = "terminated"
 
 
-class LogLineLevel(str, Enum):
+class LogLineLevel(_StrEnum):
     """The level of a log line."""
 
     ERROR = "error"
@@ -45,14 +59,14 @@ class LogLineLevel(str, Enum):
     INFO = "info"
 
 
-class SandboxDomainSpecVisibility(str, Enum):
+class SandboxDomainSpecVisibility(_StrEnum):
     """Who can reach a sandbox domain."""
 
     PUBLIC = "public"
     PRIVATE = "private"
 
 
-class SandboxesPhase(str, Enum):
+class SandboxesPhase(_StrEnum):
     """A sandbox phase, as a list or count filter."""
 
     QUEUED = "queued"
@@ -63,14 +77,14 @@ class SandboxesPhase(str, Enum):
     TERMINATED = "terminated"
 
 
-class SandboxesSource(str, Enum):
+class SandboxesSource(_StrEnum):
     """Who asked for a termination."""
 
     DASHBOARD = "dashboard"
     CLI = "cli"
 
 
-class SandboxMetric(str, Enum):
+class SandboxMetric(_StrEnum):
     """A sandbox metric series."""
 
     CPU_USAGE = "cpu_usage"
@@ -81,14 +95,14 @@ class SandboxMetric(str, Enum):
     NETWORK_TX = "network_tx"
 
 
-class SnapshotMode(str, Enum):
+class SnapshotMode(_StrEnum):
     """What a snapshot captures."""
 
     FILESYSTEM = "filesystem"
     FULL = "full"
 
 
-class SnapshotStatus(str, Enum):
+class SnapshotStatus(_StrEnum):
     """Where a snapshot's capture is."""
 
     PENDING = "pending"
@@ -96,7 +110,7 @@ class SnapshotStatus(str, Enum):
     FAILED = "failed"
 
 
-class StatusResponsePhase(str, Enum):
+class StatusResponsePhase(_StrEnum):
     """The lifecycle phase of a sandbox."""
 
     QUEUED = "queued"
@@ -107,7 +121,7 @@ class StatusResponsePhase(str, Enum):
     TERMINATED = "terminated"
 
 
-class StatusResponseTerminationReason(str, Enum):
+class StatusResponseTerminationReason(_StrEnum):
     """Why a sandbox stopped."""
 
     DASHBOARD = "dashboard"
@@ -120,14 +134,14 @@ class StatusResponseTerminationReason(str, Enum):
     USER_TERMINATED = "user_terminated"
 
 
-class VolumeFileEntryType(str, Enum):
+class VolumeFileEntryType(_StrEnum):
     """A listed volume entry: file or directory."""
 
     FILE = "file"
     DIRECTORY = "directory"
 
 
-class VolumeObjectSpecAccess(str, Enum):
+class VolumeObjectSpecAccess(_StrEnum):
     """What sandboxes may do with an object volume."""
 
     READ_WRITE = "read_write"
@@ -135,14 +149,14 @@ class VolumeObjectSpecAccess(str, Enum):
     WRITE_ONLY_NEW_FILES = "write_only_new_files"
 
 
-class VolumeObjectSpecMode(str, Enum):
+class VolumeObjectSpecMode(_StrEnum):
     """How an object volume is mounted."""
 
     OBJECT = "object"
     FILESYSTEM = "filesystem"
 
 
-class VolumePhase(str, Enum):
+class VolumePhase(_StrEnum):
     """The lifecycle phase of a volume."""
 
     PENDING = "pending"
@@ -150,14 +164,14 @@ class VolumePhase(str, Enum):
     FAILED = "failed"
 
 
-class VolumeSpecType(str, Enum):
+class VolumeSpecType(_StrEnum):
     """The kind of volume to create."""
 
     DISK = "disk"
     OBJECT = "object"
 
 
-class VolumeType(str, Enum):
+class VolumeType(_StrEnum):
     """The kind of a volume."""
 
     DISK = "disk"

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -21,7 +22,9 @@ def python(script: str, *args: str, env: dict[str, str] | None = None) -> subpro
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(sys.path)},
+        env={**os.environ, **(env or {})},
+        # Not the source tree: the child must import the installed package, as users do.
+        cwd=tempfile.gettempdir(),
     )
 
 
@@ -133,10 +136,10 @@ def test_large_upload_and_stream_use_bounded_memory(base_url: str, tmp_path: Pat
 
 def test_official_sdk_smoke_script_runs_unchanged(base_url: str) -> None:
     script = ROOT / "tests" / "compat" / "official_sdk_smoke.py"
-    env = {**os.environ, "PORTER_SANDBOX_BASE_URL": base_url,
-           "PYTHONPATH": os.pathsep.join(sys.path)}  # fmt: skip
+    env = {**os.environ, "PORTER_SANDBOX_BASE_URL": base_url}
     result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600
-    )
+        [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600,
+        cwd=tempfile.gettempdir(),
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "official SDK smoke: all checks passed" in result.stdout
