@@ -1,0 +1,79 @@
+//! `NativeSandbox`: the core's `Sandbox` handle (id, cached status, operations).
+
+use napi_derive::napi;
+use porter_sandbox::{Sandbox, types::SandboxesSource};
+use serde_json::Value;
+
+use crate::{
+    convert::{from_js, to_json},
+    errors::IntoJs,
+    options::LogsOptions,
+};
+
+/// A sandbox handle: its id and the last status read.
+#[napi]
+pub struct NativeSandbox {
+    inner: Sandbox,
+}
+
+impl From<Sandbox> for NativeSandbox {
+    fn from(inner: Sandbox) -> Self {
+        Self { inner }
+    }
+}
+
+#[napi]
+impl NativeSandbox {
+    /// The sandbox id.
+    #[napi(getter)]
+    pub fn id(&self) -> String {
+        self.inner.id().to_owned()
+    }
+
+    /// The phase of the cached status; `null` until a status was read.
+    #[napi(getter)]
+    pub fn phase(&self) -> Option<String> {
+        self.inner.phase().map(|p| p.as_str().to_owned())
+    }
+
+    /// The tags of the cached status; `null` until a status was read or when none are set.
+    #[napi(getter)]
+    pub fn tags(&self) -> napi::Result<Option<Value>> {
+        self.inner.tags().map(|t| to_json(&t)).transpose()
+    }
+
+    /// The cached status, if one was read.
+    #[napi(getter)]
+    pub fn status(&self) -> napi::Result<Option<Value>> {
+        self.inner.status().map(|s| to_json(&s)).transpose()
+    }
+
+    /// `GET /v1/sandbox/{id}`: read, cache and return the status.
+    #[napi]
+    pub async fn refresh(&self) -> napi::Result<Value> {
+        to_json(&self.inner.refresh().await.js()?)
+    }
+
+    /// Runs `command` (an argv) with no timeout and no retry.
+    #[napi]
+    pub async fn exec(&self, command: Vec<String>) -> napi::Result<Value> {
+        to_json(&self.inner.exec(command).await.js()?)
+    }
+
+    /// The sandbox's log lines.
+    #[napi]
+    pub async fn logs(&self, options: Option<Value>) -> napi::Result<Value> {
+        let query = from_js::<LogsOptions>(options, "logs options")?.into();
+        to_json(&self.inner.logs(query).await.js()?)
+    }
+
+    /// Terminates the sandbox, optionally saying who asked (`dashboard`, `cli`).
+    #[napi]
+    pub async fn terminate(&self, source: Option<String>) -> napi::Result<()> {
+        match source {
+            Some(source) => self.inner.terminate_from(SandboxesSource::from_wire(&source)).await,
+            None => self.inner.terminate().await,
+        }
+        .js()
+    }
+}
