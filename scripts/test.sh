@@ -26,4 +26,8 @@ cargo check -p porter-sandbox --no-default-features
 echo "== the Python package"
 bash scripts/python.sh
 
+# --- Node package (issue 6): npm ci, napi build, tsc --strict on the examples, node --test ------
+echo "== the Node package"
+bash scripts/node.sh
+
 echo "all tests passed"

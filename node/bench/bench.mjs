@@ -1,0 +1,116 @@
+// Benchmark (not a test): the Node package against a plain `fetch` loop (the transport of the
+// official TypeScript SDK), against one local `porter-sandbox serve`.
+//
+//   node bench/bench.mjs [--seconds 5] [--stream-mib 512]
+//
+// 1. calls/s of `sandbox.refresh()` (GET /v1/sandbox/{id}), sequential, vs `fetch` + JSON;
+// 2. the same with 1,000 calls in flight;
+// 3. MB/s of `volume.stream()` over a 512 MiB file (and `readFile` of it), vs one `fetch`.
+// Set PORTER_SANDBOX_BIN to use another server binary (e.g. a release build).
+
+import { mkdtempSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { Porter } from '../index.mjs';
+import { startServer, serverBinary } from '../test/server.mjs';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '5' },
+    'stream-mib': { type: 'string', default: '512' },
+    concurrency: { type: 'string', default: '1000' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const STREAM_MIB = Number(values['stream-mib']);
+const CONCURRENCY = Number(values.concurrency);
+
+/** Runs `call` with `inFlight` callers for `seconds`; returns calls per second. */
+async function rate(call, inFlight, seconds) {
+  const deadline = performance.now() + seconds * 1000;
+  let done = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < deadline) {
+        await call();
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - started) / 1000);
+}
+
+function fmt(n, unit) {
+  return `${n.toFixed(n >= 100 ? 0 : 1).padStart(8)} ${unit}`;
+}
+
+const server = await startServer();
+const scratch = mkdtempSync(join(tmpdir(), 'porter-sandbox-bench-'));
+const results = [];
+try {
+  const porter = new Porter({ baseUrl: server.baseUrl });
+  const sandbox = await porter.sandboxes.create({ image: 'host', command: ['sleep', '3600'] });
+  while ((await sandbox.refresh()).phase !== 'running') await new Promise((r) => setTimeout(r, 100));
+  const url = `${server.baseUrl}/v1/sandbox/${sandbox.id}`;
+  const headers = { accept: 'application/json', 'user-agent': 'porter-sandbox-typescript/0.0.1' };
+  const viaFetch = async () => {
+    const response = await fetch(url, { headers });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    return response.json();
+  };
+  const viaPorter = () => sandbox.refresh();
+
+  console.log(`server: ${serverBinary} at ${server.baseUrl}`);
+  console.log(`node ${process.version}, ${SECONDS} s per measurement\n`);
+
+  // Warm both up (connections, JIT).
+  await rate(viaPorter, 50, 1);
+  await rate(viaFetch, 50, 1);
+
+  for (const [label, inFlight] of [['sequential', 1], [`${CONCURRENCY} concurrent`, CONCURRENCY]]) {
+    const fetchRate = await rate(viaFetch, inFlight, SECONDS);
+    const porterRate = await rate(viaPorter, inFlight, SECONDS);
+    results.push({ label: `refresh() ${label}`, porter: porterRate, fetch: fetchRate });
+    console.log(`refresh() ${label.padEnd(16)} porter-sandbox ${fmt(porterRate, 'calls/s')}   fetch ${fmt(fetchRate, 'calls/s')}   ratio ${(porterRate / fetchRate).toFixed(2)}x`);
+  }
+
+  // Streaming a large file.
+  const file = join(scratch, 'big.bin');
+  const fd = openSync(file, 'w');
+  const block = Buffer.alloc(8 * 1024 * 1024);
+  for (let i = 0; i < block.length; i += 4) block.writeUInt32LE((i * 2654435761) >>> 0, i);
+  for (let i = 0; i < STREAM_MIB / 8; i++) writeSync(fd, block);
+  closeSync(fd);
+  const volume = await porter.volumes.create({ name: `bench-${Date.now().toString(36)}` });
+  let t = performance.now();
+  await volume.writeFile('/big.bin', file);
+  const uploadMBs = STREAM_MIB * 1.048576 / ((performance.now() - t) / 1000);
+  const size = STREAM_MIB * 1024 * 1024;
+
+  t = performance.now();
+  let total = 0;
+  for await (const chunk of volume.stream('/big.bin')) total += chunk.byteLength;
+  const streamMBs = total / 1e6 / ((performance.now() - t) / 1000);
+  if (total !== size) throw new Error(`streamed ${total} of ${size} bytes`);
+
+  t = performance.now();
+  const fileUrl = `${server.baseUrl}/v1/volume/${volume.id}/files/content?path=%2Fbig.bin`;
+  const response = await fetch(fileUrl, { headers: { accept: 'application/octet-stream' } });
+  let fetched = 0;
+  for await (const chunk of response.body) fetched += chunk.byteLength;
+  const fetchMBs = fetched / 1e6 / ((performance.now() - t) / 1000);
+
+  console.log(`\n${STREAM_MIB} MiB file: upload (writeFile from a path) ${fmt(uploadMBs, 'MB/s')}`);
+  console.log(`volume.stream() (8 MiB ranged chunks)       ${fmt(streamMBs, 'MB/s')}   one fetch GET ${fmt(fetchMBs, 'MB/s')}   ratio ${(streamMBs / fetchMBs).toFixed(2)}x`);
+  results.push({ label: 'stream MB/s', porter: streamMBs, fetch: fetchMBs });
+
+  await sandbox.terminate();
+  porter.close();
+  console.log(`\n${JSON.stringify(results.map((r) => ({ ...r, ratio: +(r.porter / r.fetch).toFixed(2) })))}`);
+} finally {
+  await server.stop();
+  rmSync(scratch, { recursive: true, force: true });
+}
