@@ -51,7 +51,7 @@ macro_rules! endpoints {
                 fn $aname<'py>(&self, py: Python<'py>, $($arg: $ty),*) -> PyResult<Bound<'py, PyAny>> {
                     let $this = self;
                     let future = $prep;
-                    crate::run::awaitable(py, future)
+                    crate::aio::awaitable(py, future)
                 }
             )*
             $($extra)*

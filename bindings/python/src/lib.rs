@@ -5,9 +5,10 @@
 //! retry, redirect, timeout, configuration rule and path rule lives in the `porter-sandbox` crate.
 //!
 //! Each operation exists twice: `name(...)` blocks the calling thread with the GIL released and
-//! stays interruptible by Ctrl-C, and `name_async(...)` returns an awaitable that runs on the
-//! core's shared tokio runtime (call it from a coroutine).
+//! stays interruptible by Ctrl-C (`run.rs`), and `name_async(...)` returns an `asyncio.Future`
+//! whose work runs on the core's shared tokio runtime (`aio.rs`; call it from a coroutine).
 
+mod aio;
 mod body;
 mod client;
 mod convert;

@@ -1,18 +1,9 @@
-//! Running core futures from Python: blocking (GIL released, interruptible by Ctrl-C) or as
-//! asyncio awaitables on the core's shared runtime.
+//! Running core futures from blocking Python code: the GIL released, interruptible by Ctrl-C.
+//! (Awaitables are in `aio.rs`.)
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::{Arc, OnceLock},
-    time::Duration,
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use pyo3::prelude::*;
-use pyo3_async_runtimes::{
-    TaskLocals,
-    generic::{ContextExt, JoinError, Runtime},
-};
 
 use crate::{convert::Out, errors};
 
@@ -22,19 +13,20 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 /// The result of every core operation as seen by the bindings.
 pub type CoreResult = porter_sandbox::Result<Out>;
 
-/// The core's process-wide runtime, rebuilt by the core after a `fork()`.
+/// The core's process-wide runtime, rebuilt by the core after a `fork()` (so both blocking calls
+/// and awaitables keep working in a forked child).
 pub fn runtime() -> PyResult<Arc<tokio::runtime::Runtime>> {
     porter_sandbox::runtime::shared().map_err(|e| Python::attach(|py| errors::to_py(py, &e)))
 }
 
-/// Runs `future` to completion on the calling thread with the GIL released. Every
+/// Runs `future` on the shared runtime and waits for its result with the GIL released. Every
 /// [`SIGNAL_POLL`] the GIL is taken back to run Python's signal handlers: when one raises (Ctrl-C
-/// raises `KeyboardInterrupt`), the future is dropped, which cancels the request, and the
-/// exception propagates.
+/// raises `KeyboardInterrupt`), the task is aborted — which drops the future and so cancels the
+/// request — and the exception propagates.
 pub fn block_on<F, T>(py: Python<'_>, future: F) -> PyResult<T>
 where
-    F: Future<Output = porter_sandbox::Result<T>> + Send,
-    T: Send,
+    F: Future<Output = porter_sandbox::Result<T>> + Send + 'static,
+    T: Send + 'static,
 {
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(pyo3::exceptions::PyRuntimeError::new_err(
@@ -43,20 +35,25 @@ where
         ));
     }
     let runtime = runtime()?;
-    let mut future = std::pin::pin!(future);
+    let (sender, mut receiver) = std::sync::mpsc::sync_channel(1);
+    let task = runtime.spawn(async move {
+        let _ = sender.send(future.await);
+    });
     loop {
-        let finished = py.detach(|| {
-            runtime.block_on(async {
-                tokio::select! {
-                    biased;
-                    result = &mut future => Some(result),
-                    () = tokio::time::sleep(SIGNAL_POLL) => None,
+        let waiting = &mut receiver;
+        match py.detach(move || waiting.recv_timeout(SIGNAL_POLL)) {
+            Ok(result) => return result.map_err(|e| errors::to_py(py, &e)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if let Err(interrupt) = py.check_signals() {
+                    task.abort();
+                    return Err(interrupt);
                 }
-            })
-        });
-        match finished {
-            Some(result) => return result.map_err(|e| errors::to_py(py, &e)),
-            None => py.check_signals()?,
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                    "the call's task ended without a result",
+                ));
+            }
         }
     }
 }
@@ -64,118 +61,8 @@ where
 /// [`block_on`] for operations that produce an [`Out`], converted to a Python object.
 pub fn call<F>(py: Python<'_>, future: F) -> PyResult<Py<PyAny>>
 where
-    F: Future<Output = CoreResult> + Send,
+    F: Future<Output = CoreResult> + Send + 'static,
 {
     let out = block_on(py, future)?;
     Ok(out.into_pyobject(py)?.unbind())
-}
-
-/// An asyncio awaitable for `future`, which runs on the core's shared runtime. Cancelling the
-/// awaitable drops the future (and so cancels the request). Must be called with a running event
-/// loop (from a coroutine).
-pub fn awaitable<'py, F>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
-where
-    F: Future<Output = CoreResult> + Send + 'static,
-{
-    // Make sure the runtime of this process exists before handing work to it.
-    runtime()?;
-    pyo3_async_runtimes::generic::future_into_py::<SharedRuntime, _, Out>(py, async move {
-        future.await.map_err(|e| Python::attach(|py| errors::to_py(py, &e)))
-    })
-}
-
-/// The core's shared runtime as a `pyo3-async-runtimes` runtime. Every spawn asks the core for
-/// the runtime of the current process, so awaitables keep working in a forked child.
-pub struct SharedRuntime;
-
-/// The join handle of [`SharedRuntime`].
-pub struct SharedJoinHandle(tokio::task::JoinHandle<()>);
-
-/// The join error of [`SharedRuntime`].
-pub struct SharedJoinError(tokio::task::JoinError);
-
-impl JoinError for SharedJoinError {
-    fn is_panic(&self) -> bool {
-        self.0.is_panic()
-    }
-
-    fn into_panic(self) -> Box<dyn std::any::Any + Send + 'static> {
-        self.0.into_panic()
-    }
-}
-
-impl Future for SharedJoinHandle {
-    type Output = Result<(), SharedJoinError>;
-
-    fn poll(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(|r| r.map_err(SharedJoinError))
-    }
-}
-
-/// The runtime handle to spawn on: the shared runtime of this process, or — should it ever fail
-/// to start — a last-resort runtime so that the awaitable still completes with an error.
-fn spawn_handle() -> tokio::runtime::Handle {
-    match porter_sandbox::runtime::shared() {
-        Ok(runtime) => runtime.handle().clone(),
-        Err(_) => fallback_runtime().handle().clone(),
-    }
-}
-
-fn fallback_runtime() -> &'static tokio::runtime::Runtime {
-    static FALLBACK: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    FALLBACK.get_or_init(|| {
-        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(runtime) => runtime,
-            // Without any runtime nothing can run at all: say why and stop.
-            Err(e) => {
-                use std::io::Write as _;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "porter_sandbox: cannot start any I/O runtime: {e}"
-                );
-                std::process::abort()
-            }
-        }
-    })
-}
-
-impl Runtime for SharedRuntime {
-    type JoinError = SharedJoinError;
-    type JoinHandle = SharedJoinHandle;
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        SharedJoinHandle(spawn_handle().spawn(fut))
-    }
-
-    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        SharedJoinHandle(spawn_handle().spawn_blocking(f))
-    }
-}
-
-tokio::task_local! {
-    static TASK_LOCALS: std::cell::OnceCell<TaskLocals>;
-}
-
-impl ContextExt for SharedRuntime {
-    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
-    where
-        F: Future<Output = R> + Send + 'static,
-    {
-        let cell = std::cell::OnceCell::new();
-        let _ = cell.set(locals);
-        Box::pin(TASK_LOCALS.scope(cell, fut))
-    }
-
-    fn get_task_locals() -> Option<TaskLocals> {
-        TASK_LOCALS.try_with(|c| c.get().cloned()).unwrap_or_default()
-    }
 }

@@ -71,7 +71,7 @@ impl NativeStream {
 
     /// An awaitable of the next item; `None` at the end.
     fn next_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        run::awaitable(py, self.pull())
+        crate::aio::awaitable(py, self.pull())
     }
 }
 
