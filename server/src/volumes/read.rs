@@ -38,6 +38,9 @@ pub struct ReadPlan {
     pub partial: Option<(u64, u64)>,
 }
 
+/// Size of the reads that feed a file download.
+const READ_CHUNK_BYTES: usize = 1024 * 1024;
+
 impl ReadPlan {
     /// The `Content-Range` header value of a partial answer: `bytes <start>-<end>/<size>`.
     #[must_use]
@@ -45,9 +48,11 @@ impl ReadPlan {
         self.partial.map(|(start, end)| format!("bytes {start}-{end}/{}", self.size))
     }
 
-    /// The body: exactly `len` bytes from the current position, in chunks.
+    /// The body: exactly `len` bytes from the current position, in chunks of up to
+    /// [`READ_CHUNK_BYTES`] (each read of a `tokio::fs::File` is one trip to a blocking thread,
+    /// so the default 4 KiB chunks would cap a transfer at a few dozen MB/s).
     pub fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
-        tokio_util::io::ReaderStream::new(self.file.take(self.len))
+        tokio_util::io::ReaderStream::with_capacity(self.file.take(self.len), READ_CHUNK_BYTES)
     }
 }
 
