@@ -94,6 +94,8 @@ def test_ci_install_smoke_import() -> None:
              "should_retry", "backoff_delay"],
         ),
         ("porter_sandbox._binary", ["BinaryContent", "ContentRange", "BinaryBody"]),
+        ("porter_sandbox._base_client", ["USER_AGENT", "MAX_REDIRECTS"]),
+        ("porter_sandbox._async_base_client", ["USER_AGENT", "MAX_REDIRECTS"]),
     ],
 )  # fmt: skip
 def test_module_paths(module: str, names: list[str]) -> None:
@@ -221,6 +223,13 @@ def test_binary_content_types() -> None:
         assert ContentRange.parse(bad) is None
     with pytest.raises(AttributeError):
         ContentRange(0, 1, 2).start = 3  # type: ignore[misc]
+
+
+def test_transport_constants() -> None:
+    from porter_sandbox import _async_base_client, _base_client
+
+    assert _base_client.USER_AGENT == f"porter-sandbox-python/{porter_sandbox.__version__}"
+    assert _async_base_client.MAX_REDIRECTS == _base_client.MAX_REDIRECTS == 5
 
 
 def test_retry_constants() -> None:
