@@ -106,7 +106,6 @@ fn phases(values: Option<Vec<String>>) -> Vec<SandboxesPhase> {
     values.unwrap_or_default().iter().map(|p| SandboxesPhase::from_wire(p)).collect()
 }
 
-#[allow(clippy::too_many_arguments)]
 fn filter(
     start_time: Option<String>,
     end_time: Option<String>,
