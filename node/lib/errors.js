@@ -67,7 +67,13 @@ function translate(error) {
   if (!(error instanceof Error) || typeof error.message !== 'string' || !error.message.startsWith(MARKER)) {
     return error;
   }
-  const { kind, message, status, body } = JSON.parse(error.message.slice(MARKER.length));
+  let decoded;
+  try {
+    decoded = JSON.parse(error.message.slice(MARKER.length));
+  } catch {
+    return new SandboxError(error.message.slice(MARKER.length));
+  }
+  const { kind, message, status, body } = decoded;
   if (kind === 'timeout') return new SandboxTimeoutError(message);
   const Class = CLASSES[kind] ?? SandboxError;
   return new Class(message, { statusCode: status, body });
