@@ -49,7 +49,7 @@ impl ReadPlan {
     }
 
     /// The body: exactly `len` bytes from the current position, in chunks of up to
-    /// [`READ_CHUNK_BYTES`] (each read of a `tokio::fs::File` is one trip to a blocking thread,
+    /// `READ_CHUNK_BYTES` (each read of a `tokio::fs::File` is one trip to a blocking thread,
     /// so the default 4 KiB chunks would cap a transfer at a few dozen MB/s).
     pub fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
         tokio_util::io::ReaderStream::with_capacity(self.file.take(self.len), READ_CHUNK_BYTES)
