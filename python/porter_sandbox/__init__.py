@@ -10,7 +10,8 @@ A drop-in for the official ``porter-sandbox`` package, running on the project's 
 'hi\\n'
 """
 
-from ._binary import BinaryContent, ContentRange
+from typing import TYPE_CHECKING, Any
+
 from ._client import AsyncPorterSandboxApiClient, PorterSandboxApiClient
 from ._errors import (
     AuthenticationError,
@@ -85,6 +86,19 @@ from .sandboxes import AsyncSandboxes, Sandboxes
 from .snapshots import AsyncSnapshots, Snapshots
 from .volume import AsyncObjectVolume, AsyncVolume, ObjectVolume, Volume, VolumeFile
 from .volumes import AsyncVolumes, Volumes
+
+if TYPE_CHECKING:
+    from ._binary import BinaryContent, ContentRange
+
+
+def __getattr__(name: str) -> Any:
+    # BinaryContent and ContentRange are dataclasses: ``dataclasses`` is imported on first use,
+    # not with the package.
+    if name in ("BinaryContent", "ContentRange"):
+        from . import _binary
+
+        return getattr(_binary, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     # clients

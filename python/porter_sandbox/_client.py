@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from . import _native
-from ._config import _environment
+from ._env import environment
 from .resources import (
     AsyncHealthz,
     AsyncReadyz,
@@ -26,7 +26,7 @@ def _native_client(
     api_key: str | None, base_url: str | None, timeout: float | None
 ) -> _native.NativeClient:
     return _native.NativeClient(
-        api_key, base_url, None if timeout is None else float(timeout), _environment()
+        api_key, base_url, None if timeout is None else float(timeout), environment()
     )
 
 

@@ -7,10 +7,10 @@ then the in-cluster address (``KUBERNETES_SERVICE_HOST``). It fails with :class:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from . import _native
+from ._env import environment
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -22,19 +22,6 @@ __all__ = [
 IN_CLUSTER_BASE_URL: str = _native.IN_CLUSTER_BASE_URL
 EXTERNAL_BASE_URL_FORMAT: str = _native.EXTERNAL_BASE_URL_FORMAT
 DEFAULT_TIMEOUT_SECONDS: float = _native.DEFAULT_TIMEOUT_SECONDS
-
-_ENV_VARS = (
-    "PORTER_SANDBOX_API_KEY",
-    "PORTER_SANDBOX_BASE_URL",
-    "PORTER_CLUSTER_ID",
-    "KUBERNETES_SERVICE_HOST",
-)
-
-
-def _environment() -> dict[str, str]:
-    """The variables configuration reads, from ``os.environ``."""
-    return {name: os.environ[name] for name in _ENV_VARS if name in os.environ}
-
 
 @dataclass(frozen=True)
 class Config:
@@ -56,6 +43,6 @@ class Config:
         :class:`ValueError` saying what to set when no base URL can be determined or the API key
         is unusable."""
         key, url, seconds = _native.resolve_config(
-            api_key, base_url, None if timeout is None else float(timeout), _environment()
+            api_key, base_url, None if timeout is None else float(timeout), environment()
         )
         return cls(api_key=key, base_url=url, timeout=seconds)

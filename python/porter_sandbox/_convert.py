@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
 from ._models import BaseModel
-
-_FRACTION = re.compile(r"(\.\d{6})\d+")
-
 
 def body(value: BaseModel | Mapping[str, Any], name: str) -> Mapping[str, Any]:
     """A request body: a model as its wire dict (``None`` fields left out), a dict as is."""
@@ -54,6 +50,17 @@ def strings(values: Iterable[str] | None) -> list[str] | None:
     return [str(v) for v in values]
 
 
+def _trim_fraction(text: str) -> str:
+    """At most 6 fractional digits (Python 3.10's ``fromisoformat`` takes no more)."""
+    dot = text.find(".")
+    if dot < 0:
+        return text
+    end = dot + 1
+    while end < len(text) and text[end].isdigit():
+        end += 1
+    return text[: min(end, dot + 7)] + text[end:]
+
+
 def parse_timestamp(value: str | None) -> datetime | None:
     """An RFC 3339 timestamp (``Z`` accepted) as an aware datetime; ``None`` when empty or
     unparsable."""
@@ -62,7 +69,7 @@ def parse_timestamp(value: str | None) -> datetime | None:
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    text = _FRACTION.sub(r"\1", text)
+    text = _trim_fraction(text)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

@@ -10,16 +10,18 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _convert, _native
-from ._binary import BinaryBody
 from ._errors import SandboxError
 from ._models import Volume as VolumeRecord
 from ._models import VolumeFileEntry, VolumeObjectSpec
 from .enums import VolumeFileEntryType, VolumePhase, VolumeType
 from .resources import AsyncVolumes as AsyncVolumesResource
 from .resources import Volumes as VolumesResource
+
+if TYPE_CHECKING:
+    from ._binary import BinaryBody
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES",

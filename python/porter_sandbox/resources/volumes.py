@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _convert
-from .._binary import BinaryBody, BinaryContent, _binary_content
 from .._models import (
     LookupResult,
     Volume,
@@ -16,6 +15,16 @@ from .._models import (
     VolumeSpec,
 )
 from .._native import NativeClient
+
+if TYPE_CHECKING:
+    from .._binary import BinaryBody, BinaryContent
+
+
+def _binary_content(raw: Any) -> BinaryContent:
+    # Imported on first use: ``dataclasses`` is slow to import.
+    from .._binary import _binary_content as convert
+
+    return convert(raw)
 
 __all__ = ["AsyncVolumes", "Volumes"]
 
