@@ -55,10 +55,8 @@ async fn main() {
     let samples: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(30);
     let dir = tempfile::tempdir().unwrap();
     let server = serve::bind(ServeOptions {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        api_keys: Vec::new(),
         ephemeral: true,
+        ..ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf())
     })
     .await
     .unwrap();

@@ -26,6 +26,29 @@ pub struct ServeOptions {
     /// Terminate every sandbox when the server stops (otherwise they keep running and are
     /// re-adopted at the next start).
     pub ephemeral: bool,
+    /// CPU limit of sandboxes that set no `resources.cpu`, thousandths of a core.
+    pub default_cpu_millis: u64,
+    /// Memory limit of sandboxes that set no `resources.memory`, bytes.
+    pub default_memory_bytes: u64,
+    /// How often resource usage is sampled for the metrics endpoints.
+    pub metrics_interval: Duration,
+}
+
+impl ServeOptions {
+    /// Options with every default: no API keys, sandboxes kept when the server stops, the
+    /// default sandbox size and metrics interval.
+    #[must_use]
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            listen,
+            data_dir,
+            api_keys: Vec::new(),
+            ephemeral: false,
+            default_cpu_millis: crate::service::DEFAULT_CPU_MILLIS,
+            default_memory_bytes: crate::service::DEFAULT_MEMORY_BYTES,
+            metrics_interval: crate::service::metrics::DEFAULT_INTERVAL,
+        }
+    }
 }
 
 /// The default data directory: `$XDG_DATA_HOME/porter-sandbox`, else
@@ -85,9 +108,12 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
     }
     let service = Service::start(
         ServiceOptions {
-            data_dir: options.data_dir.clone(),
             api_keys: options.api_keys.clone(),
             reaper_interval: Duration::from_millis(250),
+            metrics_interval: options.metrics_interval,
+            default_cpu_millis: options.default_cpu_millis,
+            default_memory_bytes: options.default_memory_bytes,
+            ..ServiceOptions::new(options.data_dir.clone())
         },
         runtime,
     )

@@ -59,6 +59,7 @@ impl Harness {
         LaunchSpec {
             sandbox_id: id.to_owned(),
             rootfs: self.rootfs.clone(),
+            layers: Vec::new(),
             image_mounts: vec![BindMount {
                 source: "/usr".into(),
                 target: "/usr".into(),

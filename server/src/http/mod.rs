@@ -4,6 +4,7 @@ mod extract;
 mod files;
 mod health;
 mod sandboxes;
+mod snapshots;
 mod volumes;
 
 use std::sync::Arc;
@@ -38,9 +39,9 @@ pub fn router(service: AppState) -> Router {
         .route("/v1/sandbox/{id}/exec", post(sandboxes::exec))
         .route("/v1/sandbox/{id}/metrics-summary", get(sandboxes::metrics_summary))
         .route("/v1/sandbox/{id}/metrics", get(sandboxes::metrics))
-        .route("/v1/sandbox/{id}/snapshot", post(sandboxes::snapshot))
-        .route("/v1/snapshot", get(sandboxes::list_snapshots))
-        .route("/v1/snapshot/{id}", get(sandboxes::get_snapshot).delete(sandboxes::delete_snapshot))
+        .route("/v1/sandbox/{id}/snapshot", post(snapshots::create))
+        .route("/v1/snapshot", get(snapshots::list))
+        .route("/v1/snapshot/{id}", get(snapshots::get).delete(snapshots::delete))
         .route("/v1/volume", get(volumes::list).post(volumes::create))
         .route("/v1/volume/lookup", get(volumes::lookup))
         .route("/v1/volume/{id}", get(volumes::get).delete(volumes::delete))

@@ -1,5 +1,4 @@
-//! Sandbox routes: list, counts, create, lookup, get, terminate, logs, exec (and the part-2
-//! features, answered with a 400 that names them).
+//! Sandbox routes: list, counts, create, lookup, get, terminate, logs, exec and metrics.
 
 use axum::{
     Json,
@@ -8,7 +7,7 @@ use axum::{
 };
 use porter_sandbox::types::{
     CountResponse, CreateResponse, ExecRequest, ExecResponse, ListResponse, LogsResponse,
-    LookupResult, SandboxSpec, SnapshotListResponse, StatusResponse,
+    LookupResult, MetricSummaryResponse, SandboxMetricsResponse, SandboxSpec, StatusResponse,
 };
 
 use super::{
@@ -17,7 +16,7 @@ use super::{
 };
 use crate::{
     error::{ApiError, ApiResult},
-    service::SandboxQuery,
+    service::{SandboxQuery, metrics::Metric},
 };
 
 fn query_from(params: &Params) -> ApiResult<SandboxQuery> {
@@ -164,44 +163,47 @@ pub async fn exec(
     service.exec(&id, request).await.map(Json)
 }
 
-/// `GET /v1/sandbox/{id}/metrics-summary` (server part 2).
+/// `GET /v1/sandbox/{id}/metrics-summary?since=`.
 pub async fn metrics_summary(
     State(service): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    service.get_sandbox(&id)?;
-    Err(ApiError::unsupported("sandbox metrics (metrics-summary)"))
+    params: Params,
+) -> ApiResult<Json<MetricSummaryResponse>> {
+    let since = time_param(&params, "since")?;
+    service.metrics_summary(&id, since).map(Json)
 }
 
-/// `GET /v1/sandbox/{id}/metrics` (server part 2).
+/// `GET /v1/sandbox/{id}/metrics?metric=&start_time_utc=&end_time_utc=`.
 pub async fn metrics(
     State(service): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    service.get_sandbox(&id)?;
-    Err(ApiError::unsupported("sandbox metrics"))
+    params: Params,
+) -> ApiResult<Json<SandboxMetricsResponse>> {
+    let name = enum_value(params.required("metric")?);
+    let metric = Metric::from_wire(&name).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "unknown metric {name:?}: use cpu_usage, cpu_reserved, memory_usage, \
+             memory_reserved, network_rx or network_tx"
+        ))
+    })?;
+    params.required("start_time_utc")?;
+    params.required("end_time_utc")?;
+    let start = time_param(&params, "start_time_utc")?.unwrap_or_default();
+    let end = time_param(&params, "end_time_utc")?.unwrap_or_default();
+    service.metrics_series(&id, metric, start, end).map(Json)
 }
 
-/// `POST /v1/sandbox/{id}/snapshot` (server part 2).
-pub async fn snapshot(
-    State(service): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    service.get_sandbox(&id)?;
-    Err(ApiError::unsupported("snapshots"))
-}
-
-/// `GET /v1/snapshot`: no snapshots exist until snapshots are supported.
-pub async fn list_snapshots() -> Json<SnapshotListResponse> {
-    Json(SnapshotListResponse { snapshots: Vec::new() })
-}
-
-/// `GET /v1/snapshot/{id}`.
-pub async fn get_snapshot(Path(id): Path<String>) -> ApiError {
-    ApiError::not_found(format!("snapshot {id} does not exist"))
-}
-
-/// `DELETE /v1/snapshot/{id}`.
-pub async fn delete_snapshot(Path(id): Path<String>) -> ApiError {
-    ApiError::not_found(format!("snapshot {id} does not exist"))
+/// An optional time query parameter: RFC 3339, or a duration back from now.
+fn time_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
+    params
+        .get(key)
+        .map(|v| {
+            crate::time::parse_since(v).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "query parameter {key} must be an RFC 3339 time (2026-01-02T15:04:05Z) or a \
+                     duration back from now (10m, 24h), not {v:?}"
+                ))
+            })
+        })
+        .transpose()
 }

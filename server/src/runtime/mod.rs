@@ -48,6 +48,8 @@ pub struct LaunchSpec {
     pub sandbox_id: String,
     /// The image's root filesystem (shared, read-only; the sandbox writes to its own overlay).
     pub rootfs: PathBuf,
+    /// Read-only layers stacked on the image, topmost first (a snapshot's captured layers).
+    pub layers: Vec<PathBuf>,
     /// Host directories the image itself needs (the `host` image binds /usr and friends).
     pub image_mounts: Vec<BindMount>,
     /// The workload's argv.
@@ -109,6 +111,21 @@ pub struct ExecOutput {
     pub exit_code: i32,
 }
 
+/// Resource counters of a running sandbox, read from its cgroup and network namespace.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// CPU time used since it started, microseconds.
+    pub cpu_usec: u64,
+    /// Memory in use, page cache included, bytes.
+    pub memory_bytes: u64,
+    /// Bytes received on its network interfaces (loopback excluded).
+    pub rx_bytes: u64,
+    /// Bytes sent on its network interfaces (loopback excluded).
+    pub tx_bytes: u64,
+    /// Processes the kernel's OOM killer killed in it.
+    pub oom_kills: u64,
+}
+
 /// What became of a sandbox the previous server process started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Adoption {
@@ -145,6 +162,15 @@ pub trait Runtime: Send + Sync + 'static {
         argv: Vec<String>,
         env: Vec<(String, String)>,
     ) -> BoxFuture<'_, Result<ExecOutput, String>>;
+
+    /// Current resource counters of a running sandbox; `None` when it is not running (or the
+    /// host does not expose them).
+    fn usage(&self, sandbox_id: &str) -> Option<Usage>;
+
+    /// Copies the sandbox's writable layer into the new directory `dest` (which must not
+    /// exist) while the sandbox keeps running; the copy is consistent (the sandbox is paused
+    /// for it) and appears at `dest` only once complete. Resolves to the bytes captured.
+    fn snapshot(&self, sandbox_id: &str, dest: PathBuf) -> BoxFuture<'_, Result<u64, String>>;
 
     /// Stops the sandbox and removes everything it used on the host (idempotent).
     fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), String>>;

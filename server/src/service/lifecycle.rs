@@ -78,6 +78,7 @@ pub(super) fn spawn_event_loop(
                 }
             }
             for (id, code) in exits {
+                service.explain_kill(&id, code, None);
                 let phase = if code == 0 {
                     StatusResponsePhase::Succeeded
                 } else {
@@ -137,7 +138,10 @@ impl Service {
             return Ok(()); // terminated while queued
         }
         let image = self.images.resolve(&row.image).await.map_err(|e| e.to_string())?;
-        let spec = self.launch_spec(&row, image)?;
+        let mut spec = self.launch_spec(&row, image)?;
+        if let Some(snapshot_id) = &row.snapshot_id {
+            spec.layers = self.snapshot_layers(snapshot_id)?;
+        }
         if self.sandbox_row(id).map_err(|e| e.message)?.phase.is_terminal() {
             return Ok(());
         }
@@ -211,7 +215,8 @@ impl Service {
             user,
             mounts,
             network,
-            limits: Limits { pids: Some(PIDS_LIMIT), ..Limits::default() },
+            layers: Vec::new(),
+            limits: limits_of(spec)?,
         })
     }
 
@@ -247,6 +252,37 @@ impl Service {
         if let Err(err) = self.runtime.kill(id).await {
             tracing::warn!("cleanup of {id}: {err}");
         }
+    }
+
+    /// Logs why a workload or an exec (`exec_id`) ended with SIGKILL (137): the kernel's OOM
+    /// killer when the sandbox's counter says so, with the limit to raise.
+    pub(crate) fn explain_kill(&self, id: &str, code: i32, exec: Option<(&str, u64)>) {
+        if code != 137 {
+            return;
+        }
+        let Ok(row) = self.sandbox_row(id) else { return };
+        let limit = row.spec.resources.as_ref().and_then(|r| r.memory.clone()).unwrap_or_default();
+        let line = match exec {
+            Some((exec_id, before)) => {
+                let after = self.runtime.usage(id).map_or(0, |u| u.oom_kills);
+                if after <= before {
+                    return;
+                }
+                format!(
+                    "exec {exec_id} was killed by the kernel's OOM killer: the sandbox reached \
+                     its memory limit of {limit}; create it with a larger resources.memory"
+                )
+            }
+            None if self.last_oom_kills(id) > 0 => format!(
+                "the workload was killed by the kernel's OOM killer (exit code 137): the sandbox \
+                 reached its memory limit of {limit}; create it with a larger resources.memory"
+            ),
+            None => format!(
+                "the workload was killed by SIGKILL (exit code 137); if it ran out of memory, \
+                 its limit was {limit}: create it with a larger resources.memory"
+            ),
+        };
+        self.log_system(id, LogLineLevel::Error, &line);
     }
 
     /// A line in the sandbox's log from the server itself (launch failures).
@@ -325,6 +361,19 @@ impl Service {
             }
         }
     }
+}
+
+/// The cgroup limits of a sandbox: its (effective, see `create_sandbox`) resources and the
+/// fixed process limit.
+fn limits_of(spec: &porter_sandbox::types::SandboxSpec) -> Result<Limits, String> {
+    let resources = spec.resources.as_ref();
+    let cpu = resources.and_then(|r| r.cpu.as_deref()).map(super::quantity::cpu_millis);
+    let memory = resources.and_then(|r| r.memory.as_deref()).map(super::quantity::memory_bytes);
+    Ok(Limits {
+        pids: Some(PIDS_LIMIT),
+        cpu_millis: cpu.transpose()?,
+        memory_bytes: memory.transpose()?,
+    })
 }
 
 /// `uid[:gid]` or a user name from the image's `/etc/passwd`.

@@ -2,13 +2,17 @@
 //! the runtime and the image store.
 
 mod lifecycle;
+pub mod metrics;
 pub mod names;
+pub mod quantity;
 mod sandboxes;
+mod snapshots;
 mod volumes;
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
-    sync::Arc,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -39,7 +43,35 @@ pub struct ServiceOptions {
     pub api_keys: Vec<String>,
     /// How often TTLs are checked.
     pub reaper_interval: Duration,
+    /// How often the resource usage of running sandboxes is sampled.
+    pub metrics_interval: Duration,
+    /// The CPU limit of a sandbox whose `resources.cpu` is unset, thousandths of a core.
+    pub default_cpu_millis: u64,
+    /// The memory limit of a sandbox whose `resources.memory` is unset, bytes.
+    pub default_memory_bytes: u64,
 }
+
+impl ServiceOptions {
+    /// Options with the server's defaults: no API keys, TTLs checked every second, usage
+    /// sampled every [`metrics::DEFAULT_INTERVAL`], and the default size
+    /// [`DEFAULT_CPU_MILLIS`] / [`DEFAULT_MEMORY_BYTES`].
+    #[must_use]
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            api_keys: Vec::new(),
+            reaper_interval: Duration::from_secs(1),
+            metrics_interval: metrics::DEFAULT_INTERVAL,
+            default_cpu_millis: DEFAULT_CPU_MILLIS,
+            default_memory_bytes: DEFAULT_MEMORY_BYTES,
+        }
+    }
+}
+
+/// The CPU limit of a sandbox that asks for none, unless the server is told otherwise: 1 core.
+pub const DEFAULT_CPU_MILLIS: u64 = 1000;
+/// The memory limit of a sandbox that asks for none, unless the server is told otherwise: 2 GiB.
+pub const DEFAULT_MEMORY_BYTES: u64 = 2 << 30;
 
 /// The server's domain logic; shared by every request handler.
 pub struct Service {
@@ -48,6 +80,8 @@ pub struct Service {
     images: ImageStore,
     options: ServiceOptions,
     events: mpsc::UnboundedSender<RuntimeEvent>,
+    /// OOM kills per running sandbox, as last sampled (to explain a workload killed by it).
+    oom_kills: Mutex<HashMap<String, u64>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -79,10 +113,13 @@ impl Service {
             images: ImageStore::new(options.data_dir.join("images")),
             options,
             events,
+            oom_kills: Mutex::new(HashMap::new()),
         });
         service.recover().await;
+        service.recover_snapshots();
         lifecycle::spawn_event_loop(service.clone(), receiver);
         lifecycle::spawn_reaper(service.clone());
+        metrics::spawn_sampler(service.clone());
         Ok(service)
     }
 

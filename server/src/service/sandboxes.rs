@@ -5,11 +5,13 @@ use std::path::Path as FsPath;
 use porter_sandbox::types::{
     CountPoint, CountResponse, CreateResponse, ExecRequest, ExecResponse, FilterValuesResponse,
     FilterValuesResponsePhases, ListResponse, LogLineLevel, LogsResponse, LookupResult, Pagination,
-    SandboxSpec, StatusResponse, StatusResponsePhase, StatusResponseTerminationReason,
+    SandboxResourcesSpec, SandboxSpec, StatusResponse, StatusResponsePhase,
+    StatusResponseTerminationReason,
 };
 
 use super::{
-    DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, PAGE_SIZE, SandboxQuery, Service, names, store_error,
+    DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, PAGE_SIZE, SandboxQuery, Service, names, quantity,
+    store_error,
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -23,12 +25,25 @@ impl Service {
     /// background.
     pub async fn create_sandbox(
         self: &std::sync::Arc<Self>,
-        spec: SandboxSpec,
+        mut spec: SandboxSpec,
     ) -> ApiResult<CreateResponse> {
+        // The SDKs send `"image": ""` with a snapshot, and an empty snapshot id means none.
+        spec.snapshot_id = spec.snapshot_id.take().filter(|s| !s.is_empty());
         self.validate_spec(&spec)?;
+        let snapshot = match &spec.snapshot_id {
+            Some(snapshot_id) => Some(self.snapshot_for_launch(snapshot_id)?),
+            None => None,
+        };
+        // The stored spec carries the limits actually applied (the server's default size
+        // fills what the request left out), so they stay what they were after a restart.
+        spec.resources = Some(self.effective_resources(spec.resources.as_ref())?);
         let id = names::new_id("sb");
         let name = spec.name.clone().unwrap_or_else(|| id.clone());
-        let row = SandboxRow::new_queued(id.clone(), name.clone(), spec.clone(), now_micros());
+        let mut row = SandboxRow::new_queued(id.clone(), name.clone(), spec.clone(), now_micros());
+        if let Some(snapshot) = snapshot {
+            // A sandbox from a snapshot runs the snapshot's base image (and its layers).
+            row.image = snapshot.image;
+        }
         let volume_ids: Vec<&str> =
             spec.volume_mounts.iter().flatten().map(|(_, id)| id.as_str()).collect();
         match self.store.insert_sandbox_with_volumes(&row, &volume_ids) {
@@ -46,24 +61,30 @@ impl Service {
     }
 
     fn validate_spec(&self, spec: &SandboxSpec) -> ApiResult<()> {
-        if spec.snapshot_id.as_deref().is_some_and(|s| !s.is_empty()) {
-            return Err(ApiError::unsupported("starting from a snapshot (snapshot_id)"));
+        match (spec.image.trim().is_empty(), &spec.snapshot_id) {
+            (false, Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "image and snapshot_id are both set: a sandbox starts either from an image \
+                     or from a snapshot (which brings its own base image); leave image empty",
+                ));
+            }
+            (true, None) => {
+                return Err(ApiError::bad_request(
+                    "image is required (or snapshot_id): use \"host\" (the host's system tools, \
+                     e.g. python3), a registry image such as \"python:3.12-slim\", \
+                     \"oci-layout:/path[:tag]\" or \"docker-archive:/path.tar\"",
+                ));
+            }
+            (false, None) => {
+                ImageStore::check_reference(&spec.image).map_err(ApiError::bad_request)?;
+            }
+            (true, Some(_)) => {}
         }
-        if spec.image.trim().is_empty() {
-            return Err(ApiError::bad_request(
-                "image is required: use \"host\" (the host's system tools, e.g. python3), \
-                 \"oci-layout:/path[:tag]\" or \"docker-archive:/path.tar\"",
-            ));
-        }
-        ImageStore::check_reference(&spec.image).map_err(ApiError::bad_request)?;
         if let Some(name) = &spec.name {
             names::validate_name("sandbox", name).map_err(ApiError::bad_request)?;
         }
         if spec.networking.as_ref().is_some_and(|n| !n.is_empty()) {
             return Err(ApiError::unsupported("networking (exposing a port)"));
-        }
-        if spec.resources.as_ref().is_some_and(|r| r.cpu.is_some() || r.memory.is_some()) {
-            return Err(ApiError::unsupported("resources (cpu and memory limits)"));
         }
         if spec.egress.as_ref().is_some_and(|e| !e.allowed_destinations.is_empty()) {
             return Err(ApiError::bad_request(
@@ -102,6 +123,26 @@ impl Service {
             self.validate_mount(path, volume_id)?;
         }
         Ok(())
+    }
+
+    /// The limits a sandbox gets: what it asked for, the server's default size for the rest.
+    /// Both come back normalized (`"1500m"`, `"512Mi"`).
+    fn effective_resources(
+        &self,
+        asked: Option<&SandboxResourcesSpec>,
+    ) -> ApiResult<SandboxResourcesSpec> {
+        let cpu = match asked.and_then(|r| r.cpu.as_deref()) {
+            Some(text) => quantity::cpu_millis(text).map_err(ApiError::bad_request)?,
+            None => self.options.default_cpu_millis,
+        };
+        let memory = match asked.and_then(|r| r.memory.as_deref()) {
+            Some(text) => quantity::memory_bytes(text).map_err(ApiError::bad_request)?,
+            None => self.options.default_memory_bytes,
+        };
+        Ok(SandboxResourcesSpec {
+            cpu: Some(quantity::format_cpu(cpu)),
+            memory: Some(quantity::format_memory(memory)),
+        })
     }
 
     fn validate_mount(&self, path: &str, volume_id: &str) -> ApiResult<()> {
@@ -252,11 +293,13 @@ impl Service {
         let exec_id = names::new_id("ex");
         let env: Vec<(String, String)> =
             row.spec.env.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let oom_before = self.runtime.usage(id).map_or(0, |u| u.oom_kills);
         let output = self
             .runtime
             .exec(id, request.command, env)
             .await
             .map_err(|e| ApiError::internal(format!("exec in sandbox {id} failed: {e}")))?;
+        self.explain_kill(id, output.exit_code, Some((&exec_id, oom_before)));
         let now = now_micros();
         let mut lines = Vec::new();
         for (text, level) in

@@ -11,7 +11,7 @@
 //!
 //! Sub-modules: [`sandboxes`] (records and the forward-only phase machine), [`listing`]
 //! (filters, pages, counts, filter values), [`logs`], [`volumes`] (records and attachments) and
-//! the private `schema` (migrations).
+//! [`snapshots`], [`usage`] (resource samples) and the private `schema` (migrations).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -23,11 +23,15 @@ pub mod listing;
 pub mod logs;
 pub mod sandboxes;
 mod schema;
+pub mod snapshots;
+pub mod usage;
 pub mod volumes;
 
 pub use listing::SandboxQuery;
 pub use logs::NewLogLine;
 pub use sandboxes::{PhaseUpdate, SandboxRow};
+pub use snapshots::SnapshotRow;
+pub use usage::UsageSample;
 pub use volumes::{DeleteOutcome, VolumeRow};
 
 /// How long a statement waits for a lock held by another connection before failing.

@@ -75,6 +75,35 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX attachments_by_sandbox ON attachments (sandbox_id);
     ",
+    // 2: snapshots and resource-usage samples.
+    "
+    -- A deleted snapshot's row is removed with its files; failed captures keep theirs.
+    CREATE TABLE snapshots (
+        id             TEXT PRIMARY KEY,
+        sandbox_id     TEXT NOT NULL REFERENCES sandboxes (id),
+        mode           TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        image          TEXT NOT NULL,
+        parent_id      TEXT,
+        created_at     INTEGER NOT NULL,
+        ready_at       INTEGER,
+        failure_reason TEXT,
+        size_bytes     INTEGER
+    ) STRICT;
+    CREATE INDEX snapshots_by_sandbox ON snapshots (sandbox_id, created_at);
+    CREATE INDEX snapshots_by_parent ON snapshots (parent_id);
+
+    -- Cumulative counters read from a sandbox's cgroup and network namespace.
+    CREATE TABLE usage_samples (
+        sandbox_id   TEXT NOT NULL REFERENCES sandboxes (id),
+        ts           INTEGER NOT NULL,
+        cpu_usec     INTEGER NOT NULL,
+        memory_bytes INTEGER NOT NULL,
+        rx_bytes     INTEGER NOT NULL,
+        tx_bytes     INTEGER NOT NULL,
+        PRIMARY KEY (sandbox_id, ts)
+    ) STRICT, WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -349,6 +349,7 @@ mod tests {
         LaunchSpec {
             sandbox_id: "sb-abc".into(),
             rootfs: PathBuf::from("/nonexistent"),
+            layers: Vec::new(),
             image_mounts: vec![BindMount {
                 source: "/usr".into(),
                 target: "/usr".into(),

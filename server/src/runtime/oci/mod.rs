@@ -14,6 +14,9 @@
 //! | `process.json` | user, cwd and environment for execs |
 //! | `netns` | mountpoint of the network namespace (inside the supervisor's mount namespace) |
 //!
+//! Resource counters come from the sandbox's cgroup (`usage.rs`); snapshots copy `upper/`
+//! while the sandbox is frozen (`snapshot.rs`).
+//!
 //! A detached supervisor (`shim.rs`) runs `crun run` in the foreground and records its status,
 //! so the exit code is known even if it happened while the server was down.
 //!
@@ -30,7 +33,9 @@ mod exec;
 mod host;
 mod network;
 mod shim;
+mod snapshot;
 mod tail;
+mod usage;
 
 use std::{
     collections::HashMap,
@@ -44,7 +49,9 @@ use std::{
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use super::{Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, RuntimeEvent};
+use super::{
+    Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, RuntimeEvent, Usage,
+};
 
 /// Parent of every sandbox's cgroup (`/sys/fs/cgroup/<controller>/porter-sandbox/<id>`).
 const CGROUP_PARENT: &str = "porter-sandbox";
@@ -226,6 +233,9 @@ impl OciRuntime {
                 spec.rootfs.display()
             ));
         }
+        if let Some(layer) = spec.layers.iter().find(|l| !l.is_dir()) {
+            return Err(format!("the snapshot layer {} is missing", layer.display()));
+        }
         std::fs::create_dir_all(&self.state_dir).map_err(io("create the state directory"))?;
         // 0700: the writable layer holds the workload's files.
         DirBuilder::new().mode(0o700).create(&layout.dir).map_err(io("create the sandbox dir"))?;
@@ -262,7 +272,9 @@ impl OciRuntime {
 
         let starting = starting().read().await;
         let netns_source = network.as_ref().map(|_| network::netns_path(&layout.id));
-        let shim_pid = shim::spawn(layout, engine, &spec.rootfs, netns_source.as_deref())?;
+        let lowers: Vec<&Path> =
+            spec.layers.iter().map(PathBuf::as_path).chain([spec.rootfs.as_path()]).collect();
+        let shim_pid = shim::spawn(layout, engine, &lowers, netns_source.as_deref())?;
         shim::wait_started(layout, START_TIMEOUT).await?;
         drop(starting);
         Ok(json!({
@@ -318,6 +330,13 @@ impl OciRuntime {
                     Some(engine) => cleanup::container_status(engine, id).await,
                     None => None,
                 };
+                if status.as_deref() == Some("paused") {
+                    // A capture was cut short by the previous server's end: thaw it.
+                    if let Some(engine) = &engine {
+                        snapshot::thaw(engine, id).await;
+                    }
+                    continue;
+                }
                 if status.as_deref() == Some("running") {
                     self.spawn_tailer(layout, events);
                     return Adoption::Running;
@@ -384,6 +403,26 @@ impl Runtime for OciRuntime {
             validate_id(&layout.id)?;
             let engine = check::engine_path().ok_or_else(check::missing_engine)?;
             exec::run(&layout, &engine, argv, &env).await
+        })
+    }
+
+    fn usage(&self, sandbox_id: &str) -> Option<Usage> {
+        validate_id(sandbox_id).ok()?;
+        usage::read(&self.layout(sandbox_id))
+    }
+
+    fn snapshot(&self, sandbox_id: &str, dest: PathBuf) -> BoxFuture<'_, Result<u64, String>> {
+        let id = sandbox_id.to_owned();
+        Box::pin(async move {
+            validate_id(&id)?;
+            let engine = check::engine_path().ok_or_else(check::missing_engine)?;
+            // Not while the sandbox is being torn down (or started).
+            let _busy = self.lock(&id).await;
+            let layout = self.layout(&id);
+            if !layout.dir.is_dir() {
+                return Err(format!("sandbox {id} is not running"));
+            }
+            snapshot::capture(&layout, &engine, &dest).await
         })
     }
 

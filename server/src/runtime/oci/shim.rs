@@ -25,7 +25,7 @@ use super::{Layout, host};
 /// Status recorded when the shim itself fails before crun runs (like Docker's 125).
 const SHIM_FAILED: i32 = 125;
 
-/// The shim. Arguments: `$1` sandbox dir, `$2` lowerdir, `$3` container id, `$4` the crun
+/// The shim. Arguments: `$1` sandbox dir, `$2` lowerdir (`top:…:image`), `$3` container id, `$4` the crun
 /// binary, `$5` netns file to join or empty, `$6` crun's global flag or empty, then the mounts
 /// to drop from the new namespace (chosen by the server from its own mount table, which the
 /// namespace copies; one `umount` for all of them keeps the start fast).
@@ -70,14 +70,25 @@ pub(super) fn engine_flag(engine: &Path) -> &'static str {
 pub(super) fn spawn(
     layout: &Layout,
     engine: &Path,
-    lower: &Path,
+    lowers: &[&Path],
     netns: Option<&Path>,
 ) -> Result<u32, String> {
     let (setsid, unshare) = super::check::util_linux()?;
-    let lower_str = lower.to_str().unwrap_or_default();
-    // overlayfs splits its options at ',' (and lowerdir at ':'): such paths cannot be expressed.
-    if lower_str.is_empty() || lower_str.contains([',', ':', '\n']) {
-        return Err(format!("unusable image root {}", lower.display()));
+    let mut lower = String::new();
+    for layer in lowers {
+        let text = layer.to_str().unwrap_or_default();
+        // overlayfs splits its options at ',' (and lowerdir at ':'): such paths cannot be
+        // expressed.
+        if text.is_empty() || text.contains([',', ':', '\n']) {
+            return Err(format!("unusable image layer {}", layer.display()));
+        }
+        if !lower.is_empty() {
+            lower.push(':');
+        }
+        lower.push_str(text);
+    }
+    if lower.is_empty() {
+        return Err("the sandbox has no image layers".to_owned());
     }
     if layout.dir.to_string_lossy().contains([',', ':', '\n']) {
         return Err(format!("unusable state directory {}", layout.dir.display()));
@@ -95,7 +106,7 @@ pub(super) fn spawn(
         .arg(unshare)
         .args(["-m", "--propagation", "private", host::SH, "-c", SCRIPT, "shim"])
         .arg(&layout.dir)
-        .arg(lower)
+        .arg(&lower)
         .arg(&layout.id)
         .arg(engine)
         .arg(netns.map(Path::as_os_str).unwrap_or_default())
