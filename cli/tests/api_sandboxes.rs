@@ -167,11 +167,16 @@ async fn features_of_later_versions_are_refused_by_name() {
         (SandboxSpec::new("host").networking(SandboxNetworkingSpec::new(8080)), "networking"),
         (
             SandboxSpec::new("host")
-                .resources(SandboxResourcesSpec { cpu: Some("1".into()), memory: None }),
-            "resources",
+                .resources(SandboxResourcesSpec { cpu: Some("lots".into()), memory: None }),
+            "resources.cpu",
+        ),
+        (
+            SandboxSpec::new("host")
+                .resources(SandboxResourcesSpec { cpu: None, memory: Some("1GB".into()) }),
+            "resources.memory",
         ),
         (SandboxSpec::new("host").egress(SandboxEgressSpec::new(["example.com"])), "egress"),
-        (SandboxSpec::from_snapshot("snap-1"), "snapshot"),
+        (SandboxSpec::from_snapshot("snap-1"), "snapshot \"snap-1\" does not exist"),
         (SandboxSpec::new("host").env_group("shared"), "env group"),
         (SandboxSpec::new("host").ttl_seconds(0), "ttl_seconds"),
         (SandboxSpec::new(""), "image"),

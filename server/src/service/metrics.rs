@@ -148,8 +148,7 @@ impl Service {
         let asked = since.map_or(DEFAULT_WINDOW_SECONDS, |t| (now - t) / 1_000_000);
         let window = asked.clamp(MIN_WINDOW_SECONDS, MAX_WINDOW_SECONDS);
         let end = row.finished_at.unwrap_or(now);
-        let samples =
-            self.store.usage(id, end - window * 1_000_000, end).map_err(store_error)?;
+        let samples = self.store.usage(id, end - window * 1_000_000, end).map_err(store_error)?;
         let cpu: Vec<f64> = rates(&samples, |s| s.cpu_usec).into_iter().map(|(_, v)| v).collect();
         let memory: Vec<f64> = samples
             .iter()
@@ -187,9 +186,7 @@ impl Service {
     ) -> ApiResult<SandboxMetricsResponse> {
         let row = self.sandbox_row(id)?;
         if start > end {
-            return Err(ApiError::bad_request(
-                "start_time_utc must not be after end_time_utc",
-            ));
+            return Err(ApiError::bad_request("start_time_utc must not be after end_time_utc"));
         }
         let samples = thin(self.store.usage(id, start, end).map_err(store_error)?);
         let (cpu_limit, mem_limit) = limits_of(&row);

@@ -103,7 +103,8 @@ pub fn cpu_millis(text: &str) -> Result<u64, String> {
              \"0.5\") or millicores (\"500m\")"
         )
     };
-    let millis = parse(text).map_err(bad)?.times_ceil(1000).ok_or_else(|| bad("too large".into()))?;
+    let millis =
+        parse(text).map_err(bad)?.times_ceil(1000).ok_or_else(|| bad("too large".into()))?;
     if millis < MIN_CPU_MILLIS {
         return Err(format!(
             "resources.cpu {text:?} is too small: the least a sandbox can get is \

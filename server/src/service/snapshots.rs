@@ -12,8 +12,7 @@
 use std::{path::PathBuf, sync::Arc};
 
 use porter_sandbox::types::{
-    Snapshot, SnapshotListResponse, SnapshotMode, SnapshotSpec, SnapshotStatus,
-    StatusResponsePhase,
+    Snapshot, SnapshotListResponse, SnapshotMode, SnapshotSpec, SnapshotStatus, StatusResponsePhase,
 };
 
 use super::{Service, names, store_error};

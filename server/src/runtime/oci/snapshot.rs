@@ -68,7 +68,10 @@ async fn pause(engine: &Path, id: &str, verb: &str) -> Result<(), String> {
         args.push(flag);
     }
     args.extend([verb, id]);
-    host::run(engine, &args).await.map(|_| ()).map_err(|e| format!("cannot {verb} sandbox {id}: {e}"))
+    host::run(engine, &args)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("cannot {verb} sandbox {id}: {e}"))
 }
 
 async fn copy_tree(cp: &Path, from: &Path, to: &Path) -> Result<(), String> {
