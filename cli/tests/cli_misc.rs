@@ -3,7 +3,9 @@
 
 mod support;
 
-use porter_sandbox::types::{ListResponse, SnapshotListResponse, VolumeListResponse};
+use porter_sandbox::types::{
+    ListResponse, Snapshot, SnapshotListResponse, SnapshotStatus, VolumeListResponse,
+};
 use support::{
     cli::{cli, run_raw, running_sandbox},
     shared, unique,
@@ -81,11 +83,40 @@ fn snapshots_report_what_the_server_says() {
 
     let name = unique("cli-snap");
     running_sandbox(&name, &[]);
-    let create = cli(&["snapshot", "create", &name]);
-    create.code(1);
-    assert!(create.stderr.contains("error: snapshots is not supported"), "{}", create.stderr);
+    let full = cli(&["snapshot", "create", &name, "--mode", "full"]);
+    full.code(1);
+    assert!(full.stderr.contains("\"full\""), "{}", full.stderr);
     cli(&["snapshot", "create", &name, "--mode", "everything"]).code(2);
-    cli(&["snapshot", "list", "--sandbox", &name, "--json"]).ok();
+
+    let ready: Snapshot = cli(&["snapshot", "create", &name, "--wait", "--json"]).ok().json();
+    assert_eq!(ready.status, SnapshotStatus::Ready);
+    let listed: SnapshotListResponse =
+        cli(&["snapshot", "list", "--sandbox", &name, "--json"]).ok().json();
+    assert_eq!(listed.snapshots.len(), 1);
+    let table = cli(&["snapshot", "list", "--sandbox", &name]).ok().stdout.clone();
+    assert!(table.contains(&ready.id) && table.contains("ready"), "{table}");
+
+    // A sandbox from the snapshot, with limits, through the CLI.
+    let copy = unique("cli-from-snap");
+    let created = cli(&[
+        "create",
+        "--snapshot",
+        &ready.id,
+        "--name",
+        &copy,
+        "--cpu",
+        "500m",
+        "--memory",
+        "256Mi",
+        "--wait",
+        "--",
+        "sleep",
+        "300",
+    ]);
+    created.ok();
+    cli(&["create", "host", "--snapshot", &ready.id]).code(2);
+    cli(&["terminate", &copy]).ok();
+    cli(&["snapshot", "delete", &ready.id]).ok();
 
     let get = cli(&["snapshot", "get", "snap-nothing"]);
     get.code(1);

@@ -8,8 +8,8 @@ use porter_sandbox::{
     LogsQuery, Porter, Sandbox,
     api::{ListSandboxesParams, SandboxFilter},
     types::{
-        ListResponse, SandboxSpec, SandboxesPhase, SandboxesSource, StatusResponse,
-        StatusResponsePhase,
+        ListResponse, SandboxEgressSpec, SandboxNetworkingSpec, SandboxResourcesSpec, SandboxSpec,
+        SandboxesPhase, SandboxesSource, StatusResponse, StatusResponsePhase,
     },
 };
 use serde::Serialize;
@@ -32,9 +32,29 @@ const FAILURE_LOG_LINES: i64 = 20;
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     /// Image to run: `host` (the host's /usr read-only: python3, a shell, the usual tools),
-    /// `oci-layout:/path[:tag]`, `docker-archive:/path.tar`, or a registry reference.
-    #[arg(value_name = "IMAGE")]
-    image: String,
+    /// `oci-layout:/path[:tag]`, `docker-archive:/path.tar`, or a registry reference
+    /// (`python:3.12-slim`). Leave it out with --snapshot.
+    #[arg(value_name = "IMAGE", required_unless_present = "snapshot")]
+    image: Option<String>,
+    /// Start from this snapshot's filesystem instead of an image.
+    #[arg(long, value_name = "SNAPSHOT_ID", conflicts_with = "image")]
+    snapshot: Option<String>,
+    /// CPU limit as a Kubernetes quantity ("2", "500m"); the server's default size otherwise.
+    #[arg(long, value_name = "CPU")]
+    cpu: Option<String>,
+    /// Memory limit as a Kubernetes quantity ("512Mi", "2Gi").
+    #[arg(long, value_name = "MEMORY")]
+    memory: Option<String>,
+    /// Expose this port of the workload (1024-65535); the status then says where it is.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(i64).range(1..=65535))]
+    port: Option<i64>,
+    /// Allow outbound traffic only to this destination (repeatable): a hostname, `*.domain`,
+    /// an IP address or a CIDR range.
+    #[arg(long = "allow", value_name = "DESTINATION", conflicts_with = "no_network")]
+    allow: Vec<String>,
+    /// No outbound network at all (an empty egress allow-list).
+    #[arg(long)]
+    no_network: bool,
     /// Sandbox name: lowercase letters, digits and hyphens; never reusable.
     #[arg(long)]
     name: Option<String>,
@@ -66,7 +86,19 @@ pub struct CreateArgs {
 
 /// `create`: prints the new id (or the create response with `--json`), then waits if asked.
 pub async fn create(porter: &Porter, args: CreateArgs) -> CliResult {
-    let mut spec = SandboxSpec::new(args.image);
+    let mut spec = match args.snapshot {
+        Some(snapshot) => SandboxSpec::from_snapshot(snapshot),
+        None => SandboxSpec::new(args.image.unwrap_or_default()),
+    };
+    if args.cpu.is_some() || args.memory.is_some() {
+        spec = spec.resources(SandboxResourcesSpec { cpu: args.cpu, memory: args.memory });
+    }
+    if let Some(port) = args.port {
+        spec = spec.networking(SandboxNetworkingSpec::new(port));
+    }
+    if args.no_network || !args.allow.is_empty() {
+        spec = spec.egress(SandboxEgressSpec::new(args.allow));
+    }
     if let Some(name) = args.name {
         spec = spec.name(name);
     }

@@ -1,14 +1,16 @@
 //! `snapshot create|list|get|delete`.
 
+use std::time::{Duration, Instant};
+
 use clap::{Args, Subcommand};
 use porter_sandbox::{
     Porter,
-    types::{Snapshot, SnapshotMode, SnapshotSpec},
+    types::{Snapshot, SnapshotMode, SnapshotSpec, SnapshotStatus},
 };
 use time::OffsetDateTime;
 
 use crate::{
-    error::CliResult,
+    error::{CliResult, Failure},
     output::{self, Cell, Table},
     resolve,
 };
@@ -35,6 +37,12 @@ pub struct CreateArgs {
     /// What to capture.
     #[arg(long, value_parser = ["filesystem", "full"])]
     mode: Option<String>,
+    /// Wait until the capture is ready (fail if it fails).
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, requires = "wait")]
+    wait_timeout: u64,
     /// Print the snapshot record as JSON instead of the id.
     #[arg(long)]
     json: bool,
@@ -70,6 +78,39 @@ pub struct DeleteArgs {
     id: String,
 }
 
+/// How often `--wait` polls the capture.
+const WAIT_POLL: Duration = Duration::from_millis(100);
+
+/// Polls until the capture settles: the ready snapshot, or a failure with its reason.
+async fn wait_ready(
+    porter: &Porter,
+    mut snapshot: Snapshot,
+    timeout: Duration,
+) -> CliResult<Snapshot> {
+    let started = Instant::now();
+    while snapshot.status == SnapshotStatus::Pending {
+        if started.elapsed() > timeout {
+            return Err(Failure::new(format!(
+                "snapshot {} is still pending after {}s",
+                snapshot.id,
+                timeout.as_secs()
+            ))
+            .hint(format!("check later with `porter-sandbox snapshot get {}`", snapshot.id)));
+        }
+        tokio::time::sleep(WAIT_POLL).await;
+        snapshot = porter.snapshots().get(&snapshot.id).await?;
+    }
+    if snapshot.status == SnapshotStatus::Ready {
+        output::note(format!("{} is ready ({:.1}s)", snapshot.id, started.elapsed().as_secs_f64()));
+        return Ok(snapshot);
+    }
+    Err(Failure::new(format!(
+        "snapshot {} failed: {}",
+        snapshot.id,
+        snapshot.failure_reason.as_deref().unwrap_or("no reason given")
+    )))
+}
+
 /// Runs a `snapshot` subcommand.
 pub async fn run(porter: &Porter, command: SnapshotCommand) -> CliResult {
     let snapshots = porter.snapshots();
@@ -77,7 +118,11 @@ pub async fn run(porter: &Porter, command: SnapshotCommand) -> CliResult {
         SnapshotCommand::Create(args) => {
             let sandbox = resolve::sandbox(porter, &args.sandbox).await?;
             let spec = SnapshotSpec { mode: args.mode.as_deref().map(SnapshotMode::from_wire) };
-            let snapshot = snapshots.create(sandbox.id(), spec).await?;
+            let mut snapshot = snapshots.create(sandbox.id(), spec).await?;
+            if args.wait {
+                snapshot =
+                    wait_ready(porter, snapshot, Duration::from_secs(args.wait_timeout)).await?;
+            }
             if args.json {
                 output::json(&snapshot)?;
             } else {
