@@ -1,5 +1,6 @@
-//! Benchmark of the local server (not a test): create → running latency, exec round trip, and
-//! memory per idle sandbox, with the `host` image. Needs root and crun, like the server.
+//! Benchmark of the local server (not a test): create → running latency, exec round trip,
+//! snapshot capture and start from a snapshot, and memory per idle sandbox, with the `host` image.
+//! Needs root and crun, like the server.
 //!
 //! `cargo run --release -p porter-sandbox-cli --example server_bench [-- SAMPLES]`
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use porter_sandbox::{
     Porter,
-    types::{SandboxSpec, StatusResponsePhase},
+    types::{SandboxSpec, SnapshotSpec, SnapshotStatus, StatusResponsePhase},
 };
 use porter_sandbox_server::serve::{self, ServeOptions};
 
@@ -105,6 +106,52 @@ async fn main() {
         assert_eq!(out.exit_code, 0);
         exec.push(started.elapsed());
     }
+    // Snapshots: a 10 MiB file and 200 small ones in the writable layer.
+    let prepared = target
+        .exec([
+            "sh",
+            "-c",
+            "head -c 10485760 /dev/urandom > /tmp/blob && mkdir /tmp/many && \
+             for i in $(seq 200); do echo $i > /tmp/many/$i; done",
+        ])
+        .await
+        .unwrap();
+    assert_eq!(prepared.exit_code, 0, "{prepared:?}");
+    let mut capture = Vec::new();
+    let mut snapshot = None;
+    for _ in 0..samples.min(10) {
+        let started = Instant::now();
+        let pending =
+            porter.snapshots().create(target.id(), SnapshotSpec::default()).await.unwrap();
+        let ready = loop {
+            let s = porter.snapshots().get(&pending.id).await.unwrap();
+            if s.status != SnapshotStatus::Pending {
+                break s;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        assert_eq!(ready.status, SnapshotStatus::Ready, "{ready:?}");
+        capture.push(started.elapsed());
+        snapshot = Some(ready);
+    }
+    let snapshot = snapshot.unwrap();
+    let mut from_snapshot = Vec::new();
+    for _ in 0..samples.min(10) {
+        let started = Instant::now();
+        let spec = SandboxSpec::from_snapshot(&snapshot.id).command(["sleep", "600"]);
+        let sandbox = porter.sandboxes().create(spec).await.unwrap();
+        loop {
+            let phase = sandbox.refresh().await.unwrap().phase;
+            if phase == StatusResponsePhase::Running {
+                break;
+            }
+            assert!(!phase.is_terminal(), "sandbox from a snapshot ended: {phase}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        from_snapshot.push(started.elapsed());
+        sandboxes.push(sandbox);
+    }
+
     for sandbox in &sandboxes {
         sandbox.terminate().await.unwrap();
     }
@@ -122,6 +169,17 @@ async fn main() {
         "exec round trip:   p50 {:.1} ms, p95 {:.1} ms",
         ms(percentile(&mut exec, 0.5)),
         ms(percentile(&mut exec, 0.95))
+    );
+    println!(
+        "snapshot capture:  p50 {:.1} ms, p95 {:.1} ms ({:.1} MiB in 201 files, create -> ready)",
+        ms(percentile(&mut capture, 0.5)),
+        ms(percentile(&mut capture, 0.95)),
+        snapshot.size_bytes.unwrap_or(0) as f64 / f64::from(1u32 << 20)
+    );
+    println!(
+        "start from snapshot: p50 {:.1} ms, p95 {:.1} ms (create -> running)",
+        ms(percentile(&mut from_snapshot, 0.5)),
+        ms(percentile(&mut from_snapshot, 0.95))
     );
     println!(
         "memory per idle sandbox: {:.1} MiB (cgroup usage + PSS of shim, crun and slirp4netns)",

@@ -14,7 +14,7 @@ fi
 
 data="$(mktemp -d)"
 out="$(mktemp)"
-"$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --ephemeral >"$out" &
+"$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --ephemeral --metrics-interval 0.5 >"$out" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out"' EXIT
 for _ in $(seq 1 200); do
@@ -24,5 +24,7 @@ done
 url="$(sed -n 's/^listening on //p' "$out")"
 [ -n "$url" ] || { echo "the server did not start" >&2; exit 1; }
 
-env -u PORTER_SANDBOX_API_KEY -u PORTER_CLUSTER_ID PORTER_SANDBOX_BASE_URL="$url" \
-    "$venv/bin/python" "$here/official_sdk_smoke.py"
+for script in official_sdk_smoke.py official_sdk_features.py; do
+    env -u PORTER_SANDBOX_API_KEY -u PORTER_CLUSTER_ID PORTER_SANDBOX_BASE_URL="$url" \
+        "$venv/bin/python" "$here/$script"
+done
