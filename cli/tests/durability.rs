@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use porter_sandbox::{
     BinaryBody, LogsQuery,
-    types::{SandboxSpec, StatusResponsePhase, StatusResponseTerminationReason, VolumeSpec},
+    types::{
+        SandboxSpec, SnapshotSpec, SnapshotStatus, StatusResponsePhase,
+        StatusResponseTerminationReason, VolumeSpec,
+    },
 };
 use support::{start_server, start_unprivileged_server, unique, wait_finished, wait_started};
 
@@ -69,6 +72,50 @@ async fn a_crash_loses_no_record_and_running_sandboxes_are_readopted() {
     let volume = porter.volumes().get(&volume.name()).await.unwrap().into_disk().unwrap();
     assert_eq!(volume.read_text("kept.txt", None, None).await.unwrap(), "still here");
     survivor.terminate().await.unwrap();
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_snapshot_fails_the_capture_and_thaws_the_sandbox() {
+    let server = start_server(&[]);
+    let porter = server.client();
+    let sandbox = porter
+        .sandboxes()
+        .create(SandboxSpec::new("host").command(["sleep", "300"]))
+        .await
+        .unwrap();
+    assert_eq!(wait_started(&sandbox, START).await, StatusResponsePhase::Running);
+    // Enough data that the copy is still running when the server dies.
+    let fill = sandbox.exec(["sh", "-c", "head -c 400000000 /dev/zero > /tmp/big"]).await.unwrap();
+    assert_eq!(fill.exit_code, 0, "{fill:?}");
+    let pending = porter.snapshots().create(sandbox.id(), SnapshotSpec::default()).await.unwrap();
+    let server = server.crash_and_restart();
+    let porter = server.client();
+
+    let snapshot = porter.snapshots().get(&pending.id).await.unwrap();
+    assert_eq!(snapshot.status, SnapshotStatus::Failed, "{snapshot:?}");
+    assert!(snapshot.failure_reason.unwrap().contains("server stopped"));
+    assert!(!server.data_dir.join("snapshots").join(&pending.id).exists(), "no partial files");
+    // The sandbox was frozen for the copy: the new server thawed and re-adopted it.
+    let sandbox = porter.sandboxes().get_by_id(sandbox.id()).await.unwrap();
+    assert_eq!(sandbox.phase(), Some(StatusResponsePhase::Running));
+    let out = tokio::time::timeout(Duration::from_secs(10), sandbox.exec(["echo", "thawed"]))
+        .await
+        .expect("the sandbox answers")
+        .unwrap();
+    assert_eq!(out.stdout, "thawed\n");
+    // And it can be captured again.
+    let again = porter.snapshots().create(sandbox.id(), SnapshotSpec::default()).await.unwrap();
+    let mut status = again.status;
+    for _ in 0..600 {
+        status = porter.snapshots().get(&again.id).await.unwrap().status;
+        if status != SnapshotStatus::Pending {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, SnapshotStatus::Ready);
+    sandbox.terminate().await.unwrap();
     server.stop();
 }
 
