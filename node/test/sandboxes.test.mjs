@@ -183,48 +183,66 @@ describe('low-level sandboxes resource', () => {
     await assert.rejects(raw.lookup({ name: `missing-${run}` }), NotFoundError);
   });
 
-  test('metrics: the local server says they are not available', async () => {
+  test('metrics: summary and series from the server\'s samples', async () => {
     const raw = porter.raw.sandboxes;
-    const { id } = await raw.create({ image: 'host', command: ['sleep', '30'] });
-    for (const call of [
-      () => raw.getMetricsSummary(id, { since: '1h' }),
-      () => raw.getMetricsSummary(id),
-      () => raw.getMetrics(id, { metric: SandboxMetric.CpuUsage, startTimeUtc: '2026-01-01T00:00:00Z', endTimeUtc: '2026-01-01T01:00:00Z' }),
-    ]) {
-      const error = await call().then((v) => v, (e) => e);
-      if (error instanceof Error) {
-        assert.ok(error instanceof SandboxError);
-        assert.equal(typeof error.statusCode, 'number');
-      } else {
-        assert.equal(typeof error, 'object');
-      }
-    }
+    const { id } = await raw.create({
+      image: 'host',
+      command: ['sleep', '30'],
+      resources: { cpu: '500m', memory: '256Mi' },
+    });
+    const summary = await raw.getMetricsSummary(id, { since: '1h' });
+    assert.equal(summary.window_seconds, 3600);
+    assert.equal(summary.cpu_limit_cores, 0.5);
+    assert.equal(summary.mem_limit_bytes, 256 * 1024 * 1024);
+    assert.equal(typeof summary.has_data, 'boolean');
+    assert.equal((await raw.getMetricsSummary(id)).window_seconds, 3600);
+    const reserved = await raw.getMetrics(id, {
+      metric: SandboxMetric.CpuReserved,
+      startTimeUtc: '2000-01-01T00:00:00Z',
+      endTimeUtc: '2100-01-01T00:00:00Z',
+    });
+    assert.equal(reserved.results.length, 1);
+    assert.equal(reserved.results[0].series[0].unit, 'cores');
+    for (const point of reserved.results[0].series[0].time_series) assert.equal(point.value, 0.5);
+    const error = await raw
+      .getMetrics(id, { metric: SandboxMetric.CpuUsage, startTimeUtc: 'soon', endTimeUtc: 'later' })
+      .then(() => null, (e) => e);
+    assert.ok(error instanceof SandboxError);
+    assert.equal(error.statusCode, 400);
     await raw.delete(id);
   });
 });
 
 describe('snapshots', () => {
-  test('create (refused by the local server with a reason), list, get, delete', async () => {
+  test('create, wait until ready, start from it, list, get, delete', async () => {
     const sandbox = await porter.sandboxes.create({ image: 'host', command: ['sleep', '60'] });
     await waitRunning(sandbox);
-    for (const create of [
-      () => porter.snapshots.create(sandbox.id, { mode: SnapshotMode.Filesystem }),
-      () => porter.snapshots.create(sandbox.id, {}),
-      () => porter.snapshots.raw.create(sandbox.id, { mode: 'full' }),
-    ]) {
-      const result = await create().then((v) => v, (e) => e);
-      if (result instanceof Error) {
-        assert.ok(result instanceof SandboxError);
-        assert.equal(result.statusCode, 400);
-        assert.match(result.message, /snapshot/i);
-      } else {
-        assert.equal(result.sandbox_id, sandbox.id);
-      }
+    await sandbox.exec(['sh', '-c', 'echo kept > /tmp/kept']);
+    let snapshot = await porter.snapshots.create(sandbox.id, { mode: SnapshotMode.Filesystem });
+    assert.equal(snapshot.sandbox_id, sandbox.id);
+    assert.equal(snapshot.status, 'pending');
+    while (snapshot.status === 'pending') {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      snapshot = await porter.snapshots.get(snapshot.id);
     }
-    const list = await porter.snapshots.list();
-    assert.ok(Array.isArray(list.snapshots));
+    assert.equal(snapshot.status, 'ready');
+    assert.ok(snapshot.size_bytes > 0);
+    const full = await porter.snapshots.raw.create(sandbox.id, { mode: 'full' }).then(() => null, (e) => e);
+    assert.ok(full instanceof SandboxError);
+    assert.equal(full.statusCode, 400);
+    assert.match(full.message, /full/);
+
+    const copy = await porter.sandboxes.create({ image: '', snapshot_id: snapshot.id, command: ['sleep', '60'] });
+    await waitRunning(copy);
+    assert.equal((await copy.exec(['cat', '/tmp/kept'])).stdout, 'kept\n');
     const mine = await porter.snapshots.list({ sandboxId: sandbox.id });
-    assert.ok(Array.isArray(mine.snapshots));
+    assert.deepEqual(mine.snapshots.map((s) => s.id), [snapshot.id]);
+    assert.ok((await porter.snapshots.list()).snapshots.some((s) => s.id === snapshot.id));
+    const inUse = await porter.snapshots.delete(snapshot.id).then(() => null, (e) => e);
+    assert.ok(inUse instanceof SandboxError);
+    assert.equal(inUse.statusCode, 409);
+    await copy.terminate();
+    await porter.snapshots.delete(snapshot.id);
     await assert.rejects(porter.snapshots.get('snap-missing'), NotFoundError);
     await assert.rejects(porter.snapshots.raw.get('snap-missing'), NotFoundError);
     await assert.rejects(porter.snapshots.delete('snap-missing'), NotFoundError);

@@ -76,10 +76,15 @@ def test_sandboxes(base_url: str) -> None:
         with pytest.raises(ps.SandboxTimeoutError):
             await raw.exec_sandbox(first.id, ps.ExecRequest(command=["sleep", "5"]), timeout=0.3)
         assert (await raw.get_sandbox_logs(first.id, limit=1)).logs
-        with pytest.raises(ps.SandboxError):
-            await raw.get_sandbox_metrics_summary(first.id)
-        with pytest.raises(ps.SandboxError):
+        summary = await raw.get_sandbox_metrics_summary(first.id, since="10m")
+        assert summary.window_seconds == 600 and summary.cpu_limit_cores > 0
+        series = await raw.get_sandbox_metrics(
+            first.id, ps.SandboxMetric.MEMORY_USAGE, "1h", "2100-01-01T00:00:00Z"
+        )
+        assert series.results[0].series[0].unit == "bytes"
+        with pytest.raises(ps.SandboxError) as bad_time:
             await raw.get_sandbox_metrics(first.id, ps.SandboxMetric.MEMORY_USAGE, "a", "b")
+        assert bad_time.value.status_code == 400
         created = await raw.create_sandbox({"image": "host", "command": ["sleep", "60"]})
         await raw.delete_sandbox(created.id, source=ps.SandboxesSource.DASHBOARD)
 
@@ -117,8 +122,26 @@ def test_cancelling_a_long_exec(base_url: str) -> None:
 
 def test_snapshots(base_url: str) -> None:
     async def scenario(porter: ps.AsyncPorter) -> None:
-        assert (await porter.snapshots.list()).snapshots == []
         assert (await porter.snapshots.raw.list_snapshots("sb-x")).snapshots == []
+        source = await porter.sandboxes.create("host", command=["sleep", "300"])
+        assert await wait_running(source) is ps.StatusResponsePhase.RUNNING
+        await source.exec(["sh", "-c", "echo kept > /tmp/kept"])
+        snapshot = await porter.snapshots.create(source.id, ps.SnapshotSpec())
+        assert snapshot.status is ps.SnapshotStatus.PENDING
+        while snapshot.status is ps.SnapshotStatus.PENDING:
+            await asyncio.sleep(0.05)
+            snapshot = await porter.snapshots.get(snapshot.id)
+        assert snapshot.status is ps.SnapshotStatus.READY and snapshot.size_bytes
+        listed = await porter.snapshots.list(sandbox_id=source.id)
+        assert [s.id for s in listed.snapshots] == [snapshot.id]
+        copy = await porter.sandboxes.create("", snapshot_id=snapshot.id, command=["sleep", "300"])
+        assert await wait_running(copy) is ps.StatusResponsePhase.RUNNING
+        assert (await copy.exec(["cat", "/tmp/kept"])).stdout == "kept\n"
+        with pytest.raises(ps.SandboxError) as in_use:
+            await porter.snapshots.delete(snapshot.id)
+        assert in_use.value.status_code == 409
+        await asyncio.gather(copy.terminate(), source.terminate())
+        await porter.snapshots.delete(snapshot.id)
         with pytest.raises(ps.NotFoundError):
             await porter.snapshots.get("snap-missing")
         with pytest.raises(ps.NotFoundError):
