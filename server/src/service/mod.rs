@@ -3,6 +3,7 @@
 
 mod lifecycle;
 pub mod names;
+mod networking;
 mod sandboxes;
 mod volumes;
 

@@ -59,17 +59,9 @@ impl Service {
         if let Some(name) = &spec.name {
             names::validate_name("sandbox", name).map_err(ApiError::bad_request)?;
         }
-        if spec.networking.as_ref().is_some_and(|n| !n.is_empty()) {
-            return Err(ApiError::unsupported("networking (exposing a port)"));
-        }
+        super::networking::validate(spec)?;
         if spec.resources.as_ref().is_some_and(|r| r.cpu.is_some() || r.memory.is_some()) {
             return Err(ApiError::unsupported("resources (cpu and memory limits)"));
-        }
-        if spec.egress.as_ref().is_some_and(|e| !e.allowed_destinations.is_empty()) {
-            return Err(ApiError::bad_request(
-                "egress allow-lists are not supported by this local server yet: omit egress for \
-                 outbound access, or send an empty allowed_destinations to block all egress",
-            ));
         }
         if let Some(groups) = spec.env_groups.as_ref().filter(|g| !g.is_empty()) {
             return Err(ApiError::bad_request(format!(
