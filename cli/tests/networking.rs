@@ -70,14 +70,20 @@ try:
             socket.getaddrinfo(host, 7000, socket.AF_INET, socket.SOCK_STREAM)
             took.append("%.2f ms" % ((time.perf_counter() - t0) * 1000))
         print("resolved in", " then ".join(took))
-    elif kind == "dns":
-        # An A query sent straight to a resolver of our own choosing.
+    elif kind in ("dns", "dns-tcp"):
+        # An A query sent straight to a resolver of our own choosing, over UDP or TCP.
         labels = b"".join(bytes([len(l)]) + l.encode() for l in host.split("."))
         query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\x00\x00\x01\x00\x01"
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(2)
-        s.sendto(query, ("192.0.2.53", 53))
-        reply = s.recv(512)
+        if kind == "dns":
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(2)
+            s.sendto(query, ("192.0.2.53", 53))
+            reply = s.recv(512)
+        else:
+            s = socket.create_connection(("192.0.2.53", 53), timeout=2)
+            s.sendall(len(query).to_bytes(2, "big") + query)
+            reply = s.recv(2)
+            reply = s.recv(int.from_bytes(reply, "big"))
         print("rcode", reply[3] & 15, "answers", reply[7])
     else:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -276,6 +282,8 @@ async fn egress_allow_lists_admit_only_their_destinations() {
     // A resolver of the sandbox's own choosing is answered by the filter all the same.
     assert_eq!(probe(&sandbox, "dns", "allowed.test").await, "rcode 0 answers 1");
     assert_eq!(probe(&sandbox, "dns", "denied.test").await, "rcode 3 answers 0");
+    assert_eq!(probe(&sandbox, "dns-tcp", "api.wild.test").await, "rcode 0 answers 1");
+    assert_eq!(probe(&sandbox, "dns-tcp", "wild.test").await, "rcode 3 answers 0");
 
     // After a crash of the server, names resolve again (the filter is restarted) and the
     // rules still hold.
