@@ -45,6 +45,8 @@ const ALLOW_FOR: Duration = Duration::from_secs(2 * ANSWER_TTL as u64);
 const REFRESH_AFTER: Duration = Duration::from_secs(60);
 /// Queries resolved at once per sandbox (more are dropped; clients retry).
 const MAX_IN_FLIGHT: usize = 64;
+/// How long the host's resolver may take for one name (clients retry after about 5 s).
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(4);
 /// How long a TCP client may stay idle between queries.
 const TCP_IDLE: Duration = Duration::from_secs(10);
 
@@ -242,12 +244,25 @@ async fn resolve(name: &str) -> Result<Vec<IpAddr>, String> {
             return Ok(pinned);
         }
     }
-    let mut addrs: Vec<IpAddr> = tokio::net::lookup_host((name, 0))
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|a| a.ip())
-        .collect();
-    addrs.dedup();
+    let lookup = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((name, 0)));
+    let lookup =
+        lookup.await.map_err(|_| format!("no answer within {} s", RESOLVE_TIMEOUT.as_secs()))?;
+    let mut addrs: Vec<IpAddr> = match lookup {
+        Ok(found) => found.map(|a| a.ip()).collect(),
+        // getaddrinfo's EAI_NONAME / EAI_NODATA, which std only reports as text: the name
+        // has no address (NXDOMAIN), as opposed to a resolver that failed (SERVFAIL).
+        Err(err)
+            if ["not known", "No address associated"]
+                .iter()
+                .any(|m| err.to_string().contains(m)) =>
+        {
+            Vec::new()
+        }
+        Err(err) => return Err(err.to_string()),
+    };
+    // One entry per socket type: keep the first of each address, in the resolver's order.
+    let mut seen = std::collections::HashSet::new();
+    addrs.retain(|a| seen.insert(*a));
     Ok(addrs)
 }
 
