@@ -376,6 +376,20 @@ async fn kill_removes_everything() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_finds_slirp_without_its_pid_file() {
+    let Some(h) = Harness::new() else { return };
+    let id = h.id("nopid");
+    let mut spec = h.spec(&id, &["sleep", "1000"]);
+    spec.network = NetworkMode::Nat(Nat::default());
+    let (state, _rx, _) = h.start(spec).await;
+    let slirp = state["network"]["slirp_pid"].as_u64().unwrap();
+    std::fs::remove_file(h.state.join(&id).join("slirp.pid")).unwrap();
+    h.rt.kill(&id).await.unwrap();
+    assert!(!alive(slirp), "found by its namespace");
+    assert!(!Path::new("/run/netns").join(format!("sbx-{id}")).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn isolation() {
     let Some(h) = Harness::new() else { return };
     let id = h.id("iso");

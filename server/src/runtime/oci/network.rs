@@ -153,14 +153,37 @@ pub(super) async fn resume(id: &str, state: &Value) -> Result<Option<dns::Filter
     dns::start(&netns_path(id), allow).await.map(Some)
 }
 
-/// Stops slirp4netns and deletes the namespace (idempotent; works after a server restart).
+/// Whether `pid` is the slirp4netns serving the namespace at `netns` (pids get reused).
+/// Namespace paths have no spaces: sandbox ids are DNS labels.
+fn serves(pid: u32, netns: &Path) -> bool {
+    let cmdline = host::cmdline(pid);
+    let mut args = cmdline.split(' ');
+    let netns = netns.to_string_lossy();
+    args.next().is_some_and(|p| p.ends_with("slirp4netns")) && args.any(|a| a == netns)
+}
+
+/// Stops slirp4netns and deletes the namespace (idempotent; works after a server restart, and
+/// finds slirp4netns by its namespace when the pid file is gone with the sandbox directory).
 pub(super) async fn down(id: &str, dir: &Path) {
     let path = netns_path(id);
-    if let Some((pid, start)) = host::read_pid_file(&dir.join("slirp.pid")) {
-        // Only our slirp4netns for this namespace: the pid may have been reused.
-        let ours = host::cmdline(pid).contains("slirp4netns")
-            && host::cmdline(pid).contains(path.to_string_lossy().as_ref());
-        if ours && host::alive(pid, start) {
+    let recorded = host::read_pid_file(&dir.join("slirp.pid"));
+    let slirps: Vec<(u32, Option<u64>)> = match recorded {
+        Some((pid, start)) => {
+            if serves(pid, &path) {
+                vec![(pid, start)]
+            } else {
+                Vec::new()
+            }
+        }
+        // No record: a sandbox without network, unless its namespace is still there or its
+        // directory was removed by someone else (then look for the process itself).
+        None if path.exists() || !dir.exists() => {
+            host::all_pids().into_iter().filter(|p| serves(*p, &path)).map(|p| (p, None)).collect()
+        }
+        None => Vec::new(),
+    };
+    for (pid, start) in slirps {
+        if host::alive(pid, start) {
             host::kill(&[pid]).await;
             host::wait_dead(pid, start).await;
         }
