@@ -10,8 +10,8 @@ use porter_sandbox::{
     ErrorKind, LogsQuery,
     api::{ListSandboxesParams, SandboxFilter},
     types::{
-        LogLineLevel, SandboxEgressSpec, SandboxNetworkingSpec, SandboxResourcesSpec, SandboxSpec,
-        SandboxesPhase, StatusResponsePhase, StatusResponseTerminationReason,
+        LogLineLevel, SandboxEgressSpec, SandboxResourcesSpec, SandboxSpec, SandboxesPhase,
+        StatusResponsePhase, StatusResponseTerminationReason,
     },
 };
 use support::{shared, unique, wait_finished, wait_started};
@@ -164,7 +164,6 @@ async fn unknown_ids_and_names_are_404() {
 async fn features_of_later_versions_are_refused_by_name() {
     let porter = shared().client();
     let cases = [
-        (SandboxSpec::new("host").networking(SandboxNetworkingSpec::new(8080)), "networking"),
         (
             SandboxSpec::new("host")
                 .resources(SandboxResourcesSpec { cpu: Some("lots".into()), memory: None }),
@@ -175,7 +174,6 @@ async fn features_of_later_versions_are_refused_by_name() {
                 .resources(SandboxResourcesSpec { cpu: None, memory: Some("1GB".into()) }),
             "resources.memory",
         ),
-        (SandboxSpec::new("host").egress(SandboxEgressSpec::new(["example.com"])), "egress"),
         (SandboxSpec::from_snapshot("snap-1"), "snapshot \"snap-1\" does not exist"),
         (SandboxSpec::new("host").env_group("shared"), "env group"),
         (SandboxSpec::new("host").ttl_seconds(0), "ttl_seconds"),

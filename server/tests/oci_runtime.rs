@@ -10,8 +10,8 @@ use std::{
 };
 
 use porter_sandbox_server::runtime::{
-    Adoption, BindMount, LaunchSpec, Limits, NetworkMode, OutputStream, Runtime, RuntimeEvent,
-    oci::OciRuntime,
+    Adoption, BindMount, LaunchSpec, Limits, Nat, NetworkMode, OutputStream, Runtime, RuntimeEvent,
+    egress::AllowList, oci::OciRuntime,
 };
 use tempfile::TempDir;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -81,7 +81,7 @@ impl Harness {
     ) -> (serde_json::Value, UnboundedReceiver<RuntimeEvent>, Duration) {
         let (tx, rx) = unbounded_channel();
         let t0 = Instant::now();
-        let state = self.rt.start(spec, tx).await.unwrap();
+        let state = self.rt.start(spec, tx).await.unwrap().state;
         (state, rx, t0.elapsed())
     }
 
@@ -342,9 +342,13 @@ async fn kill_removes_everything() {
     let Some(h) = Harness::new() else { return };
     let id = h.id("kill");
     let mut spec = h.spec(&id, &["sh", "-c", "sleep 1000 & sleep 1000"]);
-    spec.network = NetworkMode::Nat;
+    // With every part of the network: egress rules, DNS filter, a forwarded port.
+    let egress = AllowList::parse(&["198.18.0.1".to_owned(), "*.test".to_owned()]).unwrap();
+    spec.network = NetworkMode::Nat(Nat { egress: Some(egress), port: Some(8080) });
     spec.limits.memory_bytes = Some(256 << 20);
     let (state, mut rx, _) = h.start(spec).await;
+    let forwarded = state["network"]["port"]["host"].as_str().unwrap().to_owned();
+    assert!(std::net::TcpStream::connect(&forwarded).is_ok(), "slirp listens on {forwarded}");
     let shim = state["shim_pid"].as_u64().unwrap();
     let slirp = state["network"]["slirp_pid"].as_u64().unwrap();
     assert_eq!(state["network"]["netns"], format!("sbx-{id}"));
@@ -360,6 +364,7 @@ async fn kill_removes_everything() {
     assert!(!Path::new("/run/netns").join(format!("sbx-{id}")).exists());
     assert!(cgroup_leaves(&id).is_empty(), "{:?}", cgroup_leaves(&id));
     assert!(!alive(shim) && !alive(slirp));
+    assert!(std::net::TcpStream::connect(&forwarded).is_err(), "{forwarded} is closed");
     assert!(processes_mentioning(&id).is_empty(), "{:?}", processes_mentioning(&id));
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mountinfo.contains(h.state.to_str().unwrap()), "{mountinfo}");
@@ -369,6 +374,20 @@ async fn kill_removes_everything() {
     }
     // Idempotent.
     h.rt.kill(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_finds_slirp_without_its_pid_file() {
+    let Some(h) = Harness::new() else { return };
+    let id = h.id("nopid");
+    let mut spec = h.spec(&id, &["sleep", "1000"]);
+    spec.network = NetworkMode::Nat(Nat::default());
+    let (state, _rx, _) = h.start(spec).await;
+    let slirp = state["network"]["slirp_pid"].as_u64().unwrap();
+    std::fs::remove_file(h.state.join(&id).join("slirp.pid")).unwrap();
+    h.rt.kill(&id).await.unwrap();
+    assert!(!alive(slirp), "found by its namespace");
+    assert!(!Path::new("/run/netns").join(format!("sbx-{id}")).exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -472,7 +491,7 @@ async fn nat_reaches_the_host_ip_but_not_its_loopback() {
     let loopback = listen("127.0.0.1").await;
     let id = h.id("nat");
     let mut spec = h.spec(&id, &["sleep", "1000"]);
-    spec.network = NetworkMode::Nat;
+    spec.network = NetworkMode::Nat(Nat::default());
     let (_, _rx, took) = h.start(spec).await;
     eprintln!("start latency with slirp4netns: {took:?}");
     let connect = "exec 3<>/dev/tcp/$0/$1 && head -c 2 <&3";
@@ -524,7 +543,7 @@ async fn survives_a_server_restart() {
     // The first server starts it, then goes away (its tailer with it).
     let first = OciRuntime::new(h.state.clone());
     let (tx, mut rx1) = unbounded_channel();
-    let state = first.start(spec, tx).await.unwrap();
+    let state = first.start(spec, tx).await.unwrap().state;
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(first);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -599,7 +618,7 @@ async fn failed_starts_explain_and_leave_nothing() {
     let id = h.id("badroot");
     let mut spec = h.spec(&id, &["true"]);
     spec.rootfs = h.state.join("no-such-image");
-    spec.network = NetworkMode::Nat;
+    spec.network = NetworkMode::Nat(Nat::default());
     let err = h.rt.start(spec, tx.clone()).await.unwrap_err();
     eprintln!("bad root: {err}");
     assert!(err.contains("no-such-image"), "{err}");
@@ -659,7 +678,7 @@ async fn a_dead_supervisor_is_reported() {
     let id = h.id("shimlost");
     let first = OciRuntime::new(h.state.clone());
     let (tx, _rx) = unbounded_channel();
-    let state = first.start(h.spec(&id, &["sleep", "1000"]), tx).await.unwrap();
+    let state = first.start(h.spec(&id, &["sleep", "1000"]), tx).await.unwrap().state;
     drop(first);
     let shim = state["shim_pid"].as_u64().unwrap();
     kill9(shim);

@@ -105,11 +105,16 @@ impl TestServer {
 
     /// Kills the server with SIGKILL (a crash), waits for it, and starts a new one on the same
     /// data directory.
-    pub fn crash_and_restart(mut self) -> TestServer {
+    pub fn crash_and_restart(self) -> TestServer {
+        self.crash_and_restart_with(&[])
+    }
+
+    /// [`TestServer::crash_and_restart`], the new server with `env` set.
+    pub fn crash_and_restart_with(mut self, env: &[(&str, &str)]) -> TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let TestServer { _dir, data_dir, .. } = self;
-        start_server_in(_dir, data_dir, &[], &[])
+        start_server_in(_dir, data_dir, &[], env)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Runtimes run sandboxes. The server talks to them only through [`Runtime`]; the default
 //! backend on Linux is [`oci`] (crun or runc driving OCI bundles on overlayfs).
 
+pub mod egress;
 pub mod oci;
 
 use std::{path::PathBuf, pin::Pin};
@@ -21,13 +22,24 @@ pub struct BindMount {
     pub read_only: bool,
 }
 
-/// Outbound network access of a sandbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The network of a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetworkMode {
     /// Loopback only: no network at all.
     None,
-    /// Outbound access through a user-mode NAT; the host's loopback stays unreachable.
-    Nat,
+    /// A user-mode NAT (the host's loopback stays unreachable), with its egress policy and
+    /// the port to expose.
+    Nat(Nat),
+}
+
+/// Settings of a [`NetworkMode::Nat`] network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Nat {
+    /// `None`: unrestricted outbound access; otherwise only these destinations (an empty list
+    /// denies all outbound traffic, while the exposed port still works).
+    pub egress: Option<egress::AllowList>,
+    /// The port the workload listens on, forwarded to a free port on the host's loopback.
+    pub port: Option<u16>,
 }
 
 /// Resource limits applied with cgroups.
@@ -62,10 +74,19 @@ pub struct LaunchSpec {
     pub user: (u32, u32),
     /// Volumes.
     pub mounts: Vec<BindMount>,
-    /// Outbound network access.
+    /// Network access.
     pub network: NetworkMode,
     /// Resource limits.
     pub limits: Limits,
+}
+
+/// A sandbox the runtime started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    /// What the runtime needs later to re-adopt or clean up the sandbox (stored by the server).
+    pub state: serde_json::Value,
+    /// Where the exposed port is reachable from the host (`127.0.0.1:43125`), if any.
+    pub internal_address: Option<std::net::SocketAddr>,
 }
 
 /// Which stream a line came from.
@@ -145,14 +166,13 @@ pub trait Runtime: Send + Sync + 'static {
     /// Whether the runtime can start sandboxes; the error says why not and what to install.
     fn check(&self) -> Result<(), String>;
 
-    /// Starts the workload. Resolves once it runs, with the state the runtime needs later to
-    /// re-adopt or clean up the sandbox (stored by the server). Output and the exit arrive as
-    /// [`RuntimeEvent`]s on `events`.
+    /// Starts the workload. Resolves once it runs (see [`Started`]). Output and the exit
+    /// arrive as [`RuntimeEvent`]s on `events`.
     fn start(
         &self,
         spec: LaunchSpec,
         events: mpsc::UnboundedSender<RuntimeEvent>,
-    ) -> BoxFuture<'_, Result<serde_json::Value, String>>;
+    ) -> BoxFuture<'_, Result<Started, String>>;
 
     /// Runs `argv` inside the running sandbox and waits for it. Dropping the future kills the
     /// command.

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use super::Service;
 use crate::{
     images::ResolvedImage,
-    runtime::{Adoption, LaunchSpec, Limits, NetworkMode, OutputStream, RuntimeEvent},
+    runtime::{Adoption, LaunchSpec, Limits, OutputStream, RuntimeEvent},
     store::{NewLogLine, PhaseUpdate, SandboxRow},
     time::now_micros,
 };
@@ -145,9 +145,15 @@ impl Service {
         if self.sandbox_row(id).map_err(|e| e.message)?.phase.is_terminal() {
             return Ok(());
         }
-        let state = self.runtime.start(spec, self.events.clone()).await?;
-        if let Err(err) = self.store.set_runtime_state(id, Some(&state.to_string())) {
+        let started = self.runtime.start(spec, self.events.clone()).await?;
+        if let Err(err) = self.store.set_runtime_state(id, Some(&started.state.to_string())) {
             tracing::warn!("cannot record the runtime state of {id}: {err}");
+        }
+        if let Some(address) = started.internal_address {
+            // No public hostname: there is no ingress locally (see `networking.rs`).
+            if let Err(err) = self.store.set_endpoint(id, "", &address.to_string()) {
+                tracing::warn!("cannot record the address of {id}: {err}");
+            }
         }
         let update = PhaseUpdate { started_at: Some(now_micros()), ..PhaseUpdate::default() };
         if !self.advance(id, &StatusResponsePhase::Running, update) {
@@ -201,10 +207,7 @@ impl Service {
                 read_only: false,
             })
             .collect();
-        let network = match &spec.egress {
-            Some(egress) if egress.allowed_destinations.is_empty() => NetworkMode::None,
-            _ => NetworkMode::Nat,
-        };
+        let network = super::networking::network_mode(spec)?;
         Ok(LaunchSpec {
             sandbox_id: row.id.clone(),
             rootfs: image.rootfs,

@@ -4,6 +4,7 @@
 mod lifecycle;
 pub mod metrics;
 pub mod names;
+mod networking;
 pub mod quantity;
 mod sandboxes;
 mod snapshots;

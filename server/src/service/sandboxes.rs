@@ -83,15 +83,7 @@ impl Service {
         if let Some(name) = &spec.name {
             names::validate_name("sandbox", name).map_err(ApiError::bad_request)?;
         }
-        if spec.networking.as_ref().is_some_and(|n| !n.is_empty()) {
-            return Err(ApiError::unsupported("networking (exposing a port)"));
-        }
-        if spec.egress.as_ref().is_some_and(|e| !e.allowed_destinations.is_empty()) {
-            return Err(ApiError::bad_request(
-                "egress allow-lists are not supported by this local server yet: omit egress for \
-                 outbound access, or send an empty allowed_destinations to block all egress",
-            ));
-        }
+        super::networking::validate(spec)?;
         if let Some(groups) = spec.env_groups.as_ref().filter(|g| !g.is_empty()) {
             return Err(ApiError::bad_request(format!(
                 "env group {:?} does not exist: this local server has no environment groups; \

@@ -353,6 +353,22 @@ impl Store {
         })
     }
 
+    /// Records where the sandbox's exposed port is reachable: the public `host` (`""` for
+    /// none) and the `internal_address` (`host:port`).
+    pub fn set_endpoint(&self, id: &str, host: &str, internal_address: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE sandboxes SET host = ?2, internal_address = ?3 WHERE id = ?1",
+                )?
+                .execute(params![id, host, internal_address])?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
     /// Every sandbox not yet in a terminal phase, oldest first (for re-adoption after a restart
     /// and for the TTL reaper).
     pub fn live_sandboxes(&self) -> StoreResult<Vec<SandboxRow>> {

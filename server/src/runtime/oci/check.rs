@@ -8,7 +8,7 @@ use super::host;
 const TINI_STATIC: &str = "/usr/bin/tini-static";
 
 /// The install line every missing-dependency message ends with.
-const INSTALL_HINT: &str = "apt-get install -y crun tini slirp4netns";
+const INSTALL_HINT: &str = "apt-get install -y crun tini slirp4netns nftables";
 
 /// Checks root, crun (or runc), tini-static, util-linux, overlayfs and cgroups; returns the OCI
 /// runtime's path, or every problem with what to install.

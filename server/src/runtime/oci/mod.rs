@@ -10,6 +10,7 @@
 //! | `stdout.log`, `stderr.log` | the workload's output (tailed into events by `tail.rs`) |
 //! | `offsets` | how far the logs were sent as events |
 //! | `shim.pid`, `container.pid`, `slirp.pid` | the supervisor, the container's init, slirp4netns |
+//! | `slirp.sock`, `egress.nft` | slirp4netns's API (port forwarding), the egress rules installed |
 //! | `exit_code` | written by the supervisor when the workload ended |
 //! | `process.json` | user, cwd and environment for execs |
 //! | `netns` | mountpoint of the network namespace (inside the supervisor's mount namespace) |
@@ -29,9 +30,13 @@
 mod bundle;
 mod check;
 mod cleanup;
+mod dns;
+mod dns_wire;
 mod exec;
+mod firewall;
 mod host;
 mod network;
+mod ports;
 mod shim;
 mod snapshot;
 mod tail;
@@ -49,8 +54,9 @@ use std::{
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
 
+pub use self::dns::ENV_EGRESS_HOSTS;
 use super::{
-    Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, RuntimeEvent, Usage,
+    Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, RuntimeEvent, Started, Usage,
 };
 
 /// Parent of every sandbox's cgroup (`/sys/fs/cgroup/<controller>/porter-sandbox/<id>`).
@@ -119,6 +125,8 @@ pub struct OciRuntime {
     /// One lock per sandbox being started or torn down: a kill racing another kill (or a
     /// start) of the same sandbox waits instead of deleting files under its feet.
     busy: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The DNS filters of the sandboxes with egress allow-lists (they stop when dropped).
+    filters: Mutex<HashMap<String, dns::Filter>>,
     version: OnceLock<String>,
 }
 
@@ -131,6 +139,7 @@ impl OciRuntime {
             state_dir,
             tailers: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashMap::new()),
+            filters: Mutex::new(HashMap::new()),
             version: OnceLock::new(),
         }
     }
@@ -173,6 +182,14 @@ impl OciRuntime {
         }
     }
 
+    fn set_filter(&self, id: &str, filter: Option<dns::Filter>) {
+        let mut filters = self.filters.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match filter {
+            Some(filter) => filters.insert(id.to_owned(), filter),
+            None => filters.remove(id),
+        };
+    }
+
     /// Stops the tailer of `id` and waits until it is gone: it writes into the sandbox
     /// directory, which a teardown is about to remove.
     async fn stop_tailer(&self, id: &str) {
@@ -191,21 +208,23 @@ impl OciRuntime {
         &self,
         spec: LaunchSpec,
         events: mpsc::UnboundedSender<RuntimeEvent>,
-    ) -> Result<Value, String> {
+    ) -> Result<Started, String> {
         validate_id(&spec.sandbox_id)?;
         let engine = Self::detect()?;
         let tini = check::tini_path().ok_or("tini-static is not installed")?;
         let _busy = self.lock(&spec.sandbox_id).await;
         let layout = self.layout(&spec.sandbox_id);
         self.stop_tailer(&layout.id).await;
+        self.set_filter(&layout.id, None);
         if layout.dir.exists() {
             // Left over from an earlier attempt with the same id.
             cleanup::teardown(&layout, Some(&engine)).await?;
         }
         match self.launch(&layout, &spec, &engine, &tini).await {
-            Ok(state) => {
+            Ok((started, filter)) => {
+                self.set_filter(&layout.id, filter);
                 self.spawn_tailer(layout, events);
-                Ok(state)
+                Ok(started)
             }
             Err(err) => {
                 if let Err(cleanup) = cleanup::teardown(&layout, Some(&engine)).await {
@@ -222,7 +241,7 @@ impl OciRuntime {
         spec: &LaunchSpec,
         engine: &Path,
         tini: &Path,
-    ) -> Result<Value, String> {
+    ) -> Result<(Started, Option<dns::Filter>), String> {
         let io = |what: &str| {
             let what = what.to_owned();
             move |e: std::io::Error| format!("cannot {what}: {e}")
@@ -252,11 +271,11 @@ impl OciRuntime {
         let record = serde_json::to_vec(&defaults).map_err(|e| e.to_string())?;
         std::fs::write(layout.process_json(), record).map_err(io("write the process record"))?;
 
-        let network = match spec.network {
+        let mut network = match &spec.network {
             NetworkMode::None => None,
-            NetworkMode::Nat => {
+            NetworkMode::Nat(nat) => {
                 std::fs::write(layout.netns(), b"").map_err(io("create the netns mountpoint"))?;
-                Some(network::up(&layout.id, &layout.dir).await?)
+                Some(network::up(&layout.id, &layout.dir, nat).await?)
             }
         };
         let netns_file = network.as_ref().map(|_| layout.netns());
@@ -277,18 +296,22 @@ impl OciRuntime {
         let shim_pid = shim::spawn(layout, engine, &lowers, netns_source.as_deref())?;
         shim::wait_started(layout, START_TIMEOUT).await?;
         drop(starting);
-        Ok(json!({
+        let state = json!({
             "dir": layout.dir.to_string_lossy(),
             "shim_pid": shim_pid,
             "network": network.as_ref().map(network::Network::to_json),
             "container": layout.id,
-        }))
+        });
+        let internal_address = network.as_ref().and_then(|n| n.forward).map(|(_, host)| host);
+        let filter = network.as_mut().and_then(|n| n.dns.take());
+        Ok((Started { state, internal_address }, filter))
     }
 
     async fn kill_sandbox(&self, id: &str) -> Result<(), String> {
         validate_id(id)?;
         let _busy = self.lock(id).await;
         self.stop_tailer(id).await;
+        self.set_filter(id, None);
         let layout = self.layout(id);
         cleanup::teardown(&layout, check::engine_path().as_deref()).await?;
         if let Ok(_exclusive) = starting().try_write() {
@@ -338,6 +361,11 @@ impl OciRuntime {
                     continue;
                 }
                 if status.as_deref() == Some("running") {
+                    match network::resume(id, &state["network"]).await {
+                        Ok(filter) => self.set_filter(id, filter),
+                        // It keeps running; only names stop resolving.
+                        Err(err) => tracing::warn!("cannot restart the DNS filter of {id}: {err}"),
+                    }
                     self.spawn_tailer(layout, events);
                     return Adoption::Running;
                 }
@@ -388,7 +416,7 @@ impl Runtime for OciRuntime {
         &self,
         spec: LaunchSpec,
         events: mpsc::UnboundedSender<RuntimeEvent>,
-    ) -> BoxFuture<'_, Result<Value, String>> {
+    ) -> BoxFuture<'_, Result<Started, String>> {
         Box::pin(self.start_sandbox(spec, events))
     }
 

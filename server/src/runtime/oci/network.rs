@@ -1,10 +1,12 @@
-//! Outbound networking (`NetworkMode::Nat`): a named network namespace served by slirp4netns.
+//! Networking (`NetworkMode::Nat`): a named network namespace served by slirp4netns, plus
+//! the egress rules (`firewall.rs`, `dns.rs`) and the forwarded port (`ports.rs`).
 //!
-//! The namespace is created first (`ip netns add sbx-<id>`) and slirp4netns attaches to it, so
-//! the network is up before the workload starts, and teardown is by name. slirp4netns runs in
-//! its own session (it outlives a server restart, like the sandbox) and in a private mount
-//! namespace: its `--enable-sandbox` pivots and unmounts, and iproute2 makes `/run/netns` a
-//! shared mount, so in the host namespace it would unmount every other sandbox's netns.
+//! The namespace is created first (`ip netns add sbx-<id>`), its egress rules go in while it
+//! has nothing but loopback, and slirp4netns attaches to it, so everything is in place before
+//! the workload starts, and teardown is by name. slirp4netns runs in its own session (it
+//! outlives a server restart, like the sandbox) and in a private mount namespace: its
+//! `--enable-sandbox` pivots and unmounts, and iproute2 makes `/run/netns` a shared mount, so
+//! in the host namespace it would unmount every other sandbox's netns.
 //! `--disable-host-loopback` keeps the host's 127.0.0.1 unreachable (10.0.2.2 is refused).
 
 use std::{
@@ -16,7 +18,8 @@ use std::{
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-use super::host;
+use super::{dns, firewall, host, ports};
+use crate::runtime::{Nat, egress::AllowList};
 
 /// How long slirp4netns may take to configure the namespace.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,35 +40,52 @@ pub(super) fn netns_path(id: &str) -> PathBuf {
 }
 
 /// A running network of one sandbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) struct Network {
     /// The netns name (`sbx-<id>`).
     pub netns: String,
     /// The slirp4netns process.
     pub slirp_pid: u32,
+    /// The allow-list in force (`None`: unrestricted).
+    pub egress: Option<AllowList>,
+    /// The exposed port and where the host reaches it.
+    pub forward: Option<(u16, std::net::SocketAddr)>,
+    /// The DNS filter enforcing the allow-list's names (it runs in this process).
+    pub dns: Option<dns::Filter>,
 }
 
 impl Network {
     /// The `network` member of the stored state.
     pub(super) fn to_json(&self) -> Value {
-        json!({ "netns": self.netns, "slirp_pid": self.slirp_pid })
+        json!({
+            "netns": self.netns,
+            "slirp_pid": self.slirp_pid,
+            "egress": self.egress.as_ref().map(AllowList::entries),
+            "port": self.forward.map(|(port, host)| json!({ "guest": port, "host": host })),
+        })
     }
 }
 
 /// Script that starts slirp4netns with its ready notification on fd 3 = our pipe, and its own
-/// output in the log file. Paths arrive as positional parameters.
+/// output in the log file. Paths arrive as positional parameters; the API socket (`$5`, when
+/// wanted) is relative to the sandbox directory (`$4`): absolute paths can be too long.
 const SLIRP_SCRIPT: &str = r#"exec 3>&1 >>"$1" 2>&1
+cd "$4" || exit 1
 exec "$2" --configure --mtu=65520 --disable-host-loopback --enable-sandbox --enable-seccomp \
-  --ready-fd=3 --netns-type=path "$3" tap0"#;
+  ${5:+--api-socket "$5"} --ready-fd=3 --netns-type=path "$3" tap0"#;
 
-/// Creates `sbx-<id>` and attaches slirp4netns; resolves once `tap0` is configured.
-pub(super) async fn up(id: &str, dir: &Path) -> Result<Network, String> {
+/// Creates `sbx-<id>` with its egress rules, attaches slirp4netns, forwards the port and
+/// starts the DNS filter; resolves once all of it works. On failure, [`down`] cleans up.
+pub(super) async fn up(id: &str, dir: &Path, nat: &Nat) -> Result<Network, String> {
     let slirp = host::which("slirp4netns").ok_or_else(|| SLIRP_MISSING.to_owned())?;
     let ip = host::which("ip").ok_or_else(|| {
         "outbound networking needs `ip`, which is not installed: run `apt-get install -y iproute2`"
             .to_owned()
     })?;
     let (setsid, unshare) = super::check::util_linux()?;
+    if nat.egress.is_some() {
+        firewall::check()?;
+    }
     let name = netns_name(id);
     let path = netns_path(id);
     if path.exists() {
@@ -73,6 +93,9 @@ pub(super) async fn up(id: &str, dir: &Path) -> Result<Network, String> {
         let _ = host::run(&ip, &["netns", "del", &name]).await;
     }
     host::run(&ip, &["netns", "add", &name]).await?;
+    if let Some(allow) = &nat.egress {
+        firewall::install(&path, dir, allow).await?;
+    }
 
     let log = dir.join("slirp.log");
     let mut child = tokio::process::Command::new(setsid)
@@ -81,6 +104,8 @@ pub(super) async fn up(id: &str, dir: &Path) -> Result<Network, String> {
         .arg(&log)
         .arg(&slirp)
         .arg(&path)
+        .arg(dir)
+        .arg(if nat.port.is_some() { ports::API_SOCKET } else { "" })
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -107,17 +132,58 @@ pub(super) async fn up(id: &str, dir: &Path) -> Result<Network, String> {
     }
     host::write_pid_file(&dir.join("slirp.pid"), pid)
         .map_err(|e| format!("cannot record the slirp4netns pid: {e}"))?;
-    Ok(Network { netns: name, slirp_pid: pid })
+    let forward = match nat.port {
+        Some(port) => Some((port, ports::forward(dir, port).await?)),
+        None => None,
+    };
+    let dns = match &nat.egress {
+        Some(allow) => Some(dns::start(&path, allow.clone()).await?),
+        None => None,
+    };
+    Ok(Network { netns: name, slirp_pid: pid, egress: nat.egress.clone(), forward, dns })
 }
 
-/// Stops slirp4netns and deletes the namespace (idempotent; works after a server restart).
+/// After a server restart: starts the DNS filter of a running sandbox again, from the
+/// `network` member of its stored state (`None` when it needs none).
+pub(super) async fn resume(id: &str, state: &Value) -> Result<Option<dns::Filter>, String> {
+    let Some(entries) = state["egress"].as_array() else { return Ok(None) };
+    let entries: Vec<String> =
+        entries.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect();
+    let allow = AllowList::parse(&entries)?;
+    dns::start(&netns_path(id), allow).await.map(Some)
+}
+
+/// Whether `pid` is the slirp4netns serving the namespace at `netns` (pids get reused).
+/// Namespace paths have no spaces: sandbox ids are DNS labels.
+fn serves(pid: u32, netns: &Path) -> bool {
+    let cmdline = host::cmdline(pid);
+    let mut args = cmdline.split(' ');
+    let netns = netns.to_string_lossy();
+    args.next().is_some_and(|p| p.ends_with("slirp4netns")) && args.any(|a| a == netns)
+}
+
+/// Stops slirp4netns and deletes the namespace (idempotent; works after a server restart, and
+/// finds slirp4netns by its namespace when the pid file is gone with the sandbox directory).
 pub(super) async fn down(id: &str, dir: &Path) {
     let path = netns_path(id);
-    if let Some((pid, start)) = host::read_pid_file(&dir.join("slirp.pid")) {
-        // Only our slirp4netns for this namespace: the pid may have been reused.
-        let ours = host::cmdline(pid).contains("slirp4netns")
-            && host::cmdline(pid).contains(path.to_string_lossy().as_ref());
-        if ours && host::alive(pid, start) {
+    let recorded = host::read_pid_file(&dir.join("slirp.pid"));
+    let slirps: Vec<(u32, Option<u64>)> = match recorded {
+        Some((pid, start)) => {
+            if serves(pid, &path) {
+                vec![(pid, start)]
+            } else {
+                Vec::new()
+            }
+        }
+        // No record: a sandbox without network, unless its namespace is still there or its
+        // directory was removed by someone else (then look for the process itself).
+        None if path.exists() || !dir.exists() => {
+            host::all_pids().into_iter().filter(|p| serves(*p, &path)).map(|p| (p, None)).collect()
+        }
+        None => Vec::new(),
+    };
+    for (pid, start) in slirps {
+        if host::alive(pid, start) {
             host::kill(&[pid]).await;
             host::wait_dead(pid, start).await;
         }

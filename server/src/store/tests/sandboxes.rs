@@ -229,3 +229,14 @@ fn exactly_one_racing_terminal_transition_wins() {
     let wins = handles.into_iter().map(|h| h.join().unwrap()).filter(|won| *won).count();
     assert_eq!(wins, 1);
 }
+
+#[test]
+fn the_endpoint_is_recorded() {
+    let store = mem();
+    store.insert_sandbox(&sandbox("sb-1", "a", 1)).unwrap();
+    store.set_endpoint("sb-1", "", "127.0.0.1:43125").unwrap();
+    let status = store.get_sandbox("sb-1").unwrap().unwrap().to_status();
+    assert_eq!(status.host, "");
+    assert_eq!(status.internal_address.as_deref(), Some("127.0.0.1:43125"));
+    assert!(matches!(store.set_endpoint("sb-9", "", "x:1"), Err(StoreError::NotFound)));
+}
