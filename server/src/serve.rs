@@ -11,6 +11,9 @@ use crate::{
 /// How long a stopping server waits for requests in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a stopping server waits for sandbox teardowns in flight.
+pub const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Environment variable with comma-separated API keys the server accepts.
 pub const ENV_SERVER_API_KEYS: &str = "PORTER_SANDBOX_SERVER_API_KEYS";
 
@@ -157,6 +160,8 @@ impl RunningServer {
         if self.ephemeral {
             self.service.terminate_all().await;
         }
+        // A sandbox marked terminated whose teardown is cut short would keep running unseen.
+        self.service.wait_teardowns(TEARDOWN_TIMEOUT).await;
         result
     }
 }

@@ -1,7 +1,13 @@
 //! The lifecycle state machine: launch (queued → creating → running), workload exit
 //! (succeeded/failed), termination, TTL expiry, and recovery after a restart.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use porter_sandbox::types::{LogLineLevel, StatusResponsePhase, StatusResponseTerminationReason};
 use tokio::sync::mpsc;
@@ -252,8 +258,33 @@ impl Service {
         if let Err(err) = self.store.detach_sandbox(id) {
             tracing::warn!("detaching the volumes of {id}: {err}");
         }
-        if let Err(err) = self.runtime.kill(id).await {
-            tracing::warn!("cleanup of {id}: {err}");
+        // In a task of its own: a request dropped midway (client gone) must not cut a teardown
+        // short, and a stopping server waits for the teardowns in flight (`wait_teardowns`).
+        let runtime = self.runtime.clone();
+        let guard = TeardownGuard::new(self.teardowns.clone());
+        let owned = id.to_owned();
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            if let Err(err) = runtime.kill(&owned).await {
+                tracing::warn!("cleanup of {owned}: {err}");
+            }
+        });
+        let _ = task.await;
+    }
+
+    /// Waits (at most `timeout`) until no sandbox is being torn down.
+    pub async fn wait_teardowns(&self, timeout: std::time::Duration) {
+        let idle = async {
+            loop {
+                let notified = self.teardowns.idle.notified();
+                if self.teardowns.count.load(Ordering::SeqCst) == 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(timeout, idle).await.is_err() {
+            tracing::warn!("sandbox teardowns still running after {timeout:?}; stopping anyway");
         }
     }
 
@@ -407,4 +438,29 @@ fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32), Stri
             .unwrap_or(uid),
     };
     Ok((uid, gid))
+}
+
+/// Sandbox teardowns in flight.
+#[derive(Debug, Default)]
+pub(super) struct Teardowns {
+    count: AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Counts one teardown while it lives.
+struct TeardownGuard(Arc<Teardowns>);
+
+impl TeardownGuard {
+    fn new(teardowns: Arc<Teardowns>) -> Self {
+        teardowns.count.fetch_add(1, Ordering::SeqCst);
+        Self(teardowns)
+    }
+}
+
+impl Drop for TeardownGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
 }

@@ -83,6 +83,8 @@ pub struct Service {
     events: mpsc::UnboundedSender<RuntimeEvent>,
     /// OOM kills per running sandbox, as last sampled (to explain a workload killed by it).
     oom_kills: Mutex<HashMap<String, u64>>,
+    /// Teardowns in flight, which a stopping server waits for.
+    teardowns: Arc<lifecycle::Teardowns>,
 }
 
 impl std::fmt::Debug for Service {
@@ -115,6 +117,7 @@ impl Service {
             options,
             events,
             oom_kills: Mutex::new(HashMap::new()),
+            teardowns: Arc::default(),
         });
         service.recover().await;
         service.recover_snapshots();
