@@ -1,4 +1,4 @@
-"""The official Porter Sandbox Python SDK's snapshot, resource and metrics calls, run unchanged
+"""The official Porter Sandbox Python SDK's snapshot, resource, metrics and networking calls, run unchanged
 against our server (the features of the API beyond the core lifecycle).
 
 Run by tests/compat/run_official_sdk.sh after official_sdk_smoke.py, with the same server
@@ -8,12 +8,15 @@ Run by tests/compat/run_official_sdk.sh after official_sdk_smoke.py, with the sa
 import asyncio
 import os
 import time
+import urllib.request
 
 from porter_sandbox import (
     AsyncPorter,
     Porter,
+    SandboxEgressSpec,
     SandboxError,
     SandboxMetric,
+    SandboxNetworkingSpec,
     SandboxResourcesSpec,
     SnapshotMode,
     SnapshotSpec,
@@ -127,6 +130,55 @@ def resources_and_metrics(porter):
     check(status.termination_reason == StatusResponseTerminationReason.SDK, "terminated by the SDK")
 
 
+def networking(porter):
+    server = porter.sandboxes.create(
+        image="host",
+        command=[
+            "sh",
+            "-c",
+            "mkdir /tmp/www && echo served-from-the-sandbox > /tmp/www/id && "
+            "exec python3 -m http.server 8080 --bind 0.0.0.0 --directory /tmp/www",
+        ],
+        networking=[SandboxNetworkingSpec(port=8080)],
+        egress=SandboxEgressSpec(allowed_destinations=[]),
+    )
+    check(wait_running(server) == StatusResponsePhase.RUNNING, "a sandbox exposing a port runs")
+    address = server.refresh().internal_address
+    check(address and address.startswith("127.0.0.1:"), "internal_address tells where the port is")
+    check(server.refresh().host == "", "no public hostname locally")
+    body = b""
+    for _ in range(100):
+        try:
+            with urllib.request.urlopen(f"http://{address}/id", timeout=2) as response:
+                body = response.read()
+                break
+        except OSError:
+            time.sleep(0.1)
+    check(body == b"served-from-the-sandbox\n", "the forwarded port answers from the sandbox")
+    offline = server.exec(["python3", "-c", "import socket; socket.create_connection(('1.1.1.1', 80), 2)"])
+    check(offline.exit_code != 0, "an empty allow-list blocks egress")
+    server.terminate()
+
+    limited = porter.sandboxes.create(
+        image="host",
+        command=["sleep", "300"],
+        egress=SandboxEgressSpec(allowed_destinations=["*.example.com", "203.0.113.0/24"]),
+    )
+    check(wait_running(limited) == StatusResponsePhase.RUNNING, "an allow-listed sandbox runs")
+    resolved = limited.exec(["python3", "-c", "import socket; socket.gethostbyname('denied.invalid')"])
+    check(resolved.exit_code != 0, "names off the allow-list do not resolve")
+    limited.terminate()
+    for bad, word in (
+        ([SandboxNetworkingSpec(port=80)], "80"),
+        ([SandboxNetworkingSpec(port=8080), SandboxNetworkingSpec(port=8081)], "one"),
+    ):
+        try:
+            porter.sandboxes.create(image="host", networking=bad)
+            raise AssertionError(f"networking {bad} was accepted")
+        except SandboxError as err:
+            check(err.status_code == 400 and word in err.message, f"networking refused: {word}")
+
+
 async def async_snapshot():
     async with AsyncPorter() as porter:
         sandbox = await porter.sandboxes.create(image="host", command=["sleep", "300"])
@@ -152,5 +204,6 @@ if __name__ == "__main__":
     with Porter() as client:
         snapshots(client)
         resources_and_metrics(client)
+        networking(client)
     asyncio.run(async_snapshot())
     print("official SDK features: all checks passed")
