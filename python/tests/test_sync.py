@@ -88,13 +88,16 @@ def test_raw_sandbox_endpoints(porter: ps.Porter) -> None:
     logs = raw.get_sandbox_logs(created.id, limit=10)
     assert isinstance(logs, ps.LogsResponse) and logs.sandbox_id == created.id
 
-    with pytest.raises(ps.SandboxError) as unsupported:
-        raw.get_sandbox_metrics_summary(created.id, since="1h")
-    assert unsupported.value.status_code == 400
-    with pytest.raises(ps.SandboxError) as metrics:
-        raw.get_sandbox_metrics(created.id, ps.SandboxMetric.CPU_USAGE, "2024-01-01T00:00:00Z",
-                                "2024-01-01T01:00:00Z")  # fmt: skip
-    assert metrics.value.status_code == 400
+    summary = raw.get_sandbox_metrics_summary(created.id, since="1h")
+    assert isinstance(summary, ps.MetricSummaryResponse) and summary.window_seconds == 3600
+    assert summary.cpu_limit_cores > 0 and summary.mem_limit_bytes > 0
+    metrics = raw.get_sandbox_metrics(created.id, ps.SandboxMetric.CPU_USAGE,
+                                      "2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z")  # fmt: skip
+    assert len(metrics.results) == 1 and metrics.results[0].series[0].time_series == []
+    with pytest.raises(ps.SandboxError) as bad_window:
+        raw.get_sandbox_metrics(created.id, ps.SandboxMetric.CPU_USAGE, "2024-01-02T00:00:00Z",
+                                "2024-01-01T00:00:00Z")  # fmt: skip
+    assert bad_window.value.status_code == 400
 
     raw.delete_sandbox(created.id, source=ps.SandboxesSource.CLI)
     status = raw.get_sandbox(created.id)
@@ -144,11 +147,19 @@ def test_snapshots(porter: ps.Porter, running: ps.Sandbox) -> None:
     listed = porter.snapshots.list()
     assert isinstance(listed, ps.SnapshotListResponse)
     assert porter.snapshots.list(sandbox_id=running.id).snapshots == []
-    with pytest.raises(ps.SandboxError) as unsupported:
-        porter.snapshots.create(running.id, ps.SnapshotSpec())
-    assert unsupported.value.status_code == 400
-    with pytest.raises(ps.SandboxError):
-        porter.raw.snapshots.create_snapshot(running.id, {"mode": "filesystem"})
+    with pytest.raises(ps.SandboxError) as full:
+        porter.snapshots.create(running.id, ps.SnapshotSpec(mode=ps.SnapshotMode.FULL))
+    assert full.value.status_code == 400 and "full" in full.value.message
+    snapshot = porter.raw.snapshots.create_snapshot(running.id, {"mode": "filesystem"})
+    assert snapshot.sandbox_id == running.id and snapshot.mode is ps.SnapshotMode.FILESYSTEM
+    for _ in range(600):
+        if snapshot.status is not ps.SnapshotStatus.PENDING:
+            break
+        time.sleep(0.05)
+        snapshot = porter.snapshots.get(snapshot.id)
+    assert snapshot.status is ps.SnapshotStatus.READY
+    assert [s.id for s in porter.snapshots.list(sandbox_id=running.id).snapshots] == [snapshot.id]
+    porter.snapshots.delete(snapshot.id)
     with pytest.raises(ps.NotFoundError):
         porter.snapshots.get("snap-missing")
     with pytest.raises(ps.NotFoundError):
