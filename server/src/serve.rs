@@ -4,6 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use crate::{
     http,
+    images::ImageOptions,
     runtime::{Runtime, oci::OciRuntime},
     service::{Service, ServiceOptions},
 };
@@ -26,6 +27,10 @@ pub struct ServeOptions {
     /// Terminate every sandbox when the server stops (otherwise they keep running and are
     /// re-adopted at the next start).
     pub ephemeral: bool,
+    /// Registry pulls: offline policy, mirror, credentials.
+    pub images: ImageOptions,
+    /// Prune unused images this often (none: only by `porter-sandbox images prune`).
+    pub image_prune_interval: Option<Duration>,
 }
 
 /// The default data directory: `$XDG_DATA_HOME/porter-sandbox`, else
@@ -88,6 +93,8 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
             data_dir: options.data_dir.clone(),
             api_keys: options.api_keys.clone(),
             reaper_interval: Duration::from_millis(250),
+            images: options.images.clone(),
+            image_prune_interval: options.image_prune_interval,
         },
         runtime,
     )

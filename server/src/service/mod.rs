@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 pub use crate::store::SandboxQuery;
 use crate::{
     error::{ApiError, ApiResult},
-    images::ImageStore,
+    images::{ImageOptions, ImageStore},
     runtime::{Runtime, RuntimeEvent},
     store::{Store, StoreError},
 };
@@ -39,6 +39,10 @@ pub struct ServiceOptions {
     pub api_keys: Vec<String>,
     /// How often TTLs are checked.
     pub reaper_interval: Duration,
+    /// Registry pulls and image garbage collection.
+    pub images: ImageOptions,
+    /// Prune unused images this often (none: only `porter-sandbox images prune`).
+    pub image_prune_interval: Option<Duration>,
 }
 
 /// The server's domain logic; shared by every request handler.
@@ -76,13 +80,19 @@ impl Service {
         let service = Arc::new(Self {
             store: Arc::new(store),
             runtime,
-            images: ImageStore::new(options.data_dir.join("images")),
+            images: ImageStore::with_options(
+                options.data_dir.join("images"),
+                options.images.clone(),
+            ),
             options,
             events,
         });
         service.recover().await;
         lifecycle::spawn_event_loop(service.clone(), receiver);
         lifecycle::spawn_reaper(service.clone());
+        if let Some(every) = service.options.image_prune_interval {
+            service.images.spawn_pruner(service.store.clone(), every);
+        }
         Ok(service)
     }
 

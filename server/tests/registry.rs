@@ -1,0 +1,582 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+//! Registry images end to end: Debian's `docker-registry` on loopback, busybox images built
+//! offline with umoci and pushed with skopeo, and the real server (crun sandboxes) pulling them.
+//! Needs root and `apt-get install -y crun tini slirp4netns docker-registry umoci skopeo
+//! busybox-static apache2-utils`; a missing tool fails the test with what to install.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use porter_sandbox::{
+    LogsQuery, Porter, Sandbox,
+    types::{
+        LogLineLevel, SandboxSpec, StatusResponse, StatusResponsePhase,
+        StatusResponseTerminationReason,
+    },
+};
+use porter_sandbox_server::{
+    images::{ImageOptions, ImageStore, OfflineImages, parse_credentials},
+    serve::{self, ServeOptions},
+    store::Store,
+};
+
+const WAIT: Duration = Duration::from_secs(60);
+const USER: &str = "puller";
+const PASSWORD: &str = "s3cret-pw";
+
+fn need(tool: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(found, "`{tool}` is missing: install it with `apt-get install -y {package}`");
+}
+
+fn run(command: &mut Command) -> String {
+    let out = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A `docker-registry` process on loopback; its access log is in `log`.
+struct Registry {
+    addr: String,
+    log: PathBuf,
+    _child: Child,
+}
+
+impl Registry {
+    fn start(dir: &Path, htpasswd: Option<&Path>) -> Self {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let auth = htpasswd.map_or(String::new(), |path| {
+            format!("auth:\n  htpasswd:\n    realm: test\n    path: {}\n", path.display())
+        });
+        let config = dir.join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n\
+                 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
+                 http:\n  addr: {addr}\n{auth}",
+                dir.join("storage").display()
+            ),
+        )
+        .unwrap();
+        let log = dir.join("registry.log");
+        let out = std::fs::File::create(&log).unwrap();
+        let mut command = Command::new("docker-registry");
+        command.arg("serve").arg(&config).stdout(out.try_clone().unwrap()).stderr(out);
+        // SAFETY: prctl is async-signal-safe; the registry must not outlive the tests.
+        #[allow(unsafe_code)]
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = http_status(&addr, "/v2/");
+            if status == Some(200) || status == Some(401) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the registry did not start: {}", read(&log));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { addr, log, _child: child }
+    }
+
+    /// How many GETs of `path` the registry answered.
+    fn gets(&self, path: &str) -> usize {
+        read(&self.log)
+            .lines()
+            .filter(|l| l.contains(&format!("\"GET {path} ")) && l.contains("HTTP/1.1\" 20"))
+            .count()
+    }
+}
+
+fn read(path: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
+}
+
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// An OCI layout with `base` (2 layers, the second deleting a file of the first), `other`
+/// (its arm64 twin) and `fresh` (base + a unique layer).
+struct Images {
+    layout: PathBuf,
+    /// The digest of `fresh`'s own layer.
+    fresh_layer: String,
+}
+
+fn build_images(dir: &Path) -> Images {
+    let layout = dir.join("layout");
+    let bundle = dir.join("bundle");
+    let image = |tag: &str| format!("{}:{tag}", layout.display());
+    run(Command::new("umoci").args(["init", "--layout"]).arg(&layout));
+    run(Command::new("umoci").args(["new", "--image", &image("base")]));
+    run(Command::new("umoci").args(["unpack", "--image", &image("base")]).arg(&bundle));
+    let rootfs = bundle.join("rootfs");
+    for d in ["bin", "etc", "tmp", "home"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+    run(Command::new("chroot").arg(&rootfs).args(["/bin/busybox", "--install", "-s", "/bin"]));
+    std::fs::write(rootfs.join("etc/doomed"), "layer one\n").unwrap();
+    std::fs::write(rootfs.join("etc/kept"), "kept\n").unwrap();
+    run(Command::new("umoci")
+        .args(["repack", "--refresh-bundle", "--image", &image("base")])
+        .arg(&bundle));
+    std::fs::remove_file(rootfs.join("etc/doomed")).unwrap();
+    std::fs::write(rootfs.join("etc/added"), "layer two\n").unwrap();
+    run(Command::new("umoci")
+        .args(["repack", "--refresh-bundle", "--image", &image("base")])
+        .arg(&bundle));
+    let config = |tag: &str, extra: &[&str]| {
+        run(Command::new("umoci")
+            .args(["config", "--image", &image(tag)])
+            .args(["--config.cmd", "sleep", "--config.cmd", "infinity"])
+            .args(extra));
+    };
+    config("base", &["--config.env", "FLAVOR=native"]);
+    config("base", &["--tag", "other", "--architecture", "arm64", "--config.env", "FLAVOR=arm"]);
+    std::fs::write(rootfs.join("etc/fresh"), format!("{}\n", rand::random::<u64>())).unwrap();
+    run(Command::new("umoci")
+        .args(["repack", "--refresh-bundle", "--image", &image("base"), "--tag", "fresh"])
+        .arg(&bundle));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest_of = |tag: &str| {
+        let entry = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+            .unwrap()
+            .clone();
+        let hex = entry["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+        let bytes = std::fs::read(layout.join("blobs/sha256").join(&hex)).unwrap();
+        (entry, serde_json::from_slice::<serde_json::Value>(&bytes).unwrap())
+    };
+    let (_, fresh) = manifest_of("fresh");
+    let fresh_layer =
+        fresh["layers"].as_array().unwrap().last().unwrap()["digest"].as_str().unwrap().to_owned();
+    assert_eq!(manifest_of("base").1["layers"].as_array().unwrap().len(), 2);
+    Images { layout, fresh_layer }
+}
+
+/// Pushes layout tag `tag` to `dest` (docker://…), as Docker v2 when `docker`.
+fn push(images: &Images, tag: &str, dest: &str, docker: bool, creds: bool) {
+    let mut command = Command::new("skopeo");
+    command.args(["copy", "--quiet", "--dest-tls-verify=false"]);
+    if docker {
+        command.args(["--format", "v2s2"]);
+    }
+    if creds {
+        command.args(["--dest-creds", &format!("{USER}:{PASSWORD}")]);
+    }
+    command.arg(format!("oci:{}:{tag}", images.layout.display())).arg(format!("docker://{dest}"));
+    run(&mut command);
+}
+
+/// Pushes a two-platform index (arm64 first, then this machine's) as `dest`.
+fn push_index(images: &Images, dest: &str) {
+    let layout = &images.layout;
+    let index_path = layout.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    let find = |index: &serde_json::Value, tag: &str| {
+        let mut d = index["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == tag)
+            .unwrap()
+            .clone();
+        d.as_object_mut().unwrap().remove("annotations");
+        d
+    };
+    let arch = if cfg!(target_arch = "aarch64") { "arm64" } else { "amd64" };
+    let mut other = find(&index, "other");
+    other["platform"] = serde_json::json!({"os": "linux", "architecture": "arm64"});
+    let mut ours = find(&index, "base");
+    ours["platform"] = serde_json::json!({"os": "linux", "architecture": arch});
+    let entries = if arch == "arm64" { vec![ours] } else { vec![other, ours] };
+    let list = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    });
+    let bytes = serde_json::to_vec(&list).unwrap();
+    let hex = format!("{:x}", sha2_digest(&bytes));
+    std::fs::write(layout.join("blobs/sha256").join(&hex), &bytes).unwrap();
+    index["manifests"].as_array_mut().unwrap().push(serde_json::json!({
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "digest": format!("sha256:{hex}"),
+        "size": bytes.len(),
+        "annotations": {"org.opencontainers.image.ref.name": "multi"},
+    }));
+    std::fs::write(&index_path, serde_json::to_vec(&index).unwrap()).unwrap();
+    let mut command = Command::new("skopeo");
+    command.args(["copy", "--quiet", "--all", "--dest-tls-verify=false"]);
+    command.arg(format!("oci:{}:multi", layout.display())).arg(format!("docker://{dest}"));
+    run(&mut command);
+}
+
+fn sha2_digest(bytes: &[u8]) -> impl std::fmt::LowerHex {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+}
+
+/// The tools, the images and an open registry with them pushed, once per test binary.
+struct Fixture {
+    images: Images,
+    open: Registry,
+    locked: Registry,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        for (tool, package) in [
+            ("docker-registry", "docker-registry"),
+            ("umoci", "umoci"),
+            ("skopeo", "skopeo"),
+            ("htpasswd", "apache2-utils"),
+            ("crun", "crun"),
+            ("tini", "tini"),
+        ] {
+            need(tool, package);
+        }
+        assert!(Path::new("/bin/busybox").is_file(), "install busybox-static");
+        let dir = tempfile::tempdir().unwrap();
+        let images = build_images(dir.path());
+        let open_dir = dir.path().join("open");
+        std::fs::create_dir_all(&open_dir).unwrap();
+        let open = Registry::start(&open_dir, None);
+        let locked_dir = dir.path().join("locked");
+        std::fs::create_dir_all(&locked_dir).unwrap();
+        let htpasswd = locked_dir.join("htpasswd");
+        run(Command::new("htpasswd").args(["-Bbc"]).arg(&htpasswd).args([USER, PASSWORD]));
+        let locked = Registry::start(&locked_dir, Some(&htpasswd));
+        let o = &open.addr;
+        push(&images, "base", &format!("{o}/tools/busybox:oci"), false, false);
+        push(&images, "base", &format!("{o}/tools/busybox:docker"), true, false);
+        push(&images, "fresh", &format!("{o}/tools/fresh:1"), false, false);
+        push_index(&images, &format!("{o}/tools/busybox:multi"));
+        push(&images, "base", &format!("{}/private/busybox:1", locked.addr), false, true);
+        Fixture { images, open, locked, _dir: dir }
+    })
+}
+
+/// A real server on a temporary data directory.
+struct Server {
+    porter: Porter,
+    data_dir: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<Result<(), String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    async fn start(images: ImageOptions) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let server = serve::bind(ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: data_dir.clone(),
+            api_keys: Vec::new(),
+            ephemeral: true,
+            images,
+            image_prune_interval: None,
+        })
+        .await
+        .unwrap();
+        let porter = Porter::builder().base_url(format!("http://{}", server.addr)).build().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.serve(async move {
+            let _ = stopped.await;
+        }));
+        Self { porter, data_dir, stop: Some(stop), serving: Some(serving), _dir: dir }
+    }
+
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.serving.take().unwrap().await.unwrap().unwrap();
+    }
+
+    /// Creates a sandbox of `image` and waits until it leaves queued/creating.
+    async fn settle(&self, image: &str) -> (Sandbox, StatusResponse, Duration) {
+        let started = Instant::now();
+        let sandbox = self.porter.sandboxes().create(SandboxSpec::new(image)).await.unwrap();
+        let status = wait_settled(&sandbox).await;
+        (sandbox, status, started.elapsed())
+    }
+}
+
+async fn wait_settled(sandbox: &Sandbox) -> StatusResponse {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = sandbox.refresh().await.unwrap();
+        if !matches!(status.phase, StatusResponsePhase::Queued | StatusResponsePhase::Creating) {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "still {:?} after {WAIT:?}", status.phase);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn log_lines(sandbox: &Sandbox) -> Vec<(LogLineLevel, String)> {
+    let lines = sandbox.logs(LogsQuery::new()).await.unwrap();
+    lines.into_iter().map(|l| (l.level, l.line)).collect()
+}
+
+async fn sh(sandbox: &Sandbox, script: &str) -> (i64, String) {
+    let out = sandbox.exec(["sh", "-c", script]).await.unwrap();
+    (out.exit_code, format!("{}{}", out.stdout, out.stderr))
+}
+
+fn assert_running(status: &StatusResponse, logs: &[(LogLineLevel, String)]) {
+    assert_eq!(status.phase, StatusResponsePhase::Running, "{status:?}\n{logs:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulls_oci_docker_and_multi_arch_images_dedups_and_prunes() {
+    let fx = fixture();
+    let o = &fx.open.addr;
+    let server = Server::start(ImageOptions::default()).await;
+
+    // OCI manifest, two layers, the second deleting a file of the first.
+    let oci = format!("{o}/tools/busybox:oci");
+    let (first, status, cold) = server.settle(&oci).await;
+    let logs = log_lines(&first).await;
+    assert_running(&status, &logs);
+    assert_eq!(status.image, oci);
+    let progress: Vec<&String> =
+        logs.iter().map(|(_, l)| l).filter(|l| l.contains("pulling")).collect();
+    assert!(progress.iter().any(|l| l.contains("layer 1/2") && l.contains("MiB")), "{logs:#?}");
+    assert!(progress.iter().any(|l| l.contains("layer 2/2")), "{logs:#?}");
+    assert!(logs.iter().all(|(level, _)| *level == LogLineLevel::Info), "{logs:#?}");
+    assert_eq!(sh(&first, "cat /etc/kept /etc/added").await, (0, "kept\nlayer two\n".into()));
+    assert_eq!(sh(&first, "test -e /etc/doomed").await.0, 1, "the whiteout deleted it");
+    assert_eq!(sh(&first, "echo $FLAVOR").await.1, "native\n");
+
+    // A warm start: no registry round trip, no progress lines.
+    let manifest_gets = fx.open.gets("/v2/tools/busybox/manifests/oci");
+    let (warm, status, warm_time) = server.settle(&oci).await;
+    let logs = log_lines(&warm).await;
+    assert_running(&status, &logs);
+    assert!(logs.iter().all(|(_, l)| !l.contains("pulling")), "{logs:#?}");
+    assert_eq!(fx.open.gets("/v2/tools/busybox/manifests/oci"), manifest_gets);
+    eprintln!("registry image: cold pull + start {cold:?}, warm start {warm_time:?}");
+
+    // Docker v2 manifest of the same image: its layers are already here.
+    let (docker, status, _) = server.settle(&format!("{o}/tools/busybox:docker")).await;
+    let logs = log_lines(&docker).await;
+    assert_running(&status, &logs);
+    assert!(logs.iter().any(|(_, l)| l.contains("already present")), "{logs:#?}");
+    assert_eq!(sh(&docker, "cat /etc/added").await, (0, "layer two\n".into()));
+
+    // A multi-platform index: this machine's entry is chosen, not the first.
+    let (multi, status, _) = server.settle(&format!("{o}/tools/busybox:multi")).await;
+    assert_running(&status, &log_lines(&multi).await);
+    assert_eq!(sh(&multi, "echo $FLAVOR").await.1, "native\n");
+
+    // A missing tag fails the sandbox, and the log says why.
+    let (missing, status, _) = server.settle(&format!("{o}/tools/busybox:nope")).await;
+    assert_eq!(status.phase, StatusResponsePhase::Failed);
+    assert_eq!(status.termination_reason, Some(StatusResponseTerminationReason::LaunchFailed));
+    let logs = log_lines(&missing).await;
+    assert!(
+        logs.iter().any(|(level, l)| *level == LogLineLevel::Error
+            && l.starts_with("launch failed:")
+            && l.contains("has no image")
+            && l.contains("`nope`")),
+        "{logs:#?}"
+    );
+
+    // Two sandboxes of a fresh image at once: one pull.
+    let fresh = format!("{o}/tools/fresh:1");
+    let (a, b) = tokio::join!(server.settle(&fresh), server.settle(&fresh));
+    for (sandbox, status, _) in [&a, &b] {
+        assert_running(status, &log_lines(sandbox).await);
+        assert_eq!(sh(sandbox, "test -s /etc/fresh").await.0, 0);
+    }
+    assert_eq!(fx.open.gets(&format!("/v2/tools/fresh/blobs/{}", fx.images.fresh_layer)), 1);
+    assert_eq!(fx.open.gets("/v2/tools/fresh/manifests/1"), 1);
+
+    // Prune (as `porter-sandbox images prune` does, beside the running server): the fresh
+    // image goes once its sandboxes are gone; the busybox image stays while one runs.
+    for sandbox in [&warm, &docker, &multi, &a.0, &b.0] {
+        sandbox.terminate().await.unwrap();
+    }
+    let images = ImageStore::new(server.data_dir.join("images"));
+    let store = Store::open(&server.data_dir.join("state.db")).unwrap();
+    let blobs = server.data_dir.join("images/blobs/sha256");
+    let fresh_blob = blobs.join(fx.images.fresh_layer.trim_start_matches("sha256:"));
+    assert!(fresh_blob.is_file());
+    let rootfs_before: HashSet<_> = dir_names(&server.data_dir.join("images/rootfs"));
+    let report = images.prune_unused(&store, true).await.unwrap().unwrap();
+    let rootfs_after = dir_names(&server.data_dir.join("images/rootfs"));
+    assert!(!fresh_blob.exists(), "the fresh image's own layer is gone: {report:?}");
+    assert_eq!(rootfs_after.len(), 1, "only the running sandbox's image stays: {report:?}");
+    assert!(rootfs_before.len() >= 3 && report.removed_images >= 2, "{report:?}");
+    assert!(report.kept_blobs >= 4 && report.removed_blobs >= 1, "{report:?}");
+    assert_eq!(sh(&first, "cat /etc/kept").await, (0, "kept\n".into()), "still runs");
+    // Its layers stayed, so a new sandbox of it needs no download.
+    let layer_gets = count_blob_gets(&fx.open, "tools/busybox");
+    let (again, status, _) = server.settle(&oci).await;
+    assert_running(&status, &log_lines(&again).await);
+    assert_eq!(count_blob_gets(&fx.open, "tools/busybox"), layer_gets);
+    server.shutdown().await;
+}
+
+fn dir_names(dir: &Path) -> HashSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into()).collect()
+        })
+        .unwrap_or_default()
+}
+
+fn count_blob_gets(registry: &Registry, repository: &str) -> usize {
+    read(&registry.log)
+        .lines()
+        .filter(|l| l.contains(&format!("\"GET /v2/{repository}/blobs/")))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_from_a_docker_config_file_and_from_the_environment_format() {
+    let fx = fixture();
+    let image = format!("{}/private/busybox:1", fx.locked.addr);
+    let dir = tempfile::tempdir().unwrap();
+
+    // No credentials: failed, and the log says where to put them.
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "{}").unwrap();
+    let anonymous =
+        Server::start(ImageOptions { auth_file: Some(empty), ..ImageOptions::default() }).await;
+    let (sandbox, status, _) = anonymous.settle(&image).await;
+    assert_eq!(status.termination_reason, Some(StatusResponseTerminationReason::LaunchFailed));
+    let logs = log_lines(&sandbox).await;
+    assert!(
+        logs.iter().any(|(_, l)| l.contains("requires credentials")
+            && l.contains("PORTER_SANDBOX_REGISTRY_AUTH")),
+        "{logs:#?}"
+    );
+    anonymous.shutdown().await;
+
+    // A Docker config.json, as `docker login` writes it.
+    let config = dir.path().join("config.json");
+    let auth = base64_encode(&format!("{USER}:{PASSWORD}"));
+    std::fs::write(
+        &config,
+        serde_json::json!({"auths": {fx.locked.addr.clone(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    let from_file =
+        Server::start(ImageOptions { auth_file: Some(config), ..ImageOptions::default() }).await;
+    let (sandbox, status, _) = from_file.settle(&image).await;
+    assert_running(&status, &log_lines(&sandbox).await);
+    assert_eq!(sh(&sandbox, "cat /etc/added").await, (0, "layer two\n".into()));
+    from_file.shutdown().await;
+
+    // PORTER_SANDBOX_REGISTRY_AUTH's format (the CLI parses the variable with this).
+    let nowhere = dir.path().join("none.json");
+    std::fs::write(&nowhere, "{}").unwrap();
+    let env_value = format!("{}={USER}:{PASSWORD}", fx.locked.addr);
+    let from_env = Server::start(ImageOptions {
+        credentials: parse_credentials(&env_value).unwrap(),
+        auth_file: Some(nowhere.clone()),
+        ..ImageOptions::default()
+    })
+    .await;
+    let (sandbox, status, _) = from_env.settle(&image).await;
+    assert_running(&status, &log_lines(&sandbox).await);
+    from_env.shutdown().await;
+
+    // A wrong password: refused, and the log names where the credentials came from.
+    let wrong = format!("{}={USER}:nope", fx.locked.addr);
+    let refused = Server::start(ImageOptions {
+        credentials: parse_credentials(&wrong).unwrap(),
+        auth_file: Some(nowhere),
+        ..ImageOptions::default()
+    })
+    .await;
+    let (sandbox, status, _) = refused.settle(&image).await;
+    assert_eq!(status.termination_reason, Some(StatusResponseTerminationReason::LaunchFailed));
+    let logs = log_lines(&sandbox).await;
+    assert!(
+        logs.iter().any(|(_, l)| l.contains("refused the credentials")
+            && l.contains("PORTER_SANDBOX_REGISTRY_AUTH")),
+        "{logs:#?}"
+    );
+    refused.shutdown().await;
+}
+
+fn base64_encode(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_registry_runs_on_the_host_image_or_fails_as_configured() {
+    fixture();
+    // Nothing listens on this port: connection refused, the "no route to Docker Hub" case.
+    let image = format!("127.0.0.1:{}/library/python:3.12-slim", free_port());
+
+    let fallback = Server::start(ImageOptions::default()).await;
+    let (sandbox, status, _) = fallback.settle(&image).await;
+    let logs = log_lines(&sandbox).await;
+    assert_running(&status, &logs);
+    assert_eq!(status.image, image, "the sandbox still shows what was asked for");
+    let warning = logs.iter().find(|(level, _)| *level == LogLineLevel::Warning);
+    let (_, warning) = warning.unwrap_or_else(|| panic!("no warning: {logs:#?}"));
+    for part in [image.as_str(), "cannot reach", "`host` image", "--offline-images fail"] {
+        assert!(warning.contains(part), "{part:?} missing from {warning:?}");
+    }
+    // `python` works on the host image even where the host only has python3.
+    let out = sandbox.exec(["python", "-c", "print(6 * 7)"]).await.unwrap();
+    assert_eq!((out.exit_code, out.stdout.as_str()), (0, "42\n"), "{out:?}");
+    fallback.shutdown().await;
+
+    let strict =
+        Server::start(ImageOptions { offline: OfflineImages::Fail, ..ImageOptions::default() })
+            .await;
+    let (sandbox, status, _) = strict.settle(&image).await;
+    assert_eq!(status.phase, StatusResponsePhase::Failed);
+    assert_eq!(status.termination_reason, Some(StatusResponseTerminationReason::LaunchFailed));
+    let logs = log_lines(&sandbox).await;
+    assert!(
+        logs.iter().any(|(_, l)| l.starts_with("launch failed:") && l.contains("cannot reach")),
+        "{logs:#?}"
+    );
+    strict.shutdown().await;
+}
