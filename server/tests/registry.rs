@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -60,7 +60,6 @@ fn free_port() -> u16 {
 struct Registry {
     addr: String,
     log: PathBuf,
-    _child: Child,
 }
 
 impl Registry {
@@ -93,7 +92,21 @@ impl Registry {
                 Ok(())
             });
         }
-        let child = command.spawn().unwrap();
+        // The parent-death signal fires when the spawning *thread* exits, and the registries
+        // are shared by every test: spawn from a thread that lives as long as the process.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let child = command.spawn();
+            let failed = child.as_ref().err().map(ToString::to_string);
+            sender.send(failed).unwrap();
+            let _keep = child;
+            loop {
+                std::thread::park();
+            }
+        });
+        if let Some(error) = receiver.recv().unwrap() {
+            panic!("cannot start docker-registry: {error}");
+        }
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let status = http_status(&addr, "/v2/");
@@ -103,7 +116,7 @@ impl Registry {
             assert!(Instant::now() < deadline, "the registry did not start: {}", read(&log));
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self { addr, log, _child: child }
+        Self { addr, log }
     }
 
     /// How many GETs of `path` the registry answered.
@@ -167,9 +180,11 @@ fn build_images(dir: &Path) -> Images {
     config("base", &["--config.env", "FLAVOR=native"]);
     config("base", &["--tag", "other", "--architecture", "arm64", "--config.env", "FLAVOR=arm"]);
     std::fs::write(rootfs.join("etc/fresh"), format!("{}\n", rand::random::<u64>())).unwrap();
+    run(Command::new("umoci").args(["tag", "--image", &image("base"), "fresh"]));
     run(Command::new("umoci")
-        .args(["repack", "--refresh-bundle", "--image", &image("base"), "--tag", "fresh"])
+        .args(["repack", "--refresh-bundle", "--image", &image("fresh")])
         .arg(&bundle));
+    config("fresh", &[]);
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let manifest_of = |tag: &str| {
@@ -381,7 +396,7 @@ async fn pulls_oci_docker_and_multi_arch_images_dedups_and_prunes() {
     assert_eq!(status.image, oci);
     let progress: Vec<&String> =
         logs.iter().map(|(_, l)| l).filter(|l| l.contains("pulling")).collect();
-    assert!(progress.iter().any(|l| l.contains("layer 1/2") && l.contains("MiB")), "{logs:#?}");
+    assert!(progress.iter().any(|l| l.contains("layer 1/2 (") && l.contains("iB)")), "{logs:#?}");
     assert!(progress.iter().any(|l| l.contains("layer 2/2")), "{logs:#?}");
     assert!(logs.iter().all(|(level, _)| *level == LogLineLevel::Info), "{logs:#?}");
     assert_eq!(sh(&first, "cat /etc/kept /etc/added").await, (0, "kept\nlayer two\n".into()));

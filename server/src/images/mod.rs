@@ -224,7 +224,9 @@ impl ImageStore {
                         if self.options.offline == OfflineImages::Host =>
                     {
                         notify(Notice::warning(format!(
-                            "warning: {why}; running this sandbox on the `host` image instead                              of `{reference}` (the server runs with --offline-images host;                              start it with --offline-images fail to fail such sandboxes instead)"
+                            "warning: {why}; running this sandbox on the `host` image instead \
+                             of `{reference}` (the server runs with --offline-images host; \
+                             start it with --offline-images fail to fail such sandboxes instead)"
                         )));
                         self.resolve_host(reference).await
                     }

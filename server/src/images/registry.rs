@@ -117,9 +117,19 @@ fn client(registry: &str) -> Result<Client, ImageError> {
     })
 }
 
-/// `12.3 MiB`.
-pub(crate) fn mib(bytes: u64) -> String {
-    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+/// A human size: `512 B`, `3.4 KiB`, `12.3 MiB`, `1.2 GiB`.
+pub(crate) fn human_size(bytes: u64) -> String {
+    const KIB: f64 = 1024.0;
+    let b = bytes as f64;
+    if b < KIB {
+        format!("{bytes} B")
+    } else if b < KIB * KIB {
+        format!("{:.1} KiB", b / KIB)
+    } else if b < KIB * KIB * KIB {
+        format!("{:.1} MiB", b / (KIB * KIB))
+    } else {
+        format!("{:.2} GiB", b / (KIB * KIB * KIB))
+    }
 }
 
 /// An error and its causes on one line.
@@ -334,7 +344,7 @@ impl ImageStore {
                 )));
             }
             let label = format!("{}/{count}", i + 1);
-            let size = layer.size.map_or_else(|| "size unknown".to_owned(), mib);
+            let size = layer.size.map_or_else(|| "size unknown".to_owned(), human_size);
             let path = self.blob_path(&hex);
             if path.is_file() {
                 notify(Notice::info(format!(
@@ -345,7 +355,7 @@ impl ImageStore {
                 let line = |done: u64| {
                     notify(Notice::info(format!(
                         "pulling {shown}: layer {label}: {} of {size}",
-                        mib(done)
+                        human_size(done)
                     )));
                 };
                 downloaded += self
@@ -371,8 +381,8 @@ impl ImageStore {
         self.write_blob(&manifest_hex, bytes.to_vec()).await?;
         notify(Notice::info(format!(
             "pulled {shown}: {count} layers, {} in total, {} downloaded in {:.1} s",
-            mib(total),
-            mib(downloaded),
+            human_size(total),
+            human_size(downloaded),
             started.elapsed().as_secs_f64()
         )));
         let plan = Plan { key: manifest_hex, config: config.image_config(), layers, _temp: None };
@@ -482,6 +492,14 @@ mod tests {
         for no in ["10.0.0.1:5000", "docker.io", "ghcr.io", "localhost.example.com", "[::2]:1"] {
             assert!(!is_loopback(no), "{no}");
         }
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(human_size(512), "512 B");
+        assert_eq!(human_size(3482), "3.4 KiB");
+        assert_eq!(human_size(12_900_000), "12.3 MiB");
+        assert_eq!(human_size(3 << 30), "3.00 GiB");
     }
 
     #[test]
