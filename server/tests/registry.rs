@@ -86,6 +86,10 @@ struct Server {
 
 impl Server {
     async fn start(images: ImageOptions) -> Self {
+        Self::start_with(images, None).await
+    }
+
+    async fn start_with(images: ImageOptions, prune_every: Option<Duration>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
         let server = serve::bind(ServeOptions {
@@ -94,7 +98,7 @@ impl Server {
             api_keys: Vec::new(),
             ephemeral: true,
             images,
-            image_prune_interval: None,
+            image_prune_interval: prune_every,
         })
         .await
         .unwrap();
@@ -358,4 +362,25 @@ async fn an_unreachable_registry_runs_on_the_host_image_or_fails_as_configured()
         "{logs:#?}"
     );
     strict.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_setting_prunes_images_once_their_sandboxes_are_gone() {
+    let fx = fixture();
+    let every = Duration::from_millis(300);
+    let server = Server::start_with(ImageOptions::default(), Some(every)).await;
+    let (sandbox, status, _) = server.settle(&format!("{}/tools/busybox:oci", fx.open.addr)).await;
+    assert_running(&status, &log_lines(&sandbox).await);
+    let rootfs = server.data_dir.join("images/rootfs");
+    tokio::time::sleep(every * 4).await;
+    assert_eq!(dir_names(&rootfs).len(), 1, "kept while its sandbox runs");
+    assert_eq!(sh(&sandbox, "cat /etc/kept").await, (0, "kept\n".into()));
+    sandbox.terminate().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !dir_names(&rootfs).is_empty() {
+        assert!(Instant::now() < deadline, "the unused image was never pruned");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(dir_names(&server.data_dir.join("images/blobs/sha256")).is_empty());
+    server.shutdown().await;
 }

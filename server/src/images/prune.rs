@@ -36,29 +36,44 @@ impl ImageStore {
         live: HashSet<String>,
         wait: bool,
     ) -> Result<Option<PruneReport>, ImageError> {
-        let root = self.root.clone();
-        let host_root = self.host_root.clone();
-        let tmp = self.dirs().tmp;
-        blocking(move || {
-            let Some(_lock) = records::lock_store(&root, true, wait)? else { return Ok(None) };
-            Ok(Some(prune_locked(&root, &host_root, &tmp, &live)))
-        })
-        .await
+        let Some(lock) = self.lock_exclusive(wait).await? else { return Ok(None) };
+        self.prune_holding(lock, live).await.map(Some)
     }
 
-    /// [`ImageStore::prune`] with the live sandboxes of `store` as the holders in use.
+    /// [`ImageStore::prune`] with the live sandboxes of `store` as the holders in use. They are
+    /// listed once the store is locked, so a sandbox that pinned its image just before is seen.
     pub async fn prune_unused(
         &self,
         store: &Store,
         wait: bool,
     ) -> Result<Option<PruneReport>, ImageError> {
+        let Some(lock) = self.lock_exclusive(wait).await? else { return Ok(None) };
         let live = store
             .live_sandboxes()
             .map_err(|e| ImageError::Io(format!("cannot list the live sandboxes: {e}")))?
             .into_iter()
             .map(|row| row.id)
             .collect();
-        self.prune(live, wait).await
+        self.prune_holding(lock, live).await.map(Some)
+    }
+
+    async fn lock_exclusive(&self, wait: bool) -> Result<Option<records::StoreLock>, ImageError> {
+        let root = self.root.clone();
+        blocking(move || records::lock_store(&root, true, wait)).await
+    }
+
+    async fn prune_holding(
+        &self,
+        lock: records::StoreLock,
+        live: HashSet<String>,
+    ) -> Result<PruneReport, ImageError> {
+        let (root, host_root, tmp) = (self.root.clone(), self.host_root.clone(), self.dirs().tmp);
+        blocking(move || {
+            let report = prune_locked(&root, &host_root, &tmp, &live);
+            drop(lock);
+            Ok(report)
+        })
+        .await
     }
 
     /// Prunes every `every` in the background (skipping a round while images are resolved).
