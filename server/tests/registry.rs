@@ -384,3 +384,20 @@ async fn the_server_setting_prunes_images_once_their_sandboxes_are_gone() {
     assert!(dir_names(&server.data_dir.join("images/blobs/sha256")).is_empty());
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_docker_hub_mirror_serves_docker_hub_names() {
+    let fx = fixture();
+    let mirror = ImageOptions { mirror: Some(fx.open.addr.clone()), ..ImageOptions::default() };
+    let server = Server::start(mirror).await;
+    // `tools/busybox:oci` is Docker Hub's docker.io/tools/busybox:oci; the mirror has it, so
+    // Docker Hub is never asked.
+    let (sandbox, status, _) = server.settle("tools/busybox:oci").await;
+    let logs = log_lines(&sandbox).await;
+    assert_running(&status, &logs);
+    assert_eq!(status.image, "tools/busybox:oci");
+    let from = format!("pulling tools/busybox:oci from {}", fx.open.addr);
+    assert!(logs.iter().any(|(_, l)| l.starts_with(&from)), "{logs:#?}");
+    assert_eq!(sh(&sandbox, "cat /etc/added").await, (0, "layer two\n".into()));
+    server.shutdown().await;
+}

@@ -262,7 +262,7 @@ impl ImageStore {
             return Ok(ResolvedImage { reference: reference.to_owned(), ..image.clone() });
         }
         let mut failures = Vec::new();
-        for source in &target.sources {
+        for (i, source) in target.sources.iter().enumerate() {
             let error = match self.pull(reference, source, notify).await {
                 Ok((plan, config)) => {
                     let manifest = plan.key.clone();
@@ -282,11 +282,10 @@ impl ImageStore {
                 }
                 Err(error) => error,
             };
-            if source.registry != target.sources.last().map_or("", |s| s.registry.as_str()) {
+            if let Some(next) = target.sources.get(i + 1) {
                 notify(Notice::warning(format!(
                     "warning: the mirror {} failed ({error}); trying {}",
-                    source.registry,
-                    target.sources.last().map_or("", |s| s.registry.as_str())
+                    source.registry, next.registry
                 )));
             }
             failures.push(error);

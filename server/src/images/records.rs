@@ -15,7 +15,7 @@ use rustix::fs::{FlockOperation, flock};
 use serde::{Deserialize, Serialize};
 
 use super::ImageError;
-use super::digest::sha256_hex;
+use super::digest::{is_sha256_hex, sha256_hex};
 use super::flatten::store_io;
 
 /// What a registry reference resolved to.
@@ -57,7 +57,9 @@ fn ref_path(root: &Path, reference: &str) -> PathBuf {
 /// The record of `reference`, if one was written (unreadable records count as absent).
 pub(crate) fn read_ref(root: &Path, reference: &str) -> Option<RefRecord> {
     let bytes = fs::read(ref_path(root, reference)).ok()?;
-    serde_json::from_slice::<RefRecord>(&bytes).ok().filter(|r| r.reference == reference)
+    serde_json::from_slice::<RefRecord>(&bytes).ok().filter(|r| {
+        r.reference == reference && is_sha256_hex(&r.manifest) && is_sha256_hex(&r.config)
+    })
 }
 
 /// Records what `record.reference` resolved to.
