@@ -32,7 +32,7 @@ pub struct ServeArgs {
     /// sandbox. Images pulled before are used from the cache without a registry either way.
     #[arg(long, value_name = "host|fail", default_value_t = OfflineImages::Host)]
     offline_images: OfflineImages,
-    /// A registry (HOST[:PORT]) mirroring Docker Hub: Docker Hub images (`python:3.12-slim`)
+    /// A registry (`HOST[:PORT]`) mirroring Docker Hub: Docker Hub images (`python:3.12-slim`)
     /// are pulled from it first, then from Docker Hub if it fails. Registries on loopback
     /// (127.0.0.0/8, ::1, localhost) are spoken to over plain HTTP, all others over HTTPS only.
     #[arg(long, value_name = "HOST[:PORT]")]

@@ -8,7 +8,7 @@
 //!   digests and flattened (whiteouts honoured) into `<root>/rootfs/<hex>/`, keyed by the
 //!   manifest digest (OCI) or config digest (docker archive), unpacked once.
 //! - registry references (`python:3.12-slim`, `127.0.0.1:5000/x:1`, `ghcr.io/a/b@sha256:…`):
-//!   pulled (see [`registry`]) during the sandbox's `creating` phase, with progress lines in its
+//!   pulled (see `registry.rs`) during the sandbox's `creating` phase, with progress lines in its
 //!   log, then flattened like the above and keyed by the platform manifest's digest. A pulled
 //!   tag is reused without asking the registry again, except `latest`, which is checked on every
 //!   start (the cached copy is used when the registry cannot be reached). A registry that
@@ -17,7 +17,7 @@
 //!
 //! Layout of the store: `<root>/rootfs/<hex>/`, `<root>/host/<fingerprint>/`,
 //! `<root>/blobs/sha256/<hex>` (pulled manifests, configs and layers), `<root>/refs/` and
-//! `<root>/pins/` (see [`records`]), `<root>/tmp/` (staging, same filesystem so publishing is one
+//! `<root>/pins/` (see `records.rs`), `<root>/tmp/` (staging, same filesystem so publishing is one
 //! atomic rename). [`ImageStore::prune`] removes what no live sandbox uses.
 
 mod auth;
