@@ -401,3 +401,34 @@ async fn a_docker_hub_mirror_serves_docker_hub_names() {
     assert_eq!(sh(&sandbox, "cat /etc/added").await, (0, "layer two\n".into()));
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_that_does_not_match_its_digest_fails_the_sandbox() {
+    let fx = fixture();
+    // A registry of its own, since its storage gets corrupted.
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::start(dir.path(), None);
+    let image = format!("{}/tools/busybox:1", registry.addr);
+    push(&fx.images, "base", &image, false, false);
+    let layer = fx.images.base_layers[0].trim_start_matches("sha256:").to_owned();
+    let data = dir.path().join("storage/docker/registry/v2/blobs/sha256").join(&layer[..2]);
+    let data = data.join(&layer).join("data");
+    let mut bytes = std::fs::read(&data).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff; // same length, different content
+    std::fs::write(&data, bytes).unwrap();
+
+    let server = Server::start(ImageOptions::default()).await;
+    let (sandbox, status, _) = server.settle(&image).await;
+    assert_eq!(status.termination_reason, Some(StatusResponseTerminationReason::LaunchFailed));
+    let logs = log_lines(&sandbox).await;
+    assert!(
+        logs.iter().any(|(_, l)| l.starts_with("launch failed:")
+            && l.contains(&layer)
+            && l.contains("does not match its digest")),
+        "{logs:#?}"
+    );
+    let blobs = server.data_dir.join("images/blobs/sha256");
+    assert!(!blobs.join(&layer).exists(), "nothing unverified is kept");
+    server.shutdown().await;
+}

@@ -136,6 +136,8 @@ pub struct Images {
     pub layout: PathBuf,
     /// The digest of `fresh`'s own layer.
     pub fresh_layer: String,
+    /// The digests of `base`'s two layers.
+    pub base_layers: Vec<String>,
 }
 
 pub fn build_images(dir: &Path) -> Images {
@@ -194,8 +196,14 @@ pub fn build_images(dir: &Path) -> Images {
     let (_, fresh) = manifest_of("fresh");
     let fresh_layer =
         fresh["layers"].as_array().unwrap().last().unwrap()["digest"].as_str().unwrap().to_owned();
-    assert_eq!(manifest_of("base").1["layers"].as_array().unwrap().len(), 2);
-    Images { layout, fresh_layer }
+    let base_layers: Vec<String> = manifest_of("base").1["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(base_layers.len(), 2);
+    Images { layout, fresh_layer, base_layers }
 }
 
 /// Pushes layout tag `tag` to `dest` (docker://…), as Docker v2 when `docker`.
