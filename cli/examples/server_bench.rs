@@ -1,6 +1,8 @@
 //! Benchmark of the local server (not a test): create → running latency, exec round trip,
-//! snapshot capture and start from a snapshot, and memory per idle sandbox, with the `host` image.
-//! Needs root and crun, like the server.
+//! snapshot capture and start from a snapshot, and memory per idle sandbox, with the `host` image;
+//! then a registry image's cold pull + start and its warm starts (a busybox image on a loopback
+//! `docker-registry`, built with umoci and pushed with skopeo). Needs root and crun, like the
+//! server; the registry part also needs `docker-registry umoci skopeo busybox-static`.
 //!
 //! `cargo run --release -p porter-sandbox-cli --example server_bench [-- SAMPLES]`
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
@@ -12,6 +14,9 @@ use porter_sandbox::{
     types::{SandboxSpec, SnapshotSpec, SnapshotStatus, StatusResponsePhase},
 };
 use porter_sandbox_server::serve::{self, ServeOptions};
+
+#[path = "../../server/tests/support/registry.rs"]
+mod registry_fixture;
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
@@ -155,6 +160,7 @@ async fn main() {
     for sandbox in &sandboxes {
         sandbox.terminate().await.unwrap();
     }
+    let registry = registry_starts(&porter, samples).await;
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
 
@@ -185,4 +191,66 @@ async fn main() {
         "memory per idle sandbox: {:.1} MiB (cgroup usage + PSS of shim, crun and slirp4netns)",
         per_sandbox_kib as f64 / 1024.0
     );
+    match registry {
+        Ok((cold, mut warm)) => println!(
+            "registry image (busybox, 2 layers, loopback registry): cold pull + start {:.1} ms; \
+             warm start p50 {:.1} ms, p95 {:.1} ms",
+            ms(cold),
+            ms(percentile(&mut warm, 0.5)),
+            ms(percentile(&mut warm, 0.95))
+        ),
+        Err(why) => println!("registry image: not measured ({why})"),
+    }
+}
+
+/// Create → running of a fresh sandbox of `image`.
+async fn time_to_running(porter: &Porter, image: &str) -> (Duration, porter_sandbox::Sandbox) {
+    let started = Instant::now();
+    let sandbox = porter.sandboxes().create(SandboxSpec::new(image)).await.unwrap();
+    loop {
+        let phase = sandbox.refresh().await.unwrap().phase;
+        if phase == StatusResponsePhase::Running {
+            break;
+        }
+        assert!(!phase.is_terminal(), "sandbox of {image} ended: {phase}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    (started.elapsed(), sandbox)
+}
+
+/// The first start of a registry image (pull + unpack + start), then `samples` warm starts.
+async fn registry_starts(
+    porter: &Porter,
+    samples: usize,
+) -> Result<(Duration, Vec<Duration>), String> {
+    for tool in ["docker-registry", "umoci", "skopeo", "busybox"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            return Err(format!(
+                "`{tool}` is missing: apt-get install -y docker-registry umoci skopeo busybox-static"
+            ));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let images = registry_fixture::build_images(dir.path());
+    let storage = dir.path().join("registry");
+    std::fs::create_dir_all(&storage).unwrap();
+    let registry = registry_fixture::Registry::start(&storage, None);
+    let image = format!("{}/bench/busybox:1", registry.addr);
+    registry_fixture::push(&images, "base", &image, false, false);
+    let (cold, first) = time_to_running(porter, &image).await;
+    let mut warm = Vec::new();
+    let mut started = vec![first];
+    for _ in 0..samples {
+        let (elapsed, sandbox) = time_to_running(porter, &image).await;
+        warm.push(elapsed);
+        started.push(sandbox);
+    }
+    for sandbox in &started {
+        sandbox.terminate().await.unwrap();
+    }
+    Ok((cold, warm))
 }

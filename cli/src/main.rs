@@ -5,6 +5,7 @@
 
 mod commands;
 mod error;
+mod images;
 mod output;
 mod resolve;
 mod serve;
@@ -97,6 +98,11 @@ enum Command {
         #[command(flatten)]
         connection: CommandConnectionArgs,
     },
+    /// Maintain a local server's image store (`images prune`).
+    Images {
+        #[command(subcommand)]
+        command: images::ImagesCommand,
+    },
     /// Print a shell completion script (e.g. `porter-sandbox completions bash > \
     /// /etc/bash_completion.d/porter-sandbox`).
     Completions {
@@ -110,6 +116,7 @@ fn main() -> ExitCode {
     let (connection, action) = match cli.command {
         Command::Serve(args) => return serve::run(args),
         Command::Completions { shell } => return completions(shell),
+        Command::Images { command } => return images::run(command),
         Command::Create { connection, args } => (connection, Action::Create(args)),
         Command::List { connection, args } => (connection, Action::List(args)),
         Command::Get { connection, args } => (connection, Action::Get(args)),

@@ -4,6 +4,7 @@ use std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode, time::Du
 
 use clap::Args;
 use porter_sandbox_server::{
+    images::{self, ImageOptions, OfflineImages},
     serve::{self, ServeOptions},
     service::quantity,
 };
@@ -35,6 +36,28 @@ pub struct ServeArgs {
     /// endpoints, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_interval)]
     metrics_interval: Duration,
+    /// What a sandbox gets when its image's registry cannot be reached at all (no DNS, no
+    /// route, connection refused): `host` runs it on the `host` image with a warning in the
+    /// sandbox's log (its `image` still shows what was asked for); `fail` fails it with
+    /// `launch_failed`. A registry that answers — 401, 404, bad digests — always fails the
+    /// sandbox. Images pulled before are used from the cache without a registry either way.
+    #[arg(long, value_name = "host|fail", default_value_t = OfflineImages::Host)]
+    offline_images: OfflineImages,
+    /// A registry (`HOST[:PORT]`) mirroring Docker Hub: Docker Hub images (`python:3.12-slim`)
+    /// are pulled from it first, then from Docker Hub if it fails. Registries on loopback
+    /// (127.0.0.0/8, ::1, localhost) are spoken to over plain HTTP, all others over HTTPS only.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    registry_mirror: Option<String>,
+    /// A Docker-style config.json with registry credentials (`docker login` writes one)
+    /// [default: $REGISTRY_AUTH_FILE, else $DOCKER_CONFIG/config.json, else
+    /// ~/.docker/config.json]. Credentials can also be given as whitespace-separated
+    /// REGISTRY=USER:PASSWORD entries in PORTER_SANDBOX_REGISTRY_AUTH, which win over the file.
+    #[arg(long, value_name = "PATH")]
+    registry_auth_file: Option<PathBuf>,
+    /// Remove unpacked images and layers no live sandbox uses every this many minutes (by
+    /// default only `porter-sandbox images prune` does).
+    #[arg(long, value_name = "MINUTES", value_parser = clap::value_parser!(u64).range(1..))]
+    prune_images_every: Option<u64>,
 }
 
 fn parse_cpu(text: &str) -> Result<u64, String> {
@@ -63,6 +86,16 @@ pub fn run(args: ServeArgs) -> ExitCode {
         .init();
     let mut api_keys = args.api_keys;
     api_keys.extend(serve::api_keys_from_env());
+    let credentials = match std::env::var(images::ENV_REGISTRY_AUTH) {
+        Ok(text) => match images::parse_credentials(&text) {
+            Ok(credentials) => credentials,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::from(2);
+            }
+        },
+        Err(_) => Vec::new(),
+    };
     let options = ServeOptions {
         listen: args.listen,
         data_dir: args.data_dir.unwrap_or_else(serve::default_data_dir),
@@ -71,6 +104,15 @@ pub fn run(args: ServeArgs) -> ExitCode {
         default_cpu_millis: args.default_cpu,
         default_memory_bytes: args.default_memory,
         metrics_interval: args.metrics_interval,
+        images: ImageOptions {
+            offline: args.offline_images,
+            mirror: args.registry_mirror,
+            auth_file: args.registry_auth_file,
+            credentials,
+        },
+        image_prune_interval: args
+            .prune_images_every
+            .map(|minutes| std::time::Duration::from_secs(minutes * 60)),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

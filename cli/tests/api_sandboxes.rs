@@ -189,7 +189,11 @@ async fn features_of_later_versions_are_refused_by_name() {
 #[tokio::test]
 async fn registry_images_fail_the_launch_with_a_reason() {
     let porter = shared().client();
-    let sandbox = porter.sandboxes().create(SandboxSpec::new("python:3.12-slim")).await.unwrap();
+    // A registry that answers 404 (the server itself, on loopback): unlike an unreachable one
+    // (which falls back to the host image), a refusal fails the sandbox.
+    let image =
+        format!("{}/library/python:3.12-slim", shared().base_url.trim_start_matches("http://"));
+    let sandbox = porter.sandboxes().create(SandboxSpec::new(image)).await.unwrap();
     assert_eq!(wait_finished(&sandbox, START).await, StatusResponsePhase::Failed);
     assert_eq!(
         sandbox.status().unwrap().termination_reason,

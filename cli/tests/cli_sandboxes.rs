@@ -11,7 +11,7 @@ use porter_sandbox::types::{
 use serde_json::Value;
 use support::{
     cli::{cli, running_sandbox},
-    unique,
+    shared, unique,
 };
 
 #[test]
@@ -121,7 +121,9 @@ fn create_wait_fails_clearly_when_the_sandbox_ends() {
     assert!(run.stderr.contains("failed") && run.stderr.contains("exit code 3"), "{}", run.stderr);
     assert!(run.stderr.contains("instead of running"), "{}", run.stderr);
 
-    let registry = cli(&["create", "docker.io/library/python:3.12", "--wait"]);
+    // A registry that refuses (the server itself answers 404) fails the launch.
+    let image = format!("{}/library/python:3.12", shared().base_url.trim_start_matches("http://"));
+    let registry = cli(&["create", &image, "--wait"]);
     registry.code(1);
     assert!(registry.stderr.contains("launch_failed"), "{}", registry.stderr);
 }
@@ -258,11 +260,13 @@ fn terminate_all_dry_run_lists_then_terminates_concurrently() {
 
 #[test]
 fn list_pages() {
-    // Registry images fail at once (no container starts), which makes 51 sandboxes cheap.
+    // Images a loopback registry (the server itself) refuses fail at once (no container
+    // starts), which makes 51 sandboxes cheap.
     let batch = unique("cli-pages");
     let tag = format!("pages={batch}");
+    let image = format!("{}/none:1", shared().base_url.trim_start_matches("http://"));
     for _ in 0..51 {
-        cli(&["create", "registry.invalid/none:1", "--tag", &tag]).ok();
+        cli(&["create", &image, "--tag", &tag]).ok();
     }
     let first: ListResponse = cli(&["list", "--tag", &tag, "--json"]).ok().json();
     assert_eq!(first.sandboxes.len(), 50);

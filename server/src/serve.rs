@@ -4,6 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use crate::{
     http,
+    images::ImageOptions,
     runtime::{Runtime, oci::OciRuntime},
     service::{Service, ServiceOptions},
 };
@@ -35,6 +36,10 @@ pub struct ServeOptions {
     pub default_memory_bytes: u64,
     /// How often resource usage is sampled for the metrics endpoints.
     pub metrics_interval: Duration,
+    /// Registry pulls: offline policy, mirror, credentials.
+    pub images: ImageOptions,
+    /// Prune unused images this often (none: only by `porter-sandbox images prune`).
+    pub image_prune_interval: Option<Duration>,
 }
 
 impl ServeOptions {
@@ -50,6 +55,8 @@ impl ServeOptions {
             default_cpu_millis: crate::service::DEFAULT_CPU_MILLIS,
             default_memory_bytes: crate::service::DEFAULT_MEMORY_BYTES,
             metrics_interval: crate::service::metrics::DEFAULT_INTERVAL,
+            images: ImageOptions::default(),
+            image_prune_interval: None,
         }
     }
 }
@@ -113,6 +120,8 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
         ServiceOptions {
             api_keys: options.api_keys.clone(),
             reaper_interval: Duration::from_millis(250),
+            images: options.images.clone(),
+            image_prune_interval: options.image_prune_interval,
             metrics_interval: options.metrics_interval,
             default_cpu_millis: options.default_cpu_millis,
             default_memory_bytes: options.default_memory_bytes,

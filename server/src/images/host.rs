@@ -2,7 +2,8 @@
 //!
 //! The skeleton holds merged-/usr symlinks (`bin -> usr/bin`…), empty mount points, a generated
 //! `/etc` (users `root`, `sandbox` 1000:1000 and `nobody`; hosts; DNS via the user-mode NAT's
-//! forwarder) and copies of the few non-secret host files under `/etc` that programs in `/usr`
+//! forwarder), `python`/`pip` aliases in [`SHIM_BIN`] where the host has only `python3`/`pip3`,
+//! and copies of the few non-secret host files under `/etc` that programs in `/usr`
 //! rely on. Nothing is ever read from `/root`, `/home`, `/tmp`, `/var` or any data directory:
 //! the only sources are the fixed list in [`ETC_COPIES`], confined to the host's `/etc` and `/usr`.
 //!
@@ -20,7 +21,14 @@ use super::{ImageConfig, ImageError};
 use crate::runtime::BindMount;
 
 /// Bump when the skeleton changes, so existing builds are replaced.
-const BUILD_VERSION: u32 = 1;
+const BUILD_VERSION: u32 = 2;
+
+/// A skeleton directory on `PATH` ahead of `/usr/bin` for command aliases the host lacks.
+pub(crate) const SHIM_BIN: &str = "/opt/porter-sandbox/bin";
+
+/// Aliases created in [`SHIM_BIN`] when the host's `/usr/bin` lacks the name but has the target:
+/// Debian and Ubuntu ship `python3` without `python`, yet images and examples run `python`.
+const ALIASES: &[(&str, &str)] = &[("python", "python3"), ("pip", "pip3")];
 
 /// The sandbox user's home.
 pub(crate) const SANDBOX_HOME: &str = "/home/sandbox";
@@ -61,8 +69,9 @@ const ETC_COPIES: &[(&str, bool)] = &[
     ("mime.types", true),
 ];
 
-/// The search path of the `host` image.
-pub(crate) const HOST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The search path of the `host` image ([`SHIM_BIN`] after the host's own `/usr/local`).
+pub(crate) const HOST_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/opt/porter-sandbox/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What the host has at one of [`USR_LINKS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +126,9 @@ pub(crate) fn mounts(host: &Path) -> Vec<BindMount> {
 /// compute on every resolve).
 pub(crate) fn fingerprint(host: &Path) -> String {
     let mut facts = format!("porter-sandbox host image v{BUILD_VERSION}\nshell={}\n", shell(host));
+    for (alias, target) in aliases(host) {
+        facts.push_str(&format!("alias {alias}={target}\n"));
+    }
     for name in USR_LINKS {
         facts.push_str(&format!("{name}={:?}\n", top_level(host, name)));
     }
@@ -165,12 +177,37 @@ fn shell(host: &Path) -> &'static str {
     if host.join("usr/bin/bash").exists() { "/bin/bash" } else { "/bin/sh" }
 }
 
+/// The [`ALIASES`] this host needs: the name is missing from its `/usr/bin` (and `/usr/local/bin`)
+/// while the target is there.
+fn aliases(host: &Path) -> Vec<(&'static str, &'static str)> {
+    let present = |dir: &str, name: &str| fs::metadata(host.join(dir).join(name)).is_ok();
+    ALIASES
+        .iter()
+        .copied()
+        .filter(|(alias, target)| {
+            !present("usr/bin", alias)
+                && !present("usr/local/bin", alias)
+                && present("usr/bin", target)
+        })
+        .collect()
+}
+
 /// Builds the skeleton into the empty directory `dest`.
 pub(crate) fn build(host: &Path, dest: &Path) -> Result<(), ImageError> {
     for (dir, mode) in SKELETON_DIRS {
         let path = dest.join(dir);
         fs::create_dir_all(&path).map_err(|e| store_io("creating", &path, &e))?;
         set_mode(&path, *mode)?;
+    }
+    let shims = dest.join(SHIM_BIN.trim_start_matches('/'));
+    fs::create_dir_all(&shims).map_err(|e| store_io("creating", &shims, &e))?;
+    for dir in [shims.as_path(), shims.parent().unwrap_or(&shims)] {
+        set_mode(dir, 0o755)?;
+    }
+    for (alias, target) in aliases(host) {
+        let link = shims.join(alias);
+        std::os::unix::fs::symlink(format!("/usr/bin/{target}"), &link)
+            .map_err(|e| store_io("creating the symlink", &link, &e))?;
     }
     let home = dest.join("home/sandbox");
     match std::os::unix::fs::chown(&home, Some(SANDBOX_ID), Some(SANDBOX_ID)) {

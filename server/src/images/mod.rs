@@ -7,17 +7,30 @@
 //! - `oci-layout:/PATH[:TAG]` and `docker-archive:/PATH`: layers verified against their sha256
 //!   digests and flattened (whiteouts honoured) into `<root>/rootfs/<hex>/`, keyed by the
 //!   manifest digest (OCI) or config digest (docker archive), unpacked once.
-//! - Registry references are recognised but cannot be pulled yet.
+//! - registry references (`python:3.12-slim`, `127.0.0.1:5000/x:1`, `ghcr.io/a/b@sha256:…`):
+//!   pulled (see `registry.rs`) during the sandbox's `creating` phase, with progress lines in its
+//!   log, then flattened like the above and keyed by the platform manifest's digest. A pulled
+//!   tag is reused without asking the registry again, except `latest`, which is checked on every
+//!   start (the cached copy is used when the registry cannot be reached). A registry that
+//!   cannot be reached at all puts the sandbox on the `host` image (or fails it; see
+//!   [`OfflineImages`]).
 //!
-//! Layout of the store: `<root>/rootfs/<hex>/`, `<root>/host/<fingerprint>/`, `<root>/tmp/`
-//! (staging, same filesystem so publishing is one atomic rename).
+//! Layout of the store: `<root>/rootfs/<hex>/`, `<root>/host/<fingerprint>/`,
+//! `<root>/blobs/sha256/<hex>` (pulled manifests, configs and layers), `<root>/refs/` and
+//! `<root>/pins/` (see `records.rs`), `<root>/tmp/` (staging, same filesystem so publishing is one
+//! atomic rename). [`ImageStore::prune`] removes what no live sandbox uses.
 
+mod auth;
 mod digest;
 mod docker;
 mod flatten;
 mod host;
 mod oci;
+mod options;
+mod prune;
+mod records;
 mod reference;
+mod registry;
 mod spec;
 mod unpack;
 
@@ -32,7 +45,32 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::runtime::BindMount;
 use flatten::{Plan, StoreDirs};
+pub use options::{Credential, ENV_REGISTRY_AUTH, ImageOptions, OfflineImages, parse_credentials};
+pub use prune::PruneReport;
 use reference::ImageRef;
+use registry::Target;
+
+/// A line for the log of the sandbox whose image is being prepared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// A warning (the sandbox runs, but not quite as asked) rather than progress.
+    pub warning: bool,
+    /// The line.
+    pub line: String,
+}
+
+impl Notice {
+    fn info(line: String) -> Self {
+        Self { warning: false, line }
+    }
+
+    fn warning(line: String) -> Self {
+        Self { warning: true, line }
+    }
+}
+
+/// Where [`Notice`]s go.
+pub type Notify<'a> = &'a (dyn Fn(Notice) + Send + Sync);
 
 /// The runtime defaults an image declares (from its config, or fixed for `host`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -65,7 +103,7 @@ pub struct ResolvedImage {
 /// Why an image could not be resolved. Messages say what was wrong and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImageError {
-    /// A valid reference this server cannot serve (registry pulls, zstd layers, schema 1…).
+    /// A valid reference this server cannot serve (zstd layers, schema 1 manifests…).
     #[error("{0}")]
     Unsupported(String),
     /// The layout, archive, tag or platform does not exist.
@@ -77,6 +115,12 @@ pub enum ImageError {
     /// The filesystem failed (permissions, disk full…).
     #[error("{0}")]
     Io(String),
+    /// The registry could not be reached at all (name resolution or connection failed).
+    #[error("{0}")]
+    Unreachable(String),
+    /// The registry refused (credentials, rate limits, server errors).
+    #[error("{0}")]
+    Registry(String),
 }
 
 impl ImageError {
@@ -87,6 +131,8 @@ impl ImageError {
             Self::NotFound(m) => Self::NotFound(format!("{what}: {m}")),
             Self::Invalid(m) => Self::Invalid(format!("{what}: {m}")),
             Self::Io(m) => Self::Io(format!("{what}: {m}")),
+            Self::Unreachable(m) => Self::Unreachable(format!("{what}: {m}")),
+            Self::Registry(m) => Self::Registry(format!("{what}: {m}")),
         }
     }
 }
@@ -103,12 +149,25 @@ pub struct ImageStore {
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// Whether leftovers of crashed builds have been swept yet.
     swept: Arc<AtomicBool>,
+    /// Registry settings.
+    options: Arc<ImageOptions>,
 }
 
 impl ImageStore {
     /// A store rooted at `root` (normally `<data-dir>/images`); created on first use.
     pub fn new(root: PathBuf) -> Self {
-        Self { root, host_root: PathBuf::from("/"), locks: Arc::default(), swept: Arc::default() }
+        Self::with_options(root, ImageOptions::default())
+    }
+
+    /// A store with registry settings.
+    pub fn with_options(root: PathBuf, options: ImageOptions) -> Self {
+        Self {
+            root,
+            host_root: PathBuf::from("/"),
+            locks: Arc::default(),
+            swept: Arc::default(),
+            options: Arc::new(options),
+        }
     }
 
     /// A store whose `host` image comes from the tree at `host_root` instead of `/`.
@@ -122,20 +181,33 @@ impl ImageStore {
         &self.root
     }
 
-    /// Cheap syntax check of `reference`, used when a sandbox is created. Registry references
-    /// (`python:3.12-slim`, `ghcr.io/x/y@sha256:…`) pass: they fail later, at resolve time,
-    /// with [`ImageError::Unsupported`]. The error says what is wrong and what to write instead.
+    /// Cheap syntax check of `reference`, used when a sandbox is created (registries are only
+    /// contacted at resolve time). The error says what is wrong and what to write instead.
     pub fn check_reference(reference: &str) -> Result<(), String> {
         reference::parse(reference).map(drop)
     }
 
-    /// Resolves `reference` to a rootfs, building or unpacking the image the first time
-    /// (concurrent calls for one image wait for a single unpack; later calls are a few `stat`s
-    /// and small JSON reads).
+    /// Resolves `reference` to a rootfs, building, unpacking or pulling the image the first
+    /// time (concurrent calls for one image wait for a single unpack or pull; later calls are a
+    /// few `stat`s and small JSON reads).
     pub async fn resolve(&self, reference: &str) -> Result<ResolvedImage, ImageError> {
+        self.resolve_for(reference, None, &|_| {}).await
+    }
+
+    /// [`ImageStore::resolve`] for `holder` (a sandbox id), whose use of the image is recorded
+    /// so a prune keeps it; progress and warnings go to `notify`.
+    pub async fn resolve_for(
+        &self,
+        reference: &str,
+        holder: Option<&str>,
+        notify: Notify<'_>,
+    ) -> Result<ResolvedImage, ImageError> {
         let parsed = reference::parse(reference).map_err(ImageError::Invalid)?;
         self.sweep_once().await;
-        match parsed {
+        // Shared: any number of resolves, but no prune, until the image is pinned.
+        let root = self.root.clone();
+        let _store_lock = blocking(move || records::lock_store(&root, false, true)).await?;
+        let image = match parsed {
             ImageRef::Host => self.resolve_host(reference).await,
             ImageRef::OciLayout { path, tag } => {
                 let plan = blocking(move || oci::plan(&path, tag.as_deref())).await?;
@@ -146,12 +218,114 @@ impl ImageStore {
                 let plan = blocking(move || docker::plan(&path, &tmp)).await?;
                 self.materialize(reference, plan).await
             }
-            ImageRef::Registry(name) => Err(ImageError::Unsupported(format!(
-                "pulling `{name}` from a registry is not available in this server yet; use the \
-                 `host` image, `oci-layout:/path[:tag]` or `docker-archive:/path.tar` (e.g. \
-                 `skopeo copy docker://{name} oci:/srv/images/NAME:TAG`)"
-            ))),
+            ImageRef::Registry(name) => {
+                match self.resolve_registry(reference, &name, notify).await {
+                    Err(ImageError::Unreachable(why))
+                        if self.options.offline == OfflineImages::Host =>
+                    {
+                        notify(Notice::warning(format!(
+                            "warning: {why}; running this sandbox on the `host` image instead \
+                             of `{reference}` (the server runs with --offline-images host; \
+                             start it with --offline-images fail to fail such sandboxes instead)"
+                        )));
+                        self.resolve_host(reference).await
+                    }
+                    other => other,
+                }
+            }
+        }?;
+        if let Some(holder) = holder {
+            let (root, tmp, holder) = (self.root.clone(), self.dirs().tmp, holder.to_owned());
+            let rootfs = image.rootfs.clone();
+            blocking(move || records::pin(&root, &tmp, &holder, &rootfs)).await?;
         }
+        Ok(image)
+    }
+
+    /// A registry image: the cached copy of a fixed tag or digest, else a pull.
+    async fn resolve_registry(
+        &self,
+        reference: &str,
+        name: &str,
+        notify: Notify<'_>,
+    ) -> Result<ResolvedImage, ImageError> {
+        let target = Target::parse(name, self.options.mirror.as_deref())?;
+        let _guard = match self.try_lock(&format!("ref:{}", target.normalized)) {
+            Ok(guard) => guard,
+            Err(lock) => {
+                notify(Notice::info(format!("waiting for another pull of {reference}…")));
+                lock.lock_owned().await
+            }
+        };
+        let cached = self.cached(&target.normalized).await?;
+        if let Some(image) = cached.as_ref().filter(|_| !target.mutable) {
+            return Ok(ResolvedImage { reference: reference.to_owned(), ..image.clone() });
+        }
+        let mut failures = Vec::new();
+        for (i, source) in target.sources.iter().enumerate() {
+            let error = match self.pull(reference, source, notify).await {
+                Ok((plan, config)) => {
+                    let manifest = plan.key.clone();
+                    notify(Notice::info(format!("unpacking {reference}…")));
+                    let image = self.materialize(reference, plan).await?;
+                    let record = records::RefRecord {
+                        reference: target.normalized.clone(),
+                        manifest,
+                        config,
+                        pulled_at: std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_secs()),
+                    };
+                    let (root, tmp) = (self.root.clone(), self.dirs().tmp);
+                    blocking(move || records::write_ref(&root, &tmp, &record)).await?;
+                    return Ok(image);
+                }
+                Err(error) => error,
+            };
+            if let Some(next) = target.sources.get(i + 1) {
+                notify(Notice::warning(format!(
+                    "warning: the mirror {} failed ({error}); trying {}",
+                    source.registry, next.registry
+                )));
+            }
+            failures.push(error);
+        }
+        let error = failures.pop().unwrap_or_else(|| {
+            ImageError::Invalid(format!("`{reference}` names no registry to pull from"))
+        });
+        match (error, cached) {
+            (ImageError::Unreachable(why), Some(image)) => {
+                notify(Notice::warning(format!(
+                    "warning: {why}; using the copy of {reference} pulled earlier"
+                )));
+                Ok(ResolvedImage { reference: reference.to_owned(), ..image })
+            }
+            (error, _) => Err(error),
+        }
+    }
+
+    /// The unpacked image `normalized` resolved to before, if it is still complete.
+    async fn cached(&self, normalized: &str) -> Result<Option<ResolvedImage>, ImageError> {
+        let root = self.root.clone();
+        let normalized = normalized.to_owned();
+        let config_of = |root: &Path, record: &records::RefRecord| {
+            let bytes = fs::read(root.join("blobs/sha256").join(&record.config)).ok()?;
+            spec::parse_json::<spec::ConfigFile>(&bytes, "a stored image config").ok()
+        };
+        blocking(move || {
+            let Some(record) = records::read_ref(&root, &normalized) else { return Ok(None) };
+            let rootfs = root.join("rootfs").join(&record.manifest);
+            let Some(config) = config_of(&root, &record).filter(|_| rootfs.is_dir()) else {
+                return Ok(None);
+            };
+            Ok(Some(ResolvedImage {
+                reference: normalized,
+                rootfs,
+                mounts: Vec::new(),
+                config: config.image_config(),
+            }))
+        })
+        .await
     }
 
     fn dirs(&self) -> StoreDirs {
@@ -160,11 +334,22 @@ impl ImageStore {
 
     /// Waits for the lock of image `key`.
     async fn lock(&self, key: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        match self.try_lock(key) {
+            Ok(guard) => guard,
+            Err(lock) => lock.lock_owned().await,
+        }
+    }
+
+    /// The lock of `key` if it is free, else the lock to wait for.
+    fn try_lock(
+        &self,
+        key: &str,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, Arc<tokio::sync::Mutex<()>>> {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(locks.entry(key.to_owned()).or_default())
         };
-        lock.lock_owned().await
+        Arc::clone(&lock).try_lock_owned().map_err(|_| lock)
     }
 
     async fn materialize(&self, reference: &str, plan: Plan) -> Result<ResolvedImage, ImageError> {

@@ -154,7 +154,7 @@ pub(crate) fn host_architecture() -> &'static str {
 }
 
 /// Chooses the linux image for this machine's architecture among `manifests`.
-fn choose_platform<'a>(
+pub(crate) fn choose_platform<'a>(
     manifests: &[&'a Descriptor],
     what: &str,
 ) -> Result<&'a Descriptor, ImageError> {
@@ -181,13 +181,16 @@ fn choose_platform<'a>(
     )))
 }
 
-enum Kind {
+/// What a manifest-like document is.
+pub(crate) enum Kind {
+    /// An image index or Docker manifest list.
     Index,
+    /// An image manifest.
     Manifest,
 }
 
 /// Whether a document is an index or a manifest: by media type, else by shape.
-fn document_kind(media_type: Option<&str>, bytes: &[u8]) -> Result<Kind, ImageError> {
+pub(crate) fn document_kind(media_type: Option<&str>, bytes: &[u8]) -> Result<Kind, ImageError> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Probe {

@@ -143,7 +143,16 @@ impl Service {
         if !self.advance(id, &StatusResponsePhase::Creating, PhaseUpdate::default()) {
             return Ok(()); // terminated while queued
         }
-        let image = self.images.resolve(&row.image).await.map_err(|e| e.to_string())?;
+        // A registry pull happens here, in `creating`, with its progress in the sandbox's log.
+        let notify = |notice: crate::images::Notice| {
+            let level = if notice.warning { LogLineLevel::Warning } else { LogLineLevel::Info };
+            self.log_system(id, level, &notice.line);
+        };
+        let image = self
+            .images
+            .resolve_for(&row.image, Some(id), &notify)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut spec = self.launch_spec(&row, image)?;
         if let Some(snapshot_id) = &row.snapshot_id {
             spec.layers = self.snapshot_layers(snapshot_id)?;

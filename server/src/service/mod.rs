@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 pub use crate::store::SandboxQuery;
 use crate::{
     error::{ApiError, ApiResult},
-    images::ImageStore,
+    images::{ImageOptions, ImageStore},
     runtime::{Runtime, RuntimeEvent},
     store::{Store, StoreError},
 };
@@ -50,6 +50,10 @@ pub struct ServiceOptions {
     pub default_cpu_millis: u64,
     /// The memory limit of a sandbox whose `resources.memory` is unset, bytes.
     pub default_memory_bytes: u64,
+    /// Registry pulls and image garbage collection.
+    pub images: ImageOptions,
+    /// Prune unused images this often (none: only `porter-sandbox images prune`).
+    pub image_prune_interval: Option<Duration>,
 }
 
 impl ServiceOptions {
@@ -65,6 +69,8 @@ impl ServiceOptions {
             metrics_interval: metrics::DEFAULT_INTERVAL,
             default_cpu_millis: DEFAULT_CPU_MILLIS,
             default_memory_bytes: DEFAULT_MEMORY_BYTES,
+            images: ImageOptions::default(),
+            image_prune_interval: None,
         }
     }
 }
@@ -113,7 +119,10 @@ impl Service {
         let service = Arc::new(Self {
             store: Arc::new(store),
             runtime,
-            images: ImageStore::new(options.data_dir.join("images")),
+            images: ImageStore::with_options(
+                options.data_dir.join("images"),
+                options.images.clone(),
+            ),
             options,
             events,
             oom_kills: Mutex::new(HashMap::new()),
@@ -124,6 +133,9 @@ impl Service {
         lifecycle::spawn_event_loop(service.clone(), receiver);
         lifecycle::spawn_reaper(service.clone());
         metrics::spawn_sampler(service.clone());
+        if let Some(every) = service.options.image_prune_interval {
+            service.images.spawn_pruner(service.store.clone(), every);
+        }
         Ok(service)
     }
 

@@ -81,15 +81,21 @@ impl Service {
         };
         self.store.insert_snapshot(&snapshot).map_err(store_error)?;
         let service = self.clone();
-        let (id, sandbox) = (snapshot.id.clone(), sandbox_id.to_owned());
-        tokio::spawn(async move { service.capture(&id, &sandbox).await });
+        let (id, sandbox, image) =
+            (snapshot.id.clone(), sandbox_id.to_owned(), snapshot.image.clone());
+        tokio::spawn(async move { service.capture(&id, &sandbox, &image).await });
         Ok(snapshot.to_wire())
     }
 
-    async fn capture(&self, id: &str, sandbox_id: &str) {
+    async fn capture(&self, id: &str, sandbox_id: &str, image: &str) {
         let started = std::time::Instant::now();
         let dest = self.snapshot_layer(id);
-        let outcome = self.runtime.snapshot(sandbox_id, dest.clone()).await;
+        // The snapshot holds its base image (a prune keeps it); it is cached, as the source
+        // sandbox runs on it.
+        let outcome = match self.images.resolve_for(image, Some(id), &|_| {}).await {
+            Ok(_) => self.runtime.snapshot(sandbox_id, dest.clone()).await,
+            Err(err) => Err(format!("the base image {image} is not available: {err}")),
+        };
         let result = match &outcome {
             Ok(size) => Ok(i64::try_from(*size).unwrap_or(i64::MAX)),
             Err(reason) => Err(reason.as_str()),

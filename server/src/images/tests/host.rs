@@ -39,27 +39,32 @@ async fn builds_the_host_image_from_this_machine() {
         assert!(image.mounts[0].source.join("bin/python3").exists());
     }
 
+    // `python` works where the host only has `python3` (Debian), through a shim ahead of /usr/bin.
+    let python = root.join("opt/porter-sandbox/bin/python");
+    if Path::new("/usr/bin/python3").exists() && !Path::new("/usr/bin/python").exists() {
+        assert_eq!(fs::read_link(&python).unwrap(), Path::new("/usr/bin/python3"));
+    } else {
+        assert!(fs::symlink_metadata(&python).is_err(), "no shim where the host has python");
+    }
+    let path = &image.config.env.iter().find(|(k, _)| k == "PATH").unwrap().1;
+    let position = |dir: &str| path.split(':').position(|d| d == dir).unwrap();
+    assert!(position("/opt/porter-sandbox/bin") < position("/usr/bin"), "{path}");
+
     // Only the skeleton: empty mount points and homes, files only under etc/.
     assert_eq!(fs::read_dir(root.join("usr")).unwrap().count(), 0);
-    for empty in [
-        "home/sandbox",
-        "root",
-        "tmp",
-        "var/tmp",
-        "data",
-        "mnt",
-        "opt",
-        "proc",
-        "sys",
-        "dev",
-        "run",
-    ] {
+    for empty in
+        ["home/sandbox", "root", "tmp", "var/tmp", "data", "mnt", "proc", "sys", "dev", "run"]
+    {
         assert_eq!(fs::read_dir(root.join(empty)).unwrap().count(), 0, "{empty} is empty");
     }
     let top_links = ["bin", "sbin", "lib", "lib64", "lib32"];
     for path in tree(root) {
         if !fs::symlink_metadata(root.join(&path)).unwrap().is_dir() {
-            assert!(path.starts_with("etc/") || top_links.contains(&path.as_str()), "{path}");
+            let shim = path.starts_with("opt/porter-sandbox/bin/");
+            assert!(
+                path.starts_with("etc/") || shim || top_links.contains(&path.as_str()),
+                "{path}"
+            );
         }
     }
     let home = fs::metadata(root.join("home/sandbox")).unwrap();
@@ -106,6 +111,8 @@ fn fake_host(host: &Path) {
         fs::create_dir_all(host.join(dir)).unwrap();
     }
     fs::write(host.join("usr/bin/bash"), "").unwrap();
+    fs::write(host.join("usr/bin/python3"), "").unwrap();
+    fs::write(host.join("usr/bin/pip"), "").unwrap();
     fs::write(host.join("usr/share/zoneinfo/UTC"), "TZif").unwrap();
     make_symlink("/usr/bin/mawk", host.join("etc/alternatives/awk")).unwrap();
     fs::write(host.join("etc/ld.so.cache"), "cache v1").unwrap();
@@ -162,6 +169,10 @@ async fn builds_the_host_image_for_a_host_without_merged_usr() {
     assert_eq!(fs::read_to_string(root.join("etc/services")).unwrap(), "http 80/tcp\n");
     assert!(!root.join("etc/protocols").exists(), "a link into /home is not followed");
     assert!(!root.join("etc/shadow").exists());
+    // python3 without python gets the alias; pip is the host's own, so pip3 needs none.
+    let shims = root.join("opt/porter-sandbox/bin");
+    assert_eq!(fs::read_link(shims.join("python")).unwrap(), Path::new("/usr/bin/python3"));
+    assert_eq!(fs::read_dir(&shims).unwrap().count(), 1);
     for path in tree(root) {
         let full = root.join(&path);
         if fs::symlink_metadata(&full).unwrap().is_file() {
@@ -179,4 +190,9 @@ async fn builds_the_host_image_for_a_host_without_merged_usr() {
         "cache v2, longer"
     );
     assert!(image.rootfs.join("etc/passwd").exists(), "running sandboxes keep their build");
+    // Installing python on the host drops the alias: a new build.
+    fs::write(host.join("usr/bin/python"), "").unwrap();
+    let with_python = store.resolve("host").await.unwrap();
+    assert_ne!(with_python.rootfs, rebuilt.rootfs);
+    assert_eq!(fs::read_dir(with_python.rootfs.join("opt/porter-sandbox/bin")).unwrap().count(), 0);
 }

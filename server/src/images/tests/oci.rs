@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::*;
-use crate::images::{ImageError, ImageStore};
+use crate::images::{ImageError, ImageOptions, ImageStore, OfflineImages};
 
 fn store(tmp: &Path) -> ImageStore {
     ImageStore::new(tmp.join("images"))
@@ -345,15 +345,39 @@ async fn malicious_layers_never_escape_the_rootfs() {
 }
 
 #[tokio::test]
-async fn registry_references_are_unsupported_and_bad_ones_invalid() {
+async fn unreachable_registries_fall_back_to_host_or_fail_and_bad_references_are_invalid() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = store(tmp.path());
-    let err = store.resolve("python:3.12-slim").await.unwrap_err();
-    let ImageError::Unsupported(message) = err else { panic!("{err:?}") };
-    assert!(message.contains("pulling `python:3.12-slim` from a registry"), "{message}");
-    assert!(message.contains("oci-layout:") && message.contains("docker-archive:"), "{message}");
-    let err = store.resolve("").await.unwrap_err();
+    // A loopback port nothing listens on: connection refused, like a machine without a route.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let reference = format!("127.0.0.1:{port}/library/python:3.12-slim");
+    let strict = ImageStore::with_options(
+        tmp.path().join("strict"),
+        ImageOptions { offline: OfflineImages::Fail, ..ImageOptions::default() },
+    );
+    let err = strict.resolve(&reference).await.unwrap_err();
+    let ImageError::Unreachable(message) = err else { panic!("{err:?}") };
+    assert!(message.contains(&format!("cannot reach the registry 127.0.0.1:{port}")), "{message}");
+
+    let lenient = store(tmp.path());
+    let notices = std::sync::Mutex::new(Vec::new());
+    let image = lenient
+        .resolve_for(&reference, Some("sbx-1"), &|n| notices.lock().unwrap().push(n))
+        .await
+        .unwrap();
+    assert_eq!(image.reference, reference);
+    assert!(image.rootfs.starts_with(tmp.path().join("images/host")), "{image:?}");
+    let notices = notices.into_inner().unwrap();
+    assert!(
+        notices.iter().any(|n| n.warning
+            && n.line.contains(&reference)
+            && n.line.contains("--offline-images fail")),
+        "{notices:?}"
+    );
+    // The sandbox's use of the image is recorded for prunes.
+    assert!(tmp.path().join("images/pins/sbx-1").is_file());
+
+    let err = lenient.resolve("").await.unwrap_err();
     assert!(matches!(err, ImageError::Invalid(_)), "{err:?}");
-    let err = store.resolve("oci-layout:relative/dir").await.unwrap_err();
+    let err = lenient.resolve("oci-layout:relative/dir").await.unwrap_err();
     assert!(matches!(err, ImageError::Invalid(_)), "{err:?}");
 }
