@@ -41,6 +41,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the local Sandbox API server (real isolated sandboxes on this machine).
+    #[command(after_help = serve::ENVIRONMENT_HELP)]
     Serve(serve::ServeArgs),
     /// Create a sandbox from an image and print its id.
     Create {

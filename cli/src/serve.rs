@@ -9,6 +9,14 @@ use porter_sandbox_server::{
     service::quantity,
 };
 
+/// The environment variables `serve` reads, shown after its options.
+pub const ENVIRONMENT_HELP: &str = "Environment:
+  PORTER_SANDBOX_SERVER_API_KEYS  comma-separated API keys (like --api-key)
+  PORTER_SANDBOX_REGISTRY_AUTH    registry credentials: REGISTRY=USER:PASSWORD entries, space-separated
+  PORTER_SANDBOX_EGRESS_HOSTS     a hosts-format file the egress DNS filter consults before the host's
+                                  resolver (name -> address, for allow-listed names)
+  RUST_LOG                        log filter (default: info)";
+
 /// Options of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
