@@ -79,12 +79,7 @@ async fn a_crash_loses_no_record_and_running_sandboxes_are_readopted() {
 async fn a_crash_mid_snapshot_fails_the_capture_and_thaws_the_sandbox() {
     let server = start_server(&[]);
     let porter = server.client();
-    let sandbox = porter
-        .sandboxes()
-        .create(SandboxSpec::new("host").command(["sleep", "300"]))
-        .await
-        .unwrap();
-    assert_eq!(wait_started(&sandbox, START).await, StatusResponsePhase::Running);
+    let sandbox = idle_sandbox(&porter).await;
     // Enough data that the copy is still running when the server dies.
     let fill = sandbox.exec(["sh", "-c", "head -c 400000000 /dev/zero > /tmp/big"]).await.unwrap();
     assert_eq!(fill.exit_code, 0, "{fill:?}");
@@ -156,12 +151,7 @@ async fn a_crash_mid_upload_leaves_the_old_content() {
 async fn exec_is_killed_when_the_client_goes_away() {
     let server = start_server(&[]);
     let porter = server.client();
-    let sandbox = porter
-        .sandboxes()
-        .create(SandboxSpec::new("host").command(["sleep", "300"]))
-        .await
-        .unwrap();
-    assert_eq!(wait_started(&sandbox, START).await, StatusResponsePhase::Running);
+    let sandbox = idle_sandbox(&porter).await;
     let body = porter_sandbox::types::ExecRequest::new([
         "sh",
         "-c",
@@ -242,12 +232,7 @@ fn non_loopback_without_a_key_is_refused() {
 async fn stopping_does_not_wait_for_ever_on_a_running_exec() {
     let server = start_server(&[]);
     let porter = server.client();
-    let sandbox = porter
-        .sandboxes()
-        .create(SandboxSpec::new("host").command(["sleep", "300"]))
-        .await
-        .unwrap();
-    assert_eq!(wait_started(&sandbox, START).await, StatusResponsePhase::Running);
+    let sandbox = idle_sandbox(&porter).await;
     let pending = {
         let sandbox = sandbox.clone();
         tokio::spawn(async move { sandbox.exec(["sleep", "120"]).await })
@@ -262,4 +247,12 @@ async fn stopping_does_not_wait_for_ever_on_a_running_exec() {
         Ok(out) => assert_ne!(out.exit_code, 0, "{out:?}"),
         Err(err) => assert_eq!(err.kind(), porter_sandbox::ErrorKind::Network, "{err}"),
     }
+}
+
+/// A running `host` sandbox that sleeps.
+async fn idle_sandbox(porter: &porter_sandbox::Porter) -> porter_sandbox::Sandbox {
+    let spec = SandboxSpec::new("host").command(["sleep", "300"]);
+    let sandbox = porter.sandboxes().create(spec).await.unwrap();
+    assert_eq!(wait_started(&sandbox, START).await, StatusResponsePhase::Running);
+    sandbox
 }
