@@ -46,6 +46,16 @@ EOF
 [ "$status" -eq 0 ] || exit "$status"
 echo "jar: $(ls kotlin/target/porter-sandbox-*.jar)"
 
+echo "== README.md's Kotlin example is the one the quickstart project compiles"
+python3 - <<'PY'
+import re, sys
+readme = open("README.md").read()
+block = re.search(r"```kotlin\n.*?runBlocking \{\n(.*?)```", readme, re.S).group(1)
+tour = open("kotlin/examples/quickstart/src/main/kotlin/run/porter/examples/quickstart/ReadmeTour.kt").read()
+if block not in tour:
+    sys.exit("README.md's Kotlin example differs from kotlin/examples/quickstart/src/.../ReadmeTour.kt: update both")
+PY
+
 echo "== the quickstart: a separate Maven project on the installed jar, against a local server"
 data="$(mktemp -d)"
 out="$(mktemp)"
