@@ -39,6 +39,10 @@ class ConcurrencyTest {
 
     @Test
     fun `100 concurrent coroutines - execs, status reads and failures`(): Unit = runBlocking(Dispatchers.Default) {
+        val oneByOne = System.nanoTime()
+        repeat(10) { assertEquals("$it\n", sandbox.exec("echo", "$it").stdout) }
+        val sequentialMs = millisSince(oneByOne) / 10.0
+
         val started = System.nanoTime()
         val outs = (0 until 100).map { i -> async { sandbox.exec("echo", "$i") } }.awaitAll()
         val execMs = millisSince(started)
@@ -56,7 +60,10 @@ class ConcurrencyTest {
         val readMs = millisSince(readStarted)
         assertEquals(50, results.count { it.getOrNull() == sandbox.id })
         assertTrue(results.filter { it.isFailure }.all { it.exceptionOrNull() is NotFoundException })
-        println("100 concurrent execs: $execMs ms; 100 concurrent reads (half 404): $readMs ms")
+        println(
+            "exec round trip: $sequentialMs ms; 100 concurrent execs: $execMs ms; " +
+                "100 concurrent status reads (half 404): $readMs ms",
+        )
     }
 
     @Test
