@@ -13,12 +13,10 @@ use porter_sandbox::{
 use crate::{
     enums::SandboxesPhase,
     errors::{Result, invalid},
-    records::{
-        HealthResponse, ReadinessResponse, SandboxSpec, Snapshot, SnapshotSpec, StringMap,
-        VolumeSpec,
-    },
+    records::{HealthResponse, ReadinessResponse, SandboxSpec, StringMap},
     sandbox::NativeSandbox,
     volume::NativeVolume,
+    volume_records::{Snapshot, SnapshotSpec, VolumeSpec},
 };
 
 /// The client's explicit settings; anything `null` is resolved from the environment

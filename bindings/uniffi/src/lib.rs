@@ -18,6 +18,7 @@ mod errors;
 mod records;
 mod sandbox;
 mod volume;
+mod volume_records;
 
 pub use client::{
     ListSandboxesParams, NativePorter, NativeSandboxes, NativeSnapshots, NativeVolumes,
@@ -28,6 +29,7 @@ pub use errors::NativeError;
 pub use records::*;
 pub use sandbox::NativeSandbox;
 pub use volume::{NativeChunkStream, NativeFileIterator, NativeVolume};
+pub use volume_records::*;
 
 uniffi::setup_scaffolding!();
 

@@ -11,7 +11,7 @@ use crate::{
     client::non_negative,
     enums::{VolumePhase, VolumeType},
     errors::Result,
-    records::{VolumeFile, VolumeObjectSpec, VolumeRecord},
+    volume_records::{VolumeFile, VolumeObjectSpec, VolumeRecord},
 };
 
 /// A volume of either kind. The file methods fail with `InvalidArgument` on an object volume,
