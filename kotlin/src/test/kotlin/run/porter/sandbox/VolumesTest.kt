@@ -60,6 +60,21 @@ class VolumesTest {
     }
 
     @Test
+    fun `an object volume spec reaches the server, which has no buckets`(): Unit = runBlocking {
+        val spec = VolumeSpec(
+            name = "obj-$run",
+            type = VolumeSpecType.OBJECT,
+            objectSpec = VolumeObjectSpec(bucket = "b", prefix = "p", access = VolumeObjectSpecAccess.READ_ONLY),
+        )
+        val refused = assertFailsWith<ApiException> { porter.volumes.create(spec) }
+        assertEquals(400, refused.status)
+        assertTrue("registered bucket" in refused.message, refused.message)
+        assertFailsWith<NotFoundException> { porter.volumes.get("obj-$run") }
+        val unknown = spec.copy(objectSpec = spec.objectSpec!!.copy(mode = VolumeObjectSpecMode.UNKNOWN))
+        assertFailsWith<InvalidArgumentException> { porter.volumes.create(unknown) }
+    }
+
+    @Test
     fun `an attached volume is visible in the sandbox and refuses deletion`(): Unit = runBlocking {
         val attached = porter.volumes.create("att-$run")
         attached.writeText("/from-client.txt", "written by the client")
