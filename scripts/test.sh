@@ -30,4 +30,8 @@ bash scripts/python.sh
 echo "== the Node package"
 bash scripts/node.sh
 
+# --- Kotlin package (issue 8): uniffi library, mvn install with the JUnit tests, the quickstart ----
+echo "== the Kotlin package"
+bash scripts/kotlin.sh
+
 echo "all tests passed"

@@ -1,0 +1,73 @@
+//! `NativeSandbox`: the core's `Sandbox` handle (id, cached status, operations).
+
+use std::sync::Arc;
+
+use porter_sandbox::{LogsQuery, Sandbox};
+
+use crate::{
+    enums::{SandboxesSource, StatusResponsePhase},
+    errors::Result,
+    records::{ExecResponse, LogLine, StatusResponse, StringMap},
+};
+
+/// A sandbox: its id, the last status read, and what can be done with it.
+#[derive(uniffi::Object)]
+pub struct NativeSandbox {
+    inner: Sandbox,
+}
+
+impl NativeSandbox {
+    pub(crate) fn wrap(inner: Sandbox) -> Arc<Self> {
+        Arc::new(Self { inner })
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl NativeSandbox {
+    /// The sandbox id.
+    pub fn id(&self) -> String {
+        self.inner.id().to_owned()
+    }
+
+    /// The phase of the cached status; `null` until a status was read.
+    pub fn phase(&self) -> Option<StatusResponsePhase> {
+        self.inner.phase().map(Into::into)
+    }
+
+    /// The tags of the cached status; `null` until a status was read or when none are set.
+    pub fn tags(&self) -> Option<StringMap> {
+        self.inner.tags().map(Into::into)
+    }
+
+    /// The cached status, if one was read.
+    pub fn status(&self) -> Option<StatusResponse> {
+        self.inner.status().map(Into::into)
+    }
+
+    /// Reads the status, caches it and returns it.
+    pub async fn refresh(&self) -> Result<StatusResponse> {
+        Ok(self.inner.refresh().await?.into())
+    }
+
+    /// Runs `command` (an argv; no shell) and waits for it, however long it takes; never
+    /// retried. A non-zero exit code is a normal result. Dropping the call (a cancelled
+    /// coroutine) closes the request, and the server then kills the command.
+    pub async fn exec(&self, command: Vec<String>) -> Result<ExecResponse> {
+        Ok(self.inner.exec(command).await?.into())
+    }
+
+    /// The log lines: the workload's output and every exec's, oldest first.
+    pub async fn logs(&self, since: Option<String>, limit: Option<i64>) -> Result<Vec<LogLine>> {
+        let lines = self.inner.logs(LogsQuery { since, limit }).await?;
+        Ok(lines.into_iter().map(LogLine::from).collect())
+    }
+
+    /// Terminates the sandbox, optionally saying who asked; its record and logs stay readable.
+    pub async fn terminate(&self, source: Option<SandboxesSource>) -> Result<()> {
+        match source {
+            Some(source) => self.inner.terminate_from(source.into()).await?,
+            None => self.inner.terminate().await?,
+        }
+        Ok(())
+    }
+}

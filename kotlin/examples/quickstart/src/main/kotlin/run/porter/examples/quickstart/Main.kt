@@ -1,0 +1,50 @@
+// The Kotlin quickstart: create a sandbox, run a command in it, read its logs, terminate it.
+//
+// The client finds the server through PORTER_SANDBOX_BASE_URL (or PORTER_CLUSTER_ID +
+// PORTER_SANDBOX_API_KEY, or the in-cluster address). For a local server:
+//   porter-sandbox serve --listen 127.0.0.1:8080 --data-dir /tmp/porter --ephemeral
+//   PORTER_SANDBOX_BASE_URL=http://127.0.0.1:8080 java -cp ... run.porter.examples.quickstart.MainKt
+package run.porter.examples.quickstart
+
+import kotlin.system.exitProcess
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.runBlocking
+import run.porter.sandbox.Porter
+import run.porter.sandbox.SandboxException
+import run.porter.sandbox.SandboxSpec
+import run.porter.sandbox.StatusResponsePhase
+
+fun main(): Unit = runBlocking {
+    try {
+        Porter().use { porter ->
+            println("server ${porter.baseUrl}: ${porter.healthz().status}")
+            val sandbox = porter.sandboxes.create(
+                SandboxSpec(
+                    image = "host",
+                    tags = mapOf("example" to "kotlin-quickstart"),
+                    command = listOf("sleep", "300"),
+                ),
+            )
+            while (sandbox.refresh().phase in setOf(StatusResponsePhase.QUEUED, StatusResponsePhase.CREATING)) {
+                delay(100)
+            }
+            println("created $sandbox")
+
+            val result = sandbox.exec("sh", "-c", "echo hello from the sandbox; exit 3")
+            println("exit ${result.exitCode}, stdout ${result.stdout.trim()}")
+
+            for (line in sandbox.logs(limit = 20)) {
+                println("log ${line.timestamp} [${line.level}] ${line.line}")
+            }
+
+            sandbox.terminate()
+            val status = sandbox.refresh()
+            println("${status.phase} (${status.terminationReason})")
+            check(result.exitCode == 3L && result.stdout == "hello from the sandbox\n") { "unexpected exec result $result" }
+            check(status.phase == StatusResponsePhase.TERMINATED) { "sandbox is ${status.phase}" }
+        }
+    } catch (e: SandboxException) {
+        System.err.println("quickstart failed: $e")
+        exitProcess(1)
+    }
+}

@@ -1,0 +1,122 @@
+package run.porter.sandbox
+
+import run.porter.sandbox.ffi.ListSandboxesParams
+import run.porter.sandbox.ffi.NativeSandbox
+import run.porter.sandbox.ffi.NativeSandboxes
+
+/** The sandbox namespace of a [Porter]. */
+class Sandboxes internal constructor(private val inner: NativeSandboxes) {
+    /**
+     * Creates a sandbox. The handle holds only the id: [Sandbox.phase] and [Sandbox.tags] are
+     * `null` until [Sandbox.refresh].
+     */
+    suspend fun create(spec: SandboxSpec): Sandbox = Sandbox(ffi { inner.create(spec) })
+
+    /** The sandbox named [name], with its status. */
+    suspend fun get(name: String): Sandbox = Sandbox(ffi { inner.get(name) })
+
+    /** The sandbox with id [id], with its status. */
+    suspend fun getById(id: String): Sandbox = Sandbox(ffi { inner.getById(id) })
+
+    /**
+     * One page of sandboxes, each with its status. Every filter is optional and they combine.
+     *
+     * @param tags only sandboxes carrying every one of these tags.
+     * @param phase only sandboxes in one of these phases.
+     * @param search only sandboxes whose name starts with this prefix.
+     * @param image only sandboxes running this image.
+     * @param startTime only sandboxes created at or after this time (RFC 3339).
+     * @param endTime only sandboxes created at or before this time (RFC 3339).
+     * @param page the 1-based page (the first one when `null`).
+     */
+    suspend fun list(
+        tags: Map<String, String>? = null,
+        phase: List<SandboxesPhase>? = null,
+        search: String? = null,
+        image: String? = null,
+        startTime: String? = null,
+        endTime: String? = null,
+        page: Long? = null,
+    ): List<Sandbox> {
+        val params = ListSandboxesParams(
+            tags = tags, phase = phase, search = search, image = image,
+            startTime = startTime, endTime = endTime, page = page,
+        )
+        return ffi { inner.list(params) }.map(::Sandbox)
+    }
+
+    /** Every sandbox matching the filters of [list], following the pages to the last. */
+    suspend fun listAll(
+        tags: Map<String, String>? = null,
+        phase: List<SandboxesPhase>? = null,
+        search: String? = null,
+        image: String? = null,
+        startTime: String? = null,
+        endTime: String? = null,
+    ): List<Sandbox> {
+        val params = ListSandboxesParams(
+            tags = tags, phase = phase, search = search, image = image,
+            startTime = startTime, endTime = endTime,
+        )
+        return ffi { inner.listAll(params) }.map(::Sandbox)
+    }
+
+    /** A handle for the sandbox [id], without any request (no cached status). */
+    fun handle(id: String): Sandbox = Sandbox(inner.handle(id))
+}
+
+/**
+ * A sandbox: its id, the last status read, and what can be done with it.
+ *
+ * Two handles are equal when they name the same sandbox.
+ */
+class Sandbox internal constructor(private val inner: NativeSandbox) {
+    /** The sandbox id. */
+    val id: String = inner.id()
+
+    /** The phase of the cached status; `null` until a status was read. */
+    val phase: StatusResponsePhase? get() = inner.phase()
+
+    /** The tags of the cached status; `null` until a status was read or when none are set. */
+    val tags: Map<String, String>? get() = inner.tags()
+
+    /** The cached status, if one was read. */
+    val status: StatusResponse? get() = inner.status()
+
+    /** Reads the status, caches it and returns it. */
+    suspend fun refresh(): StatusResponse = ffi { inner.refresh() }
+
+    /**
+     * Runs [command] (an argv; no shell) and waits for it, however long it takes; never retried.
+     * A non-zero `exitCode` is a normal result, not an exception. Cancelling the coroutine (or
+     * `withTimeout`) closes the request, and the server then kills the command.
+     */
+    suspend fun exec(command: List<String>): ExecResponse = ffi { inner.exec(command) }
+
+    /** Runs `command` with its arguments: `exec("sh", "-c", "echo hi")`. See [exec]. */
+    suspend fun exec(vararg command: String): ExecResponse = exec(command.toList())
+
+    /**
+     * The log lines: the workload's output and every exec's, oldest first.
+     *
+     * @param since only lines after this time (RFC 3339, or a duration such as `10m` on the
+     *   local server).
+     * @param limit at most this many lines.
+     */
+    suspend fun logs(since: String? = null, limit: Long? = null): List<LogLine> =
+        ffi { inner.logs(since, limit) }
+
+    /**
+     * Terminates the sandbox; its record and logs stay readable. Terminating a terminated
+     * sandbox does nothing.
+     *
+     * @param source who asked (recorded as the termination reason); `null` means this SDK.
+     */
+    suspend fun terminate(source: SandboxesSource? = null): Unit = ffi { inner.terminate(source) }
+
+    override fun equals(other: Any?): Boolean = other is Sandbox && other.id == id
+
+    override fun hashCode(): Int = id.hashCode()
+
+    override fun toString(): String = "Sandbox($id, ${phase?.name?.lowercase() ?: "unknown"})"
+}

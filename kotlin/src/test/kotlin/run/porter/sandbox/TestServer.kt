@@ -1,0 +1,78 @@
+package run.porter.sandbox
+
+import java.io.File
+import java.nio.file.Files
+import java.util.concurrent.TimeUnit
+import kotlinx.coroutines.delay
+
+/**
+ * One `porter-sandbox serve` for the whole test run: a free loopback port, a temporary data
+ * directory, an API key the clients must send, and `--ephemeral` so its sandboxes end with it.
+ * The binary is the system property `porter.server.bin` (set by the pom), else
+ * `$PORTER_SANDBOX_BIN`.
+ */
+object TestServer {
+    const val API_KEY = "kotlin-test-key"
+
+    private val dataDir: File = Files.createTempDirectory("porter-sandbox-kotlin-test-").toFile()
+    private val stderr: File = File(dataDir, "server.stderr")
+    private val process: Process
+    val baseUrl: String
+
+    init {
+        val binary = System.getProperty("porter.server.bin") ?: System.getenv("PORTER_SANDBOX_BIN")
+        require(binary != null && File(binary).canExecute()) {
+            "the test server binary $binary is missing: build it with `cargo build -p porter-sandbox-cli` " +
+                "(or set -Dporter.cargo.target / PORTER_SANDBOX_BIN)"
+        }
+        val state = File(dataDir, "state").apply { mkdirs() }
+        process = ProcessBuilder(
+            binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", state.path,
+            "--ephemeral", "--api-key", API_KEY,
+        ).redirectError(stderr).also { it.environment().putIfAbsent("RUST_LOG", "warn") }.start()
+        Runtime.getRuntime().addShutdownHook(Thread(::stop))
+        val first = process.inputStream.bufferedReader().readLine()
+        val match = first?.let { Regex("listening on (http://\\S+)").find(it) }
+        if (match == null) {
+            stop()
+            error("the server did not start (first line: $first): ${stderr.readText().takeLast(4000)}")
+        }
+        baseUrl = match.groupValues[1]
+        // Keep draining stdout so the server never blocks on a full pipe.
+        Thread { process.inputStream.transferTo(java.io.OutputStream.nullOutputStream()) }
+            .apply { isDaemon = true }.start()
+    }
+
+    /** A client of the test server (close it with `use`). */
+    fun client(timeoutMs: Long? = null, maxRetries: Int? = null): Porter =
+        Porter(baseUrl = baseUrl, apiKey = API_KEY, timeoutMs = timeoutMs, maxRetries = maxRetries)
+
+    private fun stop() {
+        if (process.isAlive) {
+            process.destroy()
+            if (!process.waitFor(20, TimeUnit.SECONDS)) process.destroyForcibly().waitFor()
+        }
+        dataDir.deleteRecursively()
+    }
+}
+
+/** A name no other test (or earlier run) uses. */
+fun unique(prefix: String): String =
+    "$prefix-${System.nanoTime().toString(36)}-${(0..9999).random()}"
+
+/** Refreshes until the sandbox left `QUEUED`/`CREATING` (15 s at most), and returns the phase. */
+suspend fun Sandbox.awaitStarted(): StatusResponsePhase {
+    repeat(150) {
+        val phase = refresh().phase
+        if (phase != StatusResponsePhase.QUEUED && phase != StatusResponsePhase.CREATING) return phase
+        delay(100)
+    }
+    error("sandbox $id did not start within 15 s")
+}
+
+/** A running sandbox that sleeps, for exec tests. */
+suspend fun Porter.runningSandbox(spec: SandboxSpec = SandboxSpec(image = "host", command = listOf("sleep", "300"))): Sandbox {
+    val sandbox = sandboxes.create(spec)
+    check(sandbox.awaitStarted() == StatusResponsePhase.RUNNING) { "sandbox ${sandbox.id} is not running" }
+    return sandbox
+}
