@@ -10,6 +10,7 @@ import os
 import time
 import urllib.request
 
+from compat_helpers import check, wait_running
 from porter_sandbox import (
     AsyncPorter,
     Porter,
@@ -24,21 +25,6 @@ from porter_sandbox import (
     StatusResponsePhase,
     StatusResponseTerminationReason,
 )
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
-    print("ok -", message)
-
-
-def wait_running(sandbox, attempts=300):
-    for _ in range(attempts):
-        sandbox.refresh()
-        if sandbox.phase.value not in ("queued", "creating"):
-            return sandbox.phase
-        time.sleep(0.1)
-    return sandbox.phase
 
 
 def wait_snapshot(porter, snapshot_id, attempts=300):

@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 
+from compat_helpers import check, wait_running
 from porter_sandbox import (
     AsyncPorter,
     NotFoundError,
@@ -20,21 +21,6 @@ from porter_sandbox import (
 )
 
 RUN = uuid.uuid4().hex[:8]
-
-
-def wait_running(sandbox, attempts=300):
-    for _ in range(attempts):
-        sandbox.refresh()
-        if sandbox.phase.value not in ("queued", "creating"):
-            return sandbox.phase
-        time.sleep(0.1)
-    return sandbox.phase
-
-
-def check(condition, message):
-    if not condition:
-        raise AssertionError(message)
-    print("ok -", message)
 
 
 def sync_flow():
