@@ -210,7 +210,8 @@ async fn the_default_size_applies_and_metric_queries_are_validated() {
             "series",
         ),
     ] {
-        let (code, body) = get(&server.base_url, &format!("{path}?{query}")).await;
+        let (code, body) =
+            get(&server.base_url, &server.authorization(), &format!("{path}?{query}")).await;
         assert_eq!(code, status, "{query}: {body}");
         assert!(body.contains(word), "{query}: {body}");
     }
@@ -220,11 +221,14 @@ async fn the_default_size_applies_and_metric_queries_are_validated() {
 }
 
 /// A bare HTTP/1.1 GET (the client crates would not send a request missing a parameter).
-async fn get(base_url: &str, path: &str) -> (u16, String) {
+async fn get(base_url: &str, authorization: &str, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let host = base_url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {authorization}\r\n\
+         Connection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();

@@ -29,16 +29,26 @@ fn without_configuration_the_message_says_what_to_do() {
 #[test]
 fn the_connection_comes_from_flags_anywhere_or_the_environment() {
     let url = shared().base_url.as_str();
-    let from_env = run_raw(&["list", "--json"], &[("PORTER_SANDBOX_BASE_URL", url)], None);
+    let key = [("PORTER_SANDBOX_API_KEY", support::TEST_API_KEY)];
+    let from_env = run_raw(
+        &["list", "--json"],
+        &[("PORTER_SANDBOX_BASE_URL", url), ("PORTER_SANDBOX_API_KEY", support::TEST_API_KEY)],
+        None,
+    );
     let _: ListResponse = from_env.ok().json();
     let after: ListResponse =
-        run_raw(&["list", "--base-url", url, "--json"], &[], None).ok().json();
+        run_raw(&["list", "--base-url", url, "--json"], &key, None).ok().json();
     drop(after);
-    let nested: VolumeListResponse =
-        run_raw(&["volume", "list", "--base-url", url, "--json"], &[], None).ok().json();
+    let nested: VolumeListResponse = run_raw(
+        &["volume", "list", "--base-url", url, "--api-key", support::TEST_API_KEY, "--json"],
+        &[],
+        None,
+    )
+    .ok()
+    .json();
     drop(nested);
     let between: VolumeListResponse =
-        run_raw(&["volume", "--base-url", url, "list", "--json"], &[], None).ok().json();
+        run_raw(&["volume", "--base-url", url, "list", "--json"], &key, None).ok().json();
     drop(between);
 
     let unreachable = run_raw(&["--base-url", "http://127.0.0.1:9", "list"], &[], None);

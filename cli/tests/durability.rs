@@ -191,7 +191,7 @@ async fn readiness_reports_an_unusable_runtime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_are_required_when_configured() {
     let server = start_server(&["--api-key", "sekrit"]);
-    let anonymous = server.client();
+    let anonymous = server.anonymous_client();
     let err = anonymous.healthz().await.unwrap_err();
     assert_eq!(err.status(), Some(401));
     let wrong = porter_sandbox::Porter::builder()

@@ -92,7 +92,7 @@ pub fn cli(args: &[&str]) -> Run {
     let base_url = shared().base_url.as_str();
     let mut all = vec!["--base-url", base_url];
     all.extend_from_slice(args);
-    run_raw(&all, &[], None)
+    run_raw(&all, &[("PORTER_SANDBOX_API_KEY", super::TEST_API_KEY)], None)
 }
 
 /// The same, with `stdin` piped in.
@@ -100,7 +100,7 @@ pub fn cli_with_stdin(args: &[&str], stdin: &[u8]) -> Run {
     let base_url = shared().base_url.as_str();
     let mut all = vec!["--base-url", base_url];
     all.extend_from_slice(args);
-    run_raw(&all, &[], Some(stdin))
+    run_raw(&all, &[("PORTER_SANDBOX_API_KEY", super::TEST_API_KEY)], Some(stdin))
 }
 
 /// Creates an idle `host` sandbox named `name` with extra `create` arguments, waits until it

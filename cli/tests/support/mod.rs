@@ -18,9 +18,14 @@ pub struct TestServer {
     pub base_url: String,
     /// Its data directory.
     pub data_dir: std::path::PathBuf,
+    /// The API key it accepts (clients from [`TestServer::client`] send it).
+    pub api_key: String,
     child: Child,
     _dir: tempfile::TempDir,
 }
+
+/// The API key every test server accepts, given through the environment (never argv).
+pub const TEST_API_KEY: &str = "test-key-0123456789abcdef";
 
 /// Starts `porter-sandbox serve` with `extra` arguments and waits for its `listening on` line.
 pub fn start_server(extra: &[&str]) -> TestServer {
@@ -65,6 +70,7 @@ fn spawn(
         .arg(&data_dir)
         .args(extra)
         .env("RUST_LOG", "warn")
+        .env("PORTER_SANDBOX_SERVER_API_KEYS", TEST_API_KEY)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     // SAFETY: prctl is async-signal-safe; the server must not outlive the tests.
@@ -84,13 +90,23 @@ fn spawn(
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
         .to_owned();
-    TestServer { base_url, data_dir, child, _dir: dir }
+    TestServer { base_url, data_dir, api_key: TEST_API_KEY.to_owned(), child, _dir: dir }
 }
 
 impl TestServer {
     /// A client for this server.
     pub fn client(&self) -> Porter {
+        Porter::builder().base_url(&self.base_url).api_key(&self.api_key).build().unwrap()
+    }
+
+    /// A client for this server that sends no API key.
+    pub fn anonymous_client(&self) -> Porter {
         Porter::builder().base_url(&self.base_url).build().unwrap()
+    }
+
+    /// The `Authorization` header value raw HTTP requests send.
+    pub fn authorization(&self) -> String {
+        format!("Bearer {}", self.api_key)
     }
 
     /// Stops the server with SIGTERM and waits for it.
