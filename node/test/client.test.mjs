@@ -27,11 +27,19 @@ import { startStub, json } from './stub.mjs';
 const require = createRequire(import.meta.url);
 const cjs = require('porter-sandbox');
 
-const ENV = ['PORTER_SANDBOX_API_KEY', 'PORTER_SANDBOX_BASE_URL', 'PORTER_CLUSTER_ID', 'KUBERNETES_SERVICE_HOST'];
+const ENV = [
+  'PORTER_SANDBOX_API_KEY',
+  'PORTER_SANDBOX_BASE_URL',
+  'PORTER_CLUSTER_ID',
+  'KUBERNETES_SERVICE_HOST',
+  'PORTER_SANDBOX_DISCOVERY_FILE',
+];
 
 function withEnv(values, fn) {
   const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
   for (const k of ENV) delete process.env[k];
+  // Configuration cases must not find a local server's discovery file.
+  process.env.PORTER_SANDBOX_DISCOVERY_FILE = 'none';
   Object.assign(process.env, values);
   try {
     return fn();
