@@ -71,6 +71,8 @@ fn spawn(
         .args(extra)
         .env("RUST_LOG", "warn")
         .env("PORTER_SANDBOX_SERVER_API_KEYS", TEST_API_KEY)
+        // Test servers never announce themselves to the user's clients.
+        .env("PORTER_SANDBOX_DISCOVERY_FILE", "none")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     // SAFETY: prctl is async-signal-safe; the server must not outlive the tests.
