@@ -57,6 +57,14 @@ pub struct ServeArgs {
     /// Do not write the discovery file that clients read to find this server.
     #[arg(long)]
     no_discovery: bool,
+    /// Close a connection whose request headers take longer than this, or that sits idle
+    /// this long between requests, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = parse_idle_timeout)]
+    idle_timeout: Duration,
+    /// Open connections at most; further ones are closed at once [default: from the file
+    /// descriptor limit, at most 65536].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
     /// Terminate every sandbox when the server stops (by default they keep running and are
     /// re-adopted at the next start).
     #[arg(long)]
@@ -103,6 +111,13 @@ fn parse_memory(text: &str) -> Result<u64, String> {
     quantity::memory_bytes(text).map_err(|e| e.replacen("resources.memory", "--default-memory", 1))
 }
 
+fn parse_idle_timeout(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.1..=3600.0).contains(&seconds) => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!("{text:?} is not a number of seconds between 0.1 and 3600")),
+    }
+}
+
 fn parse_interval(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>() {
         Ok(seconds) if (0.05..=3600.0).contains(&seconds) => Ok(Duration::from_secs_f64(seconds)),
@@ -145,7 +160,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         allowed_hosts: args.allowed_hosts,
         ready_file: args.ready_file,
         announce: !args.no_discovery,
-        connection_limits: None,
+        max_connections: args.max_connections.map(|n| n as usize),
+        idle_timeout: args.idle_timeout,
         ephemeral: args.ephemeral,
         default_cpu_millis: args.default_cpu,
         default_memory_bytes: args.default_memory,

@@ -101,6 +101,21 @@ impl TestServer {
         Porter::builder().base_url(&self.base_url).api_key(&self.api_key).build().unwrap()
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
     /// A client for this server that sends no API key.
     pub fn anonymous_client(&self) -> Porter {
         Porter::builder().base_url(&self.base_url).build().unwrap()

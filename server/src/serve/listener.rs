@@ -1,15 +1,18 @@
 //! The accept loop: idle and slow connections are closed, their number is capped, and running
 //! out of file descriptors slows accepting down instead of failing anything else.
 
-use std::{sync::Arc, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
-use axum::Router;
+use axum::{Router, body::Body};
 use hyper_util::{
-    rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{conn::auto, graceful::GracefulShutdown},
+    rt::{TokioIo, TokioTimer},
+    server::graceful::GracefulShutdown,
     service::TowerToHyperService,
 };
 use tokio::{net::TcpListener, sync::Semaphore};
+use tower::ServiceExt;
+
+use super::connections::{GuardedBody, Registry};
 
 /// How long a client may take to send a request's headers, and how long a kept-alive
 /// connection may sit idle before the next request.
@@ -24,7 +27,7 @@ const MAX_CONNECTIONS: u64 = 65_536;
 /// Connection limits of a server.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
-    /// Open connections at most; more are closed as soon as they are accepted.
+    /// Open connections at most; beyond it the connection idle the longest is closed.
     pub max_connections: usize,
     /// See [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
@@ -79,22 +82,17 @@ pub async fn serve(
     stop: impl Future<Output = ()>,
     drain: Duration,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: protocol sniffing for h2c would wait for a first byte with no timeout,
+    // and every client of this API speaks HTTP/1.1. The header timeout also bounds how long
+    // a kept-alive connection may sit idle between requests.
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(256 * 1024);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(limits.header_read_timeout))
-        .keep_alive_timeout(limits.header_read_timeout)
-        .max_concurrent_streams(256);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut refused_since_warning = 0u64;
-    let mut last_warning = tokio::time::Instant::now() - Duration::from_secs(60);
+    let registry = Registry::new();
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
@@ -104,33 +102,61 @@ pub async fn serve(
         let stream = match accepted {
             Ok((stream, _peer)) => stream,
             Err(err) => {
-                // EMFILE/ENFILE and friends: the connection stays in the backlog; try again
-                // shortly rather than spinning or giving up.
+                // EMFILE/ENFILE and friends: the connection stays in the backlog; make room
+                // and try again shortly rather than spinning or giving up.
                 tracing::warn!("cannot accept a connection: {err}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                registry.evict_idlest();
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            refused_since_warning += 1;
-            if last_warning.elapsed() > Duration::from_secs(10) {
+        let permit = match slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            // Full: the connection idle the longest makes room for this one, so idle
+            // connections can never lock clients out.
+            Err(_) if registry.evict_idlest() => {
+                match tokio::time::timeout(Duration::from_secs(1), slots.clone().acquire_owned())
+                    .await
+                {
+                    Ok(Ok(permit)) => permit,
+                    _ => continue,
+                }
+            }
+            Err(_) => {
                 tracing::warn!(
-                    "{refused_since_warning} connection(s) closed: the server holds its maximum \
-                     of {} open connections",
+                    "a connection was closed: all {} connections have requests in flight",
                     limits.max_connections
                 );
-                refused_since_warning = 0;
-                last_warning = tokio::time::Instant::now();
+                continue;
             }
-            drop(stream);
-            continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        let connection = registry.open();
+        let service = {
+            let (router, registry, connection) =
+                (router.clone(), registry.clone(), connection.clone());
+            tower::service_fn(move |request: axum::http::Request<hyper::body::Incoming>| {
+                let guard = registry.start_request(&connection);
+                let router = router.clone();
+                async move {
+                    let response = router.oneshot(request.map(Body::new)).await?;
+                    Ok::<_, Infallible>(
+                        response.map(|body| Body::new(GuardedBody::new(body, guard))),
+                    )
+                }
+            })
+        };
+        let served =
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let served = graceful.watch(served);
+        let registry = registry.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            tokio::select! {
+                _ = served => {}
+                // Dropping the connection closes its socket.
+                () = connection.close.cancelled() => {}
+            }
+            registry.closed(&connection);
             drop(permit);
         });
     }

@@ -2,6 +2,7 @@
 //! shut down gracefully.
 
 mod announce;
+mod connections;
 mod keys;
 mod listener;
 
@@ -46,8 +47,10 @@ pub struct ServeOptions {
     /// Write the discovery file that clients of the same user read (see
     /// [`porter_sandbox::discovery`]).
     pub announce: bool,
-    /// Connection cap and timeouts (default: from the descriptor limit).
-    pub connection_limits: Option<ConnectionLimits>,
+    /// Open connections at most (default: from the descriptor limit, at most 65,536).
+    pub max_connections: Option<usize>,
+    /// How long request headers may take, and a kept-alive connection may sit idle.
+    pub idle_timeout: Duration,
     /// Terminate every sandbox when the server stops (otherwise they keep running and are
     /// re-adopted at the next start).
     pub ephemeral: bool,
@@ -75,7 +78,8 @@ impl ServeOptions {
             allowed_hosts: Vec::new(),
             ready_file: None,
             announce: false,
-            connection_limits: None,
+            max_connections: None,
+            idle_timeout: HEADER_READ_TIMEOUT,
             ephemeral: false,
             default_cpu_millis: crate::service::DEFAULT_CPU_MILLIS,
             default_memory_bytes: crate::service::DEFAULT_MEMORY_BYTES,
@@ -168,6 +172,21 @@ fn secure_data_dir(data_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Connections the kernel queues before the server accepts them. A deep queue absorbs bursts
+/// (a dropped SYN costs a client a one-second retransmit); the kernel caps it at somaxconn.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Validates the options, opens the state and binds the listener.
 pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
     if !options.listen.ip().is_loopback() && options.auth == Auth::InsecureNoAuth {
@@ -199,9 +218,8 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
         runtime,
     )
     .await?;
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
+    let listener =
+        listen(options.listen).map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     let addr = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
     Ok(RunningServer { addr, service, listener, options, keys })
 }
@@ -283,8 +301,11 @@ impl RunningServer {
         on_ready(&self.url(), &banner);
         let guard = RequestGuard::new(self.addr, self.options.allowed_hosts.clone());
         let router = http::router_with(self.service.clone(), guard);
-        let limits =
-            self.options.connection_limits.unwrap_or_else(ConnectionLimits::for_this_process);
+        let mut limits = ConnectionLimits::for_this_process();
+        limits.header_read_timeout = self.options.idle_timeout;
+        if let Some(max) = self.options.max_connections {
+            limits.max_connections = max;
+        }
         listener::serve(self.listener, router, limits, shutdown, DRAIN_TIMEOUT).await;
         if let Some(path) = &discovery {
             announce::remove_discovery(path);
