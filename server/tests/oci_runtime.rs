@@ -3,7 +3,7 @@
 //! (`apt-get install -y crun tini slirp4netns`) and skip (with a message) without them.
 
 use std::{
-    os::unix::fs::{PermissionsExt, symlink},
+    os::unix::fs::{MetadataExt, PermissionsExt, symlink},
     path::{Path, PathBuf},
     sync::Mutex,
     time::{Duration, Instant},
@@ -11,7 +11,7 @@ use std::{
 
 use porter_sandbox_server::runtime::{
     Adoption, BindMount, LaunchSpec, Limits, Nat, NetworkMode, OutputStream, Runtime, RuntimeEvent,
-    egress::AllowList, oci::OciRuntime,
+    egress::AllowList, idmap, oci::OciRuntime,
 };
 use tempfile::TempDir;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -166,6 +166,19 @@ fn build_rootfs(root: &Path) {
         .unwrap();
     assert!(status.success());
     let _ = std::fs::copy("/etc/ld.so.cache", root.join("etc/ld.so.cache"));
+    shift_owners(root, idmap::range().unwrap());
+}
+
+/// Moves the owners of a hand-made rootfs into the sandboxes' id range, as unpacking does.
+fn shift_owners(path: &Path, ids: idmap::IdRange) {
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    std::os::unix::fs::lchown(path, Some(ids.host_uid(meta.uid())), Some(ids.host_gid(meta.gid())))
+        .unwrap();
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            shift_owners(&entry.unwrap().path(), ids);
+        }
+    }
 }
 
 async fn next_event(

@@ -1,7 +1,12 @@
 //! OCI `config.json` and exec process specs: the isolation of every sandbox is decided here.
 //!
-//! - Namespaces: pid, mount, ipc, uts, cgroup, network (a fresh one with only `lo`, or the
-//!   pre-made netns that slirp4netns serves).
+//! - Namespaces: user, pid, mount, ipc, uts, cgroup, network (a fresh one with only `lo`, or
+//!   the pre-made netns that slirp4netns serves).
+//! - The user namespace maps container ids `0..65536` to the sandboxes' host id range
+//!   ([`crate::runtime::idmap`]): root in a sandbox is not host root, container uid 1000 is not
+//!   the host's uid 1000. A pre-made netns belongs to the host's user namespace, so even a
+//!   sandbox's root has no capability over it (its sysctls are set when it is made, see
+//!   `network.rs`).
 //! - The workload runs under tini (`/dev/init`, a read-only bind of `tini-static`) so that it
 //!   gets signals (a shell at pid 1 ignores SIGTERM) and orphans are reaped.
 //! - Capabilities: the `crun spec` default set (AUDIT_WRITE, KILL, NET_BIND_SERVICE), no
@@ -16,6 +21,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::runtime::idmap::{self, IdRange};
 use crate::runtime::{BindMount, LaunchSpec, Limits};
 
 /// Where tini is bind-mounted inside every sandbox.
@@ -258,14 +264,21 @@ pub(super) fn exec_process(
     process(defaults, argv, merge_env(&defaults.env, env))
 }
 
+/// The `uidMappings` or `gidMappings` of a sandbox: container ids `0..SIZE` from `base` on.
+fn id_mapping(base: u32) -> Value {
+    json!([{ "containerID": 0, "hostID": base, "size": idmap::SIZE }])
+}
+
 /// The `config.json` of a sandbox. `root` is the mounted overlay, `netns` the network namespace
-/// to join (`None`: a new one with only loopback), `tini` the host's `tini-static`.
+/// to join (`None`: a new one with only loopback), `tini` the host's `tini-static`, `ids` the
+/// host id range of the user namespace.
 pub(super) fn config(
     spec: &LaunchSpec,
     defaults: &ProcessDefaults,
     root: &Path,
     netns: Option<&Path>,
     tini: &Path,
+    ids: IdRange,
 ) -> Result<Value, String> {
     if spec.argv.is_empty() {
         return Err("the sandbox has no command to run".to_owned());
@@ -301,8 +314,16 @@ pub(super) fn config(
     }
 
     let mut network = json!({ "type": "network" });
+    // Per network namespace: binding low ports and ICMP sockets need no capability. A fresh
+    // netns belongs to the sandbox's user namespace, so crun can set these (ids as seen inside);
+    // a pre-made one is the host's and was set up when it was made.
+    let mut sysctl = json!({
+        "net.ipv4.ip_unprivileged_port_start": "0",
+        "net.ipv4.ping_group_range": format!("0 {}", idmap::SIZE - 1),
+    });
     if let Some(path) = netns {
         network["path"] = Value::String(utf8(path)?);
+        sysctl = json!({});
     }
     // Hostnames are at most 64 bytes; sandbox ids are DNS labels (≤ 63).
     let hostname: String = spec.sandbox_id.chars().take(63).collect();
@@ -316,13 +337,11 @@ pub(super) fn config(
             "cgroupsPath": format!("/{}/{}", super::CGROUP_PARENT, spec.sandbox_id),
             "namespaces": [
                 { "type": "pid" }, { "type": "mount" }, { "type": "ipc" }, { "type": "uts" },
-                { "type": "cgroup" }, network,
+                { "type": "cgroup" }, network, { "type": "user" },
             ],
-            // Per network namespace: binding low ports and ICMP sockets need no capability.
-            "sysctl": {
-                "net.ipv4.ip_unprivileged_port_start": "0",
-                "net.ipv4.ping_group_range": "0 2147483647",
-            },
+            "uidMappings": id_mapping(ids.uid_base),
+            "gidMappings": id_mapping(ids.gid_base),
+            "sysctl": sysctl,
             "resources": resources(&spec.limits),
             "maskedPaths": [
                 "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -344,6 +363,8 @@ mod tests {
 
     use super::*;
     use crate::runtime::NetworkMode;
+
+    const IDS: IdRange = IdRange { uid_base: 100_000, gid_base: 200_000 };
 
     fn spec() -> LaunchSpec {
         LaunchSpec {
@@ -377,7 +398,8 @@ mod tests {
             defaults.env,
             ["PATH=".to_owned() + DEFAULT_PATH, "A=1".into(), "HOME=/".into()]
         );
-        let c = config(&spec, &defaults, Path::new("/s/merged"), None, Path::new("/t")).unwrap();
+        let c =
+            config(&spec, &defaults, Path::new("/s/merged"), None, Path::new("/t"), IDS).unwrap();
         assert_eq!(c["process"]["args"][0], "/dev/init");
         assert_eq!(c["process"]["args"][2], "sh");
         assert_eq!(c["process"]["user"]["uid"], 1000);
@@ -393,10 +415,26 @@ mod tests {
         assert_eq!(usr["options"][1], "ro");
         let data = mounts.iter().find(|m| m["destination"] == "/data").unwrap();
         assert_eq!(data["options"][1], "rw");
-        let with_net =
-            config(&spec, &defaults, Path::new("/s"), Some(Path::new("/s/netns")), Path::new("/t"))
-                .unwrap();
+        let with_net = config(
+            &spec,
+            &defaults,
+            Path::new("/s"),
+            Some(Path::new("/s/netns")),
+            Path::new("/t"),
+            IDS,
+        )
+        .unwrap();
         assert_eq!(with_net["linux"]["namespaces"][5]["path"], "/s/netns");
+        // The host's netns cannot be configured from the sandbox's user namespace.
+        assert_eq!(with_net["linux"]["sysctl"], json!({}));
+        assert_eq!(c["linux"]["sysctl"]["net.ipv4.ping_group_range"], "0 65535");
+        // Root and uid 1000 of the sandbox are ids of the range on the host.
+        assert_eq!(c["linux"]["namespaces"][6]["type"], "user");
+        assert_eq!(
+            c["linux"]["uidMappings"],
+            json!([{ "containerID": 0, "hostID": 100_000, "size": 65_536 }])
+        );
+        assert_eq!(c["linux"]["gidMappings"][0]["hostID"], 200_000);
     }
 
     #[test]
@@ -406,7 +444,7 @@ mod tests {
             spec.mounts[0].target = bad.into();
             let defaults = ProcessDefaults::from_spec(&spec);
             assert!(
-                config(&spec, &defaults, Path::new("/r"), None, Path::new("/t")).is_err(),
+                config(&spec, &defaults, Path::new("/r"), None, Path::new("/t"), IDS).is_err(),
                 "{bad}"
             );
         }
