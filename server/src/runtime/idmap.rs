@@ -16,7 +16,6 @@
 //! into volumes should be given to the sandbox root with [`give_to_sandbox_root`].
 
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -82,11 +81,6 @@ pub fn range() -> Result<IdRange, String> {
 pub fn give_to_sandbox_root(path: &Path) -> io::Result<()> {
     let range = range().map_err(io::Error::other)?;
     std::os::unix::fs::lchown(path, Some(range.uid_base), Some(range.gid_base))
-}
-
-/// Whether `path` is owned by a host id outside the range (then a sandbox cannot own it).
-pub(crate) fn foreign_owner(path: &Path, range: IdRange) -> io::Result<bool> {
-    Ok(!range.contains_uid(std::fs::symlink_metadata(path)?.uid()))
 }
 
 /// The base from the text of `/etc/subuid` or `/etc/subgid` (`name:start:count` lines).

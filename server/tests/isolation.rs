@@ -1,0 +1,116 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Isolation of sandboxes from the host's users (issue 12, rows 1, 5, 7 and 9): sandboxes run in
+//! a user namespace mapped to the sandboxes' id range, so neither their root nor their uid 1000
+//! is a host account, and the kernel surface they reach is narrowed. Needs root, crun and tini;
+//! skips (with a message) without them.
+
+use std::{
+    os::unix::fs::{MetadataExt, PermissionsExt},
+    path::Path,
+    process::Command,
+};
+
+use porter_sandbox_server::runtime::{BindMount, Runtime, idmap};
+
+#[path = "support/oci.rs"]
+mod oci_support;
+use oci_support::*;
+
+/// The `Uid:` or `Gid:` line of `/proc/<pid>/status` (real, effective, saved, fs).
+fn status_ids(pid: u32, key: &str) -> Vec<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+    line[key.len()..].split_whitespace().map(|v| v.parse().unwrap()).collect()
+}
+
+/// The pid of the sandbox's init (tini, running as the workload's user), seen from the host.
+fn init_pid(h: &Harness, id: &str) -> u32 {
+    let text = std::fs::read_to_string(h.state.join(id).join("container.pid")).unwrap();
+    text.trim().parse().unwrap()
+}
+
+/// A volume directory as the server makes it: owned by host root, 0755.
+fn volume(dir: &Path) -> BindMount {
+    std::fs::create_dir(dir).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    BindMount { source: dir.to_owned(), target: "/data".into(), read_only: false }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_root_is_an_unprivileged_host_uid_of_the_range() {
+    let Some(h) = Harness::new() else { return };
+    let ids = idmap::range().unwrap();
+    let id = h.id("uidroot");
+    let mut spec = h.spec(&id, &["sleep", "1000"]);
+    spec.user = (0, 0);
+    h.start(spec).await;
+    assert_eq!(h.exec(&id, &["id", "-u"]).await.0, "0\n", "root inside");
+    let pid = init_pid(&h, &id);
+    assert_eq!(status_ids(pid, "Uid:"), [ids.uid_base; 4], "sandbox root is host uid BASE");
+    assert_eq!(status_ids(pid, "Gid:"), [ids.gid_base; 4]);
+    assert_ne!(ids.uid_base, 0);
+    // Root's writes to its own filesystem still work (the image and upper layer are its own).
+    assert_eq!(
+        h.exec(&id, &["sh", "-c", "echo x >/etc/new && cat /etc/passwd >/dev/null"]).await.2,
+        0
+    );
+    assert_eq!(h.exec(&id, &["ls", "-A", "/root"]).await.2, 0);
+    h.rt.kill(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_root_writes_into_a_volume_belong_to_the_range_without_set_uid_root() {
+    let Some(h) = Harness::new() else { return };
+    let ids = idmap::range().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("vol");
+    let id = h.id("volroot");
+    let mut spec = h.spec(&id, &["sleep", "1000"]);
+    spec.user = (0, 0); // an image with `User: 0`
+    spec.mounts = vec![volume(&dir)];
+    h.start(spec).await;
+    let script = "touch /data/f && mkdir /data/d && cp /bin/true /data/suid && chmod 4755 /data/suid \
+                  && stat -c %u:%a /data/suid";
+    let (out, err, code) = h.exec(&id, &["sh", "-c", script]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out, "0:4755\n", "root inside sees its own set-uid file");
+    for name in ["f", "d", "suid"] {
+        let meta = std::fs::symlink_metadata(dir.join(name)).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (ids.uid_base, ids.gid_base), "{name}");
+    }
+    let suid = std::fs::metadata(dir.join("suid")).unwrap();
+    assert_ne!(suid.uid(), 0, "a set-uid file owned by host root");
+    h.rt.kill(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosts_uid_1000_cannot_reach_a_sandboxs_uid_1000() {
+    let Some(h) = Harness::new() else { return };
+    let ids = idmap::range().unwrap();
+    let id = h.id("uid1000");
+    let mut spec = h.spec(&id, &["sleep", "1000"]);
+    spec.env.push(("API_TOKEN".into(), "s3cret-token".into()));
+    h.start(spec).await;
+    assert_eq!(h.exec(&id, &["id", "-u"]).await.0, "1000\n");
+    let pid = init_pid(&h, &id);
+    assert_eq!(status_ids(pid, "Uid:"), [ids.host_uid(1000); 4]);
+    let as_1000 = |argv: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=1000", "--regid=1000", "--clear-groups", "--"])
+            .args(argv)
+            .output()
+            .unwrap()
+    };
+    let environ = format!("/proc/{pid}/environ");
+    let read = as_1000(&["cat", &environ]);
+    assert!(!read.status.success(), "host uid 1000 read the sandbox's environment");
+    assert!(!String::from_utf8_lossy(&read.stdout).contains("s3cret-token"));
+    let pid_text = pid.to_string();
+    // An attach that worked would trace until the timeout: look for the refusal itself.
+    let traced = as_1000(&["timeout", "5", "strace", "-p", &pid_text, "-e", "trace=none"]);
+    let said = String::from_utf8_lossy(&traced.stderr);
+    assert!(said.contains("Operation not permitted"), "host uid 1000 could ptrace: {said}");
+    let root = format!("/proc/{pid}/root/tmp/x");
+    assert!(!as_1000(&["touch", &root]).status.success(), "host uid 1000 wrote into its root");
+    h.rt.kill(&id).await.unwrap();
+}
