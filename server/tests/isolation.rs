@@ -114,3 +114,79 @@ async fn the_hosts_uid_1000_cannot_reach_a_sandboxs_uid_1000() {
     assert!(!as_1000(&["touch", &root]).status.success(), "host uid 1000 wrote into its root");
     h.rt.kill(&id).await.unwrap();
 }
+
+/// Python inside the sandbox (the host's `/usr` is bound into the test image) creating one
+/// socket per `(family, type)`; prints `name:ok` or `name:errno`.
+const SOCKETS: &str = r#"
+import ctypes, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def try_(name, family, kind):
+    # Through syscall(2) with 64-bit arguments: the filter sees exactly these values.
+    fd = libc.syscall(ctypes.c_long(41), ctypes.c_long(family), ctypes.c_long(kind), ctypes.c_long(0))
+    print(f"{name}:{'ok' if fd >= 0 else ctypes.get_errno()}")
+try_("vsock", 40, socket.SOCK_STREAM)
+try_("vsock_high_bits", (1 << 32) | 40, socket.SOCK_STREAM)
+try_("packet", 17, socket.SOCK_DGRAM)
+try_("alg", 38, socket.SOCK_SEQPACKET)
+try_("key", 15, socket.SOCK_RAW)
+try_("bluetooth", 31, socket.SOCK_STREAM)
+try_("unix", 1, socket.SOCK_STREAM)
+try_("inet", 2, socket.SOCK_DGRAM)
+try_("inet6", 10, socket.SOCK_DGRAM)
+try_("netlink", 16, socket.SOCK_RAW)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vsock_and_other_unneeded_socket_families_are_refused_even_without_egress() {
+    use porter_sandbox_server::runtime::{Nat, NetworkMode, egress::AllowList};
+    let Some(h) = Harness::new() else { return };
+    let no_egress =
+        NetworkMode::Nat(Nat { egress: Some(AllowList::parse(&[]).unwrap()), port: None });
+    for (name, network) in [("sockn", NetworkMode::None), ("socke", no_egress)] {
+        let id = h.id(name);
+        let mut spec = h.spec(&id, &["sleep", "1000"]);
+        spec.network = network;
+        spec.user = (0, 0);
+        h.start(spec).await;
+        let (out, err, code) = h.exec(&id, &["python3", "-c", SOCKETS]).await;
+        assert_eq!(code, 0, "{out}{err}");
+        let lines: Vec<&str> = out.lines().collect();
+        for refused in ["vsock", "vsock_high_bits", "packet", "alg", "key", "bluetooth"] {
+            // 97: EAFNOSUPPORT, as from a kernel without the family.
+            assert!(lines.contains(&format!("{refused}:97").as_str()), "{refused} in {out}");
+        }
+        for allowed in ["unix", "inet", "inet6", "netlink"] {
+            assert!(lines.contains(&format!("{allowed}:ok").as_str()), "{allowed} in {out}");
+        }
+        h.rt.kill(&id).await.unwrap();
+    }
+}
+
+/// The file-handle bound of one sandbox: `RLIMIT_NOFILE` × its pids limit stays within half
+/// the host's file table (`/proc/sys/fs/file-max`), never the 20,000 per process of before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_files_of_a_sandbox_are_bounded_by_half_the_hosts_file_table() {
+    let Some(h) = Harness::new() else { return };
+    let file_max: u64 =
+        std::fs::read_to_string("/proc/sys/fs/file-max").unwrap().trim().parse().unwrap();
+    let pids = 1024; // the server's default
+    let id = h.id("nofile");
+    let mut spec = h.spec(&id, &["sleep", "1000"]);
+    spec.limits.pids = Some(pids);
+    h.start(spec).await;
+    let (out, _, _) = h.exec(&id, &["sh", "-c", "ulimit -Sn; ulimit -Hn"]).await;
+    let values: Vec<u64> = out.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(values[0], values[1], "soft and hard");
+    let nofile = values[0];
+    let documented = (file_max / (2 * pids)).clamp(256, 4096);
+    assert_eq!(nofile, documented, "file-max {file_max}");
+    assert!(nofile * pids <= file_max / 2 || nofile == 256, "{nofile} × {pids} vs {file_max}");
+    eprintln!(
+        "file-max {file_max}: RLIMIT_NOFILE {nofile}, at most {} files per sandbox",
+        nofile * pids
+    );
+    // Execs get the same bound.
+    let (exec_out, _, _) = h.exec(&id, &["sh", "-c", "ulimit -n"]).await;
+    assert_eq!(exec_out.trim(), nofile.to_string());
+    h.rt.kill(&id).await.unwrap();
+}

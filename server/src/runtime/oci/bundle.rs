@@ -11,9 +11,9 @@
 //!   gets signals (a shell at pid 1 ignores SIGTERM) and orphans are reaped.
 //! - Capabilities: the `crun spec` default set (AUDIT_WRITE, KILL, NET_BIND_SERVICE), no
 //!   ambient ones, so a non-root workload has none effective; `noNewPrivileges`.
-//! - A deny-list seccomp profile whose main job is blocking user namespaces (with them, an
-//!   unprivileged process could gain CAP_SYS_ADMIN over a new mount namespace) and the
-//!   kernel-wide syscalls (mount, kexec, modules, bpf, ptrace, keyrings, io_uring...).
+//! - A deny-list seccomp profile (`seccomp.rs`): nested user namespaces, kernel-wide syscalls,
+//!   socket families other than unix, inet, inet6 and netlink (no `AF_VSOCK`).
+//! - A per-sandbox bound on open files: `RLIMIT_NOFILE` × the pids limit (see [`nofile_limit`]).
 //! - The default masked and read-only `/proc` paths; `/sys` read-only.
 
 use std::path::Path;
@@ -31,8 +31,11 @@ pub(super) const INIT_PATH: &str = "/dev/init";
 pub(super) const DEFAULT_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Upper bound for `RLIMIT_NOFILE` inside sandboxes (lowered to the server's own hard limit).
-const MAX_NOFILE: u64 = 1 << 16;
+/// Upper bound for `RLIMIT_NOFILE` inside sandboxes.
+pub(super) const MAX_NOFILE: u64 = 4096;
+/// Lower bound for `RLIMIT_NOFILE` inside sandboxes (shells and package managers need a few
+/// hundred).
+pub(super) const MIN_NOFILE: u64 = 256;
 
 /// CFS period for CPU limits, in microseconds.
 const CPU_PERIOD_US: u64 = 100_000;
@@ -49,6 +52,9 @@ pub(super) struct ProcessDefaults {
     pub cwd: String,
     /// `KEY=VALUE` environment of the workload.
     pub env: Vec<String>,
+    /// `RLIMIT_NOFILE` of its processes (absent in records of older servers: computed again).
+    #[serde(default)]
+    pub nofile: Option<u64>,
 }
 
 impl ProcessDefaults {
@@ -59,7 +65,8 @@ impl ProcessDefaults {
             env.push(format!("HOME={}", home_of(&spec.rootfs, spec.user.0)));
         }
         let cwd = if spec.cwd.starts_with('/') { spec.cwd.clone() } else { "/".to_owned() };
-        Self { uid: spec.user.0, gid: spec.user.1, cwd, env }
+        let nofile = Some(nofile_limit(spec.limits.pids, super::host::file_max()));
+        Self { uid: spec.user.0, gid: spec.user.1, cwd, env, nofile }
     }
 }
 
@@ -128,98 +135,25 @@ fn capabilities() -> Value {
     })
 }
 
-/// `RLIMIT_NOFILE` for sandbox processes: at most the server's hard limit (see
-/// [`super::host::nofile_hard_limit`]).
-fn rlimits() -> Value {
-    let nofile = super::host::nofile_hard_limit().unwrap_or(1024).min(MAX_NOFILE);
-    json!([{ "type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile }])
+/// `RLIMIT_NOFILE` of the processes of a sandbox with at most `pids` processes on a host whose
+/// file table holds `file_max` files: one sandbox may hold at most `nofile × pids` open files,
+/// and that is kept to half the host's table (`file_max / (2 × pids)`), within
+/// [`MIN_NOFILE`]..=[`MAX_NOFILE`] and the server's own hard limit. With the server's default
+/// 1024 pids, a host needs a `fs.file-max` of 8 M for the full 4096 (2.4 M gives 1204); the
+/// worst case of one sandbox is then `nofile × 1024` files, at most half the table. Without a
+/// pids limit, or with a tiny table, the bound is [`MIN_NOFILE`] per process.
+pub(super) fn nofile_limit(pids: Option<u64>, file_max: Option<u64>) -> u64 {
+    let share = match (pids, file_max) {
+        (Some(pids), Some(max)) if pids > 0 => max / (2 * pids),
+        _ => MIN_NOFILE,
+    };
+    let server = super::host::nofile_hard_limit().unwrap_or(1024);
+    share.clamp(MIN_NOFILE, MAX_NOFILE).min(server)
 }
 
-/// Syscalls that fail with `EPERM` inside sandboxes.
-const DENIED_SYSCALLS: &[&str] = &[
-    "mount",
-    "umount2",
-    "pivot_root",
-    "chroot",
-    "move_mount",
-    "open_tree",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "kcmp",
-    "pidfd_getfd",
-    "kexec_load",
-    "kexec_file_load",
-    "reboot",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "create_module",
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    "add_key",
-    "request_key",
-    "keyctl",
-    "unshare",
-    "setns",
-    "swapon",
-    "swapoff",
-    "acct",
-    "quotactl",
-    "quotactl_fd",
-    "settimeofday",
-    "clock_settime",
-    "clock_adjtime",
-    "adjtimex",
-    "open_by_handle_at",
-    "name_to_handle_at",
-    "lookup_dcookie",
-    "iopl",
-    "ioperm",
-    "syslog",
-    "vhangup",
-    "nfsservctl",
-    "uselib",
-    "_sysctl",
-    "sethostname",
-    "setdomainname",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "fanotify_init",
-    "vm86",
-    "vm86old",
-    "get_kernel_syms",
-    "query_module",
-];
-
-/// `CLONE_NEWUSER`: `clone` with this flag is refused (user namespaces, see the module docs).
-const CLONE_NEWUSER: u64 = 0x1000_0000;
-
-/// The seccomp profile: allow by default, deny the list above. `clone3` gets `ENOSYS` so that
-/// libc falls back to `clone`, whose flags (unlike `clone3`'s struct) a filter can inspect.
-fn seccomp() -> Value {
-    let eperm = 1;
-    let enosys = 38;
-    json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64"],
-        "syscalls": [
-            { "action": "SCMP_ACT_ERRNO", "errnoRet": eperm, "names": DENIED_SYSCALLS },
-            { "action": "SCMP_ACT_ERRNO", "errnoRet": enosys, "names": ["clone3"] },
-            {
-                "action": "SCMP_ACT_ERRNO", "errnoRet": eperm, "names": ["clone"],
-                "args": [{ "index": 0, "value": CLONE_NEWUSER, "valueTwo": CLONE_NEWUSER,
-                           "op": "SCMP_CMP_MASKED_EQ" }],
-            },
-        ],
-    })
+/// `RLIMIT_NOFILE` of sandbox processes (see [`nofile_limit`]).
+fn rlimits(nofile: u64) -> Value {
+    json!([{ "type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile }])
 }
 
 fn resources(limits: &Limits) -> Value {
@@ -248,7 +182,9 @@ fn process(defaults: &ProcessDefaults, args: Vec<String>, env: Vec<String>) -> V
         "env": env,
         "cwd": defaults.cwd,
         "capabilities": capabilities(),
-        "rlimits": rlimits(),
+        "rlimits": rlimits(
+            defaults.nofile.unwrap_or_else(|| nofile_limit(None, super::host::file_max()))
+        ),
         "noNewPrivileges": true,
         // The kernel's OOM killer should pick a sandbox before the server.
         "oomScoreAdj": 500,
@@ -351,7 +287,7 @@ pub(super) fn config(
             "readonlyPaths": [
                 "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
             ],
-            "seccomp": seccomp(),
+            "seccomp": super::seccomp::profile(),
         },
     }))
 }
@@ -457,6 +393,7 @@ mod tests {
             gid: 0,
             cwd: "/".into(),
             env: vec!["PATH=/bin".into(), "A=1".into()],
+            nofile: Some(300),
         };
         let p = exec_process(
             &defaults,
@@ -465,5 +402,21 @@ mod tests {
         );
         assert_eq!(p["env"], json!(["PATH=/bin", "A=2", "B=3"]));
         assert_eq!(p["user"]["uid"], 0);
+        assert_eq!(p["rlimits"][0], json!({ "type": "RLIMIT_NOFILE", "hard": 300, "soft": 300 }));
+    }
+
+    #[test]
+    fn open_files_of_one_sandbox_stay_within_half_the_hosts_table() {
+        let server = super::super::host::nofile_hard_limit().unwrap();
+        let expect = |n: u64| n.min(server);
+        assert_eq!(nofile_limit(Some(1024), Some(2_466_116)), expect(1204));
+        assert_eq!(nofile_limit(Some(1024), Some(100_000_000)), expect(MAX_NOFILE));
+        assert_eq!(nofile_limit(Some(1024), Some(100_000)), expect(MIN_NOFILE));
+        assert_eq!(nofile_limit(None, Some(2_466_116)), expect(MIN_NOFILE));
+        assert_eq!(nofile_limit(Some(0), None), expect(MIN_NOFILE));
+        for max in [300_000, 2_466_116, 9_000_000] {
+            let nofile = nofile_limit(Some(1024), Some(max));
+            assert!(nofile * 1024 <= max / 2 || nofile == MIN_NOFILE, "{max}: {nofile}");
+        }
     }
 }

@@ -41,6 +41,7 @@ mod firewall;
 mod host;
 mod network;
 mod ports;
+mod seccomp;
 mod shim;
 mod snapshot;
 mod tail;
