@@ -165,9 +165,11 @@ pub(crate) fn retire(dest: &Path, tmp: &Path) {
     }
     let aside = tmp.join(format!("stale.{}.{:016x}", std::process::id(), rand::random::<u64>()));
     match fs::rename(dest, &aside) {
-        Ok(()) => tracing::info!(rootfs = %dest.display(), "replacing a rootfs of an older layout"),
+        Ok(()) => {
+            tracing::info!(rootfs = %dest.display(), "replacing a rootfs of an older layout");
+        }
         Err(e) => {
-            tracing::warn!(rootfs = %dest.display(), error = %e, "cannot move aside a rootfs")
+            tracing::warn!(rootfs = %dest.display(), error = %e, "cannot move aside a rootfs");
         }
     }
 }
