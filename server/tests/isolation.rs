@@ -158,6 +158,10 @@ async fn vsock_and_other_unneeded_socket_families_are_refused_even_without_egres
         for allowed in ["unix", "inet", "inet6", "netlink"] {
             assert!(lines.contains(&format!("{allowed}:ok").as_str()), "{allowed} in {out}");
         }
+        // Root in the sandbox still cannot configure its network (no CAP_NET_ADMIN, and a
+        // pre-made netns belongs to the host's user namespace).
+        let (out, err, code) = h.exec(&id, &["ip", "link", "set", "lo", "mtu", "1280"]).await;
+        assert_ne!(code, 0, "{out}{err}");
         h.rt.kill(&id).await.unwrap();
     }
 }
