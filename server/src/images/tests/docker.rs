@@ -227,3 +227,27 @@ async fn archives_other_users_cannot_read_are_refused() {
         assert_eq!(fs::metadata(image.rootfs.join("etc/keep")).unwrap().uid(), ids.uid_base);
     }
 }
+
+/// A rootfs unpacked by an older server (owned by host root, not shifted into the id range) is
+/// unpacked again rather than run as it is.
+#[tokio::test]
+async fn a_rootfs_unpacked_before_the_id_shift_is_replaced() {
+    use std::os::unix::fs::MetadataExt;
+    if fs::metadata("/proc/self").unwrap().uid() != 0 {
+        return; // only root can shift owners
+    }
+    let tmp = public_tempdir();
+    let (path, _) = classic_archive(tmp.path());
+    let store = ImageStore::new(tmp.path().join("images"));
+    let reference = format!("docker-archive:{}", path.display());
+    let image = store.resolve(&reference).await.unwrap();
+    let ids = crate::runtime::idmap::range().unwrap();
+    assert_eq!(fs::metadata(&image.rootfs).unwrap().uid(), ids.uid_base);
+    // What an older server left: everything owned by host root.
+    std::os::unix::fs::chown(&image.rootfs, Some(0), Some(0)).unwrap();
+    std::os::unix::fs::chown(image.rootfs.join("etc/keep"), Some(0), Some(0)).unwrap();
+    let again = store.resolve(&reference).await.unwrap();
+    assert_eq!(again.rootfs, image.rootfs);
+    assert_eq!(fs::metadata(&again.rootfs).unwrap().uid(), ids.uid_base);
+    assert_eq!(fs::metadata(again.rootfs.join("etc/keep")).unwrap().uid(), ids.uid_base);
+}
