@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `bundle/config.json` | the OCI config (`bundle.rs`) |
 //! | `upper/`, `work/`, `merged/` | the writable layer, overlay scratch, and the root mountpoint |
+//! | `layer.img`, `layer/` | with a disk limit: the image holding `upper/` and `work/` (`quota.rs`) |
 //! | `stdout.log`, `stderr.log` | the workload's output (tailed into events by `tail.rs`) |
 //! | `offsets` | how far the logs were sent as events |
 //! | `shim.pid`, `container.pid`, `slirp.pid` | the supervisor, the container's init, slirp4netns |
@@ -37,6 +38,7 @@ mod firewall;
 mod host;
 mod network;
 mod ports;
+mod quota;
 mod shim;
 mod snapshot;
 mod tail;
@@ -264,6 +266,7 @@ impl OciRuntime {
         // The overlay's root directory takes its mode from `upper`: never the server's umask.
         std::fs::set_permissions(layout.dir.join("upper"), std::fs::Permissions::from_mode(0o755))
             .map_err(io("set the mode of the writable layer"))?;
+        quota::prepare(&layout.dir, spec.limits.disk_bytes)?;
         for volume in spec.mounts.iter().filter(|m| !m.read_only) {
             hand_over(&volume.source, spec.user)?;
         }

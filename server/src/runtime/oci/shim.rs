@@ -6,7 +6,8 @@
 //! 1. hides the empty cgroup v2 mount of hybrid hosts (crun refuses hybrid mode otherwise),
 //! 2. binds the sandbox's netns file into the sandbox directory and drops its copy of
 //!    `/run/netns` (otherwise this namespace would keep every *other* sandbox's netns alive),
-//! 3. mounts the overlay root (crun cannot mount `/` itself). Living only in this namespace and
+//! 3. mounts the size-limited writable layer when there is one (`quota.rs`), then the overlay
+//!    root (crun cannot mount `/` itself). Living only in this namespace and
 //!    the container's, it disappears with them: the host mount table never changes,
 //! 4. runs `crun run` in the foreground (its exit status is the workload's; stdout and stderr
 //!    are the log files the server opened), and
@@ -40,7 +41,12 @@ if [ -n "$netns" ]; then
   mount --bind "$netns" "$dir/netns" || { fail "cannot bind the network namespace $netns"; finish; }
 fi
 if [ $# -gt 0 ]; then umount -R -l "$@" 2>/dev/null; fi
-mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged" \
+rw=$dir
+if [ -f "$dir/layer.img" ]; then
+  mount -t ext4 -o loop "$dir/layer.img" "$dir/layer" || { fail "cannot mount the writable layer"; finish; }
+  rw=$dir/layer
+fi
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$rw/upper,workdir=$rw/work" "$dir/merged" \
   || { fail "cannot mount the overlay root on $dir/merged"; finish; }
 "$engine" ${flag:+"$flag"} run --bundle "$dir/bundle" --pid-file "$dir/container.pid" "$id"
 rc=$?

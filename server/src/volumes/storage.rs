@@ -1,0 +1,122 @@
+//! Where a disk volume's files live: the directory `<volumes>/<id>`, on which a size-limited
+//! ext4 image `<volumes>/<id>.img` is loop-mounted (`image.rs`) — or, without a size limit
+//! (or for a server that is not root and cannot mount), the plain directory.
+//!
+//! The mount is made in the server's mount namespace at create, made again at start when it
+//! is missing (after a reboot; a server killed with SIGKILL leaves it in place), and removed
+//! when the server stops (sandboxes keep their own copies) and when the volume is deleted.
+
+use std::{
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
+
+use super::image::{self, ImageError, VOLUME_MOUNT_OPTIONS};
+
+/// The image file of the volume whose directory is `dir`.
+#[must_use]
+pub fn image_of(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".img");
+    dir.with_file_name(name)
+}
+
+/// Whether this process runs as root (only root can loop-mount).
+fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .is_some_and(|uid| uid == "0")
+}
+
+/// Creates the empty volume directory `dir` with a filesystem of `size` bytes mounted on it
+/// (`None`: a plain directory). On failure nothing is left behind.
+pub fn create(dir: &Path, size: Option<u64>) -> Result<(), ImageError> {
+    std::fs::create_dir(dir).map_err(|e| {
+        let message = format!("cannot create the volume directory: {e}");
+        if matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT)) {
+            ImageError::NoSpace(message)
+        } else {
+            ImageError::Failed(message)
+        }
+    })?;
+    let Some(size) = size else { return Ok(()) };
+    if !is_root() {
+        tracing::warn!(
+            "volume {} has no size limit: only a server running as root can mount its \
+             filesystem",
+            dir.display()
+        );
+        return Ok(());
+    }
+    let image = image_of(dir);
+    let made = image::create(&image, size, None).and_then(|()| {
+        image::mount(&image, dir, VOLUME_MOUNT_OPTIONS)?;
+        // mkfs's lost+found would show in the volume; fsck recreates it if ever needed.
+        let _ = std::fs::remove_dir(dir.join("lost+found"));
+        Ok(())
+    });
+    if made.is_err() {
+        if image::mounted_device(dir).is_some() {
+            let _ = image::unmount(dir);
+        }
+        let _ = std::fs::remove_file(&image);
+        let _ = std::fs::remove_dir(dir);
+    }
+    made
+}
+
+/// Mounts the volume's filesystem on `dir` again when it has one and it is not mounted.
+pub fn restore(dir: &Path) -> Result<(), ImageError> {
+    let image = image_of(dir);
+    if !image.is_file() || image::mounted_device(dir).is_some() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ImageError::Failed(format!("cannot create the volume directory: {e}")))?;
+    image::mount(&image, dir, VOLUME_MOUNT_OPTIONS)
+}
+
+/// Unmounts the volume's filesystem from this server (sandboxes using it keep their copies).
+pub fn release(dir: &Path) {
+    if image_of(dir).is_file() && image::mounted_device(dir).is_some() {
+        if let Err(err) = image::unmount(dir) {
+            tracing::warn!("cannot unmount volume {}: {err}", dir.display());
+        }
+    }
+}
+
+/// Deletes the volume's files, filesystem and image. The mount is removed everywhere first
+/// (see [`image::evict_copies`]) so its loop device and disk space are released at once; the
+/// files of a plain directory are removed in the background.
+pub fn remove(dir: &Path) {
+    if let Some(device) = image::mounted_device(dir) {
+        if let Err(err) = image::unmount(dir) {
+            tracing::warn!("cannot unmount deleted volume {}: {err}", dir.display());
+            return;
+        }
+        image::evict_copies(dir, &device);
+    }
+    let _ = std::fs::remove_file(image_of(dir));
+    if image::mounted_device(dir).is_some() {
+        // Never delete through a mount that is still there.
+        return;
+    }
+    // Out of the way first, so a crash leaves no half-deleted volume under its old name.
+    let mut trash_name = std::ffi::OsString::from(".deleted-");
+    trash_name.push(dir.file_name().unwrap_or_default());
+    let trash = dir.with_file_name(trash_name);
+    if std::fs::rename(dir, &trash).is_ok() {
+        std::thread::spawn(move || {
+            let _ = std::fs::remove_dir_all(trash);
+        });
+    }
+}
+
+/// Removes the upload temp files older than `before` that a crash left in the volume at
+/// `root` (the uploads of this process all started later); returns how many.
+pub fn remove_upload_leftovers(root: &Path, before: SystemTime) -> usize {
+    super::leftovers::remove(root, before)
+}
