@@ -141,15 +141,12 @@ pub fn mounted_device(at: &Path) -> Option<String> {
 
 fn device_in(mountinfo: &str, at: &Path) -> Option<String> {
     // The last mount at a point is the one visible there.
-    mountinfo
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            let point = unescape(fields.get(4)?);
-            let device = fields.get(2)?;
-            (Path::new(&point) == at).then(|| (*device).to_owned())
-        })
-        .last()
+    mountinfo.lines().rev().find_map(|line| {
+        let fields: Vec<&str> = line.split(' ').collect();
+        let point = unescape(fields.get(4)?);
+        let device = fields.get(2)?;
+        (Path::new(&point) == at).then(|| (*device).to_owned())
+    })
 }
 
 /// Unmounts the copies of the mount at `at` (device `device`) that other mount namespaces took
