@@ -63,7 +63,8 @@ impl Service {
             Ok(Err(ImageError::Failed(detail))) => {
                 tracing::error!("creating volume {id}: {detail}");
                 return Err(ApiError::internal(
-                    "the volume's storage cannot be created; the server log says why",
+                    "the volume's size-limited filesystem cannot be created or mounted (are \
+                     mkfs.ext4 and loop devices available?); the server log says why",
                 ));
             }
             Err(err) => return Err(ApiError::internal(format!("volume creation failed: {err}"))),

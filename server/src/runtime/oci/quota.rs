@@ -46,13 +46,17 @@ pub(super) fn prepare(dir: &Path, size: Option<u64>) -> Result<(), String> {
             .and_then(|()| std::os::unix::fs::chown(&copy, Some(model.uid()), Some(model.gid())))
             .map_err(|e| format!("cannot prepare the writable layer's {sub} directory: {e}"))?;
     }
-    image::create(&dir.join(IMAGE), size, Some(&staging)).map_err(|e| match e {
-        image::ImageError::NoSpace(detail) => format!(
-            "the server's data disk is full, so the sandbox's writable layer cannot be made \
-             ({detail}): free space on the host or delete unused sandboxes, volumes and images"
-        ),
-        image::ImageError::Failed(detail) => {
-            format!("cannot make the sandbox's size-limited writable layer: {detail}")
+    image::create(&dir.join(IMAGE), size, Some(&staging)).map_err(|e| {
+        // The details name host paths: they go to the server's log, not to the client.
+        tracing::error!("making the writable layer of {}: {e}", dir.display());
+        match e {
+            image::ImageError::NoSpace(_) => "the server's data disk is full, so the sandbox's \
+                 writable layer cannot be made: free space on the host, or delete unused \
+                 sandboxes, volumes and images"
+                .to_owned(),
+            image::ImageError::Failed(_) => "cannot make the sandbox's size-limited writable \
+                 layer (is mkfs.ext4 installed?); the server log says why"
+                .to_owned(),
         }
     })
 }

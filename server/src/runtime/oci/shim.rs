@@ -43,7 +43,7 @@ fi
 if [ $# -gt 0 ]; then umount -R -l "$@" 2>/dev/null; fi
 rw=$dir
 if [ -f "$dir/layer.img" ]; then
-  mount -t ext4 -o loop "$dir/layer.img" "$dir/layer" || { fail "cannot mount the writable layer"; finish; }
+  mount -t ext4 -o loop "$dir/layer.img" "$dir/layer" || { fail "cannot loop-mount the size-limited writable layer (are loop devices available?)"; finish; }
   rw=$dir/layer
 fi
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$rw/upper,workdir=$rw/work" "$dir/merged" \
