@@ -134,8 +134,9 @@ impl Service {
         self.options.data_dir.join("volumes")
     }
 
-    /// At start: mounts the volumes' filesystems that are not mounted (after a reboot), then
-    /// removes, in the background, the upload temp files a crash left in them.
+    /// At start: removes what a crash left of volumes being created or deleted, mounts the
+    /// volumes' filesystems that are not mounted (after a reboot), then removes, in the
+    /// background, the upload temp files a crash left in them.
     pub(crate) async fn restore_volumes(&self) {
         let dirs: Vec<_> = match self.store.volume_records() {
             Ok(records) => records
@@ -149,7 +150,9 @@ impl Service {
             }
         };
         let started = std::time::SystemTime::now();
+        let volumes = self.volumes_dir();
         let mounted = tokio::task::spawn_blocking(move || {
+            storage::remove_orphans(&volumes, &dirs);
             for dir in &dirs {
                 if let Err(err) = storage::restore(dir) {
                     tracing::error!("cannot mount volume {}: {err}", dir.display());

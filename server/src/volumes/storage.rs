@@ -115,6 +115,38 @@ pub fn remove(dir: &Path) {
     }
 }
 
+/// Removes what a crash left in the volumes directory `volumes` besides the volumes in
+/// `keep`: the storage of a volume whose create or delete was cut short (its record is
+/// missing), and deleted volumes' files not yet removed (`.deleted-*`).
+pub fn remove_orphans(volumes: &Path, keep: &[PathBuf]) {
+    let Ok(entries) = std::fs::read_dir(volumes) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(kind) = entry.file_type() else { continue };
+        let volume_dir = match name.strip_suffix(".img") {
+            Some(id) if kind.is_file() => volumes.join(id),
+            None if kind.is_dir() => path.clone(),
+            _ => continue,
+        };
+        if keep.contains(&volume_dir) {
+            continue;
+        }
+        if name.starts_with(".deleted-") {
+            if image::mounted_device(&path).is_none() {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+            continue;
+        }
+        // Only what looks like ours: `vol-…` directories and their images.
+        if !name.starts_with("vol-") {
+            continue;
+        }
+        tracing::warn!("removing {}: no volume record refers to it", path.display());
+        remove(&volume_dir);
+    }
+}
+
 /// Removes the upload temp files older than `before` that a crash left in the volume at
 /// `root` (the uploads of this process all started later); returns how many.
 pub fn remove_upload_leftovers(root: &Path, before: SystemTime) -> usize {
