@@ -216,12 +216,12 @@ impl Service {
             .volume_mounts
             .iter()
             .flatten()
-            .map(|(target, volume_id)| crate::runtime::BindMount {
-                source: volumes_root.join(volume_id),
-                target: target.clone(),
-                read_only: false,
+            .map(|(target, volume_id)| {
+                let source = volumes_root.join(volume_id);
+                crate::volumes::storage::check_mounted(&source)?;
+                Ok(crate::runtime::BindMount { source, target: target.clone(), read_only: false })
             })
-            .collect();
+            .collect::<Result<_, String>>()?;
         let network = super::networking::network_mode(spec)?;
         Ok(LaunchSpec {
             sandbox_id: row.id.clone(),

@@ -140,9 +140,10 @@ impl Service {
             oom_kills: Mutex::new(HashMap::new()),
             teardowns: Arc::default(),
         });
+        // Volumes first: a sandbox started by the recovery must find them mounted.
+        service.restore_volumes().await;
         service.recover().await;
         service.recover_snapshots();
-        service.restore_volumes().await;
         lifecycle::spawn_event_loop(service.clone(), receiver);
         lifecycle::spawn_reaper(service.clone());
         metrics::spawn_sampler(service.clone());

@@ -79,6 +79,19 @@ pub fn restore(dir: &Path) -> Result<(), ImageError> {
     image::mount(&image, dir, VOLUME_MOUNT_OPTIONS)
 }
 
+/// `Err` when the volume at `dir` has a filesystem that is not mounted: a sandbox would
+/// otherwise get the bare directory underneath, on the host's disk and without a limit.
+pub fn check_mounted(dir: &Path) -> Result<(), String> {
+    if image_of(dir).is_file() && image::mounted_device(dir).is_none() {
+        let id = dir.file_name().unwrap_or_default().to_string_lossy();
+        return Err(format!(
+            "volume {id} is not mounted on the server (see the server log for why); restart \
+             the server, or delete the volume"
+        ));
+    }
+    Ok(())
+}
+
 /// Unmounts the volume's filesystem from this server (sandboxes using it keep their copies).
 pub fn release(dir: &Path) {
     if image_of(dir).is_file() && image::mounted_device(dir).is_some() {
@@ -151,4 +164,37 @@ pub fn remove_orphans(volumes: &Path, keep: &[PathBuf]) {
 /// `root` (the uploads of this process all started later); returns how many.
 pub fn remove_upload_leftovers(root: &Path, before: SystemTime) -> usize {
     super::leftovers::remove(root, before)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn an_unmounted_volume_is_never_handed_out() {
+        if !is_root() {
+            eprintln!("skipping: loop mounts need root");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("vol-x");
+        create(&dir, Some(16 << 20)).unwrap();
+        check_mounted(&dir).unwrap();
+        release(&dir);
+        let err = check_mounted(&dir).unwrap_err();
+        assert!(err.contains("vol-x is not mounted") && !err.contains("/tmp"), "{err}");
+        restore(&dir).unwrap();
+        check_mounted(&dir).unwrap();
+        remove(&dir);
+        assert!(!image_of(&dir).exists() && image::mounted_device(&dir).is_none());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !image::loop_devices_of(&image_of(&dir)).is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the loop device was not released");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // A plain directory (no size limit) is always fine.
+        create(&tmp.path().join("vol-plain"), None).unwrap();
+        check_mounted(&tmp.path().join("vol-plain")).unwrap();
+    }
 }
