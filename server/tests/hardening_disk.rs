@@ -279,8 +279,14 @@ async fn sockets_fifos_and_internal_errors() {
         assert_eq!(err.status(), Some(400), "{name}: {}", err.message());
         assert!(err.message().contains("not a regular file"), "{}", err.message());
     }
-    // The storage under the volume vanished: a 500 that does not show the host's paths.
+    // The volume's filesystem is not mounted: refused, rather than serving (and filling) the
+    // bare directory on the host's disk.
     unmount_all_under(&data);
+    let err = disk.write_file("/x", b"x".to_vec()).await.unwrap_err();
+    assert!(err.message().contains("not mounted"), "{}", err.message());
+    assert!(names_in(&dir).is_empty());
+    // The storage under the volume vanished: a 500 that does not show the host's paths.
+    std::fs::remove_file(storage::image_of(&dir)).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     let err = disk.listdir("/").await.unwrap_err();
     assert_eq!(err.status(), Some(500), "{}", err.message());

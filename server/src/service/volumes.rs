@@ -196,6 +196,9 @@ impl Service {
                 "volume {id} is an object volume: manage its files in its bucket"
             )));
         }
-        Ok(VolumeFs::new(self.volumes_dir().join(&row.path)))
+        let dir = self.volumes_dir().join(&row.path);
+        // Never the bare directory under a missing mount: it is on the host's disk, unlimited.
+        storage::check_mounted(&dir).map_err(ApiError::internal)?;
+        Ok(VolumeFs::new(dir))
     }
 }
