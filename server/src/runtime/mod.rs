@@ -52,6 +52,8 @@ pub struct Limits {
     pub pids: Option<u64>,
     /// CPU limit in thousandths of a core.
     pub cpu_millis: Option<u64>,
+    /// Size limit of the writable layer in bytes, enforced by its filesystem (none: unlimited).
+    pub disk_bytes: Option<u64>,
 }
 
 /// Everything a runtime needs to start a sandbox.

@@ -216,12 +216,12 @@ impl Service {
             .volume_mounts
             .iter()
             .flatten()
-            .map(|(target, volume_id)| crate::runtime::BindMount {
-                source: volumes_root.join(volume_id),
-                target: target.clone(),
-                read_only: false,
+            .map(|(target, volume_id)| {
+                let source = volumes_root.join(volume_id);
+                crate::volumes::storage::check_mounted(&source)?;
+                Ok(crate::runtime::BindMount { source, target: target.clone(), read_only: false })
             })
-            .collect();
+            .collect::<Result<_, String>>()?;
         let network = super::networking::network_mode(spec)?;
         Ok(LaunchSpec {
             sandbox_id: row.id.clone(),
@@ -234,7 +234,7 @@ impl Service {
             mounts,
             network,
             layers: Vec::new(),
-            limits: limits_of(spec)?,
+            limits: Limits { disk_bytes: self.options.sandbox_disk_bytes, ..limits_of(spec)? },
         })
     }
 
@@ -281,7 +281,8 @@ impl Service {
         let _ = task.await;
     }
 
-    /// Waits (at most `timeout`) until no sandbox is being torn down.
+    /// Waits (at most `timeout`) until no sandbox is being torn down, then unmounts the
+    /// volumes (for a stopping server).
     pub async fn wait_teardowns(&self, timeout: std::time::Duration) {
         let idle = async {
             loop {
@@ -295,6 +296,8 @@ impl Service {
         if tokio::time::timeout(timeout, idle).await.is_err() {
             tracing::warn!("sandbox teardowns still running after {timeout:?}; stopping anyway");
         }
+        // The server is stopping: its volume mounts go too (the next start mounts them again).
+        self.release_volumes().await;
     }
 
     /// Logs why a workload or an exec (`exec_id`) ended with SIGKILL (137): the kernel's OOM
@@ -416,6 +419,7 @@ fn limits_of(spec: &porter_sandbox::types::SandboxSpec) -> Result<Limits, String
         pids: Some(PIDS_LIMIT),
         cpu_millis: cpu.transpose()?,
         memory_bytes: memory.transpose()?,
+        disk_bytes: None,
     })
 }
 

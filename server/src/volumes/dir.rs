@@ -38,7 +38,11 @@ impl Dir {
             .custom_flags(libc::O_DIRECTORY)
             .open(root)
             .map(|file| Self::from_file(file, root.to_path_buf()))
-            .map_err(|e| io_error(e, format_args!("opening volume directory {}", root.display())))
+            .map_err(|e| {
+                // The host path stays in the server's log; clients see the volume's root.
+                tracing::error!("opening volume directory {}: {e}", root.display());
+                io_error(e, "opening the volume's root directory")
+            })
     }
 
     fn from_file(file: File, plain: PathBuf) -> Self {

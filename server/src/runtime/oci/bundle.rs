@@ -322,7 +322,12 @@ mod tests {
                 read_only: false,
             }],
             network: NetworkMode::None,
-            limits: Limits { memory_bytes: Some(64 << 20), pids: Some(64), cpu_millis: Some(500) },
+            limits: Limits {
+                memory_bytes: Some(64 << 20),
+                pids: Some(64),
+                cpu_millis: Some(500),
+                disk_bytes: None,
+            },
         }
     }
 

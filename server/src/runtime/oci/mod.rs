@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `bundle/config.json` | the OCI config (`bundle.rs`) |
 //! | `upper/`, `work/` | the writable layer and overlay scratch (mounted on `shim::ROOT_MOUNT`) |
+//! | `layer.img`, `layer/` | with a disk limit: the image holding `upper/` and `work/` (`quota.rs`) |
 //! | `stdout.log`, `stderr.log` | the workload's output (tailed into events by `tail.rs`) |
 //! | `offsets` | how far the logs were sent as events |
 //! | `shim.pid`, `container.pid`, `slirp.pid` | the supervisor, the container's init, slirp4netns |
@@ -41,6 +42,7 @@ mod firewall;
 mod host;
 mod network;
 mod ports;
+mod quota;
 mod seccomp;
 mod shim;
 mod snapshot;
@@ -275,6 +277,8 @@ impl OciRuntime {
             .map_err(io("set the mode of the writable layer"))?;
         std::os::unix::fs::chown(&upper, Some(ids.uid_base), Some(ids.gid_base))
             .map_err(io("give the writable layer to the sandbox's root"))?;
+        // After the chown: the size-limited layer copies `upper`'s owner and mode.
+        quota::prepare(&layout.dir, spec.limits.disk_bytes)?;
         for volume in spec.mounts.iter().filter(|m| !m.read_only) {
             hand_over(&volume.source, spec.user, ids)?;
         }

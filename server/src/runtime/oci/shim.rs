@@ -6,11 +6,12 @@
 //! 1. hides the empty cgroup v2 mount of hybrid hosts (crun refuses hybrid mode otherwise),
 //! 2. binds the sandbox's netns file into the sandbox directory and drops its copy of
 //!    `/run/netns` (otherwise this namespace would keep every *other* sandbox's netns alive),
-//! 3. mounts the overlay root (crun cannot mount `/` itself) on [`ROOT_MOUNT`]. Living only in
-//!    this namespace and the container's, it disappears with them: the host mount table never
-//!    changes. The fixed path is one the sandbox's root (an unprivileged host uid, see
-//!    `idmap.rs`) can reach: crun looks the root up as that user, and the sandbox directory
-//!    under the server's private data directory is out of its reach,
+//! 3. mounts the size-limited writable layer when there is one (`quota.rs`), then the overlay
+//!    root (crun cannot mount `/` itself) on [`ROOT_MOUNT`]. Living only in this namespace and
+//!    the container's, they disappear with them: the host mount table never changes. The fixed
+//!    path is one the sandbox's root (an unprivileged host uid, see `idmap.rs`) can reach:
+//!    crun looks the root up as that user, and the sandbox directory under the server's
+//!    private data directory is out of its reach,
 //! 4. runs `crun run` in the foreground (its exit status is the workload's; stdout and stderr
 //!    are the log files the server opened), and
 //! 5. writes that status atomically to `exit_code`, which is how the server learns it, even
@@ -50,7 +51,12 @@ fi
 if [ $# -gt 0 ]; then umount -R -l "$@" 2>/dev/null; fi
 mkdir -p "$root" && chmod 755 "${root%/*}" \
   || { fail "cannot create the root mountpoint $root"; finish; }
-mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$root" \
+rw=$dir
+if [ -f "$dir/layer.img" ]; then
+  mount -t ext4 -o loop "$dir/layer.img" "$dir/layer" || { fail "cannot loop-mount the size-limited writable layer (are loop devices available?)"; finish; }
+  rw=$dir/layer
+fi
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$rw/upper,workdir=$rw/work" "$root" \
   || { fail "cannot mount the overlay root on $root"; finish; }
 "$engine" ${flag:+"$flag"} run --bundle "$dir/bundle" --pid-file "$dir/container.pid" "$id"
 rc=$?
