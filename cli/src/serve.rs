@@ -75,6 +75,14 @@ pub struct ServeArgs {
     /// Memory limit of sandboxes whose `resources.memory` is unset (Kubernetes quantity: "2Gi").
     #[arg(long, value_name = "MEMORY", default_value = "2Gi", value_parser = parse_memory)]
     default_memory: u64,
+    /// Size limit of each sandbox's writable layer, enforced by its own filesystem (the
+    /// workload sees "No space left on device"); `0`: unlimited.
+    #[arg(long, value_name = "SIZE", default_value = "10Gi", value_parser = parse_disk)]
+    sandbox_disk: u64,
+    /// Size limit of each disk volume, enforced by its own filesystem (uploads past it answer
+    /// 507); `0`: unlimited.
+    #[arg(long, value_name = "SIZE", default_value = "10Gi", value_parser = parse_disk)]
+    volume_size: u64,
     /// How often the resource usage of running sandboxes is sampled for the metrics
     /// endpoints, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_interval)]
@@ -109,6 +117,21 @@ fn parse_cpu(text: &str) -> Result<u64, String> {
 
 fn parse_memory(text: &str) -> Result<u64, String> {
     quantity::memory_bytes(text).map_err(|e| e.replacen("resources.memory", "--default-memory", 1))
+}
+
+fn parse_disk(text: &str) -> Result<u64, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    quantity::memory_bytes(text)
+        .map_err(|e| e.replacen("resources.memory", "the size", 1))
+        .and_then(|bytes| {
+            if bytes < 64 << 20 {
+                Err(format!("{text:?} is too small: give at least 64Mi (or 0 for no limit)"))
+            } else {
+                Ok(bytes)
+            }
+        })
 }
 
 fn parse_idle_timeout(text: &str) -> Result<Duration, String> {
@@ -165,6 +188,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         ephemeral: args.ephemeral,
         default_cpu_millis: args.default_cpu,
         default_memory_bytes: args.default_memory,
+        sandbox_disk_bytes: (args.sandbox_disk > 0).then_some(args.sandbox_disk),
+        volume_size_bytes: (args.volume_size > 0).then_some(args.volume_size),
         metrics_interval: args.metrics_interval,
         images: ImageOptions {
             offline: args.offline_images,

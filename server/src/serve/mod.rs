@@ -58,6 +58,10 @@ pub struct ServeOptions {
     pub default_cpu_millis: u64,
     /// Memory limit of sandboxes that set no `resources.memory`, bytes.
     pub default_memory_bytes: u64,
+    /// Size limit of each sandbox's writable layer, bytes (`None`: unlimited).
+    pub sandbox_disk_bytes: Option<u64>,
+    /// Size limit of each disk volume, bytes (`None`: unlimited).
+    pub volume_size_bytes: Option<u64>,
     /// How often resource usage is sampled for the metrics endpoints.
     pub metrics_interval: Duration,
     /// Registry pulls: offline policy, mirror, credentials.
@@ -83,6 +87,8 @@ impl ServeOptions {
             ephemeral: false,
             default_cpu_millis: crate::service::DEFAULT_CPU_MILLIS,
             default_memory_bytes: crate::service::DEFAULT_MEMORY_BYTES,
+            sandbox_disk_bytes: Some(crate::service::DEFAULT_SANDBOX_DISK_BYTES),
+            volume_size_bytes: Some(crate::service::DEFAULT_VOLUME_SIZE_BYTES),
             metrics_interval: crate::service::metrics::DEFAULT_INTERVAL,
             images: ImageOptions::default(),
             image_prune_interval: None,
@@ -213,6 +219,8 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
             metrics_interval: options.metrics_interval,
             default_cpu_millis: options.default_cpu_millis,
             default_memory_bytes: options.default_memory_bytes,
+            sandbox_disk_bytes: options.sandbox_disk_bytes,
+            volume_size_bytes: options.volume_size_bytes,
             ..ServiceOptions::new(options.data_dir.clone())
         },
         runtime,
