@@ -5,9 +5,13 @@
 
 mod support;
 
-use porter_sandbox::types::VolumeSpec;
+use std::time::{Duration, Instant};
+
+use porter_sandbox::types::{
+    SandboxSpec, SnapshotSpec, SnapshotStatus, StatusResponsePhase, VolumeSpec,
+};
 use serde_json::{Value, json};
-use support::{TestServer, shared, unique};
+use support::{TestServer, shared, start_server, unique, wait_started};
 
 /// A bare HTTP/1.1 request with the harness's key; the status and the body.
 async fn request(
@@ -144,4 +148,33 @@ async fn bad_specs_answer_400_naming_the_mount_tag_or_field() {
         assert_eq!(code, 204, "{reply}");
     }
     server.client().volumes().delete(&name).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_snapshot_does_not_tell_clients_where_the_data_dir_is() {
+    let server = start_server(&[]);
+    let porter = server.client();
+    let spec = SandboxSpec::new("host").name(unique("snap")).command(["sleep", "300"]);
+    let sandbox = porter.sandboxes().create(spec).await.unwrap();
+    let started = wait_started(&sandbox, Duration::from_secs(30)).await;
+    assert_eq!(started, StatusResponsePhase::Running);
+    // Captures go under <data dir>/snapshots: a file in its place makes every capture fail.
+    let snapshots = server.data_dir.join("snapshots");
+    let _ = std::fs::remove_dir_all(&snapshots);
+    std::fs::write(&snapshots, "not a directory").unwrap();
+    let pending = porter.snapshots().create(sandbox.id(), SnapshotSpec::default()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let snapshot = loop {
+        let snapshot = porter.snapshots().get(&pending.id).await.unwrap();
+        if snapshot.status != SnapshotStatus::Pending || Instant::now() > deadline {
+            break snapshot;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(snapshot.status, SnapshotStatus::Failed, "{snapshot:?}");
+    let reason = snapshot.failure_reason.unwrap_or_default();
+    let data_dir = server.data_dir.to_string_lossy().into_owned();
+    assert!(!reason.is_empty() && !reason.contains(&data_dir), "{reason}");
+    assert!(reason.contains("<data dir>"), "{reason}");
+    sandbox.terminate().await.unwrap();
 }
