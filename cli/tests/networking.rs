@@ -71,6 +71,20 @@ try:
             socket.getaddrinfo(host, 7000, socket.AF_INET, socket.SOCK_STREAM)
             took.append("%.2f ms" % ((time.perf_counter() - t0) * 1000))
         print("resolved in", " then ".join(took))
+    elif kind == "dns-hold":
+        # 70 idle TCP clients of the filter, then a UDP query, then how long the first lasts.
+        import time
+        held = [socket.create_connection(("192.0.2.53", 53), timeout=2) for _ in range(70)]
+        t0 = time.monotonic()
+        labels = b"".join(bytes([len(l)]) + l.encode() for l in host.split("."))
+        query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\x00\x00\x01\x00\x01"
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(2)
+        u.sendto(query, ("192.0.2.53", 53))
+        reply = u.recv(512)
+        held[0].settimeout(30)
+        closed = held[0].recv(1)
+        print("udp rcode", reply[3] & 15, "answers", reply[7], "idle tcp closed after %d s" % round(time.monotonic() - t0), closed)
     elif kind in ("dns", "dns-tcp", "dns-txt", "dns-flood"):
         # An A (or TXT) query sent straight to a resolver of our own choosing, over UDP or TCP.
         labels = b"".join(bytes([len(l)]) + l.encode() for l in host.split("."))
@@ -447,6 +461,14 @@ async fn egress_answers_never_point_inside_and_carry_no_data() {
     // Other record types are refused, for allowed names too: nothing reaches the resolver.
     assert_eq!(probe(&sandbox, "dns-txt", "public.test").await, "rcode 5 answers 0");
     assert_eq!(probe(&sandbox, "dns-txt", "elsewhere.example").await, "rcode 3 answers 0");
+
+    // Idle TCP clients neither starve UDP queries nor stay longer than a query read may take.
+    let held = probe(&sandbox, "dns-hold", "public.test").await;
+    eprintln!("{held}");
+    let closed_after: u64 =
+        held.split("closed after ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(held.starts_with("udp rcode 0 answers 1 ") && held.ends_with("b''"), "{held}");
+    assert!(closed_after <= 7, "{held}");
 
     // A flood is cut to the rate (50/s after a burst of 100) with REFUSED.
     let t0 = Instant::now();
