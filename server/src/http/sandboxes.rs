@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     error::{ApiError, ApiResult},
-    service::{SandboxQuery, metrics::Metric},
+    service::{SandboxQuery, metrics::Metric, validate::MAX_TAGS},
 };
 
 /// The last page a listing may ask for (so that `page × PAGE_SIZE` stays far from overflow).
@@ -24,7 +24,16 @@ const MAX_PAGE: i64 = 1_000_000_000;
 
 fn query_from(params: &Params) -> ApiResult<SandboxQuery> {
     let mut tags = Vec::new();
-    for tag in params.all("tag") {
+    let tag_filters = params.all("tag");
+    // Each filter is a condition of its own in one SQL statement (whose depth SQLite bounds);
+    // a sandbox has at most MAX_TAGS tags, so more filters could not narrow anything further.
+    if tag_filters.len() > MAX_TAGS {
+        return Err(ApiError::bad_request(format!(
+            "query parameter tag is given {} times: at most {MAX_TAGS} tag filters",
+            tag_filters.len()
+        )));
+    }
+    for tag in tag_filters {
         let (key, value) = tag.split_once('=').ok_or_else(|| {
             ApiError::bad_request(format!("tag filter {tag:?} must have the form key=value"))
         })?;
@@ -42,12 +51,21 @@ fn query_from(params: &Params) -> ApiResult<SandboxQuery> {
                  terminated"
             )));
         }
-        phases.push(phase);
+        if !phases.contains(&phase) {
+            phases.push(phase);
+        }
+    }
+    let search = params.get("search");
+    if search.is_some_and(|s| s.chars().count() > 63) {
+        return Err(ApiError::bad_request(
+            "query parameter search is longer than 63 characters: it matches the start of \
+             sandbox names, which are at most 63 characters",
+        ));
     }
     Ok(SandboxQuery {
         start_time: params.time("start_time")?,
         end_time: params.time("end_time")?,
-        search: params.get("search").map(str::to_owned),
+        search: search.map(str::to_owned),
         tags,
         phases,
         image: params.get("image").map(str::to_owned),

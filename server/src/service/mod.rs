@@ -8,7 +8,7 @@ mod networking;
 pub mod quantity;
 mod sandboxes;
 mod snapshots;
-mod validate;
+pub mod validate;
 mod volumes;
 
 use std::{
