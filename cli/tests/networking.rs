@@ -29,7 +29,7 @@ use support::{TestServer, start_server_in, unique, wait_started};
 const START: Duration = Duration::from_secs(30);
 
 /// Test hosts the tests of this file create in all.
-const HOSTS_PER_PROCESS: u8 = 6;
+const HOSTS_PER_PROCESS: u8 = 7;
 
 /// Answers TCP connections on 7000 and UDP datagrams on 7001 with `<kind> <name>`.
 const LISTENER: &str = r#"
@@ -138,7 +138,7 @@ impl TestHosts {
         // per process, so that concurrent runs of this suite do not collide.
         static NEXT: AtomicU8 = AtomicU8::new(0);
         let pid = std::process::id();
-        let base = u8::try_from(pid % 40).unwrap() * HOSTS_PER_PROCESS;
+        let base = u8::try_from(pid % 36).unwrap() * HOSTS_PER_PROCESS;
         let mut hosts = TestHosts {
             names: Vec::new(),
             listeners: Vec::new(),
