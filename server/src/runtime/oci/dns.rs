@@ -255,7 +255,8 @@ impl Resolver {
                 let why = policy::special(ip)
                     .or_else(|| self.host_addrs.contains(ip).then_some("the host's own"));
                 if let Some(why) = why {
-                    tracing::info!("DNS filter: {name} → {ip} left out: a {why} address");
+                    // Debug, like denied names: a sandbox could otherwise flood the log.
+                    tracing::debug!("DNS filter: {name} → {ip} left out: a {why} address");
                 }
                 why.is_none()
             })

@@ -26,12 +26,17 @@ pub(super) fn resolvable(qtype: u16) -> bool {
 }
 
 /// Why `ip` may not be handed out for a name, or `None` for an ordinary public address.
-/// IPv4-mapped IPv6 addresses are judged by their IPv4 address.
+/// IPv4-mapped IPv6 addresses and those of the well-known NAT64 prefix (64:ff9b::/96, which a
+/// NAT64 gateway turns into the IPv4 address) are judged by their IPv4 address.
 pub(super) fn special(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => special_v4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => special_v4(v4),
+            None if v6.segments()[..6] == [0x64, 0xff9b, 0, 0, 0, 0] => {
+                let [.., a, b, c, d] = v6.octets();
+                special_v4(Ipv4Addr::new(a, b, c, d))
+            }
             None => special_v6(v6),
         },
     }
@@ -194,6 +199,8 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "::ffff:169.254.169.254",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::127.0.0.1",
         ] {
             assert!(special(ip.parse().unwrap()).is_some(), "{ip} is special");
         }
@@ -211,6 +218,7 @@ mod tests {
             "2001:db8::1",
             "2606:4700::1111",
             "::ffff:8.8.8.8",
+            "64:ff9b::8.8.8.8",
         ] {
             assert_eq!(special(ip.parse().unwrap()), None, "{ip} is public");
         }
