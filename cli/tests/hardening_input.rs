@@ -128,6 +128,9 @@ async fn bad_specs_answer_400_naming_the_mount_tag_or_field() {
         bad.push((spec(json!({ "tags": tags })), word.to_owned()));
     }
     bad.push((spec(json!({ "env": many_env })), "env has 1025".to_owned()));
+    let hosts: Vec<String> = (0..257).map(|i| format!("h{i}.test")).collect();
+    let egress = json!({ "egress": {"allowed_destinations": hosts} });
+    bad.push((spec(egress), "allowed_destinations has 257".to_owned()));
     bad.push((spec(json!({"env": {"BIG": "x".repeat(600 << 10)}})), "env is".to_owned()));
     bad.push((spec(json!({"args": ["x".repeat(600 << 10)]})), "command and args".to_owned()));
     for (body, word) in &bad {
