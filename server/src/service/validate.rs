@@ -23,11 +23,20 @@ pub const MAX_ENV_VARS: usize = 1024;
 pub const MAX_ENV_BYTES: usize = 512 << 10;
 /// Most bytes of `command` and `args` together (each with its NUL).
 pub const MAX_ARGV_BYTES: usize = 512 << 10;
+/// Longest image reference (a registry reference, or a path no longer than Linux's `PATH_MAX`).
+pub const MAX_IMAGE_REF: usize = 4096;
 /// Directories a volume may not be mounted on (nor under).
 const SYSTEM_DIRS: [&str; 4] = ["/proc", "/sys", "/dev", "/usr"];
 
 /// Checks every limit of this module on `spec`; the error names the field and the offender.
 pub(super) fn spec(spec: &SandboxSpec) -> ApiResult<()> {
+    if spec.image.len() > MAX_IMAGE_REF || has_control(&spec.image) {
+        return Err(ApiError::bad_request(format!(
+            "image is {} bytes or has control characters: give a registry reference or a path \
+             of at most {MAX_IMAGE_REF} bytes",
+            spec.image.len()
+        )));
+    }
     tags(spec).map_err(ApiError::bad_request)?;
     env(spec).map_err(ApiError::bad_request)?;
     argv(spec).map_err(ApiError::bad_request)?;
@@ -196,6 +205,16 @@ mod tests {
             let err = tags(&with_tags(&[(key, value)])).unwrap_err();
             assert!(err.contains(word) && err.starts_with("tag \""), "{key:?}: {err}");
         }
+    }
+
+    #[test]
+    fn image_references_are_bounded() {
+        let mut spec = SandboxSpec::new("python:3.12-slim");
+        assert!(super::spec(&spec).is_ok());
+        spec.image = format!("oci-layout:/{}", "a".repeat(MAX_IMAGE_REF));
+        assert!(super::spec(&spec).unwrap_err().message.contains("image is"));
+        spec.image = "host\n".to_owned();
+        assert!(super::spec(&spec).unwrap_err().message.contains("control"));
     }
 
     #[test]
