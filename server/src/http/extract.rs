@@ -68,6 +68,30 @@ impl Params {
             .transpose()
     }
 
+    /// `key` as an integer in `min..=max`; the error names the parameter and the range.
+    pub fn int_in(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+        match self.int(key)? {
+            Some(v) if !(min..=max).contains(&v) => Err(ApiError::bad_request(format!(
+                "query parameter {key} must be between {min} and {max}, not {v}"
+            ))),
+            v => Ok(v),
+        }
+    }
+
+    /// `key` as a time: RFC 3339, or a duration back from now; the error names the parameter.
+    pub fn time(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                crate::time::parse_since(v).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "query parameter {key} must be an RFC 3339 time between years 0 and 9999 \
+                         (2026-01-02T15:04:05Z) or a duration back from now (10m, 24h), not {v:?}"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
     /// `key` as a boolean (`true`/`false`, `1`/`0`).
     pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
         self.get(key)

@@ -8,6 +8,7 @@ mod networking;
 pub mod quantity;
 mod sandboxes;
 mod snapshots;
+pub mod validate;
 mod volumes;
 
 use std::{
