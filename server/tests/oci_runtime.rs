@@ -163,7 +163,8 @@ async fn kill_removes_everything() {
     assert!(cgroup_leaves(&id).is_empty(), "{:?}", cgroup_leaves(&id));
     assert!(!alive(shim) && !alive(slirp));
     assert!(std::net::TcpStream::connect(&forwarded).is_err(), "{forwarded} is closed");
-    assert!(processes_mentioning(&id).is_empty(), "{:?}", processes_mentioning(&id));
+    let left = processes_left(&id).await;
+    assert!(left.is_empty(), "{left:?}");
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mountinfo.contains(h.state.to_str().unwrap()), "{mountinfo}");
     // The tailer stopped: no exit is reported for a killed sandbox.
@@ -423,7 +424,8 @@ async fn failed_starts_explain_and_leave_nothing() {
     assert!(!h.state.join(&id).exists());
     assert!(!Path::new("/run/netns").join(format!("sbx-{id}")).exists());
     assert!(cgroup_leaves(&id).is_empty());
-    assert!(processes_mentioning(&id).is_empty(), "{:?}", processes_mentioning(&id));
+    let left = processes_left(&id).await;
+    assert!(left.is_empty(), "{left:?}");
 
     let id = h.id("badvol");
     let mut spec = h.spec(&id, &["true"]);
@@ -470,7 +472,8 @@ async fn a_dead_supervisor_is_reported() {
         "{lines:?}"
     );
     h.rt.kill(&id).await.unwrap();
-    assert!(processes_mentioning(&id).is_empty(), "{:?}", processes_mentioning(&id));
+    let left = processes_left(&id).await;
+    assert!(left.is_empty(), "{left:?}");
 
     // While the server is down: lost, and cleaned up on adoption.
     let id = h.id("shimlost");
@@ -488,5 +491,6 @@ async fn a_dead_supervisor_is_reported() {
     assert!(!h.state.join(&id).exists());
     assert!(!Path::new("/run/crun").join(&id).exists());
     assert!(cgroup_leaves(&id).is_empty());
-    assert!(processes_mentioning(&id).is_empty(), "{:?}", processes_mentioning(&id));
+    let left = processes_left(&id).await;
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -222,6 +222,20 @@ pub fn alive(pid: u64) -> bool {
     })
 }
 
+/// Waits (up to 10 s) until no process mentions `needle`: a killed container's `crun run`
+/// exits a moment after its container; returns what is still there.
+pub async fn processes_left(needle: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = processes_mentioning(needle);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Processes whose command line mentions `needle`.
 pub fn processes_mentioning(needle: &str) -> Vec<String> {
     let me = std::process::id().to_string();
     std::fs::read_dir("/proc")
