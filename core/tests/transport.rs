@@ -182,6 +182,17 @@ async fn network_errors_are_retried_except_for_exec() {
 }
 
 #[tokio::test]
+async fn a_refused_local_port_fails_at_once_with_a_hint() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let porter = client(&format!("http://{free}"));
+    let err = porter.healthz().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network);
+    assert!(err.message().starts_with("Network error: "), "{}", err.message());
+    assert!(err.message().contains("porter-sandbox serve"), "{}", err.message());
+    assert!(err.message().contains(&format!("http://{free}")), "{}", err.message());
+}
+
+#[tokio::test]
 async fn redirect_replays_streamed_upload_bodies() {
     let (base, seen) = scripted(|r: &Hit| {
         if r.uri.path().ends_with("/files/content") {

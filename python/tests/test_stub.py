@@ -207,7 +207,7 @@ def test_text_error_body(stub: Stub) -> None:
 
 
 def test_error_kinds_of_network_failures_and_constructed_errors() -> None:
-    with ps.Porter(base_url="http://127.0.0.1:9", max_retries=0) as porter:
+    with ps.Porter(base_url="http://127.0.0.1:9") as porter:
         with pytest.raises(ps.SandboxError) as raised:
             porter.healthz.health_check()
     assert raised.value.kind == "network"

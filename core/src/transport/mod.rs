@@ -316,8 +316,44 @@ fn classify(err: reqwest::Error, timeout: Option<Duration>) -> AttemptError {
                 .with_source(err),
         );
     }
+    // Nothing listens on a local port: retrying cannot help, and the cause is nearly always a
+    // local server that is not running.
+    if let Some(origin) = refused_on_loopback(&err) {
+        let message = format!(
+            "Network error: {}. Nothing is listening on {origin}: is the server running? Start \
+             a local one with `porter-sandbox serve`",
+            error_chain(&err)
+        );
+        return AttemptError::Final(Error::new(ErrorKind::Network, message).with_source(err));
+    }
     let message = format!("Network error: {}", error_chain(&err));
     AttemptError::Network(Error::new(ErrorKind::Network, message).with_source(err))
+}
+
+/// The `scheme://host:port` of a refused connection to a loopback address.
+fn refused_on_loopback(err: &reqwest::Error) -> Option<String> {
+    if !err.is_connect() {
+        return None;
+    }
+    let url = err.url()?;
+    let loopback = match url.host()? {
+        url::Host::Domain(name) => name.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    };
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut refused = false;
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            refused = true;
+            break;
+        }
+        source = cause.source();
+    }
+    (loopback && refused).then(|| url.origin().ascii_serialization())
 }
 
 /// `outer: inner: innermost` — reqwest's own message hides the useful cause.
