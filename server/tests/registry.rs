@@ -379,12 +379,19 @@ async fn the_server_setting_prunes_images_once_their_sandboxes_are_gone() {
     assert_eq!(dir_names(&rootfs).len(), 1, "kept while its sandbox runs");
     assert_eq!(sh(&sandbox, "cat /etc/kept").await, (0, "kept\n".into()));
     sandbox.terminate().await.unwrap();
+    // The pruner removes the rootfs, then the blobs: wait for both (one round may be cut
+    // between them), never for a duration.
+    let blobs = server.data_dir.join("images/blobs/sha256");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !dir_names(&rootfs).is_empty() {
-        assert!(Instant::now() < deadline, "the unused image was never pruned");
+    while !dir_names(&rootfs).is_empty() || !dir_names(&blobs).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the unused image was never pruned: rootfs {:?}, blobs {:?}",
+            dir_names(&rootfs),
+            dir_names(&blobs)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(dir_names(&server.data_dir.join("images/blobs/sha256")).is_empty());
     server.shutdown().await;
 }
 
