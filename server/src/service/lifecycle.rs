@@ -42,24 +42,19 @@ pub(super) fn spawn_launch(service: Arc<Service>, id: String) {
     });
 }
 
-/// Consumes the runtime's events: output lines become log lines (in batches), exits settle the
-/// sandbox's phase.
-pub(super) fn spawn_event_loop(
-    service: Arc<Service>,
-    mut events: mpsc::UnboundedReceiver<RuntimeEvent>,
-) {
+/// Events the event loop takes from the channel per store round.
+const EVENTS_PER_ROUND: usize = 1000;
+
+/// Consumes the runtime's events: output lines become log lines (in batches, written off the
+/// async workers), exits settle the sandbox's phase. While a batch is being written the channel
+/// fills up and the tailers wait: that is the back-pressure bounding memory.
+pub(super) fn spawn_event_loop(service: Arc<Service>, mut events: mpsc::Receiver<RuntimeEvent>) {
     tokio::spawn(async move {
-        while let Some(first) = events.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < 1000 {
-                match events.try_recv() {
-                    Ok(event) => batch.push(event),
-                    Err(_) => break,
-                }
-            }
+        let mut batch = Vec::with_capacity(EVENTS_PER_ROUND);
+        while events.recv_many(&mut batch, EVENTS_PER_ROUND).await > 0 {
             let mut lines: HashMap<String, Vec<NewLogLine>> = HashMap::new();
             let mut exits = Vec::new();
-            for event in batch {
+            for event in batch.drain(..) {
                 match event {
                     RuntimeEvent::Line { sandbox_id, stream, line, at } => {
                         let level = match stream {
@@ -78,9 +73,17 @@ pub(super) fn spawn_event_loop(
                     }
                 }
             }
-            for (id, batch) in lines {
-                if let Err(err) = service.store.append_logs(&id, &batch) {
-                    tracing::warn!("cannot store log lines of {id}: {err}");
+            if !lines.is_empty() {
+                let store = service.store.clone();
+                let written = tokio::task::spawn_blocking(move || {
+                    for (id, batch) in lines {
+                        if let Err(err) = store.append_logs(&id, &batch) {
+                            tracing::warn!("cannot store log lines of {id}: {err}");
+                        }
+                    }
+                });
+                if let Err(err) = written.await {
+                    tracing::error!("storing log lines: {err}");
                 }
             }
             for (id, code) in exits {

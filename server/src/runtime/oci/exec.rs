@@ -17,10 +17,10 @@ use std::{
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{Layout, bundle, host, shim};
-use crate::runtime::ExecOutput;
+use crate::runtime::{EXEC_OUTPUT_LIMIT, ExecOutput};
 
 /// Output kept per stream; the rest is read and dropped (the process must not block).
-const MAX_OUTPUT: usize = 64 << 20;
+const MAX_OUTPUT: usize = EXEC_OUTPUT_LIMIT;
 
 /// After the command ended, how long background processes it left may hold its output open.
 const OUTPUT_GRACE: Duration = Duration::from_millis(100);
@@ -75,7 +75,7 @@ pub(super) async fn run(
 
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
-    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let (mut out, mut err) = (Captured::default(), Captured::default());
     let mut status = None;
     let mut grace_end = tokio::time::Instant::now();
     while status.is_none() || stdout.is_some() || stderr.is_some() {
@@ -93,8 +93,10 @@ pub(super) async fn run(
     guard.armed = false;
     let exit_code = status.map_or(-1, exit_code_of);
     Ok(ExecOutput {
-        stdout: String::from_utf8_lossy(&out).into_owned(),
-        stderr: String::from_utf8_lossy(&err).into_owned(),
+        stdout: String::from_utf8_lossy(&out.kept).into_owned(),
+        stderr: String::from_utf8_lossy(&err.kept).into_owned(),
+        stdout_dropped: out.dropped,
+        stderr_dropped: err.dropped,
         exit_code,
     })
 }
@@ -105,9 +107,16 @@ fn exit_code_of(status: std::process::ExitStatus) -> i32 {
     status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(-1)
 }
 
+/// The output of one stream: the first [`MAX_OUTPUT`] bytes and how many more were dropped.
+#[derive(Debug, Default)]
+struct Captured {
+    kept: Vec<u8>,
+    dropped: u64,
+}
+
 /// Reads one chunk into `buf` (dropping what exceeds [`MAX_OUTPUT`]); at EOF the pipe becomes
 /// `None`. Never resolves for a closed pipe.
-async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut Vec<u8>) {
+async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut Captured) {
     let Some(reader) = pipe.as_mut() else {
         return std::future::pending().await;
     };
@@ -115,8 +124,9 @@ async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut Vec<u8>
     match reader.read(&mut chunk).await {
         Ok(0) | Err(_) => *pipe = None,
         Ok(n) => {
-            let room = MAX_OUTPUT.saturating_sub(buf.len()).min(n);
-            buf.extend_from_slice(&chunk[..room]);
+            let room = MAX_OUTPUT.saturating_sub(buf.kept.len()).min(n);
+            buf.kept.extend_from_slice(&chunk[..room]);
+            buf.dropped += (n - room) as u64;
         }
     }
 }

@@ -52,12 +52,10 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::task::JoinHandle;
 
 pub use self::dns::ENV_EGRESS_HOSTS;
-use super::{
-    Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, RuntimeEvent, Started, Usage,
-};
+use super::{Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, Started, Usage};
 
 /// Parent of every sandbox's cgroup (`/sys/fs/cgroup/<controller>/porter-sandbox/<id>`).
 const CGROUP_PARENT: &str = "porter-sandbox";
@@ -172,7 +170,7 @@ impl OciRuntime {
         lock.lock_owned().await
     }
 
-    fn spawn_tailer(&self, layout: Layout, events: mpsc::UnboundedSender<RuntimeEvent>) {
+    fn spawn_tailer(&self, layout: Layout, events: super::EventSender) {
         let id = layout.id.clone();
         let handle = tokio::spawn(tail::Tailer::new(layout, events).run());
         let mut tailers = self.tailers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -207,7 +205,7 @@ impl OciRuntime {
     async fn start_sandbox(
         &self,
         spec: LaunchSpec,
-        events: mpsc::UnboundedSender<RuntimeEvent>,
+        events: super::EventSender,
     ) -> Result<Started, String> {
         validate_id(&spec.sandbox_id)?;
         let engine = Self::detect()?;
@@ -320,12 +318,7 @@ impl OciRuntime {
         Ok(())
     }
 
-    async fn adopt_sandbox(
-        &self,
-        id: &str,
-        state: &Value,
-        events: mpsc::UnboundedSender<RuntimeEvent>,
-    ) -> Adoption {
+    async fn adopt_sandbox(&self, id: &str, state: &Value, events: super::EventSender) -> Adoption {
         if validate_id(id).is_err() {
             return Adoption::Lost;
         }
@@ -343,7 +336,7 @@ impl OciRuntime {
                 let alive = shim_alive();
                 if let Some(code) = layout.exit_code() {
                     // Send what was printed while nobody watched; the server settles the exit.
-                    tail::Tailer::new(layout.clone(), events).pump(true);
+                    tail::Tailer::new(layout.clone(), events).pump(true).await;
                     return Adoption::Exited(code);
                 }
                 if !alive {
@@ -415,7 +408,7 @@ impl Runtime for OciRuntime {
     fn start(
         &self,
         spec: LaunchSpec,
-        events: mpsc::UnboundedSender<RuntimeEvent>,
+        events: super::EventSender,
     ) -> BoxFuture<'_, Result<Started, String>> {
         Box::pin(self.start_sandbox(spec, events))
     }
@@ -463,7 +456,7 @@ impl Runtime for OciRuntime {
         &self,
         sandbox_id: &str,
         state: Value,
-        events: mpsc::UnboundedSender<RuntimeEvent>,
+        events: super::EventSender,
     ) -> BoxFuture<'_, Adoption> {
         let id = sandbox_id.to_owned();
         Box::pin(async move { self.adopt_sandbox(&id, &state, events).await })

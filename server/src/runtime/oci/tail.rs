@@ -4,6 +4,9 @@
 //! The offsets of the lines already sent are persisted in `offsets` after every batch, so a
 //! re-adopting server resumes exactly there: no line is sent twice, none is skipped (a crash
 //! between sending and persisting can repeat the last batch; never lose one).
+//!
+//! The event channel is bounded: when the server falls behind storing lines, the tailer waits
+//! (back-pressure) and the output stays in the files instead of piling up in memory.
 
 use std::{
     fs::File,
@@ -23,8 +26,14 @@ const POLL: Duration = Duration::from_millis(15);
 /// Longest line sent as one event; longer lines are split.
 pub(super) const MAX_LINE: usize = 64 * 1024;
 
-/// Bytes read per stream per poll, so one chatty sandbox cannot stall the others.
+/// Bytes buffered per stream (read ahead of what was sent).
 const READ_CHUNK: u64 = 1 << 20;
+
+/// Most lines sent per stream in one step; well below the event channel's capacity.
+const BATCH: usize = 256;
+
+/// Steps per poll, so one chatty sandbox cannot monopolize the event channel.
+const ROUNDS_PER_POLL: u32 = 16;
 
 /// How many polls pass between checks that the supervisor still lives.
 const SHIM_CHECK_EVERY: u32 = 40;
@@ -55,7 +64,7 @@ impl Stream {
         Self { which, file: None, sent, pending: Vec::new(), punched: 0 }
     }
 
-    /// Reads what was appended (at most `limit` bytes); false when nothing new.
+    /// Reads what was appended (at most `limit` bytes in `pending`); false when nothing new.
     fn read_more(&mut self, path: &Path, limit: u64) -> bool {
         if self.file.is_none() {
             self.file = File::open(path).ok();
@@ -73,7 +82,8 @@ impl Stream {
             return false;
         }
         let before = self.pending.len();
-        let _ = file.take(limit).read_to_end(&mut self.pending);
+        let room = limit.saturating_sub(before as u64);
+        let _ = file.take(room).read_to_end(&mut self.pending);
         self.pending.len() > before
     }
 
@@ -100,11 +110,11 @@ impl Stream {
         }
     }
 
-    /// Splits the complete lines off `pending` (and the whole rest when `flush`).
-    fn lines(&mut self, flush: bool) -> Vec<String> {
+    /// Splits at most `max` complete lines off `pending` (and the whole rest when `flush`).
+    fn lines(&mut self, flush: bool, max: usize) -> Vec<String> {
         let mut lines = Vec::new();
         let mut start = 0;
-        loop {
+        while lines.len() < max {
             let rest = &self.pending[start..];
             let window = &rest[..rest.len().min(MAX_LINE)];
             let (line_len, consumed) = match window.iter().position(|&b| b == b'\n') {
@@ -141,7 +151,7 @@ fn utf8_cut(window: &[u8]) -> usize {
 #[derive(Debug)]
 pub(super) struct Tailer {
     layout: Layout,
-    events: mpsc::UnboundedSender<RuntimeEvent>,
+    events: mpsc::Sender<RuntimeEvent>,
     out: Stream,
     err: Stream,
     shim: Option<(u32, Option<u64>)>,
@@ -149,7 +159,7 @@ pub(super) struct Tailer {
 
 impl Tailer {
     /// A tailer resuming from the persisted offsets (or the start).
-    pub(super) fn new(layout: Layout, events: mpsc::UnboundedSender<RuntimeEvent>) -> Self {
+    pub(super) fn new(layout: Layout, events: mpsc::Sender<RuntimeEvent>) -> Self {
         let (out, err) = read_offsets(&layout.offsets());
         let shim = host::read_pid_file(&layout.shim_pid());
         Self {
@@ -161,43 +171,66 @@ impl Tailer {
         }
     }
 
-    /// Sends every complete line available now (and the partial ones when `flush`); false when
-    /// nobody listens any more.
-    pub(super) fn pump(&mut self, flush: bool) -> bool {
-        let limit = if flush { u64::MAX } else { READ_CHUNK };
-        let mut sent_any = false;
-        let paths = [self.layout.stdout(), self.layout.stderr()];
-        for (stream, path) in [&mut self.out, &mut self.err].into_iter().zip(&paths) {
-            if !stream.read_more(path, limit) && !flush {
-                continue;
-            }
-            for line in stream.lines(flush) {
-                let event = RuntimeEvent::Line {
-                    sandbox_id: self.layout.id.clone(),
-                    stream: stream.which,
-                    line,
-                    at: crate::time::now_micros(),
-                };
-                if self.events.send(event).is_err() {
-                    return false;
-                }
-                sent_any = true;
+    /// Sends every complete line available now (and the partial ones when `flush`), waiting
+    /// while the channel is full; false when nobody listens any more.
+    pub(super) async fn pump(&mut self, flush: bool) -> bool {
+        // Without `flush`, a bounded amount per poll, so one chatty sandbox cannot hog the
+        // store; with it, everything there is, in bounded steps.
+        let mut rounds = 0;
+        loop {
+            match self.pump_once(flush).await {
+                Pumped::Closed => return false,
+                Pumped::Idle => return true,
+                Pumped::Sent if !flush && rounds >= ROUNDS_PER_POLL => return true,
+                Pumped::Sent => rounds += 1,
             }
         }
-        if sent_any {
-            // Sent, then persisted, with no await in between: an abort (server object dropped)
-            // cannot land between the two.
+    }
+
+    /// Reads at most [`READ_CHUNK`] per stream and sends at most [`BATCH`] lines of each.
+    async fn pump_once(&mut self, flush: bool) -> Pumped {
+        let mut sent_any = false;
+        let paths = [self.layout.stdout(), self.layout.stderr()];
+        for index in 0..2 {
+            let stream = if index == 0 { &mut self.out } else { &mut self.err };
+            let full = stream.pending.len() as u64 >= READ_CHUNK;
+            let more = stream.read_more(&paths[index], READ_CHUNK);
+            // The rest of a line is only flushed once the file has nothing more to give.
+            let lines = stream.lines(flush && !more && !full, BATCH);
+            if lines.is_empty() {
+                continue;
+            }
+            let which = stream.which;
+            // Permits first, so the lines go out with no await in between: an abort while
+            // waiting loses nothing (the offsets were not persisted; the lines are read again).
+            let Ok(permits) = self.events.reserve_many(lines.len()).await else {
+                return Pumped::Closed;
+            };
+            for (permit, line) in permits.zip(lines) {
+                let at = crate::time::now_micros();
+                permit.send(RuntimeEvent::Line {
+                    sandbox_id: self.layout.id.clone(),
+                    stream: which,
+                    line,
+                    at,
+                });
+            }
+            sent_any = true;
+            // Sent, then persisted, with no await in between (see above).
             let text = format!("{} {}\n", self.out.sent, self.err.sent);
             if let Err(err) = host::write_atomic(&self.layout.offsets(), text.as_bytes()) {
                 tracing::warn!("cannot persist log offsets of {}: {err}", self.layout.id);
-                return true;
-            }
-            // Only once the offsets are durable: a restarted server never reads a hole.
-            for (stream, path) in [&mut self.out, &mut self.err].into_iter().zip(&paths) {
-                stream.release_sent(path);
+                return Pumped::Sent;
             }
         }
-        true
+        if !sent_any {
+            return Pumped::Idle;
+        }
+        // Only once the offsets are durable: a restarted server never reads a hole.
+        for (stream, path) in [&mut self.out, &mut self.err].into_iter().zip(&paths) {
+            stream.release_sent(path);
+        }
+        Pumped::Sent
     }
 
     /// Tails until the workload exits (then sends `Exited`) or nobody listens.
@@ -206,17 +239,17 @@ impl Tailer {
         loop {
             // Looked at before reading: everything written before the exit is then read below.
             let exited = self.layout.exit_code();
-            if !self.pump(exited.is_some()) {
+            if !self.pump(exited.is_some()).await {
                 return;
             }
             if let Some(exit_code) = exited {
                 let sandbox_id = self.layout.id.clone();
-                let _ = self.events.send(RuntimeEvent::Exited { sandbox_id, exit_code });
+                let _ = self.events.send(RuntimeEvent::Exited { sandbox_id, exit_code }).await;
                 return;
             }
             polls = polls.wrapping_add(1);
             if polls % SHIM_CHECK_EVERY == 0 && self.supervisor_died() {
-                self.report_lost();
+                self.report_lost().await;
                 return;
             }
             tokio::time::sleep(POLL).await;
@@ -230,19 +263,34 @@ impl Tailer {
         !host::alive(pid, start) && self.layout.exit_code().is_none()
     }
 
-    fn report_lost(mut self) {
-        self.pump(true);
+    async fn report_lost(mut self) {
+        self.pump(true).await;
         let sandbox_id = self.layout.id.clone();
         tracing::warn!("the supervisor of sandbox {sandbox_id} died; its exit status is unknown");
-        let _ = self.events.send(RuntimeEvent::Line {
-            sandbox_id: sandbox_id.clone(),
-            stream: OutputStream::Stderr,
-            line: "porter-sandbox: the sandbox supervisor died; the exit status is unknown".into(),
-            at: crate::time::now_micros(),
-        });
+        let _ = self
+            .events
+            .send(RuntimeEvent::Line {
+                sandbox_id: sandbox_id.clone(),
+                stream: OutputStream::Stderr,
+                line: "porter-sandbox: the sandbox supervisor died; the exit status is unknown"
+                    .into(),
+                at: crate::time::now_micros(),
+            })
+            .await;
         // Whatever still runs is killed by the server's cleanup after this exit.
-        let _ = self.events.send(RuntimeEvent::Exited { sandbox_id, exit_code: UNKNOWN_EXIT });
+        let _ =
+            self.events.send(RuntimeEvent::Exited { sandbox_id, exit_code: UNKNOWN_EXIT }).await;
     }
+}
+
+/// What one step of [`Tailer::pump`] did.
+enum Pumped {
+    /// Lines were sent.
+    Sent,
+    /// Nothing new.
+    Idle,
+    /// The receiver is gone.
+    Closed,
 }
 
 fn read_offsets(path: &Path) -> (u64, u64) {
@@ -258,7 +306,7 @@ mod tests {
 
     fn split(stream: &mut Stream, data: &[u8], flush: bool) -> Vec<String> {
         stream.pending.extend_from_slice(data);
-        stream.lines(flush)
+        stream.lines(flush, usize::MAX)
     }
 
     #[test]
