@@ -91,7 +91,7 @@ pub(super) async fn run(
         }
     }
     guard.armed = false;
-    let exit_code = status.map_or(-1, exit_code_of);
+    let exit_code = launch_failure(status.map_or(-1, exit_code_of), &err.kept);
     Ok(ExecOutput {
         stdout: String::from_utf8_lossy(&out.kept).into_owned(),
         stderr: String::from_utf8_lossy(&err.kept).into_owned(),
@@ -99,6 +99,30 @@ pub(super) async fn run(
         stderr_dropped: err.dropped,
         exit_code,
     })
+}
+
+/// The engine's own exit status when it could not start the program.
+const ENGINE_FAILED: i32 = 255;
+
+/// Maps the engine failing to start the program to the codes shells and Docker use: 127 for a
+/// program that does not exist, 126 for one that cannot be executed. The engine's message is
+/// then the only stderr line (the program never ran); anything else keeps its status.
+fn launch_failure(code: i32, stderr: &[u8]) -> i32 {
+    if code != ENGINE_FAILED {
+        return code;
+    }
+    let text = String::from_utf8_lossy(stderr);
+    let mut lines = text.lines();
+    let (Some(line), None) = (lines.next(), lines.next()) else { return code };
+    // crun: "executable file `x` not found in $PATH: …" or "open executable: <errno text>".
+    if line.starts_with("executable file `") && line.contains("` not found in $PATH") {
+        return 127;
+    }
+    match line.strip_prefix("open executable: ") {
+        Some(reason) if reason.contains("No such file or directory") => 127,
+        Some(_) => 126,
+        None => code,
+    }
 }
 
 /// Exit code, or 128 + signal when the client was killed by one.
@@ -199,4 +223,22 @@ fn kill_session(id: &str, pid_file: &Path) {
 pub(super) fn in_cgroup(pid: u32, suffix: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .is_ok_and(|text| text.lines().any(|line| line.ends_with(suffix)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_launch_failures_become_shell_codes() {
+        let missing = b"executable file `nope` not found in $PATH: No such file or directory\n";
+        assert_eq!(launch_failure(255, missing), 127);
+        assert_eq!(launch_failure(255, b"open executable: No such file or directory\n"), 127);
+        assert_eq!(launch_failure(255, b"open executable: Permission denied\n"), 126);
+        assert_eq!(launch_failure(255, b"open executable: Operation not permitted\n"), 126);
+        // The program's own 255, or the engine's message among the program's output.
+        assert_eq!(launch_failure(255, b"something else\n"), 255);
+        assert_eq!(launch_failure(255, b"x\nopen executable: Permission denied\n"), 255);
+        assert_eq!(launch_failure(1, missing), 1);
+    }
 }
