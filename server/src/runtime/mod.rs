@@ -222,4 +222,11 @@ pub trait Runtime: Send + Sync + 'static {
         state: serde_json::Value,
         events: EventSender,
     ) -> BoxFuture<'_, Adoption>;
+
+    /// After recovery: ends (stops and cleans up) every sandbox of this runtime found on the
+    /// host that is not in `tracked`, so none keeps running untracked. Returns the ids ended.
+    fn reconcile(&self, tracked: Vec<String>) -> BoxFuture<'_, Vec<String>> {
+        let _ = tracked;
+        Box::pin(async { Vec::new() })
+    }
 }

@@ -7,6 +7,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
+    time::Duration,
 };
 
 use porter_sandbox::types::{LogLineLevel, StatusResponsePhase, StatusResponseTerminationReason};
@@ -15,7 +16,7 @@ use tokio::sync::mpsc;
 use super::Service;
 use crate::{
     images::ResolvedImage,
-    runtime::{Adoption, LaunchSpec, Limits, OutputStream, RuntimeEvent},
+    runtime::{Adoption, LaunchSpec, Limits, OutputStream, Runtime, RuntimeEvent},
     store::{NewLogLine, PhaseUpdate, SandboxRow},
     time::now_micros,
 };
@@ -143,7 +144,9 @@ impl Service {
     /// queued → creating → running. An error is the launch-failure reason.
     async fn launch(&self, id: &str) -> Result<(), String> {
         let row = self.sandbox_row(id).map_err(|e| e.message)?;
-        if !self.advance(id, &StatusResponsePhase::Creating, PhaseUpdate::default()) {
+        let creating =
+            self.store.set_phase(id, &StatusResponsePhase::Creating, &PhaseUpdate::default());
+        if !creating.map_err(|e| format!("cannot record the sandbox as creating: {e}"))? {
             return Ok(()); // terminated while queued
         }
         // A registry pull happens here, in `creating`, with its progress in the sandbox's log.
@@ -165,7 +168,11 @@ impl Service {
         }
         let started = self.runtime.start(spec, self.events.clone()).await?;
         if let Err(err) = self.store.set_runtime_state(id, Some(&started.state.to_string())) {
-            tracing::warn!("cannot record the runtime state of {id}: {err}");
+            // Never leave a sandbox running that a restarted server could not find again.
+            if let Err(kill) = kill_retrying(self.runtime.as_ref(), id).await {
+                tracing::error!("cleanup of {id}: {kill}");
+            }
+            return Err(format!("cannot record the started sandbox: {err}"));
         }
         if let Some(address) = started.internal_address {
             // No public hostname: there is no ingress locally (see `networking.rs`).
@@ -174,11 +181,13 @@ impl Service {
             }
         }
         let update = PhaseUpdate { started_at: Some(now_micros()), ..PhaseUpdate::default() };
-        if !self.advance(id, &StatusResponsePhase::Running, update) {
-            // Terminated (or exited) while starting: make sure nothing keeps running.
-            if let Err(err) = self.runtime.kill(id).await {
-                tracing::warn!("cleanup of {id}: {err}");
+        let running = self.store.set_phase(id, &StatusResponsePhase::Running, &update);
+        if !matches!(running, Ok(true)) {
+            // Terminated (or exited) while starting, or not recordable: nothing keeps running.
+            if let Err(err) = kill_retrying(self.runtime.as_ref(), id).await {
+                tracing::error!("cleanup of {id}: {err}");
             }
+            running.map_err(|e| format!("cannot record the sandbox as running: {e}"))?;
         }
         Ok(())
     }
@@ -241,16 +250,32 @@ impl Service {
         })
     }
 
-    /// Moves a live sandbox forward; false when it is already terminal (or further along).
-    fn advance(&self, id: &str, phase: &StatusResponsePhase, update: PhaseUpdate) -> bool {
-        self.store.set_phase(id, phase, &update).unwrap_or_else(|err| {
-            tracing::warn!("phase change of {id}: {err}");
-            false
-        })
+    /// Records a terminal phase (the first terminal transition wins) and releases the
+    /// sandbox's volumes; `Ok(false)` when it was already terminal.
+    pub(crate) fn settle(
+        &self,
+        id: &str,
+        phase: &StatusResponsePhase,
+        exit_code: Option<i32>,
+        reason: StatusResponseTerminationReason,
+    ) -> Result<bool, crate::store::StoreError> {
+        let update = PhaseUpdate {
+            finished_at: Some(now_micros()),
+            exit_code: exit_code.map(i64::from),
+            termination_reason: Some(reason),
+            ..PhaseUpdate::default()
+        };
+        if !self.store.set_phase(id, phase, &update)? {
+            return Ok(false);
+        }
+        if let Err(err) = self.store.detach_sandbox(id) {
+            tracing::warn!("detaching the volumes of {id}: {err}");
+        }
+        Ok(true)
     }
 
-    /// Settles a sandbox in a terminal phase (the first terminal transition wins), releases its
-    /// volumes and stops whatever still runs.
+    /// Settles a sandbox in a terminal phase (retrying while the store fails, e.g. on a full
+    /// disk, so it never stays live by mistake) and stops whatever still runs.
     pub(crate) async fn finish(
         &self,
         id: &str,
@@ -258,30 +283,42 @@ impl Service {
         exit_code: Option<i32>,
         reason: StatusResponseTerminationReason,
     ) {
-        let update = PhaseUpdate {
-            finished_at: Some(now_micros()),
-            exit_code: exit_code.map(i64::from),
-            termination_reason: Some(reason),
-            ..PhaseUpdate::default()
-        };
-        if !self.advance(id, phase, update) {
-            return;
+        let mut delays = RETRY_DELAYS.iter();
+        loop {
+            match self.settle(id, phase, exit_code, reason.clone()) {
+                Ok(true) => break,
+                Ok(false) => return,
+                Err(err) => match delays.next() {
+                    Some(delay) => {
+                        tracing::warn!("cannot record the end of {id} ({err}); retrying");
+                        tokio::time::sleep(*delay).await;
+                    }
+                    None => {
+                        tracing::error!("cannot record the end of {id}: {err}; stopping it anyway");
+                        break;
+                    }
+                },
+            }
         }
-        if let Err(err) = self.store.detach_sandbox(id) {
-            tracing::warn!("detaching the volumes of {id}: {err}");
-        }
-        // In a task of its own: a request dropped midway (client gone) must not cut a teardown
-        // short, and a stopping server waits for the teardowns in flight (`wait_teardowns`).
+        let _ = self.teardown(id).await;
+    }
+
+    /// Stops sandbox `id` (retrying with backoff) in a task of its own: a request dropped
+    /// midway (client gone) must not cut a teardown short, and a stopping server waits for the
+    /// teardowns in flight (`wait_teardowns`).
+    pub(crate) async fn teardown(&self, id: &str) -> Result<(), String> {
         let runtime = self.runtime.clone();
         let guard = TeardownGuard::new(self.teardowns.clone());
         let owned = id.to_owned();
         let task = tokio::spawn(async move {
             let _guard = guard;
-            if let Err(err) = runtime.kill(&owned).await {
-                tracing::warn!("cleanup of {owned}: {err}");
-            }
+            kill_retrying(runtime.as_ref(), &owned).await
         });
-        let _ = task.await;
+        let result = task.await.unwrap_or_else(|e| Err(format!("the teardown task failed: {e}")));
+        if let Err(err) = &result {
+            tracing::error!("cannot stop sandbox {id}: {err}");
+        }
+        result
     }
 
     /// Waits (at most `timeout`) until no sandbox is being torn down.
@@ -354,6 +391,30 @@ impl Service {
                 StatusResponseTerminationReason::UserTerminated,
             )
             .await;
+        }
+    }
+
+    /// After recovery: ends every sandbox the runtime finds on the host that the store does not
+    /// track as live (e.g. left running when its record was settled, or when the store was
+    /// lost), so no sandbox ever runs untracked.
+    pub(super) async fn reconcile(&self) {
+        let tracked = match self.store.live_sandboxes() {
+            Ok(live) => live.into_iter().map(|row| row.id).collect(),
+            Err(err) => {
+                // Without the list, ending anything could end a tracked sandbox.
+                tracing::error!("cannot reconcile the runtime's sandboxes: {err}");
+                return;
+            }
+        };
+        for id in self.runtime.reconcile(tracked).await {
+            if self.store.get_sandbox(&id).is_ok_and(|row| row.is_some()) {
+                self.log_system(
+                    &id,
+                    LogLineLevel::Error,
+                    "the sandbox was still running on this host although the server no longer \
+                     tracked it; it was stopped when the server started",
+                );
+            }
         }
     }
 
@@ -450,6 +511,34 @@ fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32), Stri
             .unwrap_or(uid),
     };
     Ok((uid, gid))
+}
+
+/// Pauses between attempts to stop a sandbox or record its end (about 16 s in all).
+const RETRY_DELAYS: [Duration; 6] = [
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+];
+
+/// Stops sandbox `id`, retrying with backoff (each failure logged): a teardown that failed
+/// once (no file descriptors, a busy mount) usually succeeds a moment later.
+pub(super) async fn kill_retrying(runtime: &dyn Runtime, id: &str) -> Result<(), String> {
+    let mut delays = RETRY_DELAYS.iter();
+    loop {
+        match runtime.kill(id).await {
+            Ok(()) => return Ok(()),
+            Err(err) => match delays.next() {
+                Some(delay) => {
+                    tracing::warn!("stopping sandbox {id} failed ({err}); retrying in {delay:?}");
+                    tokio::time::sleep(*delay).await;
+                }
+                None => return Err(err),
+            },
+        }
+    }
 }
 
 /// Sandbox teardowns in flight.

@@ -138,6 +138,7 @@ impl Service {
         // Before recovery: adopted sandboxes send their output through the bounded channel.
         lifecycle::spawn_event_loop(service.clone(), receiver);
         service.recover().await;
+        service.reconcile().await;
         service.recover_snapshots();
         lifecycle::spawn_reaper(service.clone());
         metrics::spawn_sampler(service.clone());

@@ -260,7 +260,19 @@ impl Service {
             return Ok(());
         }
         let reason = StatusResponseTerminationReason::from_wire(source.unwrap_or("sdk"));
-        self.finish(id, &StatusResponsePhase::Terminated, None, reason).await;
+        // Stopped first, recorded second: success is only answered once both are done.
+        self.teardown(id).await.map_err(|err| {
+            ApiError::internal(format!(
+                "cannot stop sandbox {id}: {err}; it is still {}: retry the request",
+                row.phase
+            ))
+        })?;
+        self.settle(id, &StatusResponsePhase::Terminated, None, reason).map_err(|err| {
+            ApiError::internal(format!(
+                "sandbox {id} was stopped but its termination could not be recorded: {err}; \
+                 retry the request"
+            ))
+        })?;
         Ok(())
     }
 
