@@ -2,6 +2,7 @@
 //! memory, its data directory and its latency bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod hardening_support;
 mod support;
 
 use std::{
@@ -9,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use hardening_support::server_pid;
 use porter_sandbox::{
     LogsQuery, Porter,
     api::ListSandboxesParams,
@@ -17,22 +19,6 @@ use porter_sandbox::{
 use support::{TestServer, start_server, wait_started};
 
 const START: Duration = Duration::from_secs(30);
-
-/// The pid of the server serving `data_dir` (the harness keeps its child private).
-fn server_pid(data_dir: &Path) -> u32 {
-    let needle = data_dir.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let args: Vec<String> =
-                raw.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-            args.iter().any(|a| a == "serve") && args.iter().any(|a| *a == needle)
-        })
-        .expect("the server process")
-}
 
 /// Resident memory of `pid`, bytes.
 fn rss(pid: u32) -> u64 {

@@ -3,17 +3,14 @@
 //! answers 5xx; once the store works again, DELETE records the termination.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hardening_support;
 mod support;
 
 use std::{path::Path, process::Command, time::Duration};
 
+use hardening_support::container_exists;
 use porter_sandbox::types::{SandboxSpec, StatusResponsePhase};
 use support::{start_server, wait_started};
-
-/// Whether crun knows container `id`.
-fn container_exists(id: &str) -> bool {
-    Command::new("crun").args(["state", id]).output().is_ok_and(|o| o.status.success())
-}
 
 /// Makes the database files immutable (`+i`) or writable again (`-i`): writes then fail the
 /// way they do on a full disk, even through the server's open descriptors.

@@ -2,37 +2,17 @@
 //! every container of its own that its store does not track.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hardening_support;
 mod support;
 
 use std::{
-    path::Path,
     process::Command,
     time::{Duration, Instant},
 };
 
+use hardening_support::{container_exists, server_pid};
 use porter_sandbox::types::{SandboxSpec, StatusResponsePhase};
 use support::{start_server, start_server_in, wait_started};
-
-/// The pid of the server serving `data_dir` (the harness keeps its child private).
-fn server_pid(data_dir: &Path) -> u32 {
-    let needle = data_dir.to_string_lossy().into_owned();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let args: Vec<String> =
-                raw.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-            args.iter().any(|a| a == "serve") && args.iter().any(|a| *a == needle)
-        })
-        .expect("the server process")
-}
-
-/// Whether crun knows container `id`.
-fn container_exists(id: &str) -> bool {
-    Command::new("crun").args(["state", id]).output().is_ok_and(|o| o.status.success())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_ends_a_container_its_store_does_not_track() {

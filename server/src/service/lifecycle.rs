@@ -1,14 +1,7 @@
 //! The lifecycle state machine: launch (queued → creating → running), workload exit
 //! (succeeded/failed), termination, TTL expiry, and recovery after a restart.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc};
 
 use porter_sandbox::types::{LogLineLevel, StatusResponsePhase, StatusResponseTerminationReason};
 use tokio::sync::mpsc;
@@ -16,7 +9,7 @@ use tokio::sync::mpsc;
 use super::Service;
 use crate::{
     images::ResolvedImage,
-    runtime::{Adoption, LaunchSpec, Limits, OutputStream, Runtime, RuntimeEvent},
+    runtime::{Adoption, LaunchSpec, Limits, OutputStream, RuntimeEvent},
     store::{NewLogLine, PhaseUpdate, SandboxRow},
     time::now_micros,
 };
@@ -169,7 +162,7 @@ impl Service {
         let started = self.runtime.start(spec, self.events.clone()).await?;
         if let Err(err) = self.store.set_runtime_state(id, Some(&started.state.to_string())) {
             // Never leave a sandbox running that a restarted server could not find again.
-            if let Err(kill) = kill_retrying(self.runtime.as_ref(), id).await {
+            if let Err(kill) = super::teardown::kill_retrying(self.runtime.as_ref(), id).await {
                 tracing::error!("cleanup of {id}: {kill}");
             }
             return Err(format!("cannot record the started sandbox: {err}"));
@@ -184,7 +177,7 @@ impl Service {
         let running = self.store.set_phase(id, &StatusResponsePhase::Running, &update);
         if !matches!(running, Ok(true)) {
             // Terminated (or exited) while starting, or not recordable: nothing keeps running.
-            if let Err(err) = kill_retrying(self.runtime.as_ref(), id).await {
+            if let Err(err) = super::teardown::kill_retrying(self.runtime.as_ref(), id).await {
                 tracing::error!("cleanup of {id}: {err}");
             }
             running.map_err(|e| format!("cannot record the sandbox as running: {e}"))?;
@@ -283,7 +276,7 @@ impl Service {
         exit_code: Option<i32>,
         reason: StatusResponseTerminationReason,
     ) {
-        let mut delays = RETRY_DELAYS.iter();
+        let mut delays = super::teardown::RETRY_DELAYS.iter();
         loop {
             match self.settle(id, phase, exit_code, reason.clone()) {
                 Ok(true) => break,
@@ -301,40 +294,6 @@ impl Service {
             }
         }
         let _ = self.teardown(id).await;
-    }
-
-    /// Stops sandbox `id` (retrying with backoff) in a task of its own: a request dropped
-    /// midway (client gone) must not cut a teardown short, and a stopping server waits for the
-    /// teardowns in flight (`wait_teardowns`).
-    pub(crate) async fn teardown(&self, id: &str) -> Result<(), String> {
-        let runtime = self.runtime.clone();
-        let guard = TeardownGuard::new(self.teardowns.clone());
-        let owned = id.to_owned();
-        let task = tokio::spawn(async move {
-            let _guard = guard;
-            kill_retrying(runtime.as_ref(), &owned).await
-        });
-        let result = task.await.unwrap_or_else(|e| Err(format!("the teardown task failed: {e}")));
-        if let Err(err) = &result {
-            tracing::error!("cannot stop sandbox {id}: {err}");
-        }
-        result
-    }
-
-    /// Waits (at most `timeout`) until no sandbox is being torn down.
-    pub async fn wait_teardowns(&self, timeout: std::time::Duration) {
-        let idle = async {
-            loop {
-                let notified = self.teardowns.idle.notified();
-                if self.teardowns.count.load(Ordering::SeqCst) == 0 {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        if tokio::time::timeout(timeout, idle).await.is_err() {
-            tracing::warn!("sandbox teardowns still running after {timeout:?}; stopping anyway");
-        }
     }
 
     /// Logs why a workload or an exec (`exec_id`) ended with SIGKILL (137): the kernel's OOM
@@ -391,30 +350,6 @@ impl Service {
                 StatusResponseTerminationReason::UserTerminated,
             )
             .await;
-        }
-    }
-
-    /// After recovery: ends every sandbox the runtime finds on the host that the store does not
-    /// track as live (e.g. left running when its record was settled, or when the store was
-    /// lost), so no sandbox ever runs untracked.
-    pub(super) async fn reconcile(&self) {
-        let tracked = match self.store.live_sandboxes() {
-            Ok(live) => live.into_iter().map(|row| row.id).collect(),
-            Err(err) => {
-                // Without the list, ending anything could end a tracked sandbox.
-                tracing::error!("cannot reconcile the runtime's sandboxes: {err}");
-                return;
-            }
-        };
-        for id in self.runtime.reconcile(tracked).await {
-            if self.store.get_sandbox(&id).is_ok_and(|row| row.is_some()) {
-                self.log_system(
-                    &id,
-                    LogLineLevel::Error,
-                    "the sandbox was still running on this host although the server no longer \
-                     tracked it; it was stopped when the server started",
-                );
-            }
         }
     }
 
@@ -511,57 +446,4 @@ fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32), Stri
             .unwrap_or(uid),
     };
     Ok((uid, gid))
-}
-
-/// Pauses between attempts to stop a sandbox or record its end (about 16 s in all).
-const RETRY_DELAYS: [Duration; 6] = [
-    Duration::from_millis(250),
-    Duration::from_millis(500),
-    Duration::from_secs(1),
-    Duration::from_secs(2),
-    Duration::from_secs(4),
-    Duration::from_secs(8),
-];
-
-/// Stops sandbox `id`, retrying with backoff (each failure logged): a teardown that failed
-/// once (no file descriptors, a busy mount) usually succeeds a moment later.
-pub(super) async fn kill_retrying(runtime: &dyn Runtime, id: &str) -> Result<(), String> {
-    let mut delays = RETRY_DELAYS.iter();
-    loop {
-        match runtime.kill(id).await {
-            Ok(()) => return Ok(()),
-            Err(err) => match delays.next() {
-                Some(delay) => {
-                    tracing::warn!("stopping sandbox {id} failed ({err}); retrying in {delay:?}");
-                    tokio::time::sleep(*delay).await;
-                }
-                None => return Err(err),
-            },
-        }
-    }
-}
-
-/// Sandbox teardowns in flight.
-#[derive(Debug, Default)]
-pub(super) struct Teardowns {
-    count: AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-/// Counts one teardown while it lives.
-struct TeardownGuard(Arc<Teardowns>);
-
-impl TeardownGuard {
-    fn new(teardowns: Arc<Teardowns>) -> Self {
-        teardowns.count.fetch_add(1, Ordering::SeqCst);
-        Self(teardowns)
-    }
-}
-
-impl Drop for TeardownGuard {
-    fn drop(&mut self) {
-        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
 }

@@ -8,6 +8,7 @@ mod networking;
 pub mod quantity;
 mod sandboxes;
 mod snapshots;
+mod teardown;
 mod volumes;
 
 use std::{
@@ -96,7 +97,7 @@ pub struct Service {
     /// OOM kills per running sandbox, as last sampled (to explain a workload killed by it).
     oom_kills: Mutex<HashMap<String, u64>>,
     /// Teardowns in flight, which a stopping server waits for.
-    teardowns: Arc<lifecycle::Teardowns>,
+    teardowns: Arc<teardown::Teardowns>,
 }
 
 impl std::fmt::Debug for Service {

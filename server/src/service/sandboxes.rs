@@ -373,8 +373,7 @@ fn exec_log_lines(
                 LogLineLevel::Warning,
                 format!(
                     "[porter-sandbox: exec {exec_id}: {dropped} bytes of {name} dropped beyond \
-                     the limit of {} per stream]",
-                    EXEC_OUTPUT_LIMIT
+                     the limit of {EXEC_OUTPUT_LIMIT} bytes per stream]"
                 ),
             ));
         }

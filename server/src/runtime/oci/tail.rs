@@ -191,10 +191,10 @@ impl Tailer {
     async fn pump_once(&mut self, flush: bool) -> Pumped {
         let mut sent_any = false;
         let paths = [self.layout.stdout(), self.layout.stderr()];
-        for index in 0..2 {
+        for (index, path) in paths.iter().enumerate() {
             let stream = if index == 0 { &mut self.out } else { &mut self.err };
             let full = stream.pending.len() as u64 >= READ_CHUNK;
-            let more = stream.read_more(&paths[index], READ_CHUNK);
+            let more = stream.read_more(path, READ_CHUNK);
             // The rest of a line is only flushed once the file has nothing more to give.
             let lines = stream.lines(flush && !more && !full, BATCH);
             if lines.is_empty() {
