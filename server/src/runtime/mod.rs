@@ -223,10 +223,9 @@ pub trait Runtime: Send + Sync + 'static {
         events: EventSender,
     ) -> BoxFuture<'_, Adoption>;
 
-    /// After recovery: ends (stops and cleans up) every sandbox of this runtime found on the
-    /// host that is not in `tracked`, so none keeps running untracked. Returns the ids ended.
-    fn reconcile(&self, tracked: Vec<String>) -> BoxFuture<'_, Vec<String>> {
-        let _ = tracked;
+    /// The ids of every sandbox of this runtime present on the host (running or not), so the
+    /// server can end those it does not track.
+    fn found(&self) -> BoxFuture<'_, Vec<String>> {
         Box::pin(async { Vec::new() })
     }
 }

@@ -19,6 +19,9 @@ const PIDS_LIMIT: u64 = 1024;
 /// Uid and gid a workload runs as when its image names no user.
 const DEFAULT_USER: (u32, u32) = (1000, 1000);
 
+/// How often sandboxes found on the host are checked against the store (besides at start).
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Launches sandbox `id` in the background.
 pub(super) fn spawn_launch(service: Arc<Service>, id: String) {
     tokio::spawn(async move {
@@ -101,12 +104,18 @@ pub(super) fn spawn_event_loop(service: Arc<Service>, mut events: mpsc::Receiver
 }
 
 /// Terminates sandboxes whose `ttl_seconds` elapsed (counted from running start, or from
-/// creation while not yet running).
+/// creation while not yet running), and every [`RECONCILE_EVERY`] ends the sandboxes found on
+/// the host that the store does not track.
 pub(super) fn spawn_reaper(service: Arc<Service>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(service.options.reaper_interval);
+        let mut last_reconcile = tokio::time::Instant::now();
         loop {
             tick.tick().await;
+            if last_reconcile.elapsed() >= RECONCILE_EVERY {
+                last_reconcile = tokio::time::Instant::now();
+                service.reconcile().await;
+            }
             let live = match service.store.live_sandboxes() {
                 Ok(live) => live,
                 Err(err) => {

@@ -49,26 +49,34 @@ impl Service {
         }
     }
 
-    /// After recovery: ends every sandbox the runtime finds on the host that the store does not
-    /// track as live (e.g. left running when its record was settled, or when the store was
-    /// lost), so no sandbox ever runs untracked.
+    /// Ends every sandbox the runtime finds on the host that the store does not track as live
+    /// (left running when its record was settled, or when the store was lost), so no sandbox
+    /// runs untracked. Runs at start and then periodically. A sandbox is only ended when its
+    /// record, read after it was found, is terminal or missing: records are written before
+    /// containers start, so a sandbox being launched is never taken for an untracked one.
     pub(super) async fn reconcile(&self) {
-        let tracked = match self.store.live_sandboxes() {
-            Ok(live) => live.into_iter().map(|row| row.id).collect(),
-            Err(err) => {
-                // Without the list, ending anything could end a tracked sandbox.
-                tracing::error!("cannot reconcile the runtime's sandboxes: {err}");
-                return;
-            }
-        };
-        for id in self.runtime.reconcile(tracked).await {
-            if self.store.get_sandbox(&id).is_ok_and(|row| row.is_some()) {
-                self.log_system(
-                    &id,
-                    LogLineLevel::Error,
-                    "the sandbox was still running on this host although the server no longer \
-                     tracked it; it was stopped when the server started",
-                );
+        for id in self.runtime.found().await {
+            match self.store.get_sandbox(&id) {
+                Ok(Some(row)) if !row.phase.is_terminal() => continue,
+                Ok(row) => {
+                    tracing::warn!(
+                        "sandbox {id} is on this host but not live in the store: ending it"
+                    );
+                    if let Err(err) = kill_retrying(self.runtime.as_ref(), &id).await {
+                        tracing::error!("cannot end untracked sandbox {id}: {err}");
+                        continue;
+                    }
+                    if row.is_some() {
+                        self.log_system(
+                            &id,
+                            LogLineLevel::Error,
+                            "the sandbox was still present on this host although the server no \
+                             longer tracked it; it was stopped",
+                        );
+                    }
+                }
+                // Without the record, ending it could end a tracked sandbox.
+                Err(err) => tracing::error!("cannot check whether sandbox {id} is tracked: {err}"),
             }
         }
     }

@@ -465,8 +465,8 @@ impl Runtime for OciRuntime {
         Box::pin(async move { self.adopt_sandbox(&id, &state, events).await })
     }
 
-    fn reconcile(&self, tracked: Vec<String>) -> BoxFuture<'_, Vec<String>> {
-        Box::pin(async move { self.reconcile_sandboxes(&tracked).await })
+    fn found(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move { self.found_sandboxes().await.into_iter().collect() })
     }
 }
 

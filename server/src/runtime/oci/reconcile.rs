@@ -1,7 +1,5 @@
-//! Reconciliation at start: every sandbox of this runtime found on the host (a container whose
-//! bundle is under the state directory, or a state directory) that the server does not track
-//! is ended, so none keeps running untracked (e.g. after its record was settled by mistake, or
-//! the store was lost).
+//! The sandboxes of this runtime on the host (a container whose bundle is under the state
+//! directory, or a state directory), for the server to end those it does not track.
 
 use std::{collections::BTreeSet, path::Path};
 
@@ -12,7 +10,7 @@ use super::{OciRuntime, check, host, validate_id};
 impl OciRuntime {
     /// The sandboxes of this runtime on the host: containers whose bundle is under the state
     /// directory, and state directories.
-    async fn found_sandboxes(&self) -> BTreeSet<String> {
+    pub(super) async fn found_sandboxes(&self) -> BTreeSet<String> {
         let mut found = BTreeSet::new();
         if let Some(engine) = check::engine_path() {
             match host::run(&engine, &["list", "--format", "json"]).await {
@@ -29,19 +27,6 @@ impl OciRuntime {
             }
         }
         found
-    }
-
-    pub(super) async fn reconcile_sandboxes(&self, tracked: &[String]) -> Vec<String> {
-        let found = self.found_sandboxes().await;
-        let mut ended = Vec::new();
-        for id in found.into_iter().filter(|id| !tracked.contains(id)) {
-            tracing::warn!("sandbox {id} is on this host but not tracked by the server: ending it");
-            match self.kill_sandbox(&id).await {
-                Ok(()) => ended.push(id),
-                Err(err) => tracing::error!("cannot end untracked sandbox {id}: {err}"),
-            }
-        }
-        ended
     }
 }
 
