@@ -43,6 +43,14 @@ const SHIM_CHECK_EVERY: u32 = 40;
 /// length and only the blocks before the sent offset are released.
 const PUNCH_EVERY: u64 = 16 << 20;
 
+/// The store cost of the newest output the tailer always sends: twice the default log
+/// retention. When the unsent output is estimated to cost more than twice this, the tailer
+/// skips ahead to keep only this much (the store would drop the rest anyway).
+const KEEP_COST: u64 = 32 << 20;
+
+/// What a stored line costs beyond its bytes (the store's row overhead).
+const ROW_COST: usize = 64;
+
 /// Status reported when the supervisor died without recording one (the workload is lost).
 const UNKNOWN_EXIT: i32 = 255;
 
@@ -57,11 +65,24 @@ struct Stream {
     pending: Vec<u8>,
     /// Offset up to which the file's blocks were released.
     punched: u64,
+    /// Bytes skipped because the server fell too far behind, not yet reported.
+    skipped: u64,
+    /// What 1 KiB of this stream costs in the store (its bytes plus a row overhead per line),
+    /// as recently seen: short lines cost many times their size.
+    cost_per_kib: u64,
 }
 
 impl Stream {
     fn new(which: OutputStream, sent: u64) -> Self {
-        Self { which, file: None, sent, pending: Vec::new(), punched: 0 }
+        Self {
+            which,
+            file: None,
+            sent,
+            pending: Vec::new(),
+            punched: 0,
+            skipped: 0,
+            cost_per_kib: 1024,
+        }
     }
 
     /// Reads what was appended (at most `limit` bytes in `pending`); false when nothing new.
@@ -72,11 +93,21 @@ impl Stream {
         let Some(file) = self.file.as_mut() else { return false };
         let mut at = self.sent + self.pending.len() as u64;
         // The workload holds the file open for writing and may truncate it: start over there.
-        if file.metadata().is_ok_and(|m| m.len() < at) {
+        let len = file.metadata().map_or(at, |m| m.len());
+        if len < at {
             self.pending.clear();
             self.sent = 0;
             self.punched = 0;
             at = 0;
+        } else if (len - at).saturating_mul(self.cost_per_kib) / 1024 > 2 * KEEP_COST {
+            // Far behind a flood: what the store could never keep is skipped instead of being
+            // pushed through line by line (and the file, with the disk, growing meanwhile).
+            // The skipped bytes are released like sent ones.
+            let resume = len - (KEEP_COST * 1024 / self.cost_per_kib).min(len - at);
+            self.skipped += resume - self.sent;
+            self.pending.clear();
+            self.sent = resume;
+            at = resume;
         }
         if file.seek(SeekFrom::Start(at)).is_err() {
             return false;
@@ -135,6 +166,10 @@ impl Stream {
         }
         self.pending.drain(..start);
         self.sent += start as u64;
+        if start > 0 {
+            let cost = (start + lines.len() * ROW_COST) as u64;
+            self.cost_per_kib = (self.cost_per_kib + cost * 1024 / start as u64) / 2;
+        }
         lines
     }
 }
@@ -196,7 +231,17 @@ impl Tailer {
             let full = stream.pending.len() as u64 >= READ_CHUNK;
             let more = stream.read_more(path, READ_CHUNK);
             // The rest of a line is only flushed once the file has nothing more to give.
-            let lines = stream.lines(flush && !more && !full, BATCH);
+            let mut lines = stream.lines(flush && !more && !full, BATCH);
+            let skipped = std::mem::take(&mut stream.skipped);
+            if skipped > 0 {
+                lines.insert(
+                    0,
+                    format!(
+                        "[porter-sandbox: {skipped} bytes of output skipped: the workload printed \
+                         more than the server keeps while it fell behind]"
+                    ),
+                );
+            }
             if lines.is_empty() {
                 continue;
             }
@@ -331,6 +376,44 @@ mod tests {
         assert_eq!(lines[0].len(), MAX_LINE - 1);
         assert_eq!(lines[1], "é");
         assert_eq!(s.sent, data.len() as u64);
+    }
+
+    #[test]
+    fn skips_ahead_when_far_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stdout.log");
+        let file = File::create(&path).unwrap();
+        // Sparse: 80 MiB of unsent output costs no disk here.
+        let len = 2 * KEEP_COST + (16 << 20);
+        file.set_len(len).unwrap();
+        let mut s = Stream::new(OutputStream::Stdout, 0);
+        assert!(s.read_more(&path, READ_CHUNK));
+        assert_eq!(s.skipped, len - KEEP_COST);
+        assert_eq!(s.sent, len - KEEP_COST);
+        assert_eq!(s.pending.len() as u64, READ_CHUNK);
+        // Within the limit nothing more is skipped.
+        s.pending.clear();
+        s.skipped = 0;
+        s.sent = len - 1000;
+        assert!(s.read_more(&path, READ_CHUNK));
+        assert_eq!((s.skipped, s.pending.len()), (0, 1000));
+    }
+
+    #[test]
+    fn short_lines_make_the_skip_come_sooner() {
+        let mut s = Stream::new(OutputStream::Stdout, 0);
+        for _ in 0..8 {
+            split(&mut s, &b"y\n".repeat(1000), false);
+        }
+        // "y\n" costs 2 + 64 bytes for 2 bytes of file: about 33 times its size.
+        assert!((32 * 1024..=33 * 1024).contains(&s.cost_per_kib), "{}", s.cost_per_kib);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stdout.log");
+        std::fs::write(&path, b"y\n".repeat(3 << 20)).unwrap();
+        s.sent = 0;
+        s.pending.clear();
+        assert!(s.read_more(&path, READ_CHUNK));
+        assert!(s.skipped > 4 << 20, "6 MiB of y lines would cost 198 MiB: {}", s.skipped);
     }
 
     #[test]
