@@ -348,8 +348,10 @@ fn cap_json(text: &mut String, max: usize) -> u64 {
     0
 }
 
-/// The log lines of an exec's output: the newest that fit the sandbox's log `retention`, after
-/// a marker when some were left out, and one line per stream cut at the output limit.
+/// The log lines of an exec's output: per stream, the newest lines costing at most the
+/// output limit in the store (a line costs its bytes plus a row overhead, so a flood of empty
+/// lines is bounded too), after a marker when earlier ones were left out, and a marker when
+/// the stream was cut at the output limit.
 fn exec_log_lines(
     exec_id: &str,
     streams: [(&String, u64, &str); 2],
@@ -362,12 +364,35 @@ fn exec_log_lines(
         line: text,
         exec_id: exec_id.to_owned(),
     };
-    let mut budget = retention;
-    let (mut skipped_lines, mut skipped_bytes) = (0u64, 0u64);
+    let limit = (EXEC_OUTPUT_LIMIT as u64).min(retention / 2);
     let mut kept: Vec<NewLogLine> = Vec::new();
-    // Newest first (stderr after stdout), so the budget keeps the end of the output.
-    for (index, (text, dropped, name)) in streams.iter().enumerate().rev() {
+    for (index, (text, dropped, name)) in streams.iter().enumerate() {
         let level = if index == 0 { LogLineLevel::Info } else { LogLineLevel::Error };
+        let mut budget = limit;
+        let (mut skipped_lines, mut skipped_bytes) = (0u64, 0u64);
+        let mut newest: Vec<&str> = Vec::new();
+        for text in text.lines().rev() {
+            let cost = text.len() as u64 + crate::store::LOG_ROW_OVERHEAD;
+            if cost > budget {
+                skipped_lines += 1;
+                skipped_bytes += text.len() as u64;
+                budget = 0;
+            } else {
+                budget -= cost;
+                newest.push(text);
+            }
+        }
+        if skipped_lines > 0 {
+            kept.push(line(
+                LogLineLevel::Warning,
+                format!(
+                    "[porter-sandbox: exec {exec_id}: {skipped_lines} earlier {name} lines \
+                     ({skipped_bytes} bytes) not logged: an exec logs at most {limit} bytes per \
+                     stream]"
+                ),
+            ));
+        }
+        kept.extend(newest.iter().rev().map(|text| line(level.clone(), (*text).to_owned())));
         if *dropped > 0 {
             kept.push(line(
                 LogLineLevel::Warning,
@@ -377,28 +402,36 @@ fn exec_log_lines(
                 ),
             ));
         }
-        for text in text.lines().rev() {
-            let cost = text.len() as u64 + crate::store::LOG_ROW_OVERHEAD;
-            if cost > budget {
-                skipped_lines += 1;
-                skipped_bytes += text.len() as u64;
-                budget = 0;
-                continue;
-            }
-            budget -= cost;
-            kept.push(line(level.clone(), text.to_owned()));
-        }
     }
-    if skipped_lines > 0 {
-        kept.push(line(
-            LogLineLevel::Warning,
-            format!(
-                "[porter-sandbox: exec {exec_id}: {skipped_lines} earlier lines of output \
-                 ({skipped_bytes} bytes) not logged: the sandbox's log is capped at {retention} \
-                 bytes]"
-            ),
-        ));
-    }
-    kept.reverse();
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_cap_counts_escapes() {
+        let mut nuls = "\0".repeat(1000);
+        assert_eq!(cap_json(&mut nuls, 600), 900);
+        assert_eq!(nuls.len(), 100);
+        let mut text = "aé".repeat(10);
+        assert_eq!(cap_json(&mut text, 3), 27);
+        assert_eq!(text, "aé");
+        let mut short = "abc".to_owned();
+        assert_eq!(cap_json(&mut short, 3), 0);
+    }
+
+    #[test]
+    fn exec_logs_keep_the_newest_lines_of_each_stream() {
+        let out = "\n".repeat(1 << 20);
+        let err = "boom\n".to_owned();
+        let lines = exec_log_lines("ex-1", [(&out, 5, "stdout"), (&err, 0, "stderr")], 16 << 20);
+        let per_row = crate::store::LOG_ROW_OVERHEAD as usize;
+        assert!(lines.len() <= EXEC_OUTPUT_LIMIT / per_row + 3, "{} lines", lines.len());
+        assert!(lines[0].line.contains("earlier stdout lines"), "{}", lines[0].line);
+        assert!(lines.iter().any(|l| l.line.contains("5 bytes of stdout dropped")));
+        assert_eq!(lines.last().map(|l| l.line.as_str()), Some("boom"));
+        assert!(lines.iter().all(|l| l.exec_id == "ex-1"));
+    }
 }

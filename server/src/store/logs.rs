@@ -22,7 +22,7 @@ pub const MAX_LINE: usize = 64 * 1024;
 pub const MAX_READ_BYTES: usize = 8 << 20;
 
 /// Rows written per transaction.
-const ROWS_PER_TX: usize = 2000;
+const ROWS_PER_TX: usize = 1000;
 /// Line bytes written per transaction.
 const BYTES_PER_TX: usize = 1 << 20;
 /// JSON of a line beyond its text: timestamp, level, exec id and punctuation.

@@ -3,7 +3,8 @@
 //!
 //! A line costs its bytes plus [`ROW_OVERHEAD`], so a flood of empty lines is capped too. The
 //! running total per sandbox lives in `log_totals`, updated in the transaction that writes the
-//! lines. Over the cap, lines are deleted down to 7/8 of it, so trimming is not paid per batch.
+//! lines. Over the cap, lines are deleted down to 7/8 of it, so trimming is not paid per batch
+//! (at most `MAX_TRIM_ROWS` per transaction: the next write goes on).
 
 use rusqlite::{Transaction, params};
 
@@ -15,6 +16,9 @@ pub const DEFAULT_LOG_RETENTION: u64 = 16 << 20;
 
 /// What a stored line costs beyond its text (its ids, timestamp and index entry).
 pub const ROW_OVERHEAD: u64 = 64;
+
+/// The most lines one transaction deletes.
+const MAX_TRIM_ROWS: usize = 8000;
 
 /// The cost of one stored line.
 pub(super) fn cost(piece: &Piece<'_>) -> u64 {
@@ -87,7 +91,8 @@ pub(super) fn account(
     Ok(())
 }
 
-/// Deletes the oldest lines (never the marker) until `need` is freed; returns what was freed.
+/// Deletes the oldest lines (never the marker) until `need` is freed or [`MAX_TRIM_ROWS`]
+/// were deleted; returns what was freed.
 fn trim(
     tx: &Transaction<'_>,
     sandbox_id: &str,
@@ -102,7 +107,10 @@ fn trim(
     let mut rows = select.query(params![sandbox_id, marker.unwrap_or(-1)])?;
     let mut freed = 0;
     let mut last = None;
-    while freed < need {
+    let mut walked = 0;
+    // Bounded per transaction, so one trim never holds the store long; the next write goes on.
+    while freed < need && walked < MAX_TRIM_ROWS {
+        walked += 1;
         let Some(row) = rows.next()? else { break };
         let (seq, ts, len): (i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
         let len = u64::try_from(len).unwrap_or(0);
