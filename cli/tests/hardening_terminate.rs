@@ -53,3 +53,45 @@ async fn terminate_stops_first_and_fails_when_it_cannot_record() {
     retried.unwrap();
     assert_eq!(phase, StatusResponsePhase::Terminated);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launch_failing_while_the_store_fails_still_ends_failed() {
+    // An unreachable registry must fail the launch, not fall back to the `host` image.
+    let server = start_server(&["--offline-images", "fail"]);
+    // A registry that accepts the connection and answers nothing until told to.
+    let registry = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = registry.local_addr().unwrap().port();
+    let sandbox = server
+        .client()
+        .sandboxes()
+        .create(SandboxSpec::new(format!("127.0.0.1:{port}/hangs/forever:1")))
+        .await
+        .unwrap();
+    let (connection, _) =
+        tokio::time::timeout(Duration::from_secs(30), registry.accept()).await.unwrap().unwrap();
+    assert_eq!(sandbox.refresh().await.unwrap().phase, StatusResponsePhase::Creating);
+
+    // The pull fails while the store cannot be written, which recovers a moment later.
+    chattr("+i", &server.data_dir);
+    drop(connection);
+    drop(registry);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    chattr("-i", &server.data_dir);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        let status = sandbox.refresh().await.unwrap();
+        if status.phase.is_terminal() || std::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let logs = sandbox.logs(porter_sandbox::LogsQuery::new()).await.unwrap();
+    server.stop();
+    assert_eq!(status.phase, StatusResponsePhase::Failed, "never left in creating: {logs:?}");
+    assert_eq!(
+        status.termination_reason,
+        Some(porter_sandbox::types::StatusResponseTerminationReason::LaunchFailed)
+    );
+    assert!(logs.iter().any(|l| l.line.starts_with("launch failed: ")), "{logs:?}");
+}

@@ -26,7 +26,8 @@ const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 pub(super) fn spawn_launch(service: Arc<Service>, id: String) {
     tokio::spawn(async move {
         if let Err(reason) = service.launch(&id).await {
-            service.log_system(&id, LogLineLevel::Error, &format!("launch failed: {reason}"));
+            let line = format!("launch failed: {reason}");
+            let logged = service.log_system(&id, LogLineLevel::Error, &line);
             service
                 .finish(
                     &id,
@@ -35,6 +36,10 @@ pub(super) fn spawn_launch(service: Arc<Service>, id: String) {
                     StatusResponseTerminationReason::LaunchFailed,
                 )
                 .await;
+            // The store failed the first time (a full disk): `finish` waited for it to recover.
+            if !logged {
+                service.log_system(&id, LogLineLevel::Error, &line);
+            }
         }
     });
 }
@@ -336,12 +341,17 @@ impl Service {
         self.log_system(id, LogLineLevel::Error, &line);
     }
 
-    /// A line in the sandbox's log from the server itself (launch failures).
-    pub(crate) fn log_system(&self, id: &str, level: LogLineLevel, line: &str) {
+    /// A line in the sandbox's log from the server itself (launch failures); false when it
+    /// could not be stored.
+    pub(crate) fn log_system(&self, id: &str, level: LogLineLevel, line: &str) -> bool {
         let entry =
             NewLogLine { ts: now_micros(), level, line: line.to_owned(), exec_id: String::new() };
-        if let Err(err) = self.store.append_logs(id, &[entry]) {
-            tracing::warn!("cannot log for {id}: {err}");
+        match self.store.append_logs(id, &[entry]) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!("cannot log for {id}: {err}");
+                false
+            }
         }
     }
 
