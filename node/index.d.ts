@@ -262,7 +262,8 @@ export interface LogLine {
   timestamp: string;
   line: string;
   level: LogLineLevel;
-  exec_id?: string;
+  /** Id of the exec that produced the line; `""` for the workload's own output. */
+  exec_id: string;
 }
 
 /** Response of `GET /v1/sandbox/{id}/logs`. */
@@ -502,12 +503,35 @@ export interface ReadOptions {
 // ---------------------------------------------------------------------------------------------
 
 /** An error from the Porter Sandbox API or from reaching it. */
+/**
+ * The core's error kinds, the same in every language: `authentication` (401), `not_found` (404),
+ * `rate_limit` (429, after the retries), `server` (5xx, after the retries), `api` (any other error
+ * answer), `timeout` (never retried), `network` (not delivered or the answer not read), `decode`
+ * (an answer of the wrong shape), `invalid_argument` (an unusable argument). Configuration
+ * problems are plain `Error`s thrown by the constructor.
+ */
+export type SandboxErrorKind =
+  | 'authentication'
+  | 'not_found'
+  | 'rate_limit'
+  | 'server'
+  | 'api'
+  | 'timeout'
+  | 'network'
+  | 'decode'
+  | 'invalid_argument';
+
 export declare class SandboxError extends globalThis.Error {
-  constructor(message: string, options?: { statusCode?: number | null; body?: unknown });
+  constructor(
+    message: string,
+    options?: { statusCode?: number | null; body?: unknown; kind?: SandboxErrorKind },
+  );
   /** The HTTP status, for errors the server answered; `null` otherwise. */
   readonly statusCode: number | null;
   /** The decoded response body (JSON or text); `null` when none. */
   readonly body: unknown;
+  /** The core's error kind; each class has its default. */
+  readonly kind: SandboxErrorKind;
   name: string;
 }
 

@@ -4,15 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-data="$(mktemp -d)"
-out="$(mktemp)"
-target/debug/porter-sandbox serve --listen 127.0.0.1:0 --data-dir "$data" --ephemeral >"$out" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out"' EXIT
-for _ in $(seq 1 200); do
-    grep -q '^listening on ' "$out" && break
-    sleep 0.05
-done
-url="$(sed -n 's/^listening on //p' "$out")"
-echo "server: $url"
-PORTER_SANDBOX_BASE_URL="$url" cargo run --quiet -p porter-sandbox --example quickstart
+target="${CARGO_TARGET_DIR:-target}"
+source scripts/lib/local-server.sh
+start_local_server "$target/debug/porter-sandbox"
+echo "server: $server_url"
+PORTER_SANDBOX_BASE_URL="$server_url" PORTER_SANDBOX_API_KEY="$server_key" \
+    cargo run --quiet -p porter-sandbox --example quickstart

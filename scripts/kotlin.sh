@@ -57,21 +57,10 @@ if block not in tour:
 PY
 
 echo "== the quickstart: a separate Maven project on the installed jar, against a local server"
-data="$(mktemp -d)"
-out="$(mktemp)"
-RUST_LOG="${RUST_LOG:-warn}" "$target/debug/porter-sandbox" serve --listen 127.0.0.1:0 --data-dir "$data" --ephemeral >"$out" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out"' EXIT
-for _ in $(seq 1 200); do
-    grep -q '^listening on ' "$out" && break
-    sleep 0.05
-done
-url="$(sed -n 's/^listening on //p' "$out")"
-if [ -z "$url" ]; then
-    echo "the local server did not start" >&2
-    exit 1
-fi
+source "$root/scripts/lib/local-server.sh"
+start_local_server "$target/debug/porter-sandbox"
+url="$server_url"
 cd kotlin/examples/quickstart
 mvn_quiet clean package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
-PORTER_SANDBOX_BASE_URL="$url" java -cp "target/classes:$(cat target/classpath.txt)" \
+PORTER_SANDBOX_BASE_URL="$url" PORTER_SANDBOX_API_KEY="$server_key" java -cp "target/classes:$(cat target/classpath.txt)" \
     run.porter.examples.quickstart.MainKt

@@ -9,7 +9,10 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
     echo "node and npm are required for the Node package" >&2
     exit 1
 fi
-[ -x target/debug/porter-sandbox ] || cargo build --quiet -p porter-sandbox-cli
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
+cargo build --quiet -p porter-sandbox-cli
+export PORTER_SANDBOX_BIN="$target/debug/porter-sandbox"
 
 cd node
 echo "== npm ci"

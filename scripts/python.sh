@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
-venv="${PYTHON_VENV:-$root/target/python-venv}"
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
+mkdir -p "$target"
+venv="${PYTHON_VENV:-$target/python-venv}"
 
 if [ ! -x "$venv/bin/python" ]; then
     "${PYTHON:-python3}" -m venv "$venv"
@@ -18,14 +21,14 @@ echo "== pip install ./python"
 
 echo "== the server the tests start"
 cargo build --quiet -p porter-sandbox-cli
-export PORTER_SANDBOX_BIN="$root/target/debug/porter-sandbox"
+export PORTER_SANDBOX_BIN="$target/debug/porter-sandbox"
 
 echo "== pytest"
 # Run from python/ with the venv's pytest: the installed package is tested, not the sources.
 (cd python && "$venv/bin/pytest" -q -p no:cacheprovider)
 
 echo "== stubtest"
-(cd "$root/target" && "$venv/bin/python" -m mypy.stubtest porter_sandbox)
+(cd "$target" && "$venv/bin/python" -m mypy.stubtest porter_sandbox)
 
 echo "== mypy --strict on the examples"
 "$venv/bin/python" -m mypy --strict --no-incremental python/examples/quickstart.py

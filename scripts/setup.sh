@@ -22,4 +22,4 @@ if command -v rustup >/dev/null; then
 fi
 echo "== building"
 cargo build --workspace --locked
-echo "setup done: target/debug/porter-sandbox is built"
+echo "setup done: ${CARGO_TARGET_DIR:-target}/debug/porter-sandbox is built"

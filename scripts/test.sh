@@ -17,7 +17,7 @@ cargo test --workspace
 
 echo "== the official Python SDK against our server"
 cargo build --quiet -p porter-sandbox-cli
-bash tests/compat/run_official_sdk.sh target/debug/porter-sandbox
+bash tests/compat/run_official_sdk.sh "${CARGO_TARGET_DIR:-target}/debug/porter-sandbox"
 
 echo "== types build without the HTTP client"
 cargo check -p porter-sandbox --no-default-features

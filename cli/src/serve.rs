@@ -11,7 +11,12 @@ use porter_sandbox_server::{
 
 /// The environment variables `serve` reads, shown after its options.
 pub const ENVIRONMENT_HELP: &str = "Environment:
-  PORTER_SANDBOX_SERVER_API_KEYS  comma-separated API keys (like --api-key)
+  PORTER_SANDBOX_SERVER_API_KEYS  comma-separated API keys (like --api-key, but not visible in `ps`)
+  PORTER_SANDBOX_SERVER_API_KEY_FILE
+                                  a file of API keys, one a line (like --api-key-file)
+  PORTER_SANDBOX_DISCOVERY_FILE   where to write the discovery file clients read (`none`: nowhere)
+                                  [default: ~/.config/porter-sandbox/local-server.json, of the
+                                  user who ran sudo when started with sudo]
   PORTER_SANDBOX_REGISTRY_AUTH    registry credentials: REGISTRY=USER:PASSWORD entries, space-separated
   PORTER_SANDBOX_EGRESS_HOSTS     a hosts-format file the egress DNS filter consults before the host's
                                   resolver (name -> address, for allow-listed names)
@@ -26,10 +31,40 @@ pub struct ServeArgs {
     /// Directory for state, images, sandboxes and volumes [default: ~/.local/share/porter-sandbox].
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// An API key clients must send as `Authorization: Bearer KEY` (repeatable). Also read,
-    /// comma-separated, from PORTER_SANDBOX_SERVER_API_KEYS.
+    /// An API key clients must send as `Authorization: Bearer KEY` (repeatable). Prefer
+    /// --api-key-file or PORTER_SANDBOX_SERVER_API_KEYS: arguments are visible in `ps`. With no
+    /// key given, one is generated on first start into DATA_DIR/api-key (owner-only) and
+    /// clients of the same user find it through the discovery file.
     #[arg(long = "api-key", value_name = "KEY")]
     api_keys: Vec<String>,
+    /// A file of API keys, one a line (`#` comments allowed).
+    #[arg(long, value_name = "PATH")]
+    api_key_file: Option<PathBuf>,
+    /// Accept requests without any key. Only on a loopback address; every local user and
+    /// process (including web pages' requests that get past the Host/Origin checks) can then
+    /// run code as this server.
+    #[arg(long, conflicts_with_all = ["api_keys", "api_key_file"])]
+    insecure_no_auth: bool,
+    /// A host name (or HOST:PORT) clients may address the server by, besides its listen
+    /// address, IP literals it listens on and loopback names (repeatable). Other `Host` headers
+    /// are refused, against DNS rebinding.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
+    /// Once listening, write a JSON file here with `url`, `pid`, `data_dir`, `auth` and
+    /// `api_key_file` (when the key was generated); removed when the server stops.
+    #[arg(long, value_name = "PATH")]
+    ready_file: Option<PathBuf>,
+    /// Do not write the discovery file that clients read to find this server.
+    #[arg(long)]
+    no_discovery: bool,
+    /// Close a connection whose request headers take longer than this, or that sits idle
+    /// this long between requests, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = parse_idle_timeout)]
+    idle_timeout: Duration,
+    /// Open connections at most; further ones are closed at once [default: from the file
+    /// descriptor limit, at most 65536].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: Option<u32>,
     /// Terminate every sandbox when the server stops (by default they keep running and are
     /// re-adopted at the next start).
     #[arg(long)]
@@ -40,6 +75,14 @@ pub struct ServeArgs {
     /// Memory limit of sandboxes whose `resources.memory` is unset (Kubernetes quantity: "2Gi").
     #[arg(long, value_name = "MEMORY", default_value = "2Gi", value_parser = parse_memory)]
     default_memory: u64,
+    /// Size limit of each sandbox's writable layer, enforced by its own filesystem (the
+    /// workload sees "No space left on device"); `0`: unlimited.
+    #[arg(long, value_name = "SIZE", default_value = "10Gi", value_parser = parse_disk)]
+    sandbox_disk: u64,
+    /// Size limit of each disk volume, enforced by its own filesystem (uploads past it answer
+    /// 507); `0`: unlimited.
+    #[arg(long, value_name = "SIZE", default_value = "10Gi", value_parser = parse_disk)]
+    volume_size: u64,
     /// How often the resource usage of running sandboxes is sampled for the metrics
     /// endpoints, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_interval)]
@@ -76,6 +119,28 @@ fn parse_memory(text: &str) -> Result<u64, String> {
     quantity::memory_bytes(text).map_err(|e| e.replacen("resources.memory", "--default-memory", 1))
 }
 
+fn parse_disk(text: &str) -> Result<u64, String> {
+    if text.trim() == "0" {
+        return Ok(0);
+    }
+    quantity::memory_bytes(text)
+        .map_err(|e| e.replacen("resources.memory", "the size", 1))
+        .and_then(|bytes| {
+            if bytes < 64 << 20 {
+                Err(format!("{text:?} is too small: give at least 64Mi (or 0 for no limit)"))
+            } else {
+                Ok(bytes)
+            }
+        })
+}
+
+fn parse_idle_timeout(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.1..=3600.0).contains(&seconds) => Ok(Duration::from_secs_f64(seconds)),
+        _ => Err(format!("{text:?} is not a number of seconds between 0.1 and 3600")),
+    }
+}
+
 fn parse_interval(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>() {
         Ok(seconds) if (0.05..=3600.0).contains(&seconds) => Ok(Duration::from_secs_f64(seconds)),
@@ -85,15 +150,22 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let mut api_keys = args.api_keys;
-    api_keys.extend(serve::api_keys_from_env());
+    let auth = match auth(&args) {
+        Ok(auth) => auth,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let credentials = match std::env::var(images::ENV_REGISTRY_AUTH) {
         Ok(text) => match images::parse_credentials(&text) {
             Ok(credentials) => credentials,
@@ -107,10 +179,17 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let options = ServeOptions {
         listen: args.listen,
         data_dir: args.data_dir.unwrap_or_else(serve::default_data_dir),
-        api_keys,
+        auth,
+        allowed_hosts: args.allowed_hosts,
+        ready_file: args.ready_file,
+        announce: !args.no_discovery,
+        max_connections: args.max_connections.map(|n| n as usize),
+        idle_timeout: args.idle_timeout,
         ephemeral: args.ephemeral,
         default_cpu_millis: args.default_cpu,
         default_memory_bytes: args.default_memory,
+        sandbox_disk_bytes: (args.sandbox_disk > 0).then_some(args.sandbox_disk),
+        volume_size_bytes: (args.volume_size > 0).then_some(args.volume_size),
         metrics_interval: args.metrics_interval,
         images: ImageOptions {
             offline: args.offline_images,
@@ -131,11 +210,15 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let server = serve::bind(options).await?;
-        // The one line on stdout: scripts and test harnesses wait for it.
-        let mut stdout = std::io::stdout();
-        let _ = writeln!(stdout, "listening on http://{}", server.addr);
-        let _ = stdout.flush();
-        server.serve(serve::shutdown_signal()).await
+        server
+            .serve_with(serve::shutdown_signal(), |url, banner| {
+                eprint!("{banner}");
+                // The one line on stdout: scripts and test harnesses wait for it.
+                let mut stdout = std::io::stdout();
+                let _ = writeln!(stdout, "listening on {url}");
+                let _ = stdout.flush();
+            })
+            .await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -144,4 +227,31 @@ pub fn run(args: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// How requests will be authenticated, from the flags and the environment.
+fn auth(args: &ServeArgs) -> Result<serve::Auth, String> {
+    if args.insecure_no_auth {
+        if !args.listen.ip().is_loopback() {
+            return Err(format!(
+                "--insecure-no-auth is only allowed on a loopback address, not {}",
+                args.listen
+            ));
+        }
+        return Ok(serve::Auth::InsecureNoAuth);
+    }
+    let mut keys = args.api_keys.clone();
+    serve::validate_api_keys(&keys, "with --api-key")?;
+    if !keys.is_empty() {
+        eprintln!(
+            "warning: --api-key is visible to every local user in `ps`; prefer --api-key-file \
+             or {}",
+            serve::ENV_SERVER_API_KEYS
+        );
+    }
+    if let Some(file) = &args.api_key_file {
+        keys.extend(serve::api_keys_from_file(file)?);
+    }
+    keys.extend(serve::api_keys_from_env()?);
+    Ok(if keys.is_empty() { serve::Auth::Generated } else { serve::Auth::Keys(keys) })
 }

@@ -192,20 +192,22 @@ async fn readiness_reports_an_unusable_runtime() {
 async fn api_keys_are_required_when_configured() {
     let server = start_server(&["--api-key", "sekrit"]);
     let anonymous = server.anonymous_client();
-    let err = anonymous.healthz().await.unwrap_err();
+    let err = anonymous.sandboxes().get("any").await.unwrap_err();
     assert_eq!(err.status(), Some(401));
+    // Health probes carry no key: /healthz is open and reveals nothing.
+    assert_eq!(anonymous.healthz().await.unwrap().status, "ok");
     let wrong = porter_sandbox::Porter::builder()
         .base_url(&server.base_url)
         .api_key("nope")
         .build()
         .unwrap();
-    assert_eq!(wrong.healthz().await.unwrap_err().status(), Some(401));
+    assert_eq!(wrong.readyz().await.unwrap_err().status(), Some(401));
     let right = porter_sandbox::Porter::builder()
         .base_url(&server.base_url)
         .api_key("sekrit")
         .build()
         .unwrap();
-    assert_eq!(right.healthz().await.unwrap().status, "ok");
+    right.readyz().await.unwrap();
     let volume = right.volumes().create(VolumeSpec::default()).await.unwrap().into_disk().unwrap();
     volume.write_text("a.txt", "through the redirect, with the key").await.unwrap();
     assert_eq!(
@@ -216,16 +218,16 @@ async fn api_keys_are_required_when_configured() {
 }
 
 #[test]
-fn non_loopback_without_a_key_is_refused() {
+fn no_authentication_is_refused_off_loopback() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_porter-sandbox"))
-        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .args(["serve", "--insecure-no-auth", "--listen", "0.0.0.0:0", "--data-dir"])
         .arg(tempfile::tempdir().unwrap().path())
         .env_remove("PORTER_SANDBOX_SERVER_API_KEYS")
         .output()
         .unwrap();
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--api-key"), "{stderr}");
+    assert!(stderr.contains("only allowed on a loopback address"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

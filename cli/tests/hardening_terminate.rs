@@ -86,7 +86,16 @@ async fn a_launch_failing_while_the_store_fails_still_ends_failed() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let logs = sandbox.logs(porter_sandbox::LogsQuery::new()).await.unwrap();
+    // The reason is logged once the store works again (it may follow the phase change).
+    let logs = loop {
+        let logs = sandbox.logs(porter_sandbox::LogsQuery::new()).await.unwrap();
+        if logs.iter().any(|l| l.line.starts_with("launch failed: "))
+            || std::time::Instant::now() > deadline
+        {
+            break logs;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     server.stop();
     assert_eq!(status.phase, StatusResponsePhase::Failed, "never left in creating: {logs:?}");
     assert_eq!(

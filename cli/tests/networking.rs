@@ -29,7 +29,7 @@ use support::{TestServer, start_server_in, unique, wait_started};
 const START: Duration = Duration::from_secs(30);
 
 /// Test hosts the tests of this file create in all.
-const HOSTS_PER_PROCESS: u8 = 6;
+const HOSTS_PER_PROCESS: u8 = 7;
 
 /// Answers TCP connections on 7000 and UDP datagrams on 7001 with `<kind> <name>`.
 const LISTENER: &str = r#"
@@ -54,7 +54,8 @@ while True:
 "#;
 
 /// Run in a sandbox: `tcp|udp HOST` prints what the host answered, `dns NAME` the reply of
-/// a DNS server at 192.0.2.53, or `ERR <what>`.
+/// a DNS server at 192.0.2.53 (`dns-txt`: to a TXT query; `dns-flood`: the count of each
+/// rcode over 1,000 queries, one after the other), or `ERR <what>`.
 const PROBE: &str = r#"
 import socket, sys
 kind, host = sys.argv[1], sys.argv[2]
@@ -70,11 +71,36 @@ try:
             socket.getaddrinfo(host, 7000, socket.AF_INET, socket.SOCK_STREAM)
             took.append("%.2f ms" % ((time.perf_counter() - t0) * 1000))
         print("resolved in", " then ".join(took))
-    elif kind in ("dns", "dns-tcp"):
-        # An A query sent straight to a resolver of our own choosing, over UDP or TCP.
+    elif kind == "dns-hold":
+        # 70 idle TCP clients of the filter, then a UDP query, then how long the first lasts.
+        import time
+        held = [socket.create_connection(("192.0.2.53", 53), timeout=2) for _ in range(70)]
+        t0 = time.monotonic()
         labels = b"".join(bytes([len(l)]) + l.encode() for l in host.split("."))
         query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\x00\x00\x01\x00\x01"
-        if kind == "dns":
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(2)
+        u.sendto(query, ("192.0.2.53", 53))
+        reply = u.recv(512)
+        held[0].settimeout(30)
+        closed = held[0].recv(1)
+        print("udp rcode", reply[3] & 15, "answers", reply[7], "idle tcp closed after %d s" % round(time.monotonic() - t0), closed)
+    elif kind in ("dns", "dns-tcp", "dns-txt", "dns-flood"):
+        # An A (or TXT) query sent straight to a resolver of our own choosing, over UDP or TCP.
+        labels = b"".join(bytes([len(l)]) + l.encode() for l in host.split("."))
+        qtype = b"\x00\x10" if kind == "dns-txt" else b"\x00\x01"
+        query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + labels + b"\x00" + qtype + b"\x00\x01"
+        if kind == "dns-flood":
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.settimeout(2)
+            counts = {}
+            for _ in range(1000):
+                s.sendto(query, ("192.0.2.53", 53))
+                rcode = s.recv(512)[3] & 15
+                counts[rcode] = counts.get(rcode, 0) + 1
+            print(" ".join("rcode %d: %d" % kv for kv in sorted(counts.items())))
+            sys.exit(0)
+        if kind in ("dns", "dns-txt"):
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.settimeout(2)
             s.sendto(query, ("192.0.2.53", 53))
@@ -112,7 +138,7 @@ impl TestHosts {
         // per process, so that concurrent runs of this suite do not collide.
         static NEXT: AtomicU8 = AtomicU8::new(0);
         let pid = std::process::id();
-        let base = u8::try_from(pid % 40).unwrap() * HOSTS_PER_PROCESS;
+        let base = u8::try_from(pid % 36).unwrap() * HOSTS_PER_PROCESS;
         let mut hosts = TestHosts {
             names: Vec::new(),
             listeners: Vec::new(),
@@ -404,4 +430,56 @@ async fn bad_networking_and_egress_are_refused_by_name() {
         assert_eq!(err.status(), Some(400), "{word}: {err}");
         assert!(err.message().contains(word), "{word}: {}", err.message());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_answers_never_point_inside_and_carry_no_data() {
+    let hosts = TestHosts::new(1);
+    let public = &hosts.ips[0];
+    // The host's end of the test host's veth pair: one of this machine's own addresses.
+    let own = format!("{}.1", public.rsplit_once('.').unwrap().0);
+    let hosts_file = format!(
+        "{public} public.test mixed.test\n127.0.0.1 loop.test\n10.1.2.3 private.test mixed.test\n\
+         169.254.169.254 meta.test\n100.64.0.1 cgnat.test\nfd00::1 ula.test\n\
+         {own} self.test\n10.20.30.40 pinned.test\n"
+    );
+    let (server, _files) = server_with_hosts(&hosts_file);
+    let allow = SandboxEgressSpec::new(["*.test", "10.20.30.0/24"]);
+    let (sandbox, _) = running(&server, idle().egress(allow)).await;
+
+    assert_eq!(probe(&sandbox, "tcp", "public.test").await, hosts.answer("tcp", 0));
+    for name in ["loop.test", "private.test", "meta.test", "cgnat.test", "ula.test", "self.test"] {
+        assert_eq!(probe(&sandbox, "dns", name).await, "rcode 3 answers 0", "{name}");
+        let got = probe(&sandbox, "tcp", name).await;
+        assert!(got.contains("gaierror"), "{name} does not even resolve: {got}");
+    }
+    // Only the public address of a name with both; a CIDR entry lets a private one through.
+    assert_eq!(probe(&sandbox, "dns", "mixed.test").await, "rcode 0 answers 1");
+    assert_eq!(probe(&sandbox, "tcp", "mixed.test").await, hosts.answer("tcp", 0));
+    assert_eq!(probe(&sandbox, "dns", "pinned.test").await, "rcode 0 answers 1");
+
+    // Other record types are refused, for allowed names too: nothing reaches the resolver.
+    assert_eq!(probe(&sandbox, "dns-txt", "public.test").await, "rcode 5 answers 0");
+    assert_eq!(probe(&sandbox, "dns-txt", "elsewhere.example").await, "rcode 3 answers 0");
+
+    // Idle TCP clients neither starve UDP queries nor stay longer than a query read may take.
+    let held = probe(&sandbox, "dns-hold", "public.test").await;
+    eprintln!("{held}");
+    let closed_after: u64 =
+        held.split("closed after ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(held.starts_with("udp rcode 0 answers 1 ") && held.ends_with("b''"), "{held}");
+    assert!(closed_after <= 7, "{held}");
+
+    // A flood is cut to the rate (50/s after a burst of 100) with REFUSED.
+    let t0 = Instant::now();
+    let flood = probe(&sandbox, "dns-flood", "public.test").await;
+    let secs = t0.elapsed().as_secs_f64();
+    let count = |rcode: &str| -> f64 {
+        let tail = flood.split(&format!("rcode {rcode}: ")).nth(1).unwrap_or("0");
+        tail.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    eprintln!("1,000 queries in {secs:.2} s: {flood}");
+    assert!(count("5") > 0.0, "{flood}");
+    assert!(count("0") <= 100.0 + 50.0 * secs + 1.0, "{flood} in {secs} s");
+    sandbox.terminate().await.unwrap();
 }

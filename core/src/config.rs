@@ -8,7 +8,13 @@
 //!    2. when `PORTER_CLUSTER_ID` is set: the Porter API gateway URL of that cluster, with the
 //!       project id read from the API key (which is then required, see [`project_id_from_token`]);
 //!    3. when `KUBERNETES_SERVICE_HOST` is set: the in-cluster URL [`IN_CLUSTER_BASE_URL`];
-//!    4. otherwise an error that says what to set.
+//!    4. a local server's discovery file ([`crate::discovery`]), written by
+//!       `porter-sandbox serve`: its URL, and its key when no key was given;
+//!    5. otherwise an error that says what to set.
+//!
+//!    With a base URL from step 1 and no key, the discovery file's key is used only when the URL
+//!    addresses that local server (the same URL, or a loopback URL on its port), so a local key
+//!    is never sent anywhere else.
 //! 3. All trailing `/` are stripped from the chosen URL.
 //! 4. **Timeout** — the explicit value, else [`DEFAULT_TIMEOUT`].
 //!
@@ -172,11 +178,19 @@ impl Config {
         let env_var = |name: &str| non_empty(env(name));
         let names = options.arg_names;
 
-        let api_key = non_empty(options.api_key).or_else(|| env_var(ENV_API_KEY));
+        let mut api_key = non_empty(options.api_key).or_else(|| env_var(ENV_API_KEY));
+        let discovered = || {
+            crate::discovery::path_with_env(&env)
+                .and_then(|path| crate::discovery::LocalServer::read(&path))
+        };
 
         let base_url = if let Some(url) =
             non_empty(options.base_url).or_else(|| env_var(ENV_BASE_URL))
         {
+            // A local server's own key goes only to that server.
+            if api_key.is_none() {
+                api_key = discovered().filter(|s| s.serves(&url)).and_then(|s| s.api_key);
+            }
             url
         } else if let Some(cluster_id) = env_var(ENV_CLUSTER_ID) {
             let Some(key) = api_key.as_deref() else {
@@ -194,6 +208,11 @@ impl Config {
                 .replace("{cluster_id}", &cluster_id)
         } else if env_var(ENV_KUBERNETES_SERVICE_HOST).is_some() {
             IN_CLUSTER_BASE_URL.to_owned()
+        } else if let Some(local) = discovered() {
+            if api_key.is_none() {
+                api_key = local.api_key;
+            }
+            local.url
         } else if api_key.is_some() {
             return Err(ConfigError::new(format!(
                 "An API key is set but {ENV_CLUSTER_ID} is not. Outside the cluster the client reaches \
@@ -207,7 +226,8 @@ impl Config {
                 "Could not determine the sandbox API base URL. Run inside a Porter cluster with sandboxes \
                  enabled, set {ENV_CLUSTER_ID} and {ENV_API_KEY} to reach a cluster through the Porter API, \
                  or set {ENV_BASE_URL} (or the `{}` option) to the sandbox API's address. For local \
-                 development, `porter-sandbox serve` starts a local server; point {ENV_BASE_URL} at it.",
+                 development, `porter-sandbox serve` starts a local server that clients of the same user \
+                 find on their own (or point {ENV_BASE_URL} and {ENV_API_KEY} at it).",
                 names.base_url()
             )));
         };
@@ -566,5 +586,44 @@ mod tests {
         let no_key =
             run(ConfigOptions::default(), &[(ENV_BASE_URL, "https://h".to_owned())]).unwrap();
         assert!(format!("{no_key:?}").contains("api_key: None"));
+    }
+
+    #[test]
+    fn a_local_server_is_discovered_last_and_its_key_goes_only_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("local-server.json");
+        std::fs::write(
+            &file,
+            r#"{"url":"http://127.0.0.1:8123","api_key":"local-key","pid":1,"data_dir":"/d"}"#,
+        )
+        .unwrap();
+        let discovery = (crate::discovery::ENV_DISCOVERY_FILE, file.display().to_string());
+
+        // Nothing else configured: URL and key from the file.
+        let found = run(ConfigOptions::default(), std::slice::from_ref(&discovery)).unwrap();
+        assert_eq!(found.base_url, "http://127.0.0.1:8123");
+        assert_eq!(found.api_key.as_deref(), Some("local-key"));
+
+        // The URL from the environment, addressing that server by another loopback name.
+        let env = [discovery.clone(), (ENV_BASE_URL, "http://localhost:8123/".to_owned())];
+        assert_eq!(
+            run(ConfigOptions::default(), &env).unwrap().api_key.as_deref(),
+            Some("local-key")
+        );
+
+        // Another server never receives the local key.
+        let env = [discovery.clone(), (ENV_BASE_URL, "https://sandbox.example".to_owned())];
+        assert_eq!(run(ConfigOptions::default(), &env).unwrap().api_key, None);
+
+        // Explicit and official settings win.
+        let env = [discovery.clone(), (ENV_API_KEY, "mine".to_owned())];
+        assert_eq!(run(ConfigOptions::default(), &env).unwrap().api_key.as_deref(), Some("mine"));
+        let env = [discovery.clone(), (ENV_KUBERNETES_SERVICE_HOST, "10.0.0.1".to_owned())];
+        assert_eq!(run(ConfigOptions::default(), &env).unwrap().base_url, IN_CLUSTER_BASE_URL);
+
+        // A missing or foreign file is no discovery.
+        std::fs::write(&file, "not json").unwrap();
+        let err = run(ConfigOptions::default(), std::slice::from_ref(&discovery)).unwrap_err();
+        assert!(err.message().contains("porter-sandbox serve"), "{err}");
     }
 }

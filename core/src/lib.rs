@@ -33,6 +33,7 @@
 //! - [`blocking`]: the same surface for synchronous callers.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod discovery;
 pub mod types;
 
 #[cfg(feature = "client")]

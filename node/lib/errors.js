@@ -10,8 +10,11 @@ class SandboxError extends Error {
     this.name = 'SandboxError';
     this.statusCode = options.statusCode ?? null;
     this.body = options.body ?? null;
+    /** The core's error kind, the same in every language (see index.d.ts `SandboxErrorKind`). */
+    this.kind = options.kind ?? new.target.defaultKind;
   }
 }
+SandboxError.defaultKind = 'api';
 
 /** The server rejected the credentials (HTTP 401). */
 class AuthenticationError extends SandboxError {
@@ -20,6 +23,7 @@ class AuthenticationError extends SandboxError {
     this.name = 'AuthenticationError';
   }
 }
+AuthenticationError.defaultKind = 'authentication';
 
 /** The sandbox, volume, snapshot or file does not exist (HTTP 404). */
 class NotFoundError extends SandboxError {
@@ -28,6 +32,7 @@ class NotFoundError extends SandboxError {
     this.name = 'NotFoundError';
   }
 }
+NotFoundError.defaultKind = 'not_found';
 
 /** Too many requests (HTTP 429), after the retries ran out. */
 class RateLimitError extends SandboxError {
@@ -36,6 +41,7 @@ class RateLimitError extends SandboxError {
     this.name = 'RateLimitError';
   }
 }
+RateLimitError.defaultKind = 'rate_limit';
 
 /** The server failed (HTTP 5xx), after the retries ran out. */
 class ServerError extends SandboxError {
@@ -44,6 +50,7 @@ class ServerError extends SandboxError {
     this.name = 'ServerError';
   }
 }
+ServerError.defaultKind = 'server';
 
 /** The call did not finish within its timeout; it is never retried. */
 class SandboxTimeoutError extends SandboxError {
@@ -52,6 +59,7 @@ class SandboxTimeoutError extends SandboxError {
     this.name = 'SandboxTimeoutError';
   }
 }
+SandboxTimeoutError.defaultKind = 'timeout';
 
 const CLASSES = {
   authentication: AuthenticationError,
@@ -76,7 +84,7 @@ function translate(error) {
   const { kind, message, status, body } = decoded;
   if (kind === 'timeout') return new SandboxTimeoutError(message);
   const Class = CLASSES[kind] ?? SandboxError;
-  return new Class(message, { statusCode: status, body });
+  return new Class(message, { statusCode: status, body, kind });
 }
 
 /** Awaits a native promise, translating its rejection. */

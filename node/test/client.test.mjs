@@ -27,11 +27,19 @@ import { startStub, json } from './stub.mjs';
 const require = createRequire(import.meta.url);
 const cjs = require('porter-sandbox');
 
-const ENV = ['PORTER_SANDBOX_API_KEY', 'PORTER_SANDBOX_BASE_URL', 'PORTER_CLUSTER_ID', 'KUBERNETES_SERVICE_HOST'];
+const ENV = [
+  'PORTER_SANDBOX_API_KEY',
+  'PORTER_SANDBOX_BASE_URL',
+  'PORTER_CLUSTER_ID',
+  'KUBERNETES_SERVICE_HOST',
+  'PORTER_SANDBOX_DISCOVERY_FILE',
+];
 
 function withEnv(values, fn) {
   const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
   for (const k of ENV) delete process.env[k];
+  // Configuration cases must not find a local server's discovery file.
+  process.env.PORTER_SANDBOX_DISCOVERY_FILE = 'none';
   Object.assign(process.env, values);
   try {
     return fn();
@@ -187,7 +195,7 @@ describe('errors and transport, against a scripted server', () => {
   test('each status maps to its class, with statusCode, body and name', async () => {
     const porter = new Porter({ baseUrl: stub.baseUrl, maxRetries: 0 });
     const raw = porter.raw.sandboxes;
-    const expect = async (id, Class, statusCode, message, body) => {
+    const expect = async (id, Class, statusCode, message, body, kind) => {
       const error = await raw.get(id).then(() => assert.fail('no error'), (e) => e);
       assert.ok(error instanceof Class, `${id}: ${error}`);
       assert.ok(error instanceof SandboxError);
@@ -196,14 +204,15 @@ describe('errors and transport, against a scripted server', () => {
       assert.equal(error.statusCode, statusCode);
       assert.equal(error.message, message);
       assert.deepEqual(error.body, body);
+      assert.equal(error.kind, kind);
       assert.ok(error.stack.includes(Class.name));
     };
-    await expect('unauthorized', AuthenticationError, 401, 'bad token', { error: 'bad token' });
-    await expect('missing', NotFoundError, 404, 'sandbox not found', { error: 'sandbox not found' });
-    await expect('limited', RateLimitError, 429, 'slow down', { error: 'slow down' });
-    await expect('broken', ServerError, 503, 'unavailable', { error: 'unavailable', detail: 1 });
-    await expect('conflict', SandboxError, 409, 'HTTP 409', 'already exists');
-    await expect('empty', SandboxError, 400, 'HTTP 400', null);
+    await expect('unauthorized', AuthenticationError, 401, 'bad token', { error: 'bad token' }, 'authentication');
+    await expect('missing', NotFoundError, 404, 'sandbox not found', { error: 'sandbox not found' }, 'not_found');
+    await expect('limited', RateLimitError, 429, 'slow down', { error: 'slow down' }, 'rate_limit');
+    await expect('broken', ServerError, 503, 'unavailable', { error: 'unavailable', detail: 1 }, 'server');
+    await expect('conflict', SandboxError, 409, 'HTTP 409', 'already exists', 'api');
+    await expect('empty', SandboxError, 400, 'HTTP 400', null, 'api');
   });
 
   test('error classes can be constructed as in the official SDK', () => {
@@ -214,6 +223,9 @@ describe('errors and transport, against a scripted server', () => {
     assert.equal(t.statusCode, null);
     assert.equal(t.body, null);
     assert.equal(new SandboxError('x').statusCode, null);
+    assert.equal(e.kind, 'not_found');
+    assert.equal(t.kind, 'timeout');
+    assert.equal(new SandboxError('x', { kind: 'decode' }).kind, 'decode');
   });
 
   test('5xx is retried; exhausted retries raise the mapped error', async () => {
@@ -250,6 +262,7 @@ describe('errors and transport, against a scripted server', () => {
     const porter = new Porter({ baseUrl: 'http://127.0.0.1:9', maxRetries: 1 });
     const error = await porter.healthz.healthCheck().catch((e) => e);
     assert.ok(error instanceof SandboxError);
+    assert.equal(error.kind, 'network');
     assert.equal(error.constructor, SandboxError);
     assert.match(error.message, /^Network error: /);
     assert.equal(error.statusCode, null);

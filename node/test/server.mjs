@@ -18,9 +18,13 @@ export async function startServer({ args = [] } = {}) {
     throw new Error(`${serverBinary} is missing: run \`cargo build -p porter-sandbox-cli\` first`);
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'porter-sandbox-node-test-'));
+  // The server generates its key and announces itself in this discovery file; clients of this
+  // process given only the URL find the key there, as a user's programs do.
+  const discoveryFile = join(dataDir, 'local-server.json');
+  process.env.PORTER_SANDBOX_DISCOVERY_FILE = discoveryFile;
   const child = spawn(
     serverBinary,
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--ephemeral', ...args],
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dataDir, 'data'), '--ephemeral', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
   );
   let stderr = '';

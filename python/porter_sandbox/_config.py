@@ -2,7 +2,9 @@
 
 Resolution is the Rust core's, identical in every Porter SDK: explicit values, then
 ``PORTER_SANDBOX_BASE_URL``, then ``PORTER_CLUSTER_ID`` with the API key's ``project_id`` claim,
-then the in-cluster address (``KUBERNETES_SERVICE_HOST``). It fails with :class:`ValueError`.
+then the in-cluster address (``KUBERNETES_SERVICE_HOST``), then the discovery file a local
+``porter-sandbox serve`` writes (its key is used only for that server's URL). It fails with
+:class:`ValueError`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ ENV_VARS = (
     "PORTER_SANDBOX_BASE_URL",
     "PORTER_CLUSTER_ID",
     "KUBERNETES_SERVICE_HOST",
+    # Where a local server's discovery file is (see porter_sandbox.discovery in the core).
+    "PORTER_SANDBOX_DISCOVERY_FILE",
+    "XDG_CONFIG_HOME",
+    "HOME",
 )
 
 

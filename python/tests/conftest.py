@@ -36,6 +36,9 @@ def server_binary() -> Path:
 @pytest.fixture(scope="session")
 def base_url() -> Iterator[str]:
     data = tempfile.mkdtemp(prefix="porter-sandbox-pytest-")
+    # The server generates its key and announces itself in this discovery file; clients
+    # given only the URL find the key there, as a user's programs do.
+    os.environ["PORTER_SANDBOX_DISCOVERY_FILE"] = os.path.join(data, "local-server.json")
     process = subprocess.Popen(
         [str(server_binary()), "serve", "--listen", "127.0.0.1:0", "--ephemeral",
          "--data-dir", os.path.join(data, "data")],

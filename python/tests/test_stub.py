@@ -189,6 +189,8 @@ def test_error_mapping_and_retries(stub: Stub, status: int, cls: type[ps.Sandbox
             porter.healthz.health_check()
     assert type(raised.value) is cls
     assert raised.value.status_code == status
+    kinds = {401: "authentication", 404: "not_found", 409: "api", 429: "rate_limit", 503: "server"}
+    assert raised.value.kind == kinds[status]
     assert raised.value.body == {"error": f"status {status}"}
     assert raised.value.message == f"status {status}"
     attempts = 4 if status in (429, 503) else 1
@@ -201,6 +203,19 @@ def test_text_error_body(stub: Stub) -> None:
         with pytest.raises(ps.SandboxError) as raised:
             porter.healthz.health_check()
     assert (raised.value.message, raised.value.body) == ("HTTP 418", "teapot")
+    assert raised.value.kind == "api"
+
+
+def test_error_kinds_of_network_failures_and_constructed_errors() -> None:
+    with ps.Porter(base_url="http://127.0.0.1:9", max_retries=0) as porter:
+        with pytest.raises(ps.SandboxError) as raised:
+            porter.healthz.health_check()
+    assert raised.value.kind == "network"
+    assert ps.NotFoundError("gone").kind == "not_found"
+    assert ps.SandboxError("x", kind="decode").kind == "decode"
+    import pickle
+
+    assert pickle.loads(pickle.dumps(ps.ServerError("down", status_code=503))).kind == "server"
 
 
 def test_exec_is_never_retried_and_timeouts_are_not_retried(stub: Stub) -> None:
@@ -214,6 +229,7 @@ def test_exec_is_never_retried_and_timeouts_are_not_retried(stub: Stub) -> None:
         with pytest.raises(ps.SandboxTimeoutError, match=r"timed out after 0\.2s") as raised:
             porter.raw.sandboxes.get_sandbox("sb-1")
         assert raised.value.status_code is None
+        assert raised.value.kind == "timeout"
     assert len(stub.seen) == 2
 
 

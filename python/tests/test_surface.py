@@ -259,6 +259,12 @@ def test_constants() -> None:
     assert porter_sandbox.volume.DEFAULT_CHUNK_BYTES == 8 * 1024 * 1024
 
 
+@pytest.fixture(autouse=True)
+def no_discovery(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Configuration tests must not find the test server's discovery file.
+    monkeypatch.setenv("PORTER_SANDBOX_DISCOVERY_FILE", "none")
+
+
 def test_config_in_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     config = Config.resolve()

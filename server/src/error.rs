@@ -37,6 +37,11 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, message)
     }
 
+    /// 507: the storage the request needs is full; the message says which and what to do.
+    pub fn insufficient_storage(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INSUFFICIENT_STORAGE, message)
+    }
+
     /// 500: the server failed; the message says where.
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
@@ -69,6 +74,9 @@ impl From<crate::volumes::FsError> for ApiError {
     fn from(err: crate::volumes::FsError) -> Self {
         let status =
             StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!("volume file operation failed: {err}");
+        }
         Self::new(status, err.to_string())
     }
 }

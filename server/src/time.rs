@@ -2,6 +2,13 @@
 
 use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
 
+/// The earliest time a request may name: 0000-01-01T00:00:00Z, in Unix microseconds (RFC 3339
+/// cannot write an earlier one).
+pub const MIN_MICROS: i64 = -62_167_219_200_000_000;
+/// The latest: 9999-12-31T23:59:59.999999Z. Times between the two leave room for any sum or
+/// difference of two of them in an `i64`.
+pub const MAX_MICROS: i64 = 253_402_300_799_999_999;
+
 /// Microseconds since the Unix epoch, now.
 #[must_use]
 pub fn now_micros() -> i64 {
@@ -58,10 +65,13 @@ pub fn parse_duration(text: &str) -> Option<i64> {
     Some(total)
 }
 
-/// A point in time given as RFC 3339 or as a duration back from now (`10m` = ten minutes ago).
+/// A point in time given as RFC 3339 or as a duration back from now (`10m` = ten minutes ago);
+/// `None` also when the time falls outside [`MIN_MICROS`]..=[`MAX_MICROS`].
 #[must_use]
 pub fn parse_since(text: &str) -> Option<i64> {
-    parse_rfc3339(text).or_else(|| parse_duration(text).map(|d| now_micros() - d))
+    parse_rfc3339(text)
+        .or_else(|| parse_duration(text).and_then(|d| now_micros().checked_sub(d)))
+        .filter(|t| (MIN_MICROS..=MAX_MICROS).contains(t))
 }
 
 #[cfg(test)]
@@ -83,5 +93,19 @@ mod tests {
         for bad in ["", "m", "10", "10x", "-5m"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn times_stay_within_years_0_to_9999() {
+        assert_eq!(parse_rfc3339("0000-01-01T00:00:00Z"), Some(MIN_MICROS));
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59.999999Z"), Some(MAX_MICROS));
+        assert_eq!(parse_since("0000-01-01T00:00:00Z"), Some(MIN_MICROS));
+        assert!(parse_since("10m").is_some_and(|t| t < now_micros()));
+        assert!(parse_since("700000d").is_some(), "1,900 years back: year 110");
+        // 2,700 years back is before year 0.
+        for bad in ["9223372036854775807us", "9223372036854775807s", "1000000d"] {
+            assert_eq!(parse_since(bad), None, "{bad}");
+        }
+        assert!(MAX_MICROS.checked_sub(MIN_MICROS).is_some());
     }
 }

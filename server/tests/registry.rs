@@ -100,7 +100,12 @@ impl Server {
         })
         .await
         .unwrap();
-        let porter = Porter::builder().base_url(format!("http://{}", server.addr)).build().unwrap();
+        // The server generated its key into the data directory.
+        let porter = Porter::builder()
+            .base_url(server.url())
+            .api_key(server.api_key().unwrap())
+            .build()
+            .unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(server.serve(async move {
             let _ = stopped.await;

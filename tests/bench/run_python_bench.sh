@@ -27,16 +27,11 @@ if [ ! -x "$official/bin/python" ]; then
     "$official/bin/pip" install --quiet porter-sandbox==0.1.68
 fi
 
-work="$(mktemp -d)"
-"$bin" serve --listen 127.0.0.1:0 --data-dir "$work/data" --ephemeral >"$work/out" 2>"$work/err" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 200); do
-    grep -q '^listening on ' "$work/out" && break
-    sleep 0.05
-done
-url="$(sed -n 's/^listening on //p' "$work/out")"
-[ -n "$url" ] || { echo "the server did not start" >&2; cat "$work/err" >&2; exit 1; }
+source "$root/scripts/lib/local-server.sh"
+start_local_server "$bin"
+url="$server_url"
+export PORTER_SANDBOX_API_KEY="$server_key"
+work="$server_dir"
 
 # One running sandbox and one volume holding a 512 MiB file, shared by both runs.
 setup="$(cd "$work" && "$ours/bin/python" - "$url" <<'PY'

@@ -12,19 +12,13 @@ if [ ! -x "$venv/bin/python" ]; then
     "$venv/bin/pip" install --quiet porter-sandbox==0.1.68
 fi
 
-data="$(mktemp -d)"
-out="$(mktemp)"
-"$bin" serve --listen 127.0.0.1:0 --data-dir "$data" --ephemeral --metrics-interval 0.5 >"$out" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out"' EXIT
-for _ in $(seq 1 200); do
-    grep -q '^listening on ' "$out" && break
-    sleep 0.05
-done
-url="$(sed -n 's/^listening on //p' "$out")"
-[ -n "$url" ] || { echo "the server did not start" >&2; exit 1; }
+# shellcheck source=../../scripts/lib/local-server.sh
+source "$root/scripts/lib/local-server.sh"
+start_local_server "$bin" --metrics-interval 0.5
 
+# The official SDK knows nothing of discovery: it is given the server's generated key the
+# documented way, in PORTER_SANDBOX_API_KEY.
 for script in official_sdk_smoke.py official_sdk_features.py; do
-    env -u PORTER_SANDBOX_API_KEY -u PORTER_CLUSTER_ID PORTER_SANDBOX_BASE_URL="$url" \
-        "$venv/bin/python" "$here/$script"
+    env -u PORTER_CLUSTER_ID PORTER_SANDBOX_BASE_URL="$server_url" \
+        PORTER_SANDBOX_API_KEY="$server_key" "$venv/bin/python" "$here/$script"
 done

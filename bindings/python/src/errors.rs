@@ -48,6 +48,7 @@ fn build(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
         None => py.None().into_bound(py),
     };
     kwargs.set_item("body", body)?;
+    kwargs.set_item("kind", error.kind().as_str())?;
     let exception = class.call((error.message(),), Some(&kwargs))?;
     Ok(PyErr::from_value(exception))
 }

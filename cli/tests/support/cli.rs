@@ -64,6 +64,8 @@ pub fn run_raw(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run
     for name in CONNECTION_ENV {
         command.env_remove(name);
     }
+    // A real user's local server must not answer the tests' commands.
+    command.env("PORTER_SANDBOX_DISCOVERY_FILE", "none");
     command
         .args(args)
         .envs(env.iter().copied())

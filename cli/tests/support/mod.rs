@@ -71,6 +71,8 @@ fn spawn(
         .args(extra)
         .env("RUST_LOG", "warn")
         .env("PORTER_SANDBOX_SERVER_API_KEYS", TEST_API_KEY)
+        // Test servers never announce themselves to the user's clients.
+        .env("PORTER_SANDBOX_DISCOVERY_FILE", "none")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     // SAFETY: prctl is async-signal-safe; the server must not outlive the tests.
@@ -97,6 +99,21 @@ impl TestServer {
     /// A client for this server.
     pub fn client(&self) -> Porter {
         Porter::builder().base_url(&self.base_url).api_key(&self.api_key).build().unwrap()
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
     }
 
     /// A client for this server that sends no API key.

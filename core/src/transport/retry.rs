@@ -9,10 +9,14 @@ pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
 /// Upper bound of any backoff.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
-/// Whether an HTTP status is worth re-sending: 429 and every 5xx.
+/// 507 Insufficient Storage: the volume or disk is full, and stays full until someone frees
+/// space, so re-sending only repeats the failure (and re-uploads the body).
+pub const INSUFFICIENT_STORAGE: u16 = 507;
+
+/// Whether an HTTP status is worth re-sending: 429 and every 5xx except 507.
 #[must_use]
 pub fn should_retry(status: u16) -> bool {
-    status == 429 || (500..=599).contains(&status)
+    status == 429 || ((500..=599).contains(&status) && status != INSUFFICIENT_STORAGE)
 }
 
 /// The upper bound of the wait before retrying a failed attempt with index `attempt` (0-based):
@@ -56,7 +60,8 @@ mod tests {
         assert!(should_retry(500));
         assert!(should_retry(503));
         assert!(should_retry(599));
-        for status in [200, 204, 307, 400, 401, 404, 409, 600] {
+        assert!(should_retry(502) && should_retry(504) && should_retry(508));
+        for status in [200, 204, 307, 400, 401, 404, 409, 507, 600] {
             assert!(!should_retry(status), "{status}");
         }
     }

@@ -17,9 +17,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            // A chunked body over the limit is only found out while reading it.
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    e.status(),
+                    format!(
+                        "the request body is larger than this endpoint's limit of {} KiB; \
+                             send a smaller JSON object",
+                        super::JSON_BODY_LIMIT / 1024
+                    ),
+                )
+            } else {
+                ApiError::bad_request(format!("cannot read the request body: {e}"))
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request(
                 "the request body is empty: send a JSON object (use {} for all defaults)",
@@ -62,6 +74,30 @@ impl Params {
                 v.parse().map_err(|_| {
                     ApiError::bad_request(format!(
                         "query parameter {key} must be an integer, not {v:?}"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    /// `key` as an integer in `min..=max`; the error names the parameter and the range.
+    pub fn int_in(&self, key: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+        match self.int(key)? {
+            Some(v) if !(min..=max).contains(&v) => Err(ApiError::bad_request(format!(
+                "query parameter {key} must be between {min} and {max}, not {v}"
+            ))),
+            v => Ok(v),
+        }
+    }
+
+    /// `key` as a time: RFC 3339, or a duration back from now; the error names the parameter.
+    pub fn time(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                crate::time::parse_since(v).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "query parameter {key} must be an RFC 3339 time between years 0 and 9999 \
+                         (2026-01-02T15:04:05Z) or a duration back from now (10m, 24h), not {v:?}"
                     ))
                 })
             })

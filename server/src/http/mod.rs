@@ -2,6 +2,7 @@
 
 mod extract;
 mod files;
+mod guard;
 mod health;
 mod sandboxes;
 mod snapshots;
@@ -11,22 +12,27 @@ use std::sync::Arc;
 
 use axum::{
     Router,
-    extract::{DefaultBodyLimit, Request, State},
-    http::{Method, header},
-    middleware::{self, Next},
-    response::{IntoResponse, Response},
+    extract::DefaultBodyLimit,
+    http::Method,
+    middleware,
     routing::{get, post, put},
 };
 
 pub use extract::enum_value;
+pub use guard::{JSON_BODY_LIMIT, RequestGuard};
 
 use crate::{error::ApiError, service::Service};
 
 /// Shared state of every handler.
 pub type AppState = Arc<Service>;
 
-/// The complete API router.
+/// The complete API router, answering loopback names and IP literals.
 pub fn router(service: AppState) -> Router {
+    router_with(service, RequestGuard::loopback())
+}
+
+/// The complete API router behind `guard`.
+pub fn router_with(service: AppState, guard: RequestGuard) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -51,8 +57,10 @@ pub fn router(service: AppState) -> Router {
         .route("/v1/volume/{id}/files/move", post(files::move_entry))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::disable())
-        .layer(middleware::from_fn_with_state(service.clone(), authenticate))
+        // JSON bodies are bounded; uploads read the body as a stream, which this does not cap.
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(service.clone(), guard::authenticate))
+        .layer(middleware::from_fn_with_state(Arc::new(guard), guard::check_request))
         .with_state(service)
 }
 
@@ -65,39 +73,4 @@ async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
         format!("{method} is not allowed on {}", uri.path()),
     )
-}
-
-/// With API keys configured, every request needs `Authorization: Bearer <one of them>`.
-async fn authenticate(State(service): State<AppState>, request: Request, next: Next) -> Response {
-    let keys = service.api_keys();
-    if keys.is_empty() {
-        return next.run(request).await;
-    }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match presented {
-        Some(key) if keys.iter().any(|k| constant_time_eq(k.as_bytes(), key.as_bytes())) => {
-            next.run(request).await
-        }
-        Some(_) => ApiError::new(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "the API key is not valid for this server: send one of the keys it was started with",
-        )
-        .into_response(),
-        None => ApiError::new(
-            axum::http::StatusCode::UNAUTHORIZED,
-            "this server requires an API key: send Authorization: Bearer <key> \
-             (set PORTER_SANDBOX_API_KEY for the SDKs)",
-        )
-        .into_response(),
-    }
-}
-
-/// Compares secrets without leaking the position of the first difference through timing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -16,25 +16,24 @@ use super::{
 };
 use crate::{
     error::{ApiError, ApiResult},
-    service::{SandboxQuery, metrics::Metric},
+    service::{SandboxQuery, metrics::Metric, validate::MAX_TAGS},
 };
 
+/// The last page a listing may ask for (so that `page × PAGE_SIZE` stays far from overflow).
+const MAX_PAGE: i64 = 1_000_000_000;
+
 fn query_from(params: &Params) -> ApiResult<SandboxQuery> {
-    let time = |key: &str| {
-        params
-            .get(key)
-            .map(|v| {
-                crate::time::parse_since(v).ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "query parameter {key} must be an RFC 3339 time (2026-01-02T15:04:05Z) \
-                         or a duration back from now (10m, 24h), not {v:?}"
-                    ))
-                })
-            })
-            .transpose()
-    };
     let mut tags = Vec::new();
-    for tag in params.all("tag") {
+    let tag_filters = params.all("tag");
+    // Each filter is a condition of its own in one SQL statement (whose depth SQLite bounds);
+    // a sandbox has at most MAX_TAGS tags, so more filters could not narrow anything further.
+    if tag_filters.len() > MAX_TAGS {
+        return Err(ApiError::bad_request(format!(
+            "query parameter tag is given {} times: at most {MAX_TAGS} tag filters",
+            tag_filters.len()
+        )));
+    }
+    for tag in tag_filters {
         let (key, value) = tag.split_once('=').ok_or_else(|| {
             ApiError::bad_request(format!("tag filter {tag:?} must have the form key=value"))
         })?;
@@ -52,12 +51,21 @@ fn query_from(params: &Params) -> ApiResult<SandboxQuery> {
                  terminated"
             )));
         }
-        phases.push(phase);
+        if !phases.contains(&phase) {
+            phases.push(phase);
+        }
+    }
+    let search = params.get("search");
+    if search.is_some_and(|s| s.chars().count() > 63) {
+        return Err(ApiError::bad_request(
+            "query parameter search is longer than 63 characters: it matches the start of \
+             sandbox names, which are at most 63 characters",
+        ));
     }
     Ok(SandboxQuery {
-        start_time: time("start_time")?,
-        end_time: time("end_time")?,
-        search: params.get("search").map(str::to_owned),
+        start_time: params.time("start_time")?,
+        end_time: params.time("end_time")?,
+        search: search.map(str::to_owned),
         tags,
         phases,
         image: params.get("image").map(str::to_owned),
@@ -70,10 +78,7 @@ pub async fn list(
     params: Params,
 ) -> ApiResult<Json<ListResponse>> {
     let query = query_from(&params)?;
-    let page = params.int("page")?.unwrap_or(1);
-    if page < 1 {
-        return Err(ApiError::bad_request("query parameter page must be 1 or more"));
-    }
+    let page = params.int_in("page", 1, MAX_PAGE)?.unwrap_or(1);
     let include = params.bool("include_filter_values")?.unwrap_or(false);
     service.list_sandboxes(&query, page, include).map(Json)
 }
@@ -135,21 +140,9 @@ pub async fn logs(
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Json<LogsResponse>> {
-    let limit = params.int("limit")?;
-    if limit.is_some_and(|l| l < 1) {
-        return Err(ApiError::bad_request("query parameter limit must be 1 or more"));
-    }
-    let since = params
-        .get("since")
-        .map(|v| {
-            crate::time::parse_since(v).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "since must be an RFC 3339 time (2026-01-02T15:04:05Z) or a duration back \
-                     from now (10m, 1h), not {v:?}"
-                ))
-            })
-        })
-        .transpose()?;
+    // Larger limits are read as the largest (MAX_LOG_LIMIT), as they always were.
+    let limit = params.int_in("limit", 1, i64::MAX)?;
+    let since = params.time("since")?;
     service.sandbox_logs(&id, limit, since).map(Json)
 }
 
@@ -169,7 +162,7 @@ pub async fn metrics_summary(
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult<Json<MetricSummaryResponse>> {
-    let since = time_param(&params, "since")?;
+    let since = params.time("since")?;
     service.metrics_summary(&id, since).map(Json)
 }
 
@@ -188,22 +181,7 @@ pub async fn metrics(
     })?;
     params.required("start_time_utc")?;
     params.required("end_time_utc")?;
-    let start = time_param(&params, "start_time_utc")?.unwrap_or_default();
-    let end = time_param(&params, "end_time_utc")?.unwrap_or_default();
+    let start = params.time("start_time_utc")?.unwrap_or_default();
+    let end = params.time("end_time_utc")?.unwrap_or_default();
     service.metrics_series(&id, metric, start, end).map(Json)
-}
-
-/// An optional time query parameter: RFC 3339, or a duration back from now.
-fn time_param(params: &Params, key: &str) -> ApiResult<Option<i64>> {
-    params
-        .get(key)
-        .map(|v| {
-            crate::time::parse_since(v).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "query parameter {key} must be an RFC 3339 time (2026-01-02T15:04:05Z) or a \
-                     duration back from now (10m, 24h), not {v:?}"
-                ))
-            })
-        })
-        .transpose()
 }

@@ -23,7 +23,7 @@ pub async fn create(
     State(service): State<AppState>,
     JsonBody(spec): JsonBody<VolumeSpec>,
 ) -> ApiResult<(StatusCode, Json<VolumeRecord>)> {
-    Ok((StatusCode::CREATED, Json(service.create_volume(spec)?)))
+    Ok((StatusCode::CREATED, Json(service.create_volume(spec).await?)))
 }
 
 /// `GET /v1/volume/lookup?name=`.
@@ -47,6 +47,6 @@ pub async fn delete(
     State(service): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    service.delete_volume(&id)?;
+    service.delete_volume(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

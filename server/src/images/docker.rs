@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use flate2::read::MultiGzDecoder;
 
 use super::ImageError;
+use super::access::{self, Want};
 use super::digest::{is_sha256_hex, sha256_hex};
 use super::flatten::{Compression, LayerSource, Plan, TempFile, ZSTD_MAGIC, is_gzip, store_io};
 use super::spec::{ConfigFile, DockerArchiveEntry, MAX_JSON_BYTES, parse_json};
@@ -21,18 +22,20 @@ const MAX_MEMBER_LINKS: usize = 8;
 
 /// Reads the archive at `path` and plans its image. `tmp` is where a gzipped archive is
 /// decompressed.
+/// The archive is opened under the rule of `access.rs` and read only through that descriptor.
 pub(crate) fn plan(path: &Path, tmp: &Path) -> Result<Plan, ImageError> {
     let shown = path.display();
-    let mut file = match File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(ImageError::NotFound(format!(
+    let held = access::open_public(path, Want::File).map_err(|denied| {
+        denied.into_error(|| {
+            ImageError::NotFound(format!(
                 "there is no docker archive at `{shown}`; create one with `docker save IMAGE -o \
                  {shown}`"
-            )));
-        }
-        Err(e) => return Err(ImageError::Io(format!("cannot read `{shown}`: {e}"))),
-    };
+            ))
+        })
+    })?;
+    let via = access::fd_path(&held);
+    let mut file =
+        File::open(&via).map_err(|e| ImageError::Io(format!("cannot read `{shown}`: {e}")))?;
     let read_err = |e: io::Error| ImageError::Io(format!("cannot read `{shown}`: {e}"));
     if file.metadata().map_err(read_err)?.is_dir() {
         return Err(ImageError::Invalid(format!(
@@ -50,10 +53,10 @@ pub(crate) fn plan(path: &Path, tmp: &Path) -> Result<Plan, ImageError> {
         )));
     }
     let (tar_path, temp) = if is_gzip(head) {
-        let temp = decompress(path, tmp)?;
+        let temp = decompress(&via, path, tmp)?;
         (temp.0.clone(), Some(temp))
     } else {
-        (path.to_path_buf(), None)
+        (via, None)
     };
     let index = MemberIndex::build(&tar_path, path)?;
 
@@ -108,7 +111,7 @@ pub(crate) fn plan(path: &Path, tmp: &Path) -> Result<Plan, ImageError> {
             label: format!("`{name}` of `{shown}`"),
         });
     }
-    Ok(Plan { key, config: config.image_config(), layers, _temp: temp })
+    Ok(Plan { key, config: config.image_config(), layers, _temp: temp, _held: vec![held] })
 }
 
 /// The 64-hex digest a member is named after, if it is.
@@ -131,12 +134,12 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Decompresses a gzipped archive into `tmp`.
-fn decompress(path: &Path, tmp: &Path) -> Result<TempFile, ImageError> {
+fn decompress(via: &Path, path: &Path, tmp: &Path) -> Result<TempFile, ImageError> {
     fs::create_dir_all(tmp).map_err(|e| store_io("creating", tmp, &e))?;
     let out =
         tmp.join(format!("archive.{}.{:016x}.tar", std::process::id(), rand::random::<u64>()));
     let temp = TempFile(out.clone());
-    let input = File::open(path)
+    let input = File::open(via)
         .map_err(|e| ImageError::Io(format!("cannot read `{}`: {e}", path.display())))?;
     let mut output = File::create(&out).map_err(|e| store_io("creating", &out, &e))?;
     io::copy(&mut MultiGzDecoder::new(input), &mut output).map_err(|e| {

@@ -3,16 +3,21 @@
 //! Layers are applied in a private staging directory next to the store, then renamed into
 //! `rootfs/<key>` in one step: a rootfs that exists is always complete, and a crash leaves only a
 //! staging directory behind (swept on the next start).
+//!
+//! Owners are shifted into the sandboxes' id range while unpacking (see `unpack.rs`); the
+//! rootfs directory itself belongs to the range's root, which is how a rootfs unpacked before
+//! that shift (owned by host root) is recognised and unpacked again.
 
 use std::fs::{self, File, Permissions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
 
 use super::digest::HashingReader;
 use super::{ImageConfig, ImageError, unpack};
+use crate::runtime::idmap::{self, IdRange};
 
 /// How a layer is compressed, as declared by its media type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +98,8 @@ pub(crate) struct Plan {
     pub(crate) layers: Vec<LayerSource>,
     /// Keeps a temporary file the layers live in.
     pub(crate) _temp: Option<TempFile>,
+    /// Keeps the descriptors that `/proc/self/fd/N` layer paths name (see `access.rs`).
+    pub(crate) _held: Vec<std::os::fd::OwnedFd>,
 }
 
 /// Where the store keeps rootfs directories and staging areas.
@@ -106,19 +113,65 @@ pub(crate) struct StoreDirs {
 
 /// Returns `rootfs/<key>`, flattening the layers into it first unless it already exists.
 pub(crate) fn materialize(dirs: &StoreDirs, plan: &Plan) -> Result<PathBuf, ImageError> {
+    let ids = sandbox_ids()?;
     let dest = dirs.rootfs.join(&plan.key);
-    if dest.is_dir() {
+    if is_current(&dest, ids) {
         return Ok(dest);
     }
     let staging = new_staging_dir(&dirs.tmp, &plan.key)?;
-    let built = plan.layers.iter().try_for_each(|layer| apply_layer_source(&staging, layer));
+    let built = plan
+        .layers
+        .iter()
+        .try_for_each(|layer| apply_layer_source(&staging, layer, ids))
+        .and_then(|()| give_root(&staging, ids));
     if let Err(e) = built {
         discard(&staging);
         return Err(e);
     }
+    retire(&dest, &dirs.tmp);
     publish(&staging, &dest, &dirs.rootfs)?;
     tracing::info!(rootfs = %dest.display(), layers = plan.layers.len(), "unpacked an image");
     Ok(dest)
+}
+
+/// The sandboxes' id range, as an image error.
+pub(crate) fn sandbox_ids() -> Result<IdRange, ImageError> {
+    idmap::range().map_err(ImageError::Io)
+}
+
+/// Whether `dest` is a rootfs unpacked for the id range `ids` (its root belongs to the range's
+/// root; a server not running as root cannot chown, so any rootfs is current for it).
+pub(crate) fn is_current(dest: &Path, ids: IdRange) -> bool {
+    let Ok(meta) = fs::symlink_metadata(dest) else { return false };
+    let as_root = fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    meta.is_dir() && (meta.uid() == ids.uid_base || !as_root)
+}
+
+/// Gives the root directory of a built rootfs to the range's root (see [`is_current`]).
+pub(crate) fn give_root(staging: &Path, ids: IdRange) -> Result<(), ImageError> {
+    match std::os::unix::fs::chown(staging, Some(ids.uid_base), Some(ids.gid_base)) {
+        Err(e) if e.kind() != io::ErrorKind::PermissionDenied => {
+            Err(store_io("changing the owner of", staging, &e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Moves an outdated rootfs at `dest` out of the way, into `tmp` under a staging name, so the
+/// next start's sweep removes it (sandboxes still running on it keep working until then).
+pub(crate) fn retire(dest: &Path, tmp: &Path) {
+    if !dest.exists() {
+        return;
+    }
+    let aside = tmp.join(format!("stale.{}.{:016x}", std::process::id(), rand::random::<u64>()));
+    match fs::rename(dest, &aside) {
+        Ok(()) => {
+            tracing::info!(rootfs = %dest.display(), "replacing a rootfs of an older layout");
+        }
+        Err(e) => {
+            tracing::warn!(rootfs = %dest.display(), error = %e, "cannot move aside a rootfs");
+        }
+    }
 }
 
 /// Creates `tmp/<label>.<pid>.<random>` (mode 0755) to build into.
@@ -168,7 +221,7 @@ pub(crate) fn store_io(action: &str, path: &Path, e: &io::Error) -> ImageError {
 }
 
 /// Verifies and applies one layer onto `root`.
-fn apply_layer_source(root: &Path, layer: &LayerSource) -> Result<(), ImageError> {
+fn apply_layer_source(root: &Path, layer: &LayerSource, ids: IdRange) -> Result<(), ImageError> {
     let read_err = |e: io::Error| {
         ImageError::Io(format!(
             "reading layer {} from `{}` failed: {e}",
@@ -181,9 +234,8 @@ fn apply_layer_source(root: &Path, layer: &LayerSource) -> Result<(), ImageError
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(ImageError::NotFound(format!(
-                "layer {} is missing (`{}`); the image is incomplete, copy or export it again",
-                layer.label,
-                layer.file.display()
+                "layer {} is missing; the image is incomplete, copy or export it again",
+                layer.label
             )));
         }
         Err(e) => return Err(read_err(e)),
@@ -200,7 +252,7 @@ fn apply_layer_source(root: &Path, layer: &LayerSource) -> Result<(), ImageError
     file.seek(SeekFrom::Start(layer.offset)).map_err(read_err)?;
     let mut raw = HashingReader::new(file.take(expected));
 
-    let applied = apply_stream(root, layer, &mut raw);
+    let applied = apply_stream(root, layer, &mut raw, ids);
     // A corrupt blob usually also breaks gzip or tar; report the digest, which says why.
     raw.drain().map_err(read_err)?;
     let (digest, len) = raw.finish();
@@ -221,7 +273,12 @@ fn apply_layer_source(root: &Path, layer: &LayerSource) -> Result<(), ImageError
 }
 
 /// Decompresses and unpacks the layer read from `raw`, checking its `diff_id`.
-fn apply_stream(root: &Path, layer: &LayerSource, raw: &mut impl Read) -> Result<(), ImageError> {
+fn apply_stream(
+    root: &Path,
+    layer: &LayerSource,
+    raw: &mut impl Read,
+    ids: IdRange,
+) -> Result<(), ImageError> {
     let mut buffered = BufReader::with_capacity(256 * 1024, raw);
     let head = buffered
         .fill_buf()
@@ -246,7 +303,7 @@ fn apply_stream(root: &Path, layer: &LayerSource, raw: &mut impl Read) -> Result
         Box::new(buffered)
     };
     let mut tar = HashingReader::new(decoded);
-    unpack::apply_layer(root, &mut tar)?;
+    unpack::apply_layer(root, &mut tar, ids)?;
     // Trailing zero blocks after the end-of-archive marker belong to the diff_id too.
     tar.drain().map_err(|e| {
         ImageError::Invalid(format!("the end of the layer could not be decompressed: {e}"))

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use super::flatten::store_io;
 use super::{ImageConfig, ImageError};
 use crate::runtime::BindMount;
+use crate::runtime::idmap::IdRange;
 
 /// Bump when the skeleton changes, so existing builds are replaced.
 const BUILD_VERSION: u32 = 2;
@@ -192,8 +193,41 @@ fn aliases(host: &Path) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// Builds the skeleton into the empty directory `dest`.
-pub(crate) fn build(host: &Path, dest: &Path) -> Result<(), ImageError> {
+/// The directory name of the build for `host` and the id range `ids`: builds for another range
+/// are other builds (their owners differ).
+pub(crate) fn build_name(host: &Path, ids: IdRange) -> String {
+    format!("{}.{}", fingerprint(host), ids.uid_base)
+}
+
+/// Builds the skeleton into the empty directory `dest`, owned by the sandboxes' ids `ids`.
+pub(crate) fn build(host: &Path, dest: &Path, ids: IdRange) -> Result<(), ImageError> {
+    build_skeleton(host, dest)?;
+    shift_owners(dest, ids)
+}
+
+/// Shifts the owner of everything under `dir` (host root, uid 1000) into the id range: the
+/// skeleton is the sandbox's own `/`, `/root` and `/home/sandbox`. Tolerates not being root.
+fn shift_owners(dir: &Path, ids: IdRange) -> Result<(), ImageError> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| store_io("inspecting", dir, &e))?;
+    let shifted = std::os::unix::fs::lchown(
+        dir,
+        Some(ids.host_uid(meta.uid())),
+        Some(ids.host_gid(meta.gid())),
+    );
+    match shifted {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Ok(()),
+        other => other.map_err(|e| store_io("changing the owner of", dir, &e))?,
+    }
+    if meta.is_dir() {
+        for entry in fs::read_dir(dir).map_err(|e| store_io("listing", dir, &e))? {
+            shift_owners(&entry.map_err(|e| store_io("listing", dir, &e))?.path(), ids)?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the skeleton (owned by host ids) into the empty directory `dest`.
+fn build_skeleton(host: &Path, dest: &Path) -> Result<(), ImageError> {
     for (dir, mode) in SKELETON_DIRS {
         let path = dest.join(dir);
         fs::create_dir_all(&path).map_err(|e| store_io("creating", &path, &e))?;

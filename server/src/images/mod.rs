@@ -20,6 +20,7 @@
 //! `<root>/pins/` (see `records.rs`), `<root>/tmp/` (staging, same filesystem so publishing is one
 //! atomic rename). [`ImageStore::prune`] removes what no live sandbox uses.
 
+mod access;
 mod auth;
 mod digest;
 mod docker;
@@ -181,10 +182,20 @@ impl ImageStore {
         &self.root
     }
 
-    /// Cheap syntax check of `reference`, used when a sandbox is created (registries are only
-    /// contacted at resolve time). The error says what is wrong and what to write instead.
+    /// Cheap check of `reference`, used when a sandbox is created (registries are only
+    /// contacted at resolve time): its syntax, and for a local path the rule of `access.rs`
+    /// (only images every local user could read). The error says what is wrong and what to do.
     pub fn check_reference(reference: &str) -> Result<(), String> {
-        reference::parse(reference).map(drop)
+        let (path, want) = match reference::parse(reference)? {
+            ImageRef::OciLayout { path, .. } => (path, access::Want::Dir),
+            ImageRef::DockerArchive { path } => (path, access::Want::File),
+            ImageRef::Host | ImageRef::Registry(_) => return Ok(()),
+        };
+        match access::open_public(&path, want) {
+            Err(access::Denied::Refused(why)) => Err(why),
+            // A missing image is reported by the resolve, in the sandbox's log.
+            _ => Ok(()),
+        }
     }
 
     /// Resolves `reference` to a rootfs, building, unpacking or pulling the image the first
@@ -315,7 +326,8 @@ impl ImageStore {
         blocking(move || {
             let Some(record) = records::read_ref(&root, &normalized) else { return Ok(None) };
             let rootfs = root.join("rootfs").join(&record.manifest);
-            let Some(config) = config_of(&root, &record).filter(|_| rootfs.is_dir()) else {
+            let current = flatten::sandbox_ids().is_ok_and(|ids| flatten::is_current(&rootfs, ids));
+            let Some(config) = config_of(&root, &record).filter(|_| current) else {
                 return Ok(None);
             };
             Ok(Some(ResolvedImage {
@@ -362,9 +374,10 @@ impl ImageStore {
 
     async fn resolve_host(&self, reference: &str) -> Result<ResolvedImage, ImageError> {
         let host = self.host_root.clone();
+        let ids = flatten::sandbox_ids()?;
         let fingerprint = {
             let host = host.clone();
-            blocking(move || Ok(host::fingerprint(&host))).await?
+            blocking(move || Ok(host::build_name(&host, ids))).await?
         };
         let parent = self.root.join("host");
         let dest = parent.join(&fingerprint);
@@ -373,7 +386,7 @@ impl ImageStore {
         let (rootfs, host) = blocking(move || {
             if !dest.is_dir() {
                 let staging = flatten::new_staging_dir(&tmp, "host")?;
-                if let Err(e) = host::build(&host, &staging) {
+                if let Err(e) = host::build(&host, &staging, ids) {
                     flatten::discard(&staging);
                     return Err(e);
                 }

@@ -2,9 +2,11 @@
 
 use std::fs;
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use super::ImageError;
+use super::access::{self, Denied, Want};
 use super::digest::{parse_sha256, sha256_hex};
 use super::flatten::{Compression, LayerSource, Plan};
 use super::spec::{
@@ -18,29 +20,34 @@ const DEFAULT_TAG: &str = "latest";
 const MAX_INDEX_DEPTH: usize = 4;
 
 /// Reads the layout at `layout` and plans the image tagged `tag` (default `latest`).
-pub(crate) fn plan(layout: &Path, tag: Option<&str>) -> Result<Plan, ImageError> {
-    let shown = layout.display();
-    match fs::metadata(layout) {
-        Ok(meta) if meta.is_dir() => {}
-        Ok(_) => {
+///
+/// The layout and every file read from it are opened under the rule of `access.rs` and read only
+/// through those descriptors.
+pub(crate) fn plan(path: &Path, tag: Option<&str>) -> Result<Plan, ImageError> {
+    let shown = path.display();
+    let missing = || {
+        ImageError::NotFound(format!(
+            "there is no OCI image layout at `{shown}`; create one with e.g. `skopeo copy \
+             docker://IMAGE oci:{shown}:TAG`"
+        ))
+    };
+    let dir = access::open_public(path, Want::Dir).map_err(|d| d.into_error(missing))?;
+    match access::is_dir(&dir) {
+        Ok(true) => {}
+        Ok(false) => {
             return Err(ImageError::Invalid(format!(
                 "`{shown}` is not a directory; `oci-layout:` needs an OCI image layout directory \
                  (for a tarball use `docker-archive:` or unpack it first)"
             )));
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(ImageError::NotFound(format!(
-                "there is no OCI image layout at `{shown}`; create one with e.g. `skopeo copy \
-                 docker://IMAGE oci:{shown}:TAG`"
-            )));
-        }
-        Err(e) => return Err(ImageError::Io(format!("cannot read `{shown}`: {e}"))),
+        Err(denied) => return Err(denied.into_error(missing)),
     }
+    let layout = &Layout { dir, shown: path.to_path_buf() };
     check_layout_version(layout)?;
-    let index_bytes = read_small(&layout.join("index.json"), "index.json", layout)?;
+    let index_bytes = read_small("index.json", layout)?;
     let index: Index = parse_json(&index_bytes, &format!("`{shown}/index.json`"))?;
 
-    let mut desc = select_tagged(&index, tag, layout)?.clone();
+    let mut desc = select_tagged(&index, tag, path)?.clone();
     let mut depth = 0;
     let (manifest_hex, manifest) = loop {
         let hex = parse_sha256(&desc.digest, "a manifest in the layout")?;
@@ -77,16 +84,41 @@ pub(crate) fn plan(layout: &Path, tag: Option<&str>) -> Result<Plan, ImageError>
         .zip(diff_ids)
         .map(|(layer, diff_id)| layer_source(layout, layer, diff_id))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Plan { key: manifest_hex, config: config.image_config(), layers, _temp: None })
+    let (layers, held): (Vec<_>, Vec<_>) = layers.into_iter().unzip();
+    let held = held.into_iter().flatten().collect();
+    Ok(Plan { key: manifest_hex, config: config.image_config(), layers, _temp: None, _held: held })
 }
 
-fn check_layout_version(layout: &Path) -> Result<(), ImageError> {
+/// An opened layout directory.
+struct Layout {
+    /// Its descriptor.
+    dir: OwnedFd,
+    /// Its path, for messages.
+    shown: PathBuf,
+}
+
+impl Layout {
+    fn display(&self) -> std::path::Display<'_> {
+        self.shown.display()
+    }
+
+    /// Opens `relative` inside the layout (`None`: it does not exist).
+    fn open(&self, relative: &str) -> Result<Option<OwnedFd>, ImageError> {
+        match access::open_beneath(&self.dir, &self.shown, relative, Want::File) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Denied::Missing) => Ok(None),
+            Err(denied) => Err(denied.into_error(|| ImageError::Io(String::new()))),
+        }
+    }
+}
+
+fn check_layout_version(layout: &Layout) -> Result<(), ImageError> {
     #[derive(serde::Deserialize)]
     struct LayoutFile {
         #[serde(rename = "imageLayoutVersion")]
         version: String,
     }
-    let bytes = read_small(&layout.join("oci-layout"), "oci-layout", layout)?;
+    let bytes = read_small("oci-layout", layout)?;
     let file: LayoutFile = parse_json(&bytes, &format!("`{}/oci-layout`", layout.display()))?;
     if !file.version.starts_with("1.") {
         return Err(ImageError::Unsupported(format!(
@@ -224,11 +256,11 @@ pub(crate) fn document_kind(media_type: Option<&str>, bytes: &[u8]) -> Result<Ki
     }
 }
 
-fn blob_path(layout: &Path, hex: &str) -> PathBuf {
-    layout.join("blobs").join("sha256").join(hex)
+fn blob_path(hex: &str) -> String {
+    format!("blobs/sha256/{hex}")
 }
 
-fn missing_blob(layout: &Path, what: &str, hex: &str) -> ImageError {
+fn missing_blob(layout: &Layout, what: &str, hex: &str) -> ImageError {
     ImageError::NotFound(format!(
         "the {what} blob sha256:{hex} is missing from the OCI layout `{}`; the layout is \
          incomplete, copy the image into it again",
@@ -238,13 +270,13 @@ fn missing_blob(layout: &Path, what: &str, hex: &str) -> ImageError {
 
 /// Reads and verifies a small (JSON) blob.
 fn read_blob(
-    layout: &Path,
+    layout: &Layout,
     hex: &str,
     size: Option<u64>,
     what: &str,
 ) -> Result<Vec<u8>, ImageError> {
-    let path = blob_path(layout, hex);
-    let bytes = match read_limited(&path) {
+    let path = blob_path(hex);
+    let bytes = match read_limited(layout.open(&path)?) {
         Err(ReadError::NotFound) => return Err(missing_blob(layout, what, hex)),
         Err(ReadError::TooBig) => {
             return Err(ImageError::Invalid(format!(
@@ -253,7 +285,7 @@ fn read_blob(
             )));
         }
         Err(ReadError::Io(e)) => {
-            return Err(ImageError::Io(format!("cannot read `{}`: {e}", path.display())));
+            return Err(ImageError::Io(format!("cannot read `{}/{path}`: {e}", layout.display())));
         }
         Ok(bytes) => bytes,
     };
@@ -276,19 +308,19 @@ fn read_blob(
 }
 
 /// Reads a small file of the layout (not a blob).
-fn read_small(path: &Path, name: &str, layout: &Path) -> Result<Vec<u8>, ImageError> {
-    match read_limited(path) {
+fn read_small(name: &str, layout: &Layout) -> Result<Vec<u8>, ImageError> {
+    match read_limited(layout.open(name)?) {
         Ok(bytes) => Ok(bytes),
         Err(ReadError::NotFound) => Err(ImageError::Invalid(format!(
             "`{}` is not an OCI image layout: it has no `{name}` file",
             layout.display()
         ))),
         Err(ReadError::TooBig) => Err(ImageError::Invalid(format!(
-            "`{}` is larger than {MAX_JSON_BYTES} bytes",
-            path.display()
+            "`{}/{name}` is larger than {MAX_JSON_BYTES} bytes",
+            layout.display()
         ))),
         Err(ReadError::Io(e)) => {
-            Err(ImageError::Io(format!("cannot read `{}`: {e}", path.display())))
+            Err(ImageError::Io(format!("cannot read `{}/{name}`: {e}", layout.display())))
         }
     }
 }
@@ -299,11 +331,9 @@ enum ReadError {
     Io(io::Error),
 }
 
-fn read_limited(path: &Path) -> Result<Vec<u8>, ReadError> {
-    let file = fs::File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => ReadError::NotFound,
-        _ => ReadError::Io(e),
-    })?;
+fn read_limited(fd: Option<OwnedFd>) -> Result<Vec<u8>, ReadError> {
+    let fd = fd.ok_or(ReadError::NotFound)?;
+    let file = fs::File::open(access::fd_path(&fd)).map_err(ReadError::Io)?;
     let mut bytes = Vec::new();
     file.take(MAX_JSON_BYTES + 1).read_to_end(&mut bytes).map_err(ReadError::Io)?;
     if bytes.len() as u64 > MAX_JSON_BYTES {
@@ -312,20 +342,24 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
-/// A layer blob; not opened yet (a cached image needs none of them).
+/// A layer blob, checked and held open (as `O_PATH`: cheap) but not read yet (a cached image
+/// needs none of them).
 fn layer_source(
-    layout: &Path,
+    layout: &Layout,
     layer: &Descriptor,
     diff_id: Option<String>,
-) -> Result<LayerSource, ImageError> {
+) -> Result<(LayerSource, Option<OwnedFd>), ImageError> {
     let hex = parse_sha256(&layer.digest, "a layer")?;
-    Ok(LayerSource {
-        file: blob_path(layout, &hex),
+    // A missing blob fails only if the image must be unpacked: an empty path is never found.
+    let fd = layout.open(&blob_path(&hex))?;
+    let source = LayerSource {
+        file: fd.as_ref().map(access::fd_path).unwrap_or_default(),
         offset: 0,
         len: layer.size,
         digest: Some(hex.clone()),
         diff_id,
         compression: Compression::from_media_type(layer.media_type.as_deref()),
         label: format!("sha256:{hex}"),
-    })
+    };
+    Ok((source, fd))
 }

@@ -118,7 +118,9 @@ fn prune_locked(root: &Path, host_root: &Path, tmp: &Path, live: &HashSet<String
         }
     }
     // The current host build costs milliseconds, but every sandbox start would redo it.
-    keep.insert(Path::new("host").join(host::fingerprint(host_root)));
+    if let Ok(ids) = super::flatten::sandbox_ids() {
+        keep.insert(Path::new("host").join(host::build_name(host_root, ids)));
+    }
 
     for kind in ["rootfs", "host"] {
         let Ok(entries) = fs::read_dir(root.join(kind)) else { continue };

@@ -385,7 +385,13 @@ impl ImageStore {
             human_size(downloaded),
             started.elapsed().as_secs_f64()
         )));
-        let plan = Plan { key: manifest_hex, config: config.image_config(), layers, _temp: None };
+        let plan = Plan {
+            key: manifest_hex,
+            config: config.image_config(),
+            layers,
+            _temp: None,
+            _held: Vec::new(),
+        };
         Ok((plan, config_hex))
     }
 

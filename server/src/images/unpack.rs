@@ -7,6 +7,12 @@
 //! while a symlink to `/etc` or `../../..` lands inside the root. The last component is never
 //! followed: an existing entry there is removed and replaced. Only this process writes into the
 //! staging root, so nothing can swap a directory for a symlink between the check and the write.
+//!
+//! Ownership is shifted into the sandboxes' id range ([`crate::runtime::idmap`]): an image's
+//! uid 0 becomes the range's first host uid, so image files are never owned by host root or a
+//! host user. Set-uid and set-gid bits are dropped from every file (sandboxes run with
+//! `noNewPrivileges`, where they do nothing, and on the host they must never exist); the
+//! set-gid bit of directories (group inheritance, no privilege) is kept.
 
 use std::collections::{HashSet, VecDeque};
 use std::ffi::{OsStr, OsString};
@@ -20,6 +26,7 @@ use std::time::{Duration, SystemTime};
 use tar::{EntryType, Header};
 
 use super::ImageError;
+use crate::runtime::idmap::IdRange;
 
 /// Linux's own limit on symlinks followed while resolving one path.
 const MAX_SYMLINK_HOPS: usize = 40;
@@ -29,11 +36,14 @@ const WHITEOUT_PREFIX: &[u8] = b".wh.";
 /// `.wh..wh..opq` once [`WHITEOUT_PREFIX`] has been stripped: the directory is opaque.
 const OPAQUE_MARKER: &[u8] = b".wh..opq";
 
-/// Applies the layer tar read from `reader` onto `root`.
-pub(crate) fn apply_layer(root: &Path, reader: impl Read) -> Result<(), ImageError> {
+/// The mode bits a regular file keeps: everything but set-uid and set-gid.
+const FILE_MODE_BITS: u32 = 0o1777;
+
+/// Applies the layer tar read from `reader` onto `root`, with owners shifted into `ids`.
+pub(crate) fn apply_layer(root: &Path, reader: impl Read, ids: IdRange) -> Result<(), ImageError> {
     let mut archive = tar::Archive::new(reader);
     let mut applier =
-        Applier { root, created: HashSet::new(), dirs: Vec::new(), buf: vec![0; 128 * 1024] };
+        Applier { root, ids, created: HashSet::new(), dirs: Vec::new(), buf: vec![0; 128 * 1024] };
     let entries = archive.entries().map_err(not_a_tar)?;
     for entry in entries {
         let mut entry = entry.map_err(not_a_tar)?;
@@ -57,6 +67,8 @@ fn io_error(action: &str, path: &Path, e: &io::Error) -> ImageError {
 
 struct Applier<'a> {
     root: &'a Path,
+    /// The host ids the image's ids are shifted to.
+    ids: IdRange,
     /// Paths this layer wrote (and their ancestors): an opaque marker keeps them.
     created: HashSet<PathBuf>,
     /// Directory modes and times, applied once the layer is done (writing children would
@@ -74,7 +86,8 @@ struct Meta {
 }
 
 impl Meta {
-    fn of(header: &Header, shown: &str) -> Result<Self, ImageError> {
+    /// The entry's metadata, owners shifted into `ids`.
+    fn of(header: &Header, shown: &str, ids: IdRange) -> Result<Self, ImageError> {
         let bad = |field: &str, e: io::Error| {
             ImageError::Invalid(format!("layer entry `{shown}` has an invalid {field}: {e}"))
         };
@@ -87,8 +100,8 @@ impl Meta {
         };
         Ok(Self {
             mode: header.mode().map_err(|e| bad("mode", e))? & 0o7777,
-            uid: id(header.uid().map_err(|e| bad("uid", e))?, "uid")?,
-            gid: id(header.gid().map_err(|e| bad("gid", e))?, "gid")?,
+            uid: ids.host_uid(id(header.uid().map_err(|e| bad("uid", e))?, "uid")?),
+            gid: ids.host_gid(id(header.gid().map_err(|e| bad("gid", e))?, "gid")?),
             mtime: SystemTime::UNIX_EPOCH
                 + Duration::from_secs(header.mtime().map_err(|e| bad("mtime", e))?),
         })
@@ -219,7 +232,7 @@ impl Applier<'_> {
         let Some((name, parents)) = names.split_last() else {
             // `./` itself: the root directory's own mode and times.
             if kind.is_dir() {
-                let meta = Meta::of(entry.header(), &shown_path)?;
+                let meta = Meta::of(entry.header(), &shown_path, self.ids)?;
                 tolerate_eperm(
                     std::os::unix::fs::chown(self.root, Some(meta.uid), Some(meta.gid)),
                     self.root,
@@ -238,7 +251,7 @@ impl Applier<'_> {
 
         match kind {
             EntryType::Directory => {
-                let meta = Meta::of(entry.header(), &shown_path)?;
+                let meta = Meta::of(entry.header(), &shown_path, self.ids)?;
                 match fs::symlink_metadata(&dst) {
                     Ok(existing) if existing.is_dir() => {}
                     other => {
@@ -255,7 +268,7 @@ impl Applier<'_> {
                 self.dirs.push((dst, meta.mode, meta.mtime));
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let meta = Meta::of(entry.header(), &shown_path)?;
+                let meta = Meta::of(entry.header(), &shown_path, self.ids)?;
                 remove_any(&dst)?;
                 let mut file = OpenOptions::new()
                     .write(true)
@@ -264,18 +277,17 @@ impl Applier<'_> {
                     .open(&dst)
                     .map_err(|e| io_error("creating", &dst, &e))?;
                 self.copy_data(entry, &mut file, &dst, &shown_path)?;
-                // chown first: it clears set-id bits, which the mode then restores.
                 tolerate_eperm(
                     std::os::unix::fs::fchown(&file, Some(meta.uid), Some(meta.gid)),
                     &dst,
                 )?;
-                file.set_permissions(Permissions::from_mode(meta.mode))
+                file.set_permissions(Permissions::from_mode(meta.mode & FILE_MODE_BITS))
                     .map_err(|e| io_error("setting the mode of", &dst, &e))?;
                 file.set_modified(meta.mtime)
                     .map_err(|e| io_error("setting the time of", &dst, &e))?;
             }
             EntryType::Symlink => {
-                let meta = Meta::of(entry.header(), &shown_path)?;
+                let meta = Meta::of(entry.header(), &shown_path, self.ids)?;
                 let target = link_target(entry, &shown_path)?;
                 remove_any(&dst)?;
                 // Stored verbatim: it is only ever followed inside the container (or by

@@ -122,6 +122,16 @@ impl AllowList {
             || self.suffixes.iter().any(|s| name.len() > s.len() && name.ends_with(s.as_str()))
     }
 
+    /// Whether an IP or CIDR entry covers `ip` (IPv4-mapped IPv6 addresses count as IPv4).
+    #[must_use]
+    pub fn allows_ip(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            IpAddr::V4(_) => ip,
+        };
+        self.nets.iter().any(|net| IpNet::new(ip, net.prefix).is_some_and(|n| n == *net))
+    }
+
     /// Whether nothing at all is allowed.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -187,6 +197,19 @@ mod tests {
         let everything = IpNet::new("9.9.9.9".parse().unwrap(), 0).unwrap();
         assert_eq!(everything.to_string(), "0.0.0.0/0");
         assert!(!l.is_empty() && AllowList::default().is_empty());
+        for (ip, covered) in [
+            ("198.18.1.7", true),
+            ("198.18.1.8", false),
+            ("198.18.2.200", true),
+            ("::ffff:198.18.2.1", true),
+            ("198.18.3.1", false),
+            ("2001:db8:ffff::9", true),
+            ("2001:db9::", false),
+            ("::1", true),
+            ("::2", false),
+        ] {
+            assert_eq!(l.allows_ip(ip.parse().unwrap()), covered, "{ip}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! backend on Linux is [`oci`] (crun or runc driving OCI bundles on overlayfs).
 
 pub mod egress;
+pub mod idmap;
 pub mod oci;
 
 use std::{path::PathBuf, pin::Pin};
@@ -64,6 +65,8 @@ pub struct Limits {
     pub pids: Option<u64>,
     /// CPU limit in thousandths of a core.
     pub cpu_millis: Option<u64>,
+    /// Size limit of the writable layer in bytes, enforced by its filesystem (none: unlimited).
+    pub disk_bytes: Option<u64>,
 }
 
 /// Everything a runtime needs to start a sandbox.

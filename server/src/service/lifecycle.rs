@@ -235,12 +235,12 @@ impl Service {
             .volume_mounts
             .iter()
             .flatten()
-            .map(|(target, volume_id)| crate::runtime::BindMount {
-                source: volumes_root.join(volume_id),
-                target: target.clone(),
-                read_only: false,
+            .map(|(target, volume_id)| {
+                let source = volumes_root.join(volume_id);
+                crate::volumes::storage::check_mounted(&source)?;
+                Ok(crate::runtime::BindMount { source, target: target.clone(), read_only: false })
             })
-            .collect();
+            .collect::<Result<_, String>>()?;
         let network = super::networking::network_mode(spec)?;
         Ok(LaunchSpec {
             sandbox_id: row.id.clone(),
@@ -253,7 +253,7 @@ impl Service {
             mounts,
             network,
             layers: Vec::new(),
-            limits: limits_of(spec)?,
+            limits: Limits { disk_bytes: self.options.sandbox_disk_bytes, ..limits_of(spec)? },
         })
     }
 
@@ -434,6 +434,7 @@ fn limits_of(spec: &porter_sandbox::types::SandboxSpec) -> Result<Limits, String
         pids: Some(PIDS_LIMIT),
         cpu_millis: cpu.transpose()?,
         memory_bytes: memory.transpose()?,
+        disk_bytes: None,
     })
 }
 

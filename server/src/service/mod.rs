@@ -9,6 +9,7 @@ pub mod quantity;
 mod sandboxes;
 mod snapshots;
 mod teardown;
+pub mod validate;
 mod volumes;
 
 use std::{
@@ -53,6 +54,11 @@ pub struct ServiceOptions {
     pub images: ImageOptions,
     /// Prune unused images this often (none: only `porter-sandbox images prune`).
     pub image_prune_interval: Option<Duration>,
+    /// Size limit of each sandbox's writable layer, bytes, enforced by its own filesystem
+    /// (none: unlimited, on the data disk).
+    pub sandbox_disk_bytes: Option<u64>,
+    /// Size of each new disk volume, bytes, enforced by its own filesystem (none: unlimited).
+    pub volume_size_bytes: Option<u64>,
     /// Bytes of log lines kept per sandbox; the oldest are dropped beyond it (a marker line
     /// says how many).
     pub log_retention_bytes: u64,
@@ -73,10 +79,17 @@ impl ServiceOptions {
             default_memory_bytes: DEFAULT_MEMORY_BYTES,
             images: ImageOptions::default(),
             image_prune_interval: None,
+            sandbox_disk_bytes: Some(DEFAULT_SANDBOX_DISK_BYTES),
+            volume_size_bytes: Some(DEFAULT_VOLUME_SIZE_BYTES),
             log_retention_bytes: crate::store::DEFAULT_LOG_RETENTION,
         }
     }
 }
+
+/// The size limit of a sandbox's writable layer unless the server is told otherwise: 10 GiB.
+pub const DEFAULT_SANDBOX_DISK_BYTES: u64 = 10 << 30;
+/// The size of a disk volume unless the server is told otherwise: 10 GiB.
+pub const DEFAULT_VOLUME_SIZE_BYTES: u64 = 10 << 30;
 
 /// The CPU limit of a sandbox that asks for none, unless the server is told otherwise: 1 core.
 pub const DEFAULT_CPU_MILLIS: u64 = 1000;
@@ -138,6 +151,8 @@ impl Service {
         store_options(&service.store, &service.options);
         // Before recovery: adopted sandboxes send their output through the bounded channel.
         lifecycle::spawn_event_loop(service.clone(), receiver);
+        // Volumes first: a sandbox started by the recovery must find them mounted.
+        service.restore_volumes().await;
         service.recover().await;
         service.reconcile().await;
         service.recover_snapshots();

@@ -18,6 +18,9 @@ use crate::{
 
 /// The lowest port a sandbox may expose (below are the privileged ports).
 const FIRST_PORT: i64 = 1024;
+/// Most entries of an egress allow-list (each becomes a firewall element or a name the DNS
+/// filter compares every query with; wildcards and CIDR ranges cover more).
+pub const MAX_EGRESS_ENTRIES: usize = 256;
 
 /// Checks `networking` and `egress`; the error names the problem and the fix.
 pub(super) fn validate(spec: &SandboxSpec) -> ApiResult<()> {
@@ -58,6 +61,13 @@ pub(super) fn validate(spec: &SandboxSpec) -> ApiResult<()> {
         }
     }
     if let Some(egress) = &spec.egress {
+        let count = egress.allowed_destinations.len();
+        if count > MAX_EGRESS_ENTRIES {
+            return Err(ApiError::bad_request(format!(
+                "egress allowed_destinations has {count} entries: at most {MAX_EGRESS_ENTRIES} \
+                 (cover more with wildcards such as *.example.com or CIDR ranges)"
+            )));
+        }
         AllowList::parse(&egress.allowed_destinations).map_err(ApiError::bad_request)?;
     }
     Ok(())
@@ -129,5 +139,10 @@ mod tests {
         assert!(nat.egress.unwrap().allows_name("a.example.com"));
         let err = validate(&spec(&["https://x"])).unwrap_err();
         assert!(err.message.contains("scheme"), "{}", err.message);
+        let names: Vec<String> = (0..=MAX_EGRESS_ENTRIES).map(|i| format!("h{i}.test")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        assert!(validate(&spec(&names[1..])).is_ok());
+        let err = validate(&spec(&names)).unwrap_err();
+        assert!(err.message.contains("at most 256"), "{}", err.message);
     }
 }

@@ -62,6 +62,7 @@ impl Service {
     }
 
     fn validate_spec(&self, spec: &SandboxSpec) -> ApiResult<()> {
+        super::validate::spec(spec)?;
         match (spec.image.trim().is_empty(), &spec.snapshot_id) {
             (false, Some(_)) => {
                 return Err(ApiError::bad_request(

@@ -96,9 +96,12 @@ impl Service {
             Ok(_) => self.runtime.snapshot(sandbox_id, dest.clone()).await,
             Err(err) => Err(format!("the base image {image} is not available: {err}")),
         };
+        // The recorded reason reaches clients: the data directory's place stays in the log.
+        let data_dir = self.options.data_dir.to_string_lossy();
+        let redacted = outcome.as_ref().err().map(|r| r.replace(data_dir.as_ref(), "<data dir>"));
         let result = match &outcome {
             Ok(size) => Ok(i64::try_from(*size).unwrap_or(i64::MAX)),
-            Err(reason) => Err(reason.as_str()),
+            Err(_) => Err(redacted.as_deref().unwrap_or_default()),
         };
         let failed = result.is_err();
         match self.store.finish_snapshot(id, now_micros(), result) {

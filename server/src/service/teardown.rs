@@ -33,7 +33,8 @@ impl Service {
         result
     }
 
-    /// Waits (at most `timeout`) until no sandbox is being torn down.
+    /// Waits (at most `timeout`) until no sandbox is being torn down, then unmounts the
+    /// volumes (for a stopping server).
     pub async fn wait_teardowns(&self, timeout: std::time::Duration) {
         let idle = async {
             loop {
@@ -47,6 +48,8 @@ impl Service {
         if tokio::time::timeout(timeout, idle).await.is_err() {
             tracing::warn!("sandbox teardowns still running after {timeout:?}; stopping anyway");
         }
+        // The server is stopping: its volume mounts go too (the next start mounts them again).
+        self.release_volumes().await;
     }
 
     /// Ends every sandbox the runtime finds on the host that the store does not track as live

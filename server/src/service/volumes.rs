@@ -1,4 +1,5 @@
-//! Volume operations: disk volumes are directories under `<data-dir>/volumes/<id>`.
+//! Volume operations: disk volumes are directories under `<data-dir>/volumes/<id>`, each with a
+//! size-limited filesystem of its own mounted on it (`volumes/storage.rs`).
 
 use porter_sandbox::types::{
     LookupResult, VolumeListResponse, VolumePhase, VolumeRecord, VolumeSpec, VolumeSpecType,
@@ -10,7 +11,7 @@ use crate::{
     error::{ApiError, ApiResult},
     store::{DeleteOutcome, StoreError, VolumeRow},
     time::now_micros,
-    volumes::VolumeFs,
+    volumes::{VolumeFs, image::ImageError, storage},
 };
 
 impl Service {
@@ -20,7 +21,7 @@ impl Service {
     }
 
     /// `POST /v1/volume`: a disk volume, ready at once.
-    pub fn create_volume(&self, spec: VolumeSpec) -> ApiResult<VolumeRecord> {
+    pub async fn create_volume(&self, spec: VolumeSpec) -> ApiResult<VolumeRecord> {
         match spec.r#type.clone().unwrap_or(VolumeSpecType::Disk) {
             VolumeSpecType::Disk => {}
             VolumeSpecType::Object => {
@@ -44,10 +45,30 @@ impl Service {
             names::validate_name("volume", name).map_err(ApiError::bad_request)?;
         }
         let id = names::new_id("vol");
-        let dir = self.options.data_dir.join("volumes").join(&id);
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            ApiError::internal(format!("cannot create the volume directory {}: {e}", dir.display()))
-        })?;
+        let dir = self.volumes_dir().join(&id);
+        let size = self.options.volume_size_bytes;
+        let made = {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || storage::create(&dir, size)).await
+        };
+        match made {
+            Ok(Ok(())) => {}
+            Ok(Err(ImageError::NoSpace(detail))) => {
+                tracing::error!("creating volume {id}: {detail}");
+                return Err(ApiError::insufficient_storage(
+                    "the server's data disk is full, so the volume cannot be created: free \
+                     space on the server's host, or delete unused volumes, sandboxes and images",
+                ));
+            }
+            Ok(Err(ImageError::Failed(detail))) => {
+                tracing::error!("creating volume {id}: {detail}");
+                return Err(ApiError::internal(
+                    "the volume's size-limited filesystem cannot be created or mounted (are \
+                     mkfs.ext4 and loop devices available?); the server log says why",
+                ));
+            }
+            Err(err) => return Err(ApiError::internal(format!("volume creation failed: {err}"))),
+        }
         let row = VolumeRow {
             name: spec.name.unwrap_or_else(|| id.clone()),
             id: id.clone(),
@@ -57,15 +78,17 @@ impl Service {
             phase: VolumePhase::Ready,
             created_at: now_micros(),
         };
-        match self.store.insert_volume(&row) {
+        let inserted = self.store.insert_volume(&row);
+        if inserted.is_err() {
+            // No record, no storage: a failed create leaves nothing behind.
+            let _ = tokio::task::spawn_blocking(move || storage::remove(&dir)).await;
+        }
+        match inserted {
             Ok(()) => Ok(row.to_record(Vec::new())),
-            Err(StoreError::NameTaken(name)) => {
-                let _ = std::fs::remove_dir(&dir);
-                Err(ApiError::conflict(format!(
-                    "a volume named {name:?} already exists: choose another name, or delete that \
-                     volume first"
-                )))
-            }
+            Err(StoreError::NameTaken(name)) => Err(ApiError::conflict(format!(
+                "a volume named {name:?} already exists: choose another name, or delete that \
+                 volume first"
+            ))),
             Err(err) => Err(store_error(err)),
         }
     }
@@ -86,7 +109,7 @@ impl Service {
     }
 
     /// `DELETE /v1/volume/{id}`: refused (409) while attached; the name is free afterwards.
-    pub fn delete_volume(&self, id: &str) -> ApiResult<()> {
+    pub async fn delete_volume(&self, id: &str) -> ApiResult<()> {
         match self.store.delete_volume(id) {
             Ok(DeleteOutcome::Deleted) => {}
             Ok(DeleteOutcome::NotFound) => {
@@ -100,16 +123,65 @@ impl Service {
             }
             Err(err) => return Err(store_error(err)),
         }
-        // The record is gone; remove the data out of the way first so a crash leaves no
-        // half-deleted volume directory behind under its old name.
-        let dir = self.options.data_dir.join("volumes").join(id);
-        let trash = self.options.data_dir.join("volumes").join(format!(".deleted-{id}"));
-        if std::fs::rename(&dir, &trash).is_ok() {
-            std::thread::spawn(move || {
-                let _ = std::fs::remove_dir_all(trash);
+        // The record is gone: unmount (everywhere) and delete the data.
+        let dir = self.volumes_dir().join(id);
+        let _ = tokio::task::spawn_blocking(move || storage::remove(&dir)).await;
+        Ok(())
+    }
+
+    /// Where the volumes' directories (and images) are.
+    fn volumes_dir(&self) -> std::path::PathBuf {
+        self.options.data_dir.join("volumes")
+    }
+
+    /// At start: removes what a crash left of volumes being created or deleted, mounts the
+    /// volumes' filesystems that are not mounted (after a reboot), then removes, in the
+    /// background, the upload temp files a crash left in them.
+    pub(crate) async fn restore_volumes(&self) {
+        let dirs: Vec<_> = match self.store.volume_records() {
+            Ok(records) => records
+                .into_iter()
+                .filter(|r| r.r#type == VolumeType::Disk)
+                .map(|r| self.volumes_dir().join(&r.path))
+                .collect(),
+            Err(err) => {
+                tracing::error!("cannot list the volumes to mount them: {err}");
+                return;
+            }
+        };
+        let started = std::time::SystemTime::now();
+        let volumes = self.volumes_dir();
+        let mounted = tokio::task::spawn_blocking(move || {
+            storage::remove_orphans(&volumes, &dirs);
+            for dir in &dirs {
+                if let Err(err) = storage::restore(dir) {
+                    tracing::error!("cannot mount volume {}: {err}", dir.display());
+                }
+            }
+            dirs
+        })
+        .await;
+        if let Ok(dirs) = mounted {
+            tokio::task::spawn_blocking(move || {
+                for dir in &dirs {
+                    let removed = storage::remove_upload_leftovers(dir, started);
+                    if removed > 0 {
+                        tracing::info!(
+                            "removed {removed} unfinished uploads from {}",
+                            dir.display()
+                        );
+                    }
+                }
             });
         }
-        Ok(())
+    }
+
+    /// When the server stops: unmounts the volumes' filesystems from the server.
+    pub(crate) async fn release_volumes(&self) {
+        let Ok(records) = self.store.volume_records() else { return };
+        let dirs: Vec<_> = records.iter().map(|r| self.volumes_dir().join(&r.path)).collect();
+        let _ = tokio::task::spawn_blocking(move || dirs.iter().for_each(|d| storage::release(d)))
+            .await;
     }
 
     /// The files API of disk volume `id`.
@@ -124,6 +196,9 @@ impl Service {
                 "volume {id} is an object volume: manage its files in its bucket"
             )));
         }
-        Ok(VolumeFs::new(self.options.data_dir.join("volumes").join(&row.path)))
+        let dir = self.volumes_dir().join(&row.path);
+        // Never the bare directory under a missing mount: it is on the host's disk, unlimited.
+        storage::check_mounted(&dir).map_err(ApiError::internal)?;
+        Ok(VolumeFs::new(dir))
     }
 }

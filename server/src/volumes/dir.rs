@@ -38,7 +38,11 @@ impl Dir {
             .custom_flags(libc::O_DIRECTORY)
             .open(root)
             .map(|file| Self::from_file(file, root.to_path_buf()))
-            .map_err(|e| io_error(e, format_args!("opening volume directory {}", root.display())))
+            .map_err(|e| {
+                // The host path stays in the server's log; clients see the volume's root.
+                tracing::error!("opening volume directory {}: {e}", root.display());
+                io_error(e, "opening the volume's root directory")
+            })
     }
 
     fn from_file(file: File, plain: PathBuf) -> Self {
@@ -82,13 +86,16 @@ impl Dir {
             .open(self.child(name))
     }
 
-    /// Creates the new file `name` for writing; fails if anything is there already.
+    /// Creates the new file `name` for writing; fails if anything is there already. The file
+    /// belongs to the sandboxes' root, as if a sandbox had written it.
     pub(crate) fn create_new(&self, name: &str) -> io::Result<File> {
-        OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .custom_flags(libc::O_NOFOLLOW)
-            .open(self.child(name))
+            .open(self.child(name))?;
+        give_to_sandboxes(|uid, gid| std::os::unix::fs::fchown(&file, Some(uid), Some(gid)));
+        Ok(file)
     }
 
     /// Lists the directory.
@@ -99,6 +106,19 @@ impl Dir {
     /// Flushes the directory itself, making creations and renames in it durable.
     pub(crate) fn sync(&self) -> io::Result<()> {
         self.file.sync_all()
+    }
+}
+
+/// Hands something the files API created to the sandboxes' root (the base of their id
+/// range), so that sandboxes can change it like their own files. Skipped when the server
+/// cannot (not root, or no id range: then no sandbox runs either).
+fn give_to_sandboxes(chown: impl FnOnce(u32, u32) -> io::Result<()>) {
+    if let Ok(range) = crate::runtime::idmap::range() {
+        if let Err(err) = chown(range.uid_base, range.gid_base) {
+            if err.kind() != io::ErrorKind::PermissionDenied {
+                tracing::warn!("cannot give a volume file to the sandboxes' root: {err}");
+            }
+        }
     }
 }
 
@@ -126,7 +146,13 @@ pub(crate) fn descend(
         match meta {
             None if missing == Missing::Create => {
                 match fs::create_dir(dir.child(name)) {
-                    Ok(()) => dir.sync().map_err(|e| io_error(e, "syncing a new directory"))?,
+                    Ok(()) => {
+                        let child = dir.child(name);
+                        give_to_sandboxes(|uid, gid| {
+                            std::os::unix::fs::lchown(&child, Some(uid), Some(gid))
+                        });
+                        dir.sync().map_err(|e| io_error(e, "syncing a new directory"))?;
+                    }
                     // Someone else created it meanwhile; opening it below checks what it is.
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(io_error(e, format_args!("creating directory {here:?}"))),

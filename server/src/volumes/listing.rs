@@ -1,10 +1,13 @@
 //! Listing and searching (API.md §10.1): a breadth-first walk bounded by an entry budget.
 //!
 //! Every entry read costs one unit of the budget. A directory's children are taken in listing
-//! order (directories first, then files, each by name in byte order); when the budget runs out
-//! inside a directory, it keeps the children read so far and is marked `truncated`. Queued
-//! directories the walk never got to are marked `truncated` without `entries` — unless they turn
-//! out to be empty, which costs nothing and is reported as complete.
+//! order (directories first, then files, each by name in byte order). A subdirectory whose
+//! children do not all fit in the budget left is sent unread: `truncated` without `entries`, so
+//! clients list it again by itself (they follow only unread directories); the walk goes on
+//! with the next queued directories, which may still fit. Only the listed directory itself can
+//! be partly read (the first entries that fit, and the response's `truncated`). Queued
+//! directories the walk never got to are marked `truncated` without `entries` — unless they
+//! turn out to be empty, which costs nothing and is reported as complete.
 //!
 //! A search keeps exactly the entries whose name contains the term (case-insensitively) and the
 //! directories leading to them; a matching directory keeps only its matching descendants, so
@@ -131,6 +134,13 @@ impl Walk {
                     continue;
                 }
             };
+            if more && idx != 0 {
+                // A subdirectory is sent whole or not at all: clients (the official SDKs
+                // among them) list a truncated directory again only when it has no entries,
+                // so a partly read one would silently lose the rest.
+                walk.nodes[idx].truncated = true;
+                continue;
+            }
             remaining -= kids.len();
             let unread = kids.is_empty() && more;
             let mut children = Vec::with_capacity(kids.len());
@@ -368,16 +378,14 @@ mod tests {
         });
         assert_eq!(listing(&vol, "/", None, 3).await, expected);
 
-        // Budget 7: root (5) then a/ gets two of its three children.
+        // Budget 7: root (5); a/'s three children do not fit in the two left, so a/ is sent
+        // unread (never partly: clients would skip the rest); b/'s one child fits.
         let expected = json!({
             "path": "/",
             "truncated": true,
             "entries": [
-                {"name": "a", "type": "directory", "size_bytes": 0, "truncated": true, "entries": [
-                    {"name": "x", "type": "directory", "size_bytes": 0, "truncated": true},
-                    file("1.txt", 1),
-                ]},
-                {"name": "b", "type": "directory", "size_bytes": 0, "truncated": true},
+                {"name": "a", "type": "directory", "size_bytes": 0, "truncated": true},
+                {"name": "b", "type": "directory", "size_bytes": 0, "entries": [file("3.txt", 3)]},
                 {"name": "empty", "type": "directory", "size_bytes": 0, "entries": []},
                 file("m.txt", 1),
                 file("z.txt", 2),
@@ -388,6 +396,51 @@ mod tests {
         // Exactly enough budget for all ten entries: nothing truncated.
         assert_eq!(listing(&vol, "/", None, 10).await["truncated"], json!(false));
         assert_eq!(listing(&vol, "/", None, 9).await["truncated"], json!(true));
+    }
+
+    /// Walks like the SDKs' `iterdir`: takes the entries a listing carries and lists again
+    /// only the directories sent truncated without entries. Returns every path seen.
+    async fn walk_like_a_client(vol: &TestVol, budget: usize) -> Vec<String> {
+        fn take(
+            entries: &[VolumeFileEntry],
+            parent: &str,
+            seen: &mut Vec<String>,
+            todo: &mut Vec<String>,
+        ) {
+            for entry in entries {
+                let path = format!("{}/{}", parent.trim_end_matches('/'), entry.name);
+                seen.push(path.clone());
+                match &entry.entries {
+                    Some(children) => take(children, &path, seen, todo),
+                    None if entry.truncated == Some(true) => todo.push(path),
+                    None => {}
+                }
+            }
+        }
+        let (mut seen, mut todo) = (Vec::new(), vec!["/".to_owned()]);
+        while let Some(dir) = todo.pop() {
+            let listing = vol.fs.list(&dir, None, budget).await.unwrap();
+            take(&listing.entries, &listing.path, &mut seen, &mut todo);
+        }
+        seen.sort();
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_client_following_unread_directories_sees_every_entry() {
+        let vol = TestVol::new();
+        for d in ["a", "b", "c"] {
+            for f in 0..5 {
+                vol.put(&format!("{d}/sub/f{f}"), b"x");
+                vol.put(&format!("{d}/g{f}"), b"x");
+            }
+        }
+        // 3 + 3 × (1 + 5 + 5) = 36 entries, with budgets that end inside directories (a
+        // directory larger than the whole budget cannot be listed whole: the API has no offset).
+        for budget in [6, 7, 10, 13] {
+            let seen = walk_like_a_client(&vol, budget).await;
+            assert_eq!(seen.len(), 36, "budget {budget}: {seen:?}");
+        }
     }
 
     #[tokio::test]
@@ -406,8 +459,7 @@ mod tests {
         let nested = listing(&vol, "/", None, 4).await;
         assert_eq!(
             nested["entries"][0],
-            json!({"name": "big", "type": "directory", "size_bytes": 0, "truncated": true,
-                   "entries": [file("f0", 1), file("f1", 1), file("f2", 1)]})
+            json!({"name": "big", "type": "directory", "size_bytes": 0, "truncated": true})
         );
     }
 

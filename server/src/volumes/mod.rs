@@ -22,10 +22,13 @@
 
 mod dir;
 mod error;
+pub mod image;
+mod leftovers;
 mod listing;
 mod moves;
 mod paths;
 mod read;
+pub mod storage;
 mod write;
 
 use std::{

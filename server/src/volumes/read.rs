@@ -93,6 +93,12 @@ fn open_for_read(root: Dir, path: &VolPath) -> Result<(std::fs::File, Metadata),
         ));
     };
     let parent = descend(root, path, path.parts().len() - 1, Missing::Fail)?;
+    // Sockets, FIFOs and devices are refused before being opened (opening one can block,
+    // fail oddly or act on a device); the check on the open file below covers a swap.
+    let kind = parent.lstat(name).map_err(|e| io_error(e, format_args!("looking up {path}")))?;
+    if kind.is_some_and(|m| !(m.is_file() || m.is_dir() || m.file_type().is_symlink())) {
+        return Err(not_regular(path));
+    }
     let file = match parent.open_file(name) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -111,11 +117,15 @@ fn open_for_read(root: Dir, path: &VolPath) -> Result<(std::fs::File, Metadata),
         )));
     }
     if !meta.is_file() {
-        return Err(FsError::InvalidPath(format!(
-            "{path} is not a regular file (a device, FIFO or socket) and cannot be read"
-        )));
+        return Err(not_regular(path));
     }
     Ok((file, meta))
+}
+
+fn not_regular(path: &VolPath) -> FsError {
+    FsError::InvalidPath(format!(
+        "{path} is not a regular file (a device, FIFO or socket) and cannot be read"
+    ))
 }
 
 /// A syntactically valid single byte range.
@@ -288,6 +298,9 @@ mod tests {
         let fifo = root.join("fifo");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         assert!(assert_invalid(vol.fs.read("/fifo", None).await).contains("not a regular file"));
+        // A unix socket a sandbox bound in the volume: open(2) would fail with ENXIO (a 500).
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("sock")).unwrap();
+        assert!(assert_invalid(vol.fs.read("/sock", None).await).contains("not a regular file"));
         vol.assert_outside_untouched();
     }
 }

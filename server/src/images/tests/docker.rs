@@ -77,7 +77,7 @@ fn classic_archive(dir: &Path) -> (std::path::PathBuf, String) {
 
 #[tokio::test]
 async fn flattens_a_classic_docker_save_archive() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let (path, config_hex) = classic_archive(tmp.path());
     let store = ImageStore::new(tmp.path().join("images"));
     let reference = format!("docker-archive:{}", path.display());
@@ -101,7 +101,7 @@ async fn flattens_a_classic_docker_save_archive() {
 
 #[tokio::test]
 async fn flattens_a_gzipped_oci_style_docker_archive() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let layers = two_layers();
     let (lower, upper) = (gzip(&layers[0].tar), layers[1].tar.clone());
     let config = config_bytes(&[&layers[0].tar, &upper]);
@@ -131,7 +131,7 @@ async fn flattens_a_gzipped_oci_style_docker_archive() {
 
 #[tokio::test]
 async fn broken_docker_archives_are_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let store = ImageStore::new(tmp.path().join("images"));
     let resolve = |path: &Path| {
         let store = store.clone();
@@ -196,4 +196,58 @@ async fn broken_docker_archives_are_refused() {
     .unwrap();
     let err = resolve(&lacking).await;
     assert!(matches!(&err, ImageError::NotFound(m) if m.contains("l/layer.tar")), "{err:?}");
+}
+
+/// A local user must not get an image the server can read but they cannot: a private archive
+/// (or one behind a symlink) is refused at create (`check_reference`) and at resolve.
+#[tokio::test]
+async fn archives_other_users_cannot_read_are_refused() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let tmp = public_tempdir();
+    let (path, _) = classic_archive(tmp.path());
+    let store = ImageStore::new(tmp.path().join("images"));
+    let reference = format!("docker-archive:{}", path.display());
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    let why = ImageStore::check_reference(&reference).unwrap_err();
+    assert!(why.contains("not readable by other users") && why.contains("chmod o+r"), "{why}");
+    let err = store.resolve(&reference).await.unwrap_err();
+    assert!(matches!(&err, ImageError::Invalid(m) if m.contains("other users")), "{err:?}");
+
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    let link = tmp.path().join("link.tar");
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let linked = format!("docker-archive:{}", link.display());
+    assert!(ImageStore::check_reference(&linked).unwrap_err().contains("symbolic link"));
+    assert!(store.resolve(&linked).await.is_err());
+    assert_eq!(ImageStore::check_reference(&reference), Ok(()));
+    let image = store.resolve(&reference).await.unwrap();
+    if fs::metadata("/proc/self").unwrap().uid() == 0 {
+        // Unpacked into the sandboxes' id range, not as host root.
+        let ids = crate::runtime::idmap::range().unwrap();
+        assert_eq!(fs::metadata(image.rootfs.join("etc/keep")).unwrap().uid(), ids.uid_base);
+    }
+}
+
+/// A rootfs unpacked by an older server (owned by host root, not shifted into the id range) is
+/// unpacked again rather than run as it is.
+#[tokio::test]
+async fn a_rootfs_unpacked_before_the_id_shift_is_replaced() {
+    use std::os::unix::fs::MetadataExt;
+    if fs::metadata("/proc/self").unwrap().uid() != 0 {
+        return; // only root can shift owners
+    }
+    let tmp = public_tempdir();
+    let (path, _) = classic_archive(tmp.path());
+    let store = ImageStore::new(tmp.path().join("images"));
+    let reference = format!("docker-archive:{}", path.display());
+    let image = store.resolve(&reference).await.unwrap();
+    let ids = crate::runtime::idmap::range().unwrap();
+    assert_eq!(fs::metadata(&image.rootfs).unwrap().uid(), ids.uid_base);
+    // What an older server left: everything owned by host root.
+    std::os::unix::fs::chown(&image.rootfs, Some(0), Some(0)).unwrap();
+    std::os::unix::fs::chown(image.rootfs.join("etc/keep"), Some(0), Some(0)).unwrap();
+    let again = store.resolve(&reference).await.unwrap();
+    assert_eq!(again.rootfs, image.rootfs);
+    assert_eq!(fs::metadata(&again.rootfs).unwrap().uid(), ids.uid_base);
+    assert_eq!(fs::metadata(again.rootfs.join("etc/keep")).unwrap().uid(), ids.uid_base);
 }

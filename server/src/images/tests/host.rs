@@ -69,7 +69,10 @@ async fn builds_the_host_image_from_this_machine() {
     }
     let home = fs::metadata(root.join("home/sandbox")).unwrap();
     if fs::metadata("/proc/self").unwrap().uid() == 0 {
-        assert_eq!((home.uid(), home.gid()), (1000, 1000));
+        let ids = crate::runtime::idmap::range().unwrap();
+        assert_eq!((home.uid(), home.gid()), (ids.host_uid(1000), ids.host_gid(1000)));
+        let root_dir = fs::metadata(root.join("root")).unwrap();
+        assert_eq!((root_dir.uid(), root_dir.gid()), (ids.uid_base, ids.gid_base));
     }
     assert_eq!(fs::metadata(root.join("tmp")).unwrap().mode() & 0o7777, 0o1777);
     assert_eq!(fs::metadata(root.join("root")).unwrap().mode() & 0o7777, 0o700);

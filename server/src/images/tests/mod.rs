@@ -246,3 +246,12 @@ pub(super) fn tree(root: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A temporary directory other users can search (`tempdir()` is 0700), so that local images
+/// in it pass the rule of `access.rs`.
+pub(super) fn public_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    tmp
+}

@@ -32,7 +32,7 @@ fn standard_layout(tmp: &Path) -> (Layout, String) {
 
 #[tokio::test]
 async fn flattens_layers_with_whiteouts_and_opaque_dirs() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let (layout, manifest_hex) = standard_layout(tmp.path());
     let image = store(tmp.path()).resolve(&reference(&layout, None)).await.unwrap();
 
@@ -83,7 +83,7 @@ fn one_file_image(layout: &Layout, name: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn selects_images_by_tag() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let layout = Layout::new(&tmp.path().join("layout"));
     let v1 = one_file_image(&layout, "one");
     let v2 = one_file_image(&layout, "two");
@@ -119,7 +119,7 @@ async fn selects_images_by_tag() {
 
 #[tokio::test]
 async fn a_single_untagged_image_needs_no_tag() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let layout = Layout::new(&tmp.path().join("layout"));
     let only = one_file_image(&layout, "only");
     layout.write_index(vec![only]);
@@ -133,7 +133,7 @@ async fn a_single_untagged_image_needs_no_tag() {
 
 #[tokio::test]
 async fn picks_this_machines_platform_from_a_nested_index() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let layout = Layout::new(&tmp.path().join("layout"));
     let ours = super::super::oci::host_architecture();
     let other_arch = if ours == "amd64" { "arm64" } else { "amd64" };
@@ -158,7 +158,7 @@ async fn picks_this_machines_platform_from_a_nested_index() {
 
 #[tokio::test]
 async fn a_corrupt_layer_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let (layout, _) = standard_layout(tmp.path());
     // Flip one byte of the plain (second) layer, keeping its size.
     let manifest = newest_manifest(&layout);
@@ -186,7 +186,7 @@ fn newest_manifest(layout: &Layout) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_corrupt_config_or_diff_id_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let (layout, _) = standard_layout(tmp.path());
     let manifest = newest_manifest(&layout);
     let config_hex = manifest["config"]["digest"].as_str().unwrap().trim_start_matches("sha256:");
@@ -210,7 +210,7 @@ async fn a_corrupt_config_or_diff_id_is_refused() {
 
 #[tokio::test]
 async fn missing_layouts_and_blobs_are_not_found() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let store = store(tmp.path());
     let err = store.resolve("oci-layout:/nonexistent/layout:v1").await.unwrap_err();
     assert!(
@@ -236,7 +236,7 @@ async fn missing_layouts_and_blobs_are_not_found() {
 
 #[tokio::test]
 async fn zstd_layers_are_unsupported() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let layout = Layout::new(&tmp.path().join("layout"));
     // A real zstd frame header is enough: the layer is refused before decoding.
     let zstd = [0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0];
@@ -253,7 +253,7 @@ async fn zstd_layers_are_unsupported() {
 
 #[tokio::test]
 async fn a_gzipped_layer_labelled_plain_is_sniffed() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let layout = Layout::new(&tmp.path().join("layout"));
     let tar = tar_of(&[file("hello", "world")]);
     let layer = with_media(layout.blob(&gzip(&tar)), MEDIA_TAR);
@@ -272,7 +272,7 @@ async fn a_gzipped_layer_labelled_plain_is_sniffed() {
 
 #[tokio::test]
 async fn a_second_resolve_reuses_the_unpacked_rootfs() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let (layout, _) = standard_layout(tmp.path());
     let store = store(tmp.path());
     let reference = reference(&layout, None);
@@ -299,7 +299,7 @@ async fn a_second_resolve_reuses_the_unpacked_rootfs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resolves_unpack_once() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let (layout, _) = standard_layout(tmp.path());
     let store = store(tmp.path());
     let reference = reference(&layout, None);
@@ -321,7 +321,7 @@ async fn concurrent_resolves_unpack_once() {
 
 #[tokio::test]
 async fn malicious_layers_never_escape_the_rootfs() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     let outside = tmp.path().join("outside");
     fs::create_dir(&outside).unwrap();
     fs::write(outside.join("canary"), "untouched").unwrap();
@@ -346,7 +346,7 @@ async fn malicious_layers_never_escape_the_rootfs() {
 
 #[tokio::test]
 async fn unreachable_registries_fall_back_to_host_or_fail_and_bad_references_are_invalid() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = public_tempdir();
     // A loopback port nothing listens on: connection refused, like a machine without a route.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let reference = format!("127.0.0.1:{port}/library/python:3.12-slim");
@@ -380,4 +380,26 @@ async fn unreachable_registries_fall_back_to_host_or_fail_and_bad_references_are
     assert!(matches!(err, ImageError::Invalid(_)), "{err:?}");
     let err = lenient.resolve("oci-layout:relative/dir").await.unwrap_err();
     assert!(matches!(err, ImageError::Invalid(_)), "{err:?}");
+}
+
+/// Files of a layout are read under the rule of `access.rs` too: a private layout, or a blob
+/// that is a symlink to a file the caller cannot read, is refused.
+#[tokio::test]
+async fn layouts_other_users_cannot_read_are_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = public_tempdir();
+    let (layout, _) = standard_layout(tmp.path());
+    let store = store(tmp.path());
+    let reference = reference(&layout, None);
+    fs::set_permissions(&layout.dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let why = ImageStore::check_reference(&reference).unwrap_err();
+    assert!(why.contains("chmod o+rx"), "{why}");
+    assert!(store.resolve(&reference).await.is_err());
+    fs::set_permissions(&layout.dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let index = layout.dir.join("index.json");
+    let secret = tmp.path().join("secret.json");
+    fs::rename(&index, &secret).unwrap();
+    std::os::unix::fs::symlink(&secret, &index).unwrap();
+    let err = store.resolve(&reference).await.unwrap_err();
+    assert!(matches!(&err, ImageError::Invalid(m) if m.contains("symbolic link")), "{err:?}");
 }

@@ -9,6 +9,10 @@ use tar::EntryType;
 use super::*;
 use crate::images::ImageError;
 use crate::images::unpack::apply_layer;
+use crate::runtime::idmap::IdRange;
+
+/// The id range layers are unpacked into here.
+const IDS: IdRange = IdRange { uid_base: 100_000, gid_base: 200_000 };
 
 /// A root to unpack into and a canary directory beside it.
 fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -22,7 +26,7 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
 }
 
 fn apply(root: &Path, entries: &[Entry]) -> Result<(), ImageError> {
-    apply_layer(root, tar_of(entries).as_slice())
+    apply_layer(root, tar_of(entries).as_slice(), IDS)
 }
 
 fn assert_canary(outside: &Path) {
@@ -147,16 +151,23 @@ fn whiteouts_remove_files_and_whole_directories() {
 }
 
 #[test]
-fn modes_owners_and_times_are_kept() {
+fn modes_owners_and_times_are_kept_shifted_without_set_id_bits() {
     let (_tmp, root, _outside) = setup();
     let owned =
         Entry { uid: 1234, gid: 5678, mode: 0o4755, mtime: 1_600_000_000, ..file("bin/su", "x") };
+    let sgid = Entry { mode: 0o2711, ..file("bin/wall", "x") };
+    let sticky = Entry { mode: 0o3777, ..dir("shared") };
     let private =
         Entry { mode: 0o700, uid: 1000, gid: 1000, mtime: 1_500_000_000, ..dir("home/u") };
     let link = Entry { uid: 42, gid: 43, ..symlink("l", "bin/su") };
-    apply(&root, &[private, file("home/u/f", "f"), owned, link]).unwrap();
+    let hard = Entry { kind: EntryType::Link, ..symlink("bin/su2", "bin/su") };
+    apply(&root, &[private, file("home/u/f", "f"), owned, sgid, sticky, link, hard]).unwrap();
     let su = fs::metadata(root.join("bin/su")).unwrap();
-    assert_eq!(su.mode() & 0o7777, 0o4755, "set-uid survives the chown");
+    assert_eq!(su.mode() & 0o7777, 0o755, "set-uid is dropped");
+    assert_eq!(fs::metadata(root.join("bin/su2")).unwrap().mode() & 0o7777, 0o755);
+    assert_eq!(fs::metadata(root.join("bin/wall")).unwrap().mode() & 0o7777, 0o711);
+    // Directories keep set-gid (group inheritance) and sticky.
+    assert_eq!(fs::metadata(root.join("shared")).unwrap().mode() & 0o7777, 0o3777);
     assert_eq!(su.mtime(), 1_600_000_000);
     let home = fs::metadata(root.join("home/u")).unwrap();
     assert_eq!(home.mode() & 0o7777, 0o700);
@@ -164,10 +175,10 @@ fn modes_owners_and_times_are_kept() {
     // Implicitly created parents get 0755.
     assert_eq!(fs::metadata(root.join("bin")).unwrap().mode() & 0o7777, 0o755);
     if fs::metadata("/proc/self").unwrap().uid() == 0 {
-        assert_eq!((su.uid(), su.gid()), (1234, 5678));
-        assert_eq!((home.uid(), home.gid()), (1000, 1000));
+        assert_eq!((su.uid(), su.gid()), (101_234, 205_678));
+        assert_eq!((home.uid(), home.gid()), (101_000, 201_000));
         let l = fs::symlink_metadata(root.join("l")).unwrap();
-        assert_eq!((l.uid(), l.gid()), (42, 43));
+        assert_eq!((l.uid(), l.gid()), (100_042, 200_043));
     }
 }
 
@@ -188,7 +199,7 @@ fn entry_of(path: &str, kind: EntryType) -> Entry {
 #[test]
 fn garbage_is_not_a_tar() {
     let (_tmp, root, _outside) = setup();
-    let err =
-        apply_layer(&root, &b"this is not a tar archive at all, not even close"[..]).unwrap_err();
+    let err = apply_layer(&root, &b"this is not a tar archive at all, not even close"[..], IDS)
+        .unwrap_err();
     assert!(matches!(err, ImageError::Invalid(_)), "{err:?}");
 }

@@ -1,14 +1,19 @@
 //! OCI `config.json` and exec process specs: the isolation of every sandbox is decided here.
 //!
-//! - Namespaces: pid, mount, ipc, uts, cgroup, network (a fresh one with only `lo`, or the
-//!   pre-made netns that slirp4netns serves).
+//! - Namespaces: user, pid, mount, ipc, uts, cgroup, network (a fresh one with only `lo`, or
+//!   the pre-made netns that slirp4netns serves).
+//! - The user namespace maps container ids `0..65536` to the sandboxes' host id range
+//!   ([`crate::runtime::idmap`]): root in a sandbox is not host root, container uid 1000 is not
+//!   the host's uid 1000. A pre-made netns belongs to the host's user namespace, so even a
+//!   sandbox's root has no capability over it (its sysctls are set when it is made, see
+//!   `network.rs`).
 //! - The workload runs under tini (`/dev/init`, a read-only bind of `tini-static`) so that it
 //!   gets signals (a shell at pid 1 ignores SIGTERM) and orphans are reaped.
 //! - Capabilities: the `crun spec` default set (AUDIT_WRITE, KILL, NET_BIND_SERVICE), no
 //!   ambient ones, so a non-root workload has none effective; `noNewPrivileges`.
-//! - A deny-list seccomp profile whose main job is blocking user namespaces (with them, an
-//!   unprivileged process could gain CAP_SYS_ADMIN over a new mount namespace) and the
-//!   kernel-wide syscalls (mount, kexec, modules, bpf, ptrace, keyrings, io_uring...).
+//! - A deny-list seccomp profile (`seccomp.rs`): nested user namespaces, kernel-wide syscalls,
+//!   socket families other than unix, inet, inet6 and netlink (no `AF_VSOCK`).
+//! - A per-sandbox bound on open files: `RLIMIT_NOFILE` × the pids limit (see [`nofile_limit`]).
 //! - The default masked and read-only `/proc` paths; `/sys` read-only.
 
 use std::path::Path;
@@ -16,6 +21,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::runtime::idmap::{self, IdRange};
 use crate::runtime::{BindMount, LaunchSpec, Limits};
 
 /// Where tini is bind-mounted inside every sandbox.
@@ -25,8 +31,11 @@ pub(super) const INIT_PATH: &str = "/dev/init";
 pub(super) const DEFAULT_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Upper bound for `RLIMIT_NOFILE` inside sandboxes (lowered to the server's own hard limit).
-const MAX_NOFILE: u64 = 1 << 16;
+/// Upper bound for `RLIMIT_NOFILE` inside sandboxes.
+pub(super) const MAX_NOFILE: u64 = 4096;
+/// Lower bound for `RLIMIT_NOFILE` inside sandboxes (shells and package managers need a few
+/// hundred).
+pub(super) const MIN_NOFILE: u64 = 256;
 
 /// CFS period for CPU limits, in microseconds.
 const CPU_PERIOD_US: u64 = 100_000;
@@ -43,6 +52,9 @@ pub(super) struct ProcessDefaults {
     pub cwd: String,
     /// `KEY=VALUE` environment of the workload.
     pub env: Vec<String>,
+    /// `RLIMIT_NOFILE` of its processes (absent in records of older servers: computed again).
+    #[serde(default)]
+    pub nofile: Option<u64>,
 }
 
 impl ProcessDefaults {
@@ -53,7 +65,8 @@ impl ProcessDefaults {
             env.push(format!("HOME={}", home_of(&spec.rootfs, spec.user.0)));
         }
         let cwd = if spec.cwd.starts_with('/') { spec.cwd.clone() } else { "/".to_owned() };
-        Self { uid: spec.user.0, gid: spec.user.1, cwd, env }
+        let nofile = Some(nofile_limit(spec.limits.pids, super::host::file_max()));
+        Self { uid: spec.user.0, gid: spec.user.1, cwd, env, nofile }
     }
 }
 
@@ -122,98 +135,25 @@ fn capabilities() -> Value {
     })
 }
 
-/// `RLIMIT_NOFILE` for sandbox processes: at most the server's hard limit (see
-/// [`super::host::nofile_hard_limit`]).
-fn rlimits() -> Value {
-    let nofile = super::host::nofile_hard_limit().unwrap_or(1024).min(MAX_NOFILE);
-    json!([{ "type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile }])
+/// `RLIMIT_NOFILE` of the processes of a sandbox with at most `pids` processes on a host whose
+/// file table holds `file_max` files: one sandbox may hold at most `nofile × pids` open files,
+/// and that is kept to half the host's table (`file_max / (2 × pids)`), within
+/// [`MIN_NOFILE`]..=[`MAX_NOFILE`] and the server's own hard limit. With the server's default
+/// 1024 pids, a host needs a `fs.file-max` of 8 M for the full 4096 (2.4 M gives 1204); the
+/// worst case of one sandbox is then `nofile × 1024` files, at most half the table. Without a
+/// pids limit, or with a tiny table, the bound is [`MIN_NOFILE`] per process.
+pub(super) fn nofile_limit(pids: Option<u64>, file_max: Option<u64>) -> u64 {
+    let share = match (pids, file_max) {
+        (Some(pids), Some(max)) if pids > 0 => max / (2 * pids),
+        _ => MIN_NOFILE,
+    };
+    let server = super::host::nofile_hard_limit().unwrap_or(1024);
+    share.clamp(MIN_NOFILE, MAX_NOFILE).min(server)
 }
 
-/// Syscalls that fail with `EPERM` inside sandboxes.
-const DENIED_SYSCALLS: &[&str] = &[
-    "mount",
-    "umount2",
-    "pivot_root",
-    "chroot",
-    "move_mount",
-    "open_tree",
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "mount_setattr",
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",
-    "kcmp",
-    "pidfd_getfd",
-    "kexec_load",
-    "kexec_file_load",
-    "reboot",
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "create_module",
-    "bpf",
-    "perf_event_open",
-    "userfaultfd",
-    "add_key",
-    "request_key",
-    "keyctl",
-    "unshare",
-    "setns",
-    "swapon",
-    "swapoff",
-    "acct",
-    "quotactl",
-    "quotactl_fd",
-    "settimeofday",
-    "clock_settime",
-    "clock_adjtime",
-    "adjtimex",
-    "open_by_handle_at",
-    "name_to_handle_at",
-    "lookup_dcookie",
-    "iopl",
-    "ioperm",
-    "syslog",
-    "vhangup",
-    "nfsservctl",
-    "uselib",
-    "_sysctl",
-    "sethostname",
-    "setdomainname",
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-    "fanotify_init",
-    "vm86",
-    "vm86old",
-    "get_kernel_syms",
-    "query_module",
-];
-
-/// `CLONE_NEWUSER`: `clone` with this flag is refused (user namespaces, see the module docs).
-const CLONE_NEWUSER: u64 = 0x1000_0000;
-
-/// The seccomp profile: allow by default, deny the list above. `clone3` gets `ENOSYS` so that
-/// libc falls back to `clone`, whose flags (unlike `clone3`'s struct) a filter can inspect.
-fn seccomp() -> Value {
-    let eperm = 1;
-    let enosys = 38;
-    json!({
-        "defaultAction": "SCMP_ACT_ALLOW",
-        "architectures": ["SCMP_ARCH_X86_64"],
-        "syscalls": [
-            { "action": "SCMP_ACT_ERRNO", "errnoRet": eperm, "names": DENIED_SYSCALLS },
-            { "action": "SCMP_ACT_ERRNO", "errnoRet": enosys, "names": ["clone3"] },
-            {
-                "action": "SCMP_ACT_ERRNO", "errnoRet": eperm, "names": ["clone"],
-                "args": [{ "index": 0, "value": CLONE_NEWUSER, "valueTwo": CLONE_NEWUSER,
-                           "op": "SCMP_CMP_MASKED_EQ" }],
-            },
-        ],
-    })
+/// `RLIMIT_NOFILE` of sandbox processes (see [`nofile_limit`]).
+fn rlimits(nofile: u64) -> Value {
+    json!([{ "type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile }])
 }
 
 fn resources(limits: &Limits) -> Value {
@@ -242,7 +182,9 @@ fn process(defaults: &ProcessDefaults, args: Vec<String>, env: Vec<String>) -> V
         "env": env,
         "cwd": defaults.cwd,
         "capabilities": capabilities(),
-        "rlimits": rlimits(),
+        "rlimits": rlimits(
+            defaults.nofile.unwrap_or_else(|| nofile_limit(None, super::host::file_max()))
+        ),
         "noNewPrivileges": true,
         // The kernel's OOM killer should pick a sandbox before the server.
         "oomScoreAdj": 500,
@@ -258,14 +200,21 @@ pub(super) fn exec_process(
     process(defaults, argv, merge_env(&defaults.env, env))
 }
 
+/// The `uidMappings` or `gidMappings` of a sandbox: container ids `0..SIZE` from `base` on.
+fn id_mapping(base: u32) -> Value {
+    json!([{ "containerID": 0, "hostID": base, "size": idmap::SIZE }])
+}
+
 /// The `config.json` of a sandbox. `root` is the mounted overlay, `netns` the network namespace
-/// to join (`None`: a new one with only loopback), `tini` the host's `tini-static`.
+/// to join (`None`: a new one with only loopback), `tini` the host's `tini-static`, `ids` the
+/// host id range of the user namespace.
 pub(super) fn config(
     spec: &LaunchSpec,
     defaults: &ProcessDefaults,
     root: &Path,
     netns: Option<&Path>,
     tini: &Path,
+    ids: IdRange,
 ) -> Result<Value, String> {
     if spec.argv.is_empty() {
         return Err("the sandbox has no command to run".to_owned());
@@ -301,8 +250,16 @@ pub(super) fn config(
     }
 
     let mut network = json!({ "type": "network" });
+    // Per network namespace: binding low ports and ICMP sockets need no capability. A fresh
+    // netns belongs to the sandbox's user namespace, so crun can set these (ids as seen inside);
+    // a pre-made one is the host's and was set up when it was made.
+    let mut sysctl = json!({
+        "net.ipv4.ip_unprivileged_port_start": "0",
+        "net.ipv4.ping_group_range": format!("0 {}", idmap::SIZE - 1),
+    });
     if let Some(path) = netns {
         network["path"] = Value::String(utf8(path)?);
+        sysctl = json!({});
     }
     // Hostnames are at most 64 bytes; sandbox ids are DNS labels (≤ 63).
     let hostname: String = spec.sandbox_id.chars().take(63).collect();
@@ -316,13 +273,11 @@ pub(super) fn config(
             "cgroupsPath": format!("/{}/{}", super::CGROUP_PARENT, spec.sandbox_id),
             "namespaces": [
                 { "type": "pid" }, { "type": "mount" }, { "type": "ipc" }, { "type": "uts" },
-                { "type": "cgroup" }, network,
+                { "type": "cgroup" }, network, { "type": "user" },
             ],
-            // Per network namespace: binding low ports and ICMP sockets need no capability.
-            "sysctl": {
-                "net.ipv4.ip_unprivileged_port_start": "0",
-                "net.ipv4.ping_group_range": "0 2147483647",
-            },
+            "uidMappings": id_mapping(ids.uid_base),
+            "gidMappings": id_mapping(ids.gid_base),
+            "sysctl": sysctl,
             "resources": resources(&spec.limits),
             "maskedPaths": [
                 "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -332,7 +287,7 @@ pub(super) fn config(
             "readonlyPaths": [
                 "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
             ],
-            "seccomp": seccomp(),
+            "seccomp": super::seccomp::profile(),
         },
     }))
 }
@@ -344,6 +299,8 @@ mod tests {
 
     use super::*;
     use crate::runtime::NetworkMode;
+
+    const IDS: IdRange = IdRange { uid_base: 100_000, gid_base: 200_000 };
 
     fn spec() -> LaunchSpec {
         LaunchSpec {
@@ -365,7 +322,12 @@ mod tests {
                 read_only: false,
             }],
             network: NetworkMode::None,
-            limits: Limits { memory_bytes: Some(64 << 20), pids: Some(64), cpu_millis: Some(500) },
+            limits: Limits {
+                memory_bytes: Some(64 << 20),
+                pids: Some(64),
+                cpu_millis: Some(500),
+                disk_bytes: None,
+            },
         }
     }
 
@@ -377,7 +339,8 @@ mod tests {
             defaults.env,
             ["PATH=".to_owned() + DEFAULT_PATH, "A=1".into(), "HOME=/".into()]
         );
-        let c = config(&spec, &defaults, Path::new("/s/merged"), None, Path::new("/t")).unwrap();
+        let c =
+            config(&spec, &defaults, Path::new("/s/merged"), None, Path::new("/t"), IDS).unwrap();
         assert_eq!(c["process"]["args"][0], "/dev/init");
         assert_eq!(c["process"]["args"][2], "sh");
         assert_eq!(c["process"]["user"]["uid"], 1000);
@@ -393,10 +356,26 @@ mod tests {
         assert_eq!(usr["options"][1], "ro");
         let data = mounts.iter().find(|m| m["destination"] == "/data").unwrap();
         assert_eq!(data["options"][1], "rw");
-        let with_net =
-            config(&spec, &defaults, Path::new("/s"), Some(Path::new("/s/netns")), Path::new("/t"))
-                .unwrap();
+        let with_net = config(
+            &spec,
+            &defaults,
+            Path::new("/s"),
+            Some(Path::new("/s/netns")),
+            Path::new("/t"),
+            IDS,
+        )
+        .unwrap();
         assert_eq!(with_net["linux"]["namespaces"][5]["path"], "/s/netns");
+        // The host's netns cannot be configured from the sandbox's user namespace.
+        assert_eq!(with_net["linux"]["sysctl"], json!({}));
+        assert_eq!(c["linux"]["sysctl"]["net.ipv4.ping_group_range"], "0 65535");
+        // Root and uid 1000 of the sandbox are ids of the range on the host.
+        assert_eq!(c["linux"]["namespaces"][6]["type"], "user");
+        assert_eq!(
+            c["linux"]["uidMappings"],
+            json!([{ "containerID": 0, "hostID": 100_000, "size": 65_536 }])
+        );
+        assert_eq!(c["linux"]["gidMappings"][0]["hostID"], 200_000);
     }
 
     #[test]
@@ -406,7 +385,7 @@ mod tests {
             spec.mounts[0].target = bad.into();
             let defaults = ProcessDefaults::from_spec(&spec);
             assert!(
-                config(&spec, &defaults, Path::new("/r"), None, Path::new("/t")).is_err(),
+                config(&spec, &defaults, Path::new("/r"), None, Path::new("/t"), IDS).is_err(),
                 "{bad}"
             );
         }
@@ -419,6 +398,7 @@ mod tests {
             gid: 0,
             cwd: "/".into(),
             env: vec!["PATH=/bin".into(), "A=1".into()],
+            nofile: Some(300),
         };
         let p = exec_process(
             &defaults,
@@ -427,5 +407,21 @@ mod tests {
         );
         assert_eq!(p["env"], json!(["PATH=/bin", "A=2", "B=3"]));
         assert_eq!(p["user"]["uid"], 0);
+        assert_eq!(p["rlimits"][0], json!({ "type": "RLIMIT_NOFILE", "hard": 300, "soft": 300 }));
+    }
+
+    #[test]
+    fn open_files_of_one_sandbox_stay_within_half_the_hosts_table() {
+        let server = super::super::host::nofile_hard_limit().unwrap();
+        let expect = |n: u64| n.min(server);
+        assert_eq!(nofile_limit(Some(1024), Some(2_466_116)), expect(1204));
+        assert_eq!(nofile_limit(Some(1024), Some(100_000_000)), expect(MAX_NOFILE));
+        assert_eq!(nofile_limit(Some(1024), Some(100_000)), expect(MIN_NOFILE));
+        assert_eq!(nofile_limit(None, Some(2_466_116)), expect(MIN_NOFILE));
+        assert_eq!(nofile_limit(Some(0), None), expect(MIN_NOFILE));
+        for max in [300_000, 2_466_116, 9_000_000] {
+            let nofile = nofile_limit(Some(1024), Some(max));
+            assert!(nofile * 1024 <= max / 2 || nofile == MIN_NOFILE, "{max}: {nofile}");
+        }
     }
 }

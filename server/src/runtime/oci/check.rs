@@ -44,10 +44,85 @@ pub(super) fn detect() -> Result<PathBuf, String> {
     if !Path::new("/sys/fs/cgroup").is_dir() {
         problems.push("cgroups are not mounted at /sys/fs/cgroup".to_owned());
     }
+    if let Some(engine) = &engine {
+        if let Err(problem) = engine_features(engine) {
+            problems.push(problem);
+        }
+    }
+    if let Err(problem) = user_namespaces() {
+        problems.push(problem);
+    }
     match engine {
         Some(engine) if problems.is_empty() => Ok(engine),
         _ => Err(problems.join("; ")),
     }
+}
+
+/// The oldest crun and runc with everything sandboxes rely on: user namespaces joined to an
+/// existing network namespace, seccomp rules with `errnoRet` and argument comparisons,
+/// per-namespace sysctls. Tested with crun 1.8.1.
+const MIN_CRUN: (u32, u32) = (1, 0);
+/// See [`MIN_CRUN`].
+const MIN_RUNC: (u32, u32) = (1, 1);
+
+/// Checks the OCI runtime's version and that it was built with seccomp (once per process: it
+/// runs `--version`).
+fn engine_features(engine: &Path) -> Result<(), String> {
+    static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let output = std::process::Command::new(engine).arg("--version").output();
+            let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+            let text = text.map_err(|e| format!("`{} --version` failed: {e}", engine.display()))?;
+            check_version(&text, engine)
+        })
+        .clone()
+}
+
+/// Checks the `--version` text of crun or runc.
+fn check_version(text: &str, engine: &Path) -> Result<(), String> {
+    let first = text.lines().next().unwrap_or_default();
+    let crun = first.starts_with("crun");
+    let version = first.split_whitespace().nth(2).unwrap_or_default();
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    let found = match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor),
+        _ => {
+            return Err(format!(
+                "cannot tell the version of {} from `{first}`; install crun with `{INSTALL_HINT}`",
+                engine.display()
+            ));
+        }
+    };
+    let (name, min) = if crun { ("crun", MIN_CRUN) } else { ("runc", MIN_RUNC) };
+    if found < min {
+        return Err(format!(
+            "{name} {version} is too old: sandboxes need {name} {}.{} or newer (user \
+             namespaces, seccomp argument filters); upgrade it with `{INSTALL_HINT}`",
+            min.0, min.1
+        ));
+    }
+    // crun lists its build features (`+SECCOMP`), runc its libseccomp version.
+    let seccomp = if crun { text.contains("+SECCOMP") } else { text.contains("libseccomp") };
+    if !seccomp {
+        return Err(format!(
+            "{name} {version} was built without seccomp, which sandboxes need; install the \
+             distribution's package with `{INSTALL_HINT}`"
+        ));
+    }
+    Ok(())
+}
+
+/// User namespaces must be available (every sandbox runs in one), and the sandboxes' id range
+/// must be usable.
+fn user_namespaces() -> Result<(), String> {
+    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
+    if max.trim() == "0" {
+        return Err("user namespaces are disabled (user.max_user_namespaces = 0), and every \
+                    sandbox runs in one: run `sysctl -w user.max_user_namespaces=15000`"
+            .to_owned());
+    }
+    crate::runtime::idmap::range().map(drop)
 }
 
 /// The message for a missing OCI runtime.
@@ -85,4 +160,24 @@ fn overlay_module_available() -> bool {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let deps = Path::new("/lib/modules").join(release.trim()).join("modules.dep");
     std::fs::read_to_string(deps).is_ok_and(|t| t.contains("/overlay.ko"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_or_seccomp_less_runtimes_are_refused_with_what_to_do() {
+        let crun = Path::new("/usr/bin/crun");
+        let ok = "crun version 1.8.1\ncommit: f8a0\nspec: 1.0.0\n+SYSTEMD +SECCOMP +CAP\n";
+        assert_eq!(check_version(ok, crun), Ok(()));
+        let old = check_version("crun version 0.17\n+SECCOMP\n", crun).unwrap_err();
+        assert!(old.contains("too old") && old.contains("apt-get install"), "{old}");
+        let bare = check_version("crun version 1.8.1\n+SYSTEMD\n", crun).unwrap_err();
+        assert!(bare.contains("without seccomp"), "{bare}");
+        let runc = Path::new("/usr/bin/runc");
+        assert_eq!(check_version("runc version 1.1.12\nlibseccomp: 2.5.4\n", runc), Ok(()));
+        assert!(check_version("runc version 1.0.3\nlibseccomp: 2.5.4\n", runc).is_err());
+        assert!(check_version("something else", crun).unwrap_err().contains("cannot tell"));
+    }
 }

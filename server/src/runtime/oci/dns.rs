@@ -3,11 +3,17 @@
 //! workload sends lands here, see `firewall.rs`). The sockets are created by a short-lived
 //! thread that joins the namespace, so the filter runs in the server, not in the sandbox.
 //!
-//! An allowed name (see [`AllowList::allows_name`]) is resolved on the host and its A / AAAA
-//! addresses are added to the sandbox's allowed set *before* the answer goes out, for twice
-//! the answer's TTL. Any other name gets NXDOMAIN; other record types of allowed names get an
-//! empty answer. The host resolves with `getaddrinfo` (its `/etc/hosts`, then DNS), after the
-//! file named by [`ENV_EGRESS_HOSTS`] when that is set.
+//! An A or AAAA query for an allowed name (see [`AllowList::allows_name`]) is resolved on the
+//! host and its addresses are added to the sandbox's allowed set *before* the answer goes out,
+//! for twice the answer's TTL. Any other name gets NXDOMAIN; any other record type (TXT, MX,
+//! ANY…) gets REFUSED without reaching the host's resolver. Addresses that no public name
+//! should give a sandbox — private, shared (CGNAT), loopback, link-local, multicast, reserved,
+//! and the host's own — are left out of answers and never opened, unless an IP or CIDR entry
+//! of the allow-list covers them; a name left without addresses gets NXDOMAIN. Each sandbox
+//! may send [`policy::QUERY_RATE`] queries a second (bursts of [`policy::QUERY_BURST`]); more
+//! get REFUSED, which bounds what a wildcard entry can carry out in query names. The host
+//! resolves with `getaddrinfo` (its `/etc/hosts`, then DNS), after the file named by
+//! [`ENV_EGRESS_HOSTS`] when that is set.
 //!
 //! The filter lives as long as the server process: a restarted server starts it again for the
 //! sandboxes it re-adopts (`OciRuntime::adopt`); while no server runs, names do not resolve.
@@ -31,6 +37,8 @@ use tokio::{
 use super::{dns_wire as wire, firewall};
 use crate::runtime::egress::AllowList;
 
+mod policy;
+
 /// Environment variable naming a hosts-format file (`IP name…` per line) that the DNS filter
 /// consults before the host's resolver. Read at every lookup, so it may change at any time;
 /// meant for tests and for pinning names the host cannot resolve.
@@ -47,8 +55,12 @@ const REFRESH_AFTER: Duration = Duration::from_secs(60);
 const MAX_IN_FLIGHT: usize = 64;
 /// How long the host's resolver may take for one name (clients retry after about 5 s).
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(4);
-/// How long a TCP client may stay idle between queries.
-const TCP_IDLE: Duration = Duration::from_secs(10);
+/// How long a TCP client may take to send one query (its length and its bytes), also while
+/// idle between queries: an idle or trickling client cannot hold a connection slot longer.
+const TCP_READ: Duration = Duration::from_secs(5);
+/// TCP connections served at once per sandbox (more wait in the listen queue); separate from
+/// [`MAX_IN_FLIGHT`] so that TCP clients cannot starve UDP queries.
+const MAX_TCP_CLIENTS: usize = 16;
 
 /// The running filter of one sandbox; dropping it stops it.
 #[derive(Debug)]
@@ -72,6 +84,9 @@ struct Resolver {
     /// When each address was last allowed.
     allowed: Mutex<HashMap<IpAddr, Instant>>,
     slots: Arc<Semaphore>,
+    tcp_clients: Arc<Semaphore>,
+    rate: policy::RateLimit,
+    host_addrs: policy::HostAddrs,
 }
 
 /// Binds the filter's sockets inside the namespace at `netns` and starts serving.
@@ -90,6 +105,9 @@ pub(super) async fn start(netns: &Path, allow: AllowList) -> Result<Filter, Stri
         netns: netns.to_path_buf(),
         allowed: Mutex::new(HashMap::new()),
         slots: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        tcp_clients: Arc::new(Semaphore::new(MAX_TCP_CLIENTS)),
+        rate: policy::RateLimit::new(policy::QUERY_RATE, policy::QUERY_BURST),
+        host_addrs: policy::HostAddrs::default(),
     });
     let tasks = vec![
         tokio::spawn(serve_udp(udp, resolver.clone())),
@@ -141,8 +159,9 @@ async fn serve_udp(socket: UdpSocket, resolver: Arc<Resolver>) {
 
 async fn serve_tcp(listener: TcpListener, resolver: Arc<Resolver>) {
     loop {
+        // Waiting for a slot before accepting leaves further clients in the listen queue.
+        let Ok(permit) = resolver.tcp_clients.clone().acquire_owned().await else { return };
         let Ok((stream, _)) = listener.accept().await else { continue };
-        let Ok(permit) = resolver.slots.clone().try_acquire_owned() else { continue };
         let resolver = resolver.clone();
         tokio::spawn(async move {
             let _ = serve_tcp_client(stream, &resolver).await;
@@ -154,11 +173,13 @@ async fn serve_tcp(listener: TcpListener, resolver: Arc<Resolver>) {
 /// Queries over TCP are prefixed with their length (RFC 1035 §4.2.2).
 async fn serve_tcp_client(mut stream: TcpStream, resolver: &Resolver) -> std::io::Result<()> {
     loop {
-        let Ok(len) = tokio::time::timeout(TCP_IDLE, stream.read_u16()).await else {
-            return Ok(());
+        let read = async {
+            let len = stream.read_u16().await?;
+            let mut query = vec![0u8; usize::from(len)];
+            stream.read_exact(&mut query).await.map(|_| query)
         };
-        let mut query = vec![0u8; usize::from(len?)];
-        stream.read_exact(&mut query).await?;
+        let Ok(query) = tokio::time::timeout(TCP_READ, read).await else { return Ok(()) };
+        let query = query?;
         let Some(reply) = resolver.answer(&query, usize::from(u16::MAX)).await else {
             return Ok(());
         };
@@ -177,12 +198,20 @@ impl Resolver {
             Err(None) => return None,
         };
         let header = &question.header;
+        if !self.rate.take(Instant::now()) {
+            tracing::debug!("DNS filter: {} refused: over the query rate", question.name);
+            return Some(wire::reply(query, header, wire::REFUSED, &[], 0));
+        }
         if header.opcode != 0 {
             return Some(wire::reply(query, header, wire::NOTIMP, &[], 0));
         }
         if !self.allow.allows_name(&question.name) {
             tracing::debug!("DNS filter: {} denied", question.name);
             return Some(wire::reply(query, header, wire::NXDOMAIN, &[], 0));
+        }
+        if !policy::resolvable(question.qtype) {
+            tracing::debug!("DNS filter: {} type {} refused", question.name, question.qtype);
+            return Some(wire::reply(query, header, wire::REFUSED, &[], 0));
         }
         let addrs = match resolve(&question.name).await {
             Ok(addrs) if addrs.is_empty() => {
@@ -194,6 +223,10 @@ impl Resolver {
                 return Some(wire::reply(query, header, wire::SERVFAIL, &[], 0));
             }
         };
+        let addrs = self.usable(&question.name, addrs);
+        if addrs.is_empty() {
+            return Some(wire::reply(query, header, wire::NXDOMAIN, &[], 0));
+        }
         let wanted: Vec<IpAddr> = addrs
             .into_iter()
             .filter(|a| match question.qtype {
@@ -208,6 +241,26 @@ impl Resolver {
             return Some(wire::reply(query, header, wire::SERVFAIL, &[], 0));
         }
         Some(wire::reply(query, header, wire::NOERROR, &wanted, ANSWER_TTL))
+    }
+
+    /// The addresses of `name` that may be handed out: public ones, and special ones (see
+    /// [`policy::special`], and the host's own) only when an IP or CIDR entry covers them.
+    fn usable(&self, name: &str, addrs: Vec<IpAddr>) -> Vec<IpAddr> {
+        addrs
+            .into_iter()
+            .filter(|&ip| {
+                if self.allow.allows_ip(ip) {
+                    return true;
+                }
+                let why = policy::special(ip)
+                    .or_else(|| self.host_addrs.contains(ip).then_some("the host's own"));
+                if let Some(why) = why {
+                    // Debug, like denied names: a sandbox could otherwise flood the log.
+                    tracing::debug!("DNS filter: {name} → {ip} left out: a {why} address");
+                }
+                why.is_none()
+            })
+            .collect()
     }
 
     /// Adds the addresses not allowed (or refreshed) recently to the sandbox's allowed set.

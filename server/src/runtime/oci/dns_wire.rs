@@ -9,6 +9,7 @@ pub(super) const FORMERR: u8 = 1;
 pub(super) const SERVFAIL: u8 = 2;
 pub(super) const NXDOMAIN: u8 = 3;
 pub(super) const NOTIMP: u8 = 4;
+pub(super) const REFUSED: u8 = 5;
 
 /// Record types.
 pub(super) const TYPE_A: u16 = 1;

@@ -44,6 +44,11 @@ pub(super) fn nofile_hard_limit() -> Option<u64> {
     if hard == "unlimited" { Some(u64::MAX) } else { hard.parse().ok() }
 }
 
+/// The size of the host's file table (`/proc/sys/fs/file-max`).
+pub(super) fn file_max() -> Option<u64> {
+    fs::read_to_string("/proc/sys/fs/file-max").ok()?.trim().parse().ok()
+}
+
 /// The fields of `/proc/<pid>/stat` this runtime needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ProcStat {

@@ -6,7 +6,8 @@
 //! | entry | what |
 //! |---|---|
 //! | `bundle/config.json` | the OCI config (`bundle.rs`) |
-//! | `upper/`, `work/`, `merged/` | the writable layer, overlay scratch, and the root mountpoint |
+//! | `upper/`, `work/` | the writable layer and overlay scratch (mounted on `shim::ROOT_MOUNT`) |
+//! | `layer.img`, `layer/` | with a disk limit: the image holding `upper/` and `work/` (`quota.rs`) |
 //! | `stdout.log`, `stderr.log` | the workload's output (tailed into events by `tail.rs`) |
 //! | `offsets` | how far the logs were sent as events |
 //! | `shim.pid`, `container.pid`, `slirp.pid` | the supervisor, the container's init, slirp4netns |
@@ -21,10 +22,14 @@
 //! A detached supervisor (`shim.rs`) runs `crun run` in the foreground and records its status,
 //! so the exit code is known even if it happened while the server was down.
 //!
-//! Volume ownership: a volume directory owned by root is handed to the workload's uid:gid
-//! (non-recursively) before it is mounted, so a non-root workload can create files in it.
-//! Volumes are created empty by the server, and files uploaded through the API belong to root;
-//! the workload can still add files next to them. A volume already owned by another uid is
+//! Ids: every sandbox runs in a user namespace mapped to the sandboxes' host id range
+//! ([`crate::runtime::idmap`]); images are unpacked into that range, and the writable layer's
+//! root belongs to the range's root.
+//!
+//! Volume ownership: a volume directory owned by a host id outside that range (host root when
+//! the server just made it) is handed to the workload's uid:gid *in the range*
+//! (non-recursively) before it is mounted, so the workload can create files in it; what it
+//! writes is owned by range ids on the host. A volume already owned by an id of the range is
 //! left alone.
 
 mod bundle;
@@ -37,7 +42,9 @@ mod firewall;
 mod host;
 mod network;
 mod ports;
+mod quota;
 mod reconcile;
+mod seccomp;
 mod shim;
 mod snapshot;
 mod tail;
@@ -56,6 +63,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
 pub use self::dns::ENV_EGRESS_HOSTS;
+use super::idmap::{self, IdRange};
 use super::{Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, Started, Usage};
 
 /// Parent of every sandbox's cgroup (`/sys/fs/cgroup/<controller>/porter-sandbox/<id>`).
@@ -245,6 +253,7 @@ impl OciRuntime {
             let what = what.to_owned();
             move |e: std::io::Error| format!("cannot {what}: {e}")
         };
+        let ids = idmap::range()?;
         if !spec.rootfs.is_dir() {
             return Err(format!(
                 "the image's root filesystem {} is missing",
@@ -257,14 +266,20 @@ impl OciRuntime {
         std::fs::create_dir_all(&self.state_dir).map_err(io("create the state directory"))?;
         // 0700: the writable layer holds the workload's files.
         DirBuilder::new().mode(0o700).create(&layout.dir).map_err(io("create the sandbox dir"))?;
-        for sub in ["bundle", "upper", "work", "merged"] {
+        for sub in ["bundle", "upper", "work"] {
             std::fs::create_dir(layout.dir.join(sub)).map_err(io("create the sandbox dirs"))?;
         }
-        // The overlay's root directory takes its mode from `upper`: never the server's umask.
-        std::fs::set_permissions(layout.dir.join("upper"), std::fs::Permissions::from_mode(0o755))
+        // The overlay's root directory takes its mode and owner from `upper`: never the
+        // server's umask, and the sandbox's root.
+        let upper = layout.dir.join("upper");
+        std::fs::set_permissions(&upper, std::fs::Permissions::from_mode(0o755))
             .map_err(io("set the mode of the writable layer"))?;
+        std::os::unix::fs::chown(&upper, Some(ids.uid_base), Some(ids.gid_base))
+            .map_err(io("give the writable layer to the sandbox's root"))?;
+        // After the chown: the size-limited layer copies `upper`'s owner and mode.
+        quota::prepare(&layout.dir, spec.limits.disk_bytes)?;
         for volume in spec.mounts.iter().filter(|m| !m.read_only) {
-            hand_over(&volume.source, spec.user)?;
+            hand_over(&volume.source, spec.user, ids)?;
         }
         let defaults = bundle::ProcessDefaults::from_spec(spec);
         let record = serde_json::to_vec(&defaults).map_err(|e| e.to_string())?;
@@ -281,9 +296,10 @@ impl OciRuntime {
         let config = bundle::config(
             spec,
             &defaults,
-            &layout.dir.join("merged"),
+            Path::new(shim::ROOT_MOUNT),
             netns_file.as_deref(),
             tini,
+            ids,
         )?;
         std::fs::write(layout.bundle().join("config.json"), config.to_string())
             .map_err(io("write config.json"))?;
@@ -482,16 +498,19 @@ fn validate_id(id: &str) -> Result<(), String> {
     if ok { Ok(()) } else { Err(format!("invalid sandbox id {id:?}")) }
 }
 
-/// Gives a root-owned volume directory to the workload's user (see the module docs).
-fn hand_over(dir: &Path, (uid, gid): (u32, u32)) -> Result<(), String> {
+/// Gives a volume directory owned outside the id range to the workload's user in the range
+/// (see the module docs).
+fn hand_over(dir: &Path, (uid, gid): (u32, u32), ids: IdRange) -> Result<(), String> {
     let meta = std::fs::symlink_metadata(dir)
         .map_err(|e| format!("volume directory {}: {e}", dir.display()))?;
     if !meta.is_dir() {
         return Err(format!("volume {} is not a directory", dir.display()));
     }
-    if meta.uid() == 0 && uid != 0 {
-        std::os::unix::fs::chown(dir, Some(uid), Some(gid))
-            .map_err(|e| format!("cannot give volume {} to uid {uid}: {e}", dir.display()))?;
+    if !ids.contains_uid(meta.uid()) {
+        let (host_uid, host_gid) = (ids.host_uid(uid), ids.host_gid(gid));
+        std::os::unix::fs::chown(dir, Some(host_uid), Some(host_gid)).map_err(|e| {
+            format!("cannot give volume {} to uid {uid} (host uid {host_uid}): {e}", dir.display())
+        })?;
     }
     Ok(())
 }

@@ -74,6 +74,11 @@ cd "$4" || exit 1
 exec "$2" --configure --mtu=65520 --disable-host-loopback --enable-sandbox --enable-seccomp \
   ${5:+--api-socket "$5"} --ready-fd=3 --netns-type=path "$3" tap0"#;
 
+/// Per-namespace sysctls of a sandbox network: any port can be bound and ICMP echo sockets made
+/// without a capability (the group range covers every id of the sandboxes' range).
+const NETNS_SYSCTLS: &str = "echo 0 >/proc/sys/net/ipv4/ip_unprivileged_port_start && \
+     echo '0 2147483647' >/proc/sys/net/ipv4/ping_group_range";
+
 /// Creates `sbx-<id>` with its egress rules, attaches slirp4netns, forwards the port and
 /// starts the DNS filter; resolves once all of it works. On failure, [`down`] cleans up.
 pub(super) async fn up(id: &str, dir: &Path, nat: &Nat) -> Result<Network, String> {
@@ -93,6 +98,9 @@ pub(super) async fn up(id: &str, dir: &Path, nat: &Nat) -> Result<Network, Strin
         let _ = host::run(&ip, &["netns", "del", &name]).await;
     }
     host::run(&ip, &["netns", "add", &name]).await?;
+    // The namespace belongs to the host's user namespace, where the sandbox has no
+    // capabilities: what crun would set from inside is set here.
+    host::run(&ip, &["netns", "exec", &name, host::SH, "-c", NETNS_SYSCTLS]).await?;
     if let Some(allow) = &nat.egress {
         firewall::install(&path, dir, allow).await?;
     }

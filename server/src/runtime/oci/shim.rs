@@ -6,8 +6,12 @@
 //! 1. hides the empty cgroup v2 mount of hybrid hosts (crun refuses hybrid mode otherwise),
 //! 2. binds the sandbox's netns file into the sandbox directory and drops its copy of
 //!    `/run/netns` (otherwise this namespace would keep every *other* sandbox's netns alive),
-//! 3. mounts the overlay root (crun cannot mount `/` itself). Living only in this namespace and
-//!    the container's, it disappears with them: the host mount table never changes,
+//! 3. mounts the size-limited writable layer when there is one (`quota.rs`), then the overlay
+//!    root (crun cannot mount `/` itself) on [`ROOT_MOUNT`]. Living only in this namespace and
+//!    the container's, they disappear with them: the host mount table never changes. The fixed
+//!    path is one the sandbox's root (an unprivileged host uid, see `idmap.rs`) can reach:
+//!    crun looks the root up as that user, and the sandbox directory under the server's
+//!    private data directory is out of its reach,
 //! 4. runs `crun run` in the foreground (its exit status is the workload's; stdout and stderr
 //!    are the log files the server opened), and
 //! 5. writes that status atomically to `exit_code`, which is how the server learns it, even
@@ -25,12 +29,17 @@ use super::{Layout, host};
 /// Status recorded when the shim itself fails before crun runs (like Docker's 125).
 const SHIM_FAILED: i32 = 125;
 
+/// Where the shim mounts the sandbox's root, in its own mount namespace (so every sandbox uses
+/// the same path). Its parents are searchable by everyone; nothing is ever mounted there on the
+/// host.
+pub(super) const ROOT_MOUNT: &str = "/run/porter-sandbox/rootfs";
+
 /// The shim. Arguments: `$1` sandbox dir, `$2` lowerdir (`top:…:image`), `$3` container id, `$4` the crun
-/// binary, `$5` netns file to join or empty, `$6` crun's global flag or empty, then the mounts
-/// to drop from the new namespace (chosen by the server from its own mount table, which the
-/// namespace copies; one `umount` for all of them keeps the start fast).
-const SCRIPT: &str = r#"dir=$1 lower=$2 id=$3 engine=$4 netns=$5 flag=$6
-shift 6
+/// binary, `$5` netns file to join or empty, `$6` crun's global flag or empty, `$7` the root
+/// mountpoint, then the mounts to drop from the new namespace (chosen by the server from its own
+/// mount table, which the namespace copies; one `umount` for all of them keeps the start fast).
+const SCRIPT: &str = r#"dir=$1 lower=$2 id=$3 engine=$4 netns=$5 flag=$6 root=$7
+shift 7
 fail() { echo "porter-sandbox: $*" >&2; rc=125; }
 finish() {
   printf '%s\n' "$rc" >"$dir/exit_code.tmp" && mv -f "$dir/exit_code.tmp" "$dir/exit_code"
@@ -40,8 +49,15 @@ if [ -n "$netns" ]; then
   mount --bind "$netns" "$dir/netns" || { fail "cannot bind the network namespace $netns"; finish; }
 fi
 if [ $# -gt 0 ]; then umount -R -l "$@" 2>/dev/null; fi
-mount -t overlay overlay -o "lowerdir=$lower,upperdir=$dir/upper,workdir=$dir/work" "$dir/merged" \
-  || { fail "cannot mount the overlay root on $dir/merged"; finish; }
+mkdir -p "$root" && chmod 755 "${root%/*}" \
+  || { fail "cannot create the root mountpoint $root"; finish; }
+rw=$dir
+if [ -f "$dir/layer.img" ]; then
+  mount -t ext4 -o loop "$dir/layer.img" "$dir/layer" || { fail "cannot loop-mount the size-limited writable layer (are loop devices available?)"; finish; }
+  rw=$dir/layer
+fi
+mount -t overlay overlay -o "lowerdir=$lower,upperdir=$rw/upper,workdir=$rw/work" "$root" \
+  || { fail "cannot mount the overlay root on $root"; finish; }
 "$engine" ${flag:+"$flag"} run --bundle "$dir/bundle" --pid-file "$dir/container.pid" "$id"
 rc=$?
 finish
@@ -111,6 +127,7 @@ pub(super) fn spawn(
         .arg(engine)
         .arg(netns.map(Path::as_os_str).unwrap_or_default())
         .arg(engine_flag(engine))
+        .arg(ROOT_MOUNT)
         .args(mounts_to_drop())
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))

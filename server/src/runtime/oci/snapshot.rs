@@ -12,7 +12,7 @@ use super::{Layout, host, shim};
 
 /// Copies the writable layer of the sandbox in `layout` to `dest`; returns the bytes captured.
 pub(super) async fn capture(layout: &Layout, engine: &Path, dest: &Path) -> Result<u64, String> {
-    let upper = layout.dir.join("upper");
+    let upper = super::quota::upper_dir(layout).unwrap_or_else(|| layout.dir.join("upper"));
     if !upper.is_dir() {
         return Err(format!("sandbox {} has no writable layer to capture", layout.id));
     }

@@ -28,8 +28,13 @@ object TestServer {
         val state = File(dataDir, "state").apply { mkdirs() }
         process = ProcessBuilder(
             binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", state.path,
-            "--ephemeral", "--api-key", API_KEY,
-        ).redirectError(stderr).also { it.environment().putIfAbsent("RUST_LOG", "warn") }.start()
+            "--ephemeral",
+        ).redirectError(stderr).also {
+            it.environment().putIfAbsent("RUST_LOG", "warn")
+            // The key goes through the environment: arguments are visible in `ps`.
+            it.environment()["PORTER_SANDBOX_SERVER_API_KEYS"] = API_KEY
+            it.environment()["PORTER_SANDBOX_DISCOVERY_FILE"] = "none"
+        }.start()
         Runtime.getRuntime().addShutdownHook(Thread(::stop))
         val first = process.inputStream.bufferedReader().readLine()
         val match = first?.let { Regex("listening on (http://\\S+)").find(it) }
