@@ -11,7 +11,9 @@ use porter_sandbox_server::runtime::{
     Adoption, BindMount, Nat, NetworkMode, OutputStream, Runtime, RuntimeEvent, egress::AllowList,
     oci::OciRuntime,
 };
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+// The bounded event channel, under the names these tests were written with.
+use porter_sandbox_server::runtime::event_channel as unbounded_channel;
+use tokio::sync::mpsc::Receiver as UnboundedReceiver;
 
 #[path = "support/oci.rs"]
 mod oci_support;

@@ -31,6 +31,10 @@ pub struct ExecResponse {
     /// Id stamped on the log lines this exec produced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec_id: Option<String>,
+    /// `true` when the server cut `stdout` or `stderr` at its per-stream output limit (the
+    /// beginning is kept); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
 }
 
 /// One log line of a sandbox.

@@ -9,6 +9,19 @@ use std::{path::PathBuf, pin::Pin};
 
 use tokio::sync::mpsc;
 
+/// Events the runtime's log tailers may queue before they wait for the server to catch up:
+/// the channel is bounded so a flood of output applies back-pressure instead of memory.
+pub const EVENT_CAPACITY: usize = 1024;
+
+/// Where a runtime sends its [`RuntimeEvent`]s.
+pub type EventSender = mpsc::Sender<RuntimeEvent>;
+
+/// A bounded event channel of [`EVENT_CAPACITY`].
+#[must_use]
+pub fn event_channel() -> (EventSender, mpsc::Receiver<RuntimeEvent>) {
+    mpsc::channel(EVENT_CAPACITY)
+}
+
 /// A boxed future, so [`Runtime`] stays object safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -124,13 +137,20 @@ pub enum RuntimeEvent {
     },
 }
 
+/// Output an exec keeps per stream: 1 MiB (the rest is read and dropped).
+pub const EXEC_OUTPUT_LIMIT: usize = 1 << 20;
+
 /// The result of a command run in a sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
-    /// Standard output (lossy UTF-8).
+    /// Standard output (lossy UTF-8), at most [`EXEC_OUTPUT_LIMIT`] bytes of it.
     pub stdout: String,
-    /// Standard error (lossy UTF-8).
+    /// Standard error (lossy UTF-8), at most [`EXEC_OUTPUT_LIMIT`] bytes of it.
     pub stderr: String,
+    /// Bytes of standard output dropped beyond the limit.
+    pub stdout_dropped: u64,
+    /// Bytes of standard error dropped beyond the limit.
+    pub stderr_dropped: u64,
     /// Exit code (128 + signal when killed by a signal).
     pub exit_code: i32,
 }
@@ -174,7 +194,7 @@ pub trait Runtime: Send + Sync + 'static {
     fn start(
         &self,
         spec: LaunchSpec,
-        events: mpsc::UnboundedSender<RuntimeEvent>,
+        events: EventSender,
     ) -> BoxFuture<'_, Result<Started, String>>;
 
     /// Runs `argv` inside the running sandbox and waits for it. Dropping the future kills the
@@ -203,6 +223,12 @@ pub trait Runtime: Send + Sync + 'static {
         &self,
         sandbox_id: &str,
         state: serde_json::Value,
-        events: mpsc::UnboundedSender<RuntimeEvent>,
+        events: EventSender,
     ) -> BoxFuture<'_, Adoption>;
+
+    /// The ids of every sandbox of this runtime present on the host (running or not), so the
+    /// server can end those it does not track.
+    fn found(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async { Vec::new() })
+    }
 }

@@ -1,13 +1,7 @@
 //! The lifecycle state machine: launch (queued → creating → running), workload exit
 //! (succeeded/failed), termination, TTL expiry, and recovery after a restart.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
-};
+use std::{collections::HashMap, sync::Arc};
 
 use porter_sandbox::types::{LogLineLevel, StatusResponsePhase, StatusResponseTerminationReason};
 use tokio::sync::mpsc;
@@ -25,11 +19,15 @@ const PIDS_LIMIT: u64 = 1024;
 /// Uid and gid a workload runs as when its image names no user.
 const DEFAULT_USER: (u32, u32) = (1000, 1000);
 
+/// How often sandboxes found on the host are checked against the store (besides at start).
+const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Launches sandbox `id` in the background.
 pub(super) fn spawn_launch(service: Arc<Service>, id: String) {
     tokio::spawn(async move {
         if let Err(reason) = service.launch(&id).await {
-            service.log_system(&id, LogLineLevel::Error, &format!("launch failed: {reason}"));
+            let line = format!("launch failed: {reason}");
+            let logged = service.log_system(&id, LogLineLevel::Error, &line);
             service
                 .finish(
                     &id,
@@ -38,28 +36,27 @@ pub(super) fn spawn_launch(service: Arc<Service>, id: String) {
                     StatusResponseTerminationReason::LaunchFailed,
                 )
                 .await;
+            // The store failed the first time (a full disk): `finish` waited for it to recover.
+            if !logged {
+                service.log_system(&id, LogLineLevel::Error, &line);
+            }
         }
     });
 }
 
-/// Consumes the runtime's events: output lines become log lines (in batches), exits settle the
-/// sandbox's phase.
-pub(super) fn spawn_event_loop(
-    service: Arc<Service>,
-    mut events: mpsc::UnboundedReceiver<RuntimeEvent>,
-) {
+/// Events the event loop takes from the channel per store round.
+const EVENTS_PER_ROUND: usize = 1000;
+
+/// Consumes the runtime's events: output lines become log lines (in batches, written off the
+/// async workers), exits settle the sandbox's phase. While a batch is being written the channel
+/// fills up and the tailers wait: that is the back-pressure bounding memory.
+pub(super) fn spawn_event_loop(service: Arc<Service>, mut events: mpsc::Receiver<RuntimeEvent>) {
     tokio::spawn(async move {
-        while let Some(first) = events.recv().await {
-            let mut batch = vec![first];
-            while batch.len() < 1000 {
-                match events.try_recv() {
-                    Ok(event) => batch.push(event),
-                    Err(_) => break,
-                }
-            }
+        let mut batch = Vec::with_capacity(EVENTS_PER_ROUND);
+        while events.recv_many(&mut batch, EVENTS_PER_ROUND).await > 0 {
             let mut lines: HashMap<String, Vec<NewLogLine>> = HashMap::new();
             let mut exits = Vec::new();
-            for event in batch {
+            for event in batch.drain(..) {
                 match event {
                     RuntimeEvent::Line { sandbox_id, stream, line, at } => {
                         let level = match stream {
@@ -78,9 +75,17 @@ pub(super) fn spawn_event_loop(
                     }
                 }
             }
-            for (id, batch) in lines {
-                if let Err(err) = service.store.append_logs(&id, &batch) {
-                    tracing::warn!("cannot store log lines of {id}: {err}");
+            if !lines.is_empty() {
+                let store = service.store.clone();
+                let written = tokio::task::spawn_blocking(move || {
+                    for (id, batch) in lines {
+                        if let Err(err) = store.append_logs(&id, &batch) {
+                            tracing::warn!("cannot store log lines of {id}: {err}");
+                        }
+                    }
+                });
+                if let Err(err) = written.await {
+                    tracing::error!("storing log lines: {err}");
                 }
             }
             for (id, code) in exits {
@@ -104,12 +109,18 @@ pub(super) fn spawn_event_loop(
 }
 
 /// Terminates sandboxes whose `ttl_seconds` elapsed (counted from running start, or from
-/// creation while not yet running).
+/// creation while not yet running), and every [`RECONCILE_EVERY`] ends the sandboxes found on
+/// the host that the store does not track.
 pub(super) fn spawn_reaper(service: Arc<Service>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(service.options.reaper_interval);
+        let mut last_reconcile = tokio::time::Instant::now();
         loop {
             tick.tick().await;
+            if last_reconcile.elapsed() >= RECONCILE_EVERY {
+                last_reconcile = tokio::time::Instant::now();
+                service.reconcile().await;
+            }
             let live = match service.store.live_sandboxes() {
                 Ok(live) => live,
                 Err(err) => {
@@ -140,7 +151,9 @@ impl Service {
     /// queued → creating → running. An error is the launch-failure reason.
     async fn launch(&self, id: &str) -> Result<(), String> {
         let row = self.sandbox_row(id).map_err(|e| e.message)?;
-        if !self.advance(id, &StatusResponsePhase::Creating, PhaseUpdate::default()) {
+        let creating =
+            self.store.set_phase(id, &StatusResponsePhase::Creating, &PhaseUpdate::default());
+        if !creating.map_err(|e| format!("cannot record the sandbox as creating: {e}"))? {
             return Ok(()); // terminated while queued
         }
         // A registry pull happens here, in `creating`, with its progress in the sandbox's log.
@@ -162,7 +175,11 @@ impl Service {
         }
         let started = self.runtime.start(spec, self.events.clone()).await?;
         if let Err(err) = self.store.set_runtime_state(id, Some(&started.state.to_string())) {
-            tracing::warn!("cannot record the runtime state of {id}: {err}");
+            // Never leave a sandbox running that a restarted server could not find again.
+            if let Err(kill) = super::teardown::kill_retrying(self.runtime.as_ref(), id).await {
+                tracing::error!("cleanup of {id}: {kill}");
+            }
+            return Err(format!("cannot record the started sandbox: {err}"));
         }
         if let Some(address) = started.internal_address {
             // No public hostname: there is no ingress locally (see `networking.rs`).
@@ -171,11 +188,13 @@ impl Service {
             }
         }
         let update = PhaseUpdate { started_at: Some(now_micros()), ..PhaseUpdate::default() };
-        if !self.advance(id, &StatusResponsePhase::Running, update) {
-            // Terminated (or exited) while starting: make sure nothing keeps running.
-            if let Err(err) = self.runtime.kill(id).await {
-                tracing::warn!("cleanup of {id}: {err}");
+        let running = self.store.set_phase(id, &StatusResponsePhase::Running, &update);
+        if !matches!(running, Ok(true)) {
+            // Terminated (or exited) while starting, or not recordable: nothing keeps running.
+            if let Err(err) = super::teardown::kill_retrying(self.runtime.as_ref(), id).await {
+                tracing::error!("cleanup of {id}: {err}");
             }
+            running.map_err(|e| format!("cannot record the sandbox as running: {e}"))?;
         }
         Ok(())
     }
@@ -238,16 +257,32 @@ impl Service {
         })
     }
 
-    /// Moves a live sandbox forward; false when it is already terminal (or further along).
-    fn advance(&self, id: &str, phase: &StatusResponsePhase, update: PhaseUpdate) -> bool {
-        self.store.set_phase(id, phase, &update).unwrap_or_else(|err| {
-            tracing::warn!("phase change of {id}: {err}");
-            false
-        })
+    /// Records a terminal phase (the first terminal transition wins) and releases the
+    /// sandbox's volumes; `Ok(false)` when it was already terminal.
+    pub(crate) fn settle(
+        &self,
+        id: &str,
+        phase: &StatusResponsePhase,
+        exit_code: Option<i32>,
+        reason: StatusResponseTerminationReason,
+    ) -> Result<bool, crate::store::StoreError> {
+        let update = PhaseUpdate {
+            finished_at: Some(now_micros()),
+            exit_code: exit_code.map(i64::from),
+            termination_reason: Some(reason),
+            ..PhaseUpdate::default()
+        };
+        if !self.store.set_phase(id, phase, &update)? {
+            return Ok(false);
+        }
+        if let Err(err) = self.store.detach_sandbox(id) {
+            tracing::warn!("detaching the volumes of {id}: {err}");
+        }
+        Ok(true)
     }
 
-    /// Settles a sandbox in a terminal phase (the first terminal transition wins), releases its
-    /// volumes and stops whatever still runs.
+    /// Settles a sandbox in a terminal phase (retrying while the store fails, e.g. on a full
+    /// disk, so it never stays live by mistake) and stops whatever still runs.
     pub(crate) async fn finish(
         &self,
         id: &str,
@@ -255,49 +290,24 @@ impl Service {
         exit_code: Option<i32>,
         reason: StatusResponseTerminationReason,
     ) {
-        let update = PhaseUpdate {
-            finished_at: Some(now_micros()),
-            exit_code: exit_code.map(i64::from),
-            termination_reason: Some(reason),
-            ..PhaseUpdate::default()
-        };
-        if !self.advance(id, phase, update) {
-            return;
-        }
-        if let Err(err) = self.store.detach_sandbox(id) {
-            tracing::warn!("detaching the volumes of {id}: {err}");
-        }
-        // In a task of its own: a request dropped midway (client gone) must not cut a teardown
-        // short, and a stopping server waits for the teardowns in flight (`wait_teardowns`).
-        let runtime = self.runtime.clone();
-        let guard = TeardownGuard::new(self.teardowns.clone());
-        let owned = id.to_owned();
-        let task = tokio::spawn(async move {
-            let _guard = guard;
-            if let Err(err) = runtime.kill(&owned).await {
-                tracing::warn!("cleanup of {owned}: {err}");
+        let mut delays = super::teardown::RETRY_DELAYS.iter();
+        loop {
+            match self.settle(id, phase, exit_code, reason.clone()) {
+                Ok(true) => break,
+                Ok(false) => return,
+                Err(err) => match delays.next() {
+                    Some(delay) => {
+                        tracing::warn!("cannot record the end of {id} ({err}); retrying");
+                        tokio::time::sleep(*delay).await;
+                    }
+                    None => {
+                        tracing::error!("cannot record the end of {id}: {err}; stopping it anyway");
+                        break;
+                    }
+                },
             }
-        });
-        let _ = task.await;
-    }
-
-    /// Waits (at most `timeout`) until no sandbox is being torn down, then unmounts the
-    /// volumes (for a stopping server).
-    pub async fn wait_teardowns(&self, timeout: std::time::Duration) {
-        let idle = async {
-            loop {
-                let notified = self.teardowns.idle.notified();
-                if self.teardowns.count.load(Ordering::SeqCst) == 0 {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        if tokio::time::timeout(timeout, idle).await.is_err() {
-            tracing::warn!("sandbox teardowns still running after {timeout:?}; stopping anyway");
         }
-        // The server is stopping: its volume mounts go too (the next start mounts them again).
-        self.release_volumes().await;
+        let _ = self.teardown(id).await;
     }
 
     /// Logs why a workload or an exec (`exec_id`) ended with SIGKILL (137): the kernel's OOM
@@ -331,12 +341,17 @@ impl Service {
         self.log_system(id, LogLineLevel::Error, &line);
     }
 
-    /// A line in the sandbox's log from the server itself (launch failures).
-    pub(crate) fn log_system(&self, id: &str, level: LogLineLevel, line: &str) {
+    /// A line in the sandbox's log from the server itself (launch failures); false when it
+    /// could not be stored.
+    pub(crate) fn log_system(&self, id: &str, level: LogLineLevel, line: &str) -> bool {
         let entry =
             NewLogLine { ts: now_micros(), level, line: line.to_owned(), exec_id: String::new() };
-        if let Err(err) = self.store.append_logs(id, &[entry]) {
-            tracing::warn!("cannot log for {id}: {err}");
+        match self.store.append_logs(id, &[entry]) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!("cannot log for {id}: {err}");
+                false
+            }
         }
     }
 
@@ -451,29 +466,4 @@ fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32), Stri
             .unwrap_or(uid),
     };
     Ok((uid, gid))
-}
-
-/// Sandbox teardowns in flight.
-#[derive(Debug, Default)]
-pub(super) struct Teardowns {
-    count: AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-/// Counts one teardown while it lives.
-struct TeardownGuard(Arc<Teardowns>);
-
-impl TeardownGuard {
-    fn new(teardowns: Arc<Teardowns>) -> Self {
-        teardowns.count.fetch_add(1, Ordering::SeqCst);
-        Self(teardowns)
-    }
-}
-
-impl Drop for TeardownGuard {
-    fn drop(&mut self) {
-        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.idle.notify_waiters();
-        }
-    }
 }

@@ -8,6 +8,7 @@ mod networking;
 pub mod quantity;
 mod sandboxes;
 mod snapshots;
+mod teardown;
 pub mod validate;
 mod volumes;
 
@@ -18,16 +19,14 @@ use std::{
     time::Duration,
 };
 
-use porter_sandbox::types::ReadinessResponse;
-use tokio::sync::mpsc;
-
 pub use crate::store::SandboxQuery;
 use crate::{
     error::{ApiError, ApiResult},
     images::{ImageOptions, ImageStore},
-    runtime::{Runtime, RuntimeEvent},
+    runtime::{EventSender, Runtime},
     store::{Store, StoreError},
 };
+use porter_sandbox::types::ReadinessResponse;
 
 /// Sandboxes per page of a listing.
 pub const PAGE_SIZE: i64 = 50;
@@ -60,6 +59,9 @@ pub struct ServiceOptions {
     pub sandbox_disk_bytes: Option<u64>,
     /// Size of each new disk volume, bytes, enforced by its own filesystem (none: unlimited).
     pub volume_size_bytes: Option<u64>,
+    /// Bytes of log lines kept per sandbox; the oldest are dropped beyond it (a marker line
+    /// says how many).
+    pub log_retention_bytes: u64,
 }
 
 impl ServiceOptions {
@@ -79,6 +81,7 @@ impl ServiceOptions {
             image_prune_interval: None,
             sandbox_disk_bytes: Some(DEFAULT_SANDBOX_DISK_BYTES),
             volume_size_bytes: Some(DEFAULT_VOLUME_SIZE_BYTES),
+            log_retention_bytes: crate::store::DEFAULT_LOG_RETENTION,
         }
     }
 }
@@ -93,17 +96,21 @@ pub const DEFAULT_CPU_MILLIS: u64 = 1000;
 /// The memory limit of a sandbox that asks for none, unless the server is told otherwise: 2 GiB.
 pub const DEFAULT_MEMORY_BYTES: u64 = 2 << 30;
 
+fn store_options(store: &Store, options: &ServiceOptions) {
+    store.set_log_retention(options.log_retention_bytes);
+}
+
 /// The server's domain logic; shared by every request handler.
 pub struct Service {
     store: Arc<Store>,
     runtime: Arc<dyn Runtime>,
     images: ImageStore,
     options: ServiceOptions,
-    events: mpsc::UnboundedSender<RuntimeEvent>,
+    events: EventSender,
     /// OOM kills per running sandbox, as last sampled (to explain a workload killed by it).
     oom_kills: Mutex<HashMap<String, u64>>,
     /// Teardowns in flight, which a stopping server waits for.
-    teardowns: Arc<lifecycle::Teardowns>,
+    teardowns: Arc<teardown::Teardowns>,
 }
 
 impl std::fmt::Debug for Service {
@@ -128,7 +135,7 @@ impl Service {
         })?;
         let store = Store::open(&options.data_dir.join("state.db"))
             .map_err(|e| format!("cannot open the state database: {e}"))?;
-        let (events, receiver) = mpsc::unbounded_channel();
+        let (events, receiver) = crate::runtime::event_channel();
         let service = Arc::new(Self {
             store: Arc::new(store),
             runtime,
@@ -141,11 +148,14 @@ impl Service {
             oom_kills: Mutex::new(HashMap::new()),
             teardowns: Arc::default(),
         });
+        store_options(&service.store, &service.options);
+        // Before recovery: adopted sandboxes send their output through the bounded channel.
+        lifecycle::spawn_event_loop(service.clone(), receiver);
         // Volumes first: a sandbox started by the recovery must find them mounted.
         service.restore_volumes().await;
         service.recover().await;
+        service.reconcile().await;
         service.recover_snapshots();
-        lifecycle::spawn_event_loop(service.clone(), receiver);
         lifecycle::spawn_reaper(service.clone());
         metrics::spawn_sampler(service.clone());
         if let Some(every) = service.options.image_prune_interval {

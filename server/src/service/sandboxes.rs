@@ -16,6 +16,7 @@ use super::{
 use crate::{
     error::{ApiError, ApiResult},
     images::ImageStore,
+    runtime::EXEC_OUTPUT_LIMIT,
     store::{NewLogLine, SandboxRow, StoreError},
     time::{format_micros, now_micros},
 };
@@ -260,7 +261,19 @@ impl Service {
             return Ok(());
         }
         let reason = StatusResponseTerminationReason::from_wire(source.unwrap_or("sdk"));
-        self.finish(id, &StatusResponsePhase::Terminated, None, reason).await;
+        // Stopped first, recorded second: success is only answered once both are done.
+        self.teardown(id).await.map_err(|err| {
+            ApiError::internal(format!(
+                "cannot stop sandbox {id}: {err}; it is still {}: retry the request",
+                row.phase
+            ))
+        })?;
+        self.settle(id, &StatusResponsePhase::Terminated, None, reason).map_err(|err| {
+            ApiError::internal(format!(
+                "sandbox {id} was stopped but its termination could not be recorded: {err}; \
+                 retry the request"
+            ))
+        })?;
         Ok(())
     }
 
@@ -287,32 +300,139 @@ impl Service {
         let env: Vec<(String, String)> =
             row.spec.env.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
         let oom_before = self.runtime.usage(id).map_or(0, |u| u.oom_kills);
+        let id_owned = id.to_owned();
         let output = self
             .runtime
             .exec(id, request.command, env)
             .await
             .map_err(|e| ApiError::internal(format!("exec in sandbox {id} failed: {e}")))?;
         self.explain_kill(id, output.exit_code, Some((&exec_id, oom_before)));
-        let now = now_micros();
-        let mut lines = Vec::new();
-        for (text, level) in
-            [(&output.stdout, LogLineLevel::Info), (&output.stderr, LogLineLevel::Error)]
-        {
-            lines.extend(text.lines().map(|line| NewLogLine {
-                ts: now,
-                level: level.clone(),
-                line: line.to_owned(),
-                exec_id: exec_id.clone(),
-            }));
+        let crate::runtime::ExecOutput { mut stdout, mut stderr, exit_code, .. } = output;
+        // Capped by encoded size: a NUL byte takes six bytes of JSON.
+        let stdout_dropped = output.stdout_dropped + cap_json(&mut stdout, EXEC_OUTPUT_LIMIT);
+        let stderr_dropped = output.stderr_dropped + cap_json(&mut stderr, EXEC_OUTPUT_LIMIT);
+        let lines = exec_log_lines(
+            &exec_id,
+            [(&stdout, stdout_dropped, "stdout"), (&stderr, stderr_dropped, "stderr")],
+            self.store.log_retention(),
+        );
+        let store = self.store.clone();
+        let logged = tokio::task::spawn_blocking(move || store.append_logs(&id_owned, &lines));
+        match logged.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!("cannot log the output of {exec_id}: {err}"),
+            Err(err) => tracing::warn!("cannot log the output of {exec_id}: {err}"),
         }
-        if let Err(err) = self.store.append_logs(id, &lines) {
-            tracing::warn!("cannot log the output of {exec_id}: {err}");
-        }
+        let truncated = stdout_dropped > 0 || stderr_dropped > 0;
         Ok(ExecResponse {
-            stdout: output.stdout,
-            stderr: output.stderr,
-            exit_code: i64::from(output.exit_code),
+            stdout,
+            stderr,
+            exit_code: i64::from(exit_code),
             exec_id: Some(exec_id),
+            truncated: truncated.then_some(true),
         })
+    }
+}
+
+/// Cuts `text` (on a character boundary) so that it encodes to at most `max` bytes of JSON;
+/// returns the bytes removed.
+fn cap_json(text: &mut String, max: usize) -> u64 {
+    let mut encoded = 0;
+    for (at, c) in text.char_indices() {
+        encoded += crate::store::logs::json_len(c.encode_utf8(&mut [0; 4]));
+        if encoded > max {
+            let removed = (text.len() - at) as u64;
+            text.truncate(at);
+            return removed;
+        }
+    }
+    0
+}
+
+/// The log lines of an exec's output: per stream, the newest lines costing at most the
+/// output limit in the store (a line costs its bytes plus a row overhead, so a flood of empty
+/// lines is bounded too), after a marker when earlier ones were left out, and a marker when
+/// the stream was cut at the output limit.
+fn exec_log_lines(
+    exec_id: &str,
+    streams: [(&String, u64, &str); 2],
+    retention: u64,
+) -> Vec<NewLogLine> {
+    let now = now_micros();
+    let line = |level: LogLineLevel, text: String| NewLogLine {
+        ts: now,
+        level,
+        line: text,
+        exec_id: exec_id.to_owned(),
+    };
+    let limit = (EXEC_OUTPUT_LIMIT as u64).min(retention / 2);
+    let mut kept: Vec<NewLogLine> = Vec::new();
+    for (index, (text, dropped, name)) in streams.iter().enumerate() {
+        let level = if index == 0 { LogLineLevel::Info } else { LogLineLevel::Error };
+        let mut budget = limit;
+        let (mut skipped_lines, mut skipped_bytes) = (0u64, 0u64);
+        let mut newest: Vec<&str> = Vec::new();
+        for text in text.lines().rev() {
+            let cost = text.len() as u64 + crate::store::LOG_ROW_OVERHEAD;
+            if cost > budget {
+                skipped_lines += 1;
+                skipped_bytes += text.len() as u64;
+                budget = 0;
+            } else {
+                budget -= cost;
+                newest.push(text);
+            }
+        }
+        if skipped_lines > 0 {
+            kept.push(line(
+                LogLineLevel::Warning,
+                format!(
+                    "[porter-sandbox: exec {exec_id}: {skipped_lines} earlier {name} lines \
+                     ({skipped_bytes} bytes) not logged: an exec logs at most {limit} bytes per \
+                     stream]"
+                ),
+            ));
+        }
+        kept.extend(newest.iter().rev().map(|text| line(level.clone(), (*text).to_owned())));
+        if *dropped > 0 {
+            kept.push(line(
+                LogLineLevel::Warning,
+                format!(
+                    "[porter-sandbox: exec {exec_id}: {dropped} bytes of {name} dropped beyond \
+                     the limit of {EXEC_OUTPUT_LIMIT} bytes per stream]"
+                ),
+            ));
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_cap_counts_escapes() {
+        let mut nuls = "\0".repeat(1000);
+        assert_eq!(cap_json(&mut nuls, 600), 900);
+        assert_eq!(nuls.len(), 100);
+        let mut text = "aé".repeat(10);
+        assert_eq!(cap_json(&mut text, 3), 27);
+        assert_eq!(text, "aé");
+        let mut short = "abc".to_owned();
+        assert_eq!(cap_json(&mut short, 3), 0);
+    }
+
+    #[test]
+    fn exec_logs_keep_the_newest_lines_of_each_stream() {
+        let out = "\n".repeat(1 << 20);
+        let err = "boom\n".to_owned();
+        let lines = exec_log_lines("ex-1", [(&out, 5, "stdout"), (&err, 0, "stderr")], 16 << 20);
+        let per_row = crate::store::LOG_ROW_OVERHEAD as usize;
+        assert!(lines.len() <= EXEC_OUTPUT_LIMIT / per_row + 3, "{} lines", lines.len());
+        assert!(lines[0].line.contains("earlier stdout lines"), "{}", lines[0].line);
+        assert!(lines.iter().any(|l| l.line.contains("5 bytes of stdout dropped")));
+        assert_eq!(lines.last().map(|l| l.line.as_str()), Some("boom"));
+        assert!(lines.iter().all(|l| l.exec_id == "ex-1"));
     }
 }

@@ -11,9 +11,11 @@
 //!
 //! Sub-modules: [`sandboxes`] (records and the forward-only phase machine), [`listing`]
 //! (filters, pages, counts, filter values), [`logs`], [`volumes`] (records and attachments) and
-//! [`snapshots`], [`usage`] (resource samples) and the private `schema` (migrations).
+//! [`snapshots`], [`usage`] (resource samples) and the private `schema` (migrations) and
+//! `retention` (the per-sandbox log cap).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -21,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 pub mod listing;
 pub mod logs;
+mod retention;
 pub mod sandboxes;
 mod schema;
 pub mod snapshots;
@@ -29,6 +32,7 @@ pub mod volumes;
 
 pub use listing::SandboxQuery;
 pub use logs::NewLogLine;
+pub use retention::{DEFAULT_LOG_RETENTION, ROW_OVERHEAD as LOG_ROW_OVERHEAD};
 pub use sandboxes::{PhaseUpdate, SandboxRow};
 pub use snapshots::SnapshotRow;
 pub use usage::UsageSample;
@@ -67,6 +71,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Log bytes kept per sandbox (see `retention.rs`).
+    log_retention: AtomicU64,
 }
 
 impl Store {
@@ -93,7 +99,19 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         schema::migrate(&mut conn)?;
-        Ok(Store { conn: Mutex::new(conn) })
+        Ok(Store { conn: Mutex::new(conn), log_retention: AtomicU64::new(DEFAULT_LOG_RETENTION) })
+    }
+
+    /// Sets how many bytes of log lines are kept per sandbox (each line counts its bytes plus
+    /// a fixed row overhead); older lines are dropped beyond it. At least 64 KiB.
+    pub fn set_log_retention(&self, bytes: u64) {
+        self.log_retention.store(bytes.max(64 << 10), Ordering::Relaxed);
+    }
+
+    /// Bytes of log lines kept per sandbox.
+    #[must_use]
+    pub fn log_retention(&self) -> u64 {
+        self.log_retention.load(Ordering::Relaxed)
     }
 
     /// The schema version (`PRAGMA user_version`) of the open database.

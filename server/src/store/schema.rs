@@ -104,6 +104,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sandbox_id, ts)
     ) STRICT, WITHOUT ROWID;
     ",
+    // 3: the running size of each sandbox's log, for its retention cap (`retention.rs`).
+    "
+    CREATE TABLE log_totals (
+        sandbox_id    TEXT PRIMARY KEY REFERENCES sandboxes (id),
+        bytes         INTEGER NOT NULL,
+        dropped_lines INTEGER NOT NULL DEFAULT 0,
+        dropped_bytes INTEGER NOT NULL DEFAULT 0,
+        marker_seq    INTEGER
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO log_totals (sandbox_id, bytes)
+        SELECT sandbox_id, sum(length(CAST(line AS BLOB)) + 64) FROM logs GROUP BY sandbox_id;
+    ",
 ];
 
 /// The schema version this build writes.

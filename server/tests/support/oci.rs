@@ -14,7 +14,9 @@ use porter_sandbox_server::runtime::{
     oci::OciRuntime,
 };
 use tempfile::TempDir;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+// The bounded event channel, under the names these tests were written with.
+use porter_sandbox_server::runtime::event_channel as unbounded_channel;
+use tokio::sync::mpsc::Receiver as UnboundedReceiver;
 
 pub const WAIT: Duration = Duration::from_secs(20);
 

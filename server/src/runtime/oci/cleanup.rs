@@ -14,28 +14,46 @@ const EXIT_WAIT: Duration = Duration::from_secs(2);
 /// Where cgroup hierarchies are mounted.
 const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
-/// What `crun state` says about a container: `None` when it does not exist.
-pub(super) async fn container_status(engine: &Path, id: &str) -> Option<String> {
-    let text = host::run(engine, &["state", id]).await.ok()?;
-    let state: serde_json::Value = serde_json::from_str(&text).ok()?;
-    state["status"].as_str().map(str::to_owned)
+/// What `crun state` says about a container: `Ok(None)` only when the engine says it does not
+/// exist; `Err` when the engine cannot tell (it could not run, out of file descriptors, …).
+pub(super) async fn container_status(engine: &Path, id: &str) -> Result<Option<String>, String> {
+    let text = match host::run(engine, &["state", id]).await {
+        Ok(text) => text,
+        // crun: "error opening file `/run/crun/<id>/status`: No such file or directory";
+        // runc: "container does not exist".
+        // The engine itself could not be started: it told nothing.
+        Err(err) if err.starts_with("cannot run ") => return Err(err),
+        Err(err) if err.contains("No such file or directory") || err.contains("does not exist") => {
+            return Ok(None);
+        }
+        Err(err) => return Err(err),
+    };
+    let state: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("unreadable state of container {id}: {e}"))?;
+    Ok(state["status"].as_str().map(str::to_owned))
 }
 
-/// Stops the sandbox and removes its container, network, cgroups and directory.
+/// Stops the sandbox and removes its container, network, cgroups and directory. Nothing is
+/// removed unless the container is known to be gone: a sandbox whose state cannot be read
+/// (e.g. the server is out of file descriptors) is left intact and the error says why, so the
+/// caller retries instead of deleting the files of a workload that still runs.
 pub(super) async fn teardown(layout: &Layout, engine: Option<&Path>) -> Result<(), String> {
     let id = layout.id.as_str();
     let shim = host::read_pid_file(&layout.shim_pid());
     let shim_alive = || shim.is_some_and(|(pid, start)| host::alive(pid, start));
     if let Some(engine) = engine {
-        if container_status(engine, id).await.is_some() {
+        if container_status(engine, id).await?.is_some() {
             // Killing init ends the pid namespace; the foreground `crun run` then returns and the
             // shim records 137 and ends, taking the overlay's mount namespace with it.
             let _ = host::run(engine, &["kill", id, "KILL"]).await;
             host::poll_until(EXIT_WAIT, Duration::from_millis(2), || (!shim_alive()).then_some(()))
                 .await;
             // `crun run` normally deletes the container itself; this covers a dead supervisor.
-            if container_status(engine, id).await.is_some() {
+            if container_status(engine, id).await?.is_some() {
                 let _ = host::run(engine, &["delete", "-f", id]).await;
+            }
+            if let Some(status) = container_status(engine, id).await? {
+                return Err(format!("container {id} is still there ({status}) after kill"));
             }
         }
     }
@@ -180,6 +198,20 @@ mod tests {
         assert_eq!(unescape_mount_path(r"/a\040b\134c"), r"/a b\c");
         assert_eq!(unescape_mount_path(r"/plain\x"), r"/plain\x");
         assert_eq!(unescape_mount_path(r"/end\04"), r"/end\04");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_container_state_keeps_the_sandbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout { id: "t-unknown".into(), dir: dir.path().join("t-unknown") };
+        std::fs::create_dir_all(layout.dir.join("upper")).unwrap();
+        std::fs::write(layout.dir.join("upper/file"), "workload data").unwrap();
+        // An engine that cannot run stands for one the server cannot start (no fds left).
+        let engine = Path::new("/nonexistent/crun");
+        assert!(container_status(engine, "t-unknown").await.is_err());
+        let err = teardown(&layout, Some(engine)).await.unwrap_err();
+        assert!(err.contains("cannot run"), "{err}");
+        assert!(layout.dir.join("upper/file").exists(), "the writable layer was kept");
     }
 
     #[test]

@@ -17,10 +17,10 @@ use std::{
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{Layout, bundle, host, shim};
-use crate::runtime::ExecOutput;
+use crate::runtime::{EXEC_OUTPUT_LIMIT, ExecOutput};
 
 /// Output kept per stream; the rest is read and dropped (the process must not block).
-const MAX_OUTPUT: usize = 64 << 20;
+const MAX_OUTPUT: usize = EXEC_OUTPUT_LIMIT;
 
 /// After the command ended, how long background processes it left may hold its output open.
 const OUTPUT_GRACE: Duration = Duration::from_millis(100);
@@ -75,7 +75,7 @@ pub(super) async fn run(
 
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
-    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let (mut out, mut err) = (Captured::default(), Captured::default());
     let mut status = None;
     let mut grace_end = tokio::time::Instant::now();
     while status.is_none() || stdout.is_some() || stderr.is_some() {
@@ -91,12 +91,38 @@ pub(super) async fn run(
         }
     }
     guard.armed = false;
-    let exit_code = status.map_or(-1, exit_code_of);
+    let exit_code = launch_failure(status.map_or(-1, exit_code_of), &err.kept);
     Ok(ExecOutput {
-        stdout: String::from_utf8_lossy(&out).into_owned(),
-        stderr: String::from_utf8_lossy(&err).into_owned(),
+        stdout: String::from_utf8_lossy(&out.kept).into_owned(),
+        stderr: String::from_utf8_lossy(&err.kept).into_owned(),
+        stdout_dropped: out.dropped,
+        stderr_dropped: err.dropped,
         exit_code,
     })
+}
+
+/// The engine's own exit status when it could not start the program.
+const ENGINE_FAILED: i32 = 255;
+
+/// Maps the engine failing to start the program to the codes shells and Docker use: 127 for a
+/// program that does not exist, 126 for one that cannot be executed. The engine's message is
+/// then the only stderr line (the program never ran); anything else keeps its status.
+fn launch_failure(code: i32, stderr: &[u8]) -> i32 {
+    if code != ENGINE_FAILED {
+        return code;
+    }
+    let text = String::from_utf8_lossy(stderr);
+    let mut lines = text.lines();
+    let (Some(line), None) = (lines.next(), lines.next()) else { return code };
+    // crun: "executable file `x` not found in $PATH: …" or "open executable: <errno text>".
+    if line.starts_with("executable file `") && line.contains("` not found in $PATH") {
+        return 127;
+    }
+    match line.strip_prefix("open executable: ") {
+        Some(reason) if reason.contains("No such file or directory") => 127,
+        Some(_) => 126,
+        None => code,
+    }
 }
 
 /// Exit code, or 128 + signal when the client was killed by one.
@@ -105,9 +131,16 @@ fn exit_code_of(status: std::process::ExitStatus) -> i32 {
     status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(-1)
 }
 
+/// The output of one stream: the first [`MAX_OUTPUT`] bytes and how many more were dropped.
+#[derive(Debug, Default)]
+struct Captured {
+    kept: Vec<u8>,
+    dropped: u64,
+}
+
 /// Reads one chunk into `buf` (dropping what exceeds [`MAX_OUTPUT`]); at EOF the pipe becomes
 /// `None`. Never resolves for a closed pipe.
-async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut Vec<u8>) {
+async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut Captured) {
     let Some(reader) = pipe.as_mut() else {
         return std::future::pending().await;
     };
@@ -115,8 +148,9 @@ async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut Vec<u8>
     match reader.read(&mut chunk).await {
         Ok(0) | Err(_) => *pipe = None,
         Ok(n) => {
-            let room = MAX_OUTPUT.saturating_sub(buf.len()).min(n);
-            buf.extend_from_slice(&chunk[..room]);
+            let room = MAX_OUTPUT.saturating_sub(buf.kept.len()).min(n);
+            buf.kept.extend_from_slice(&chunk[..room]);
+            buf.dropped += (n - room) as u64;
         }
     }
 }
@@ -189,4 +223,22 @@ fn kill_session(id: &str, pid_file: &Path) {
 pub(super) fn in_cgroup(pid: u32, suffix: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .is_ok_and(|text| text.lines().any(|line| line.ends_with(suffix)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_launch_failures_become_shell_codes() {
+        let missing = b"executable file `nope` not found in $PATH: No such file or directory\n";
+        assert_eq!(launch_failure(255, missing), 127);
+        assert_eq!(launch_failure(255, b"open executable: No such file or directory\n"), 127);
+        assert_eq!(launch_failure(255, b"open executable: Permission denied\n"), 126);
+        assert_eq!(launch_failure(255, b"open executable: Operation not permitted\n"), 126);
+        // The program's own 255, or the engine's message among the program's output.
+        assert_eq!(launch_failure(255, b"something else\n"), 255);
+        assert_eq!(launch_failure(255, b"x\nopen executable: Permission denied\n"), 255);
+        assert_eq!(launch_failure(1, missing), 1);
+    }
 }

@@ -78,10 +78,24 @@ fn parse_stat(text: &str) -> Option<ProcStat> {
 }
 
 /// Whether `pid` is a live (non-zombie) process that started at `start_time` (when known).
+/// Only a definite answer counts as dead: a read that failed for another reason (out of file
+/// descriptors, …) says nothing, and the process is taken as alive.
 pub(super) fn alive(pid: u32, start_time: Option<u64>) -> bool {
-    proc_stat(pid).is_some_and(|s| {
-        s.state != 'Z' && s.state != 'X' && start_time.is_none_or(|t| t == s.start_time)
-    })
+    liveness(fs::read_to_string(format!("/proc/{pid}/stat")), start_time)
+}
+
+fn liveness(stat: std::io::Result<String>, start_time: Option<u64>) -> bool {
+    match stat {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => false,
+        Err(e) => {
+            tracing::warn!("cannot tell whether a process lives ({e}); assuming it does");
+            true
+        }
+        Ok(text) => parse_stat(&text).is_some_and(|s| {
+            s.state != 'Z' && s.state != 'X' && start_time.is_none_or(|t| t == s.start_time)
+        }),
+    }
 }
 
 /// The NUL-separated command line of `pid`, joined with spaces.
@@ -213,6 +227,20 @@ pub(super) async fn run(program: &Path, args: &[&str]) -> Result<String, String>
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn only_a_definite_answer_means_dead() {
+        let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(!liveness(Err(gone), None));
+        assert!(!liveness(Err(std::io::Error::from_raw_os_error(libc::ESRCH)), None));
+        // Out of file descriptors: unknown, not dead.
+        assert!(liveness(Err(std::io::Error::from_raw_os_error(libc::EMFILE)), None));
+        assert!(liveness(Err(std::io::Error::from_raw_os_error(libc::ENFILE)), Some(1)));
+        let stat = "1 (x) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 77 0 0";
+        assert!(liveness(Ok(stat.to_owned()), Some(77)));
+        assert!(!liveness(Ok(stat.to_owned()), Some(78)));
+        assert!(!liveness(Ok(stat.replace(" S ", " Z ")), None));
+    }
 
     #[test]
     fn parses_stat_with_odd_command_names() {

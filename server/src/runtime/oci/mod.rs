@@ -43,6 +43,7 @@ mod host;
 mod network;
 mod ports;
 mod quota;
+mod reconcile;
 mod seccomp;
 mod shim;
 mod snapshot;
@@ -59,13 +60,11 @@ use std::{
 };
 
 use serde_json::{Value, json};
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::task::JoinHandle;
 
 pub use self::dns::ENV_EGRESS_HOSTS;
 use super::idmap::{self, IdRange};
-use super::{
-    Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, RuntimeEvent, Started, Usage,
-};
+use super::{Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, Started, Usage};
 
 /// Parent of every sandbox's cgroup (`/sys/fs/cgroup/<controller>/porter-sandbox/<id>`).
 const CGROUP_PARENT: &str = "porter-sandbox";
@@ -180,7 +179,7 @@ impl OciRuntime {
         lock.lock_owned().await
     }
 
-    fn spawn_tailer(&self, layout: Layout, events: mpsc::UnboundedSender<RuntimeEvent>) {
+    fn spawn_tailer(&self, layout: Layout, events: super::EventSender) {
         let id = layout.id.clone();
         let handle = tokio::spawn(tail::Tailer::new(layout, events).run());
         let mut tailers = self.tailers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -215,7 +214,7 @@ impl OciRuntime {
     async fn start_sandbox(
         &self,
         spec: LaunchSpec,
-        events: mpsc::UnboundedSender<RuntimeEvent>,
+        events: super::EventSender,
     ) -> Result<Started, String> {
         validate_id(&spec.sandbox_id)?;
         let engine = Self::detect()?;
@@ -336,12 +335,7 @@ impl OciRuntime {
         Ok(())
     }
 
-    async fn adopt_sandbox(
-        &self,
-        id: &str,
-        state: &Value,
-        events: mpsc::UnboundedSender<RuntimeEvent>,
-    ) -> Adoption {
+    async fn adopt_sandbox(&self, id: &str, state: &Value, events: super::EventSender) -> Adoption {
         if validate_id(id).is_err() {
             return Adoption::Lost;
         }
@@ -359,14 +353,16 @@ impl OciRuntime {
                 let alive = shim_alive();
                 if let Some(code) = layout.exit_code() {
                     // Send what was printed while nobody watched; the server settles the exit.
-                    tail::Tailer::new(layout.clone(), events).pump(true);
+                    tail::Tailer::new(layout.clone(), events).pump(true).await;
                     return Adoption::Exited(code);
                 }
                 if !alive {
                     break;
                 }
+                // Unknown (the engine cannot tell) is handled like "not yet running": polled until
+                // the deadline; the teardown that follows then refuses to delete anything.
                 let status = match &engine {
-                    Some(engine) => cleanup::container_status(engine, id).await,
+                    Some(engine) => cleanup::container_status(engine, id).await.ok().flatten(),
                     None => None,
                 };
                 if status.as_deref() == Some("paused") {
@@ -431,7 +427,7 @@ impl Runtime for OciRuntime {
     fn start(
         &self,
         spec: LaunchSpec,
-        events: mpsc::UnboundedSender<RuntimeEvent>,
+        events: super::EventSender,
     ) -> BoxFuture<'_, Result<Started, String>> {
         Box::pin(self.start_sandbox(spec, events))
     }
@@ -479,10 +475,14 @@ impl Runtime for OciRuntime {
         &self,
         sandbox_id: &str,
         state: Value,
-        events: mpsc::UnboundedSender<RuntimeEvent>,
+        events: super::EventSender,
     ) -> BoxFuture<'_, Adoption> {
         let id = sandbox_id.to_owned();
         Box::pin(async move { self.adopt_sandbox(&id, &state, events).await })
+    }
+
+    fn found(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move { self.found_sandboxes().await.into_iter().collect() })
     }
 }
 

@@ -76,3 +76,75 @@ fn append_needs_an_existing_sandbox() {
     assert!(matches!(store.append_logs("sb-9", &[line(1, "x", "")]), Err(StoreError::NotFound)));
     store.append_logs("sb-9", &[]).unwrap();
 }
+
+/// Every stored line of sb-1, oldest first.
+fn all(store: &Store) -> Vec<String> {
+    store.logs("sb-1", None, i64::MAX).unwrap().into_iter().map(|l| l.line).collect()
+}
+
+#[test]
+fn retention_keeps_the_newest_lines_after_a_marker() {
+    let store = mem();
+    store.insert_sandbox(&sandbox("sb-1", "a", 1)).unwrap();
+    store.set_log_retention(64 << 10);
+    let text = "x".repeat(100);
+    // 2000 lines of 164 counted bytes (328 KB) against a 64 KiB cap, in batches.
+    for batch in 0..20 {
+        let lines: Vec<NewLogLine> =
+            (0..100).map(|i| line(batch * 100 + i, &format!("{i:03}{text}"), "")).collect();
+        store.append_logs("sb-1", &lines).unwrap();
+    }
+    let got = all(&store);
+    let kept = got.len() - 1;
+    let stored: usize = got[1..].iter().map(|l| l.len() + 64).sum();
+    assert!(stored <= 64 << 10, "{stored} bytes kept");
+    assert!(kept >= 300, "at least 7/8 of the cap is kept: {kept} lines");
+    assert!(got.last().unwrap().starts_with("099x"), "the newest line is kept");
+    let marker = format!(
+        "[porter-sandbox: {} earlier log lines ({} bytes) dropped: the sandbox's log is capped \
+         at 64 KiB]",
+        2000 - kept,
+        (2000 - kept) * 103
+    );
+    assert_eq!(got[0], marker);
+}
+
+#[test]
+fn a_batch_larger_than_the_cap_keeps_its_end() {
+    let store = mem();
+    store.insert_sandbox(&sandbox("sb-1", "a", 1)).unwrap();
+    store.set_log_retention(64 << 10);
+    store.append_logs("sb-1", &[line(1, "old", "")]).unwrap();
+    // Empty lines count too: 100 000 of them would be 6.4 MB of rows.
+    let lines: Vec<NewLogLine> = (0..100_000).map(|i| line(2 + i, "", "")).collect();
+    store.append_logs("sb-1", &lines).unwrap();
+    let got = all(&store);
+    assert!(got.len() <= (64 << 10) / 64 + 1, "{} rows", got.len());
+    assert!(got[0].starts_with("[porter-sandbox: "), "{}", got[0]);
+    assert!(got[1..].iter().all(String::is_empty), "the old line is gone");
+}
+
+#[test]
+fn long_lines_are_split() {
+    let store = mem();
+    store.insert_sandbox(&sandbox("sb-1", "a", 1)).unwrap();
+    let long = "y".repeat(crate::store::logs::MAX_LINE * 3 + 5);
+    store.append_logs("sb-1", &[line(1, &long, "")]).unwrap();
+    let got = all(&store);
+    assert_eq!(got.len(), 4);
+    assert_eq!(got.concat(), long);
+}
+
+#[test]
+fn a_read_returns_a_bounded_amount_of_json() {
+    let store = mem();
+    store.insert_sandbox(&sandbox("sb-1", "a", 1)).unwrap();
+    // NULs take six bytes of JSON each: 100 lines of 64 KiB would be 39 MB.
+    let nuls = "\0".repeat(crate::store::logs::MAX_LINE);
+    let lines: Vec<NewLogLine> = (0..100).map(|i| line(i, &nuls, "")).collect();
+    store.append_logs("sb-1", &lines).unwrap();
+    let got = store.logs("sb-1", None, 10_000).unwrap();
+    let json = serde_json::to_string(&got).unwrap();
+    assert!(json.len() <= crate::store::logs::MAX_READ_BYTES, "{} bytes", json.len());
+    assert!(!got.is_empty());
+}
