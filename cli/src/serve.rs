@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// 507); `0`: unlimited.
     #[arg(long, value_name = "SIZE", default_value = "10Gi", value_parser = parse_disk)]
     volume_size: u64,
+    /// Log kept per sandbox; older lines are dropped, leaving a marker line (each line counts
+    /// its size plus 64 bytes).
+    #[arg(long, value_name = "SIZE", default_value = "16Mi", value_parser = parse_log_retention)]
+    log_retention: u64,
     /// How often the resource usage of running sandboxes is sampled for the metrics
     /// endpoints, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_interval)]
@@ -132,6 +136,15 @@ fn parse_disk(text: &str) -> Result<u64, String> {
                 Ok(bytes)
             }
         })
+}
+
+fn parse_log_retention(text: &str) -> Result<u64, String> {
+    let bytes =
+        quantity::memory_bytes(text).map_err(|e| e.replacen("resources.memory", "the size", 1))?;
+    if bytes < 64 << 10 {
+        return Err(format!("{text:?} is too small: give at least 64Ki"));
+    }
+    Ok(bytes)
 }
 
 fn parse_idle_timeout(text: &str) -> Result<Duration, String> {
@@ -189,6 +202,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         default_cpu_millis: args.default_cpu,
         default_memory_bytes: args.default_memory,
         sandbox_disk_bytes: (args.sandbox_disk > 0).then_some(args.sandbox_disk),
+        log_retention_bytes: args.log_retention,
         volume_size_bytes: (args.volume_size > 0).then_some(args.volume_size),
         metrics_interval: args.metrics_interval,
         images: ImageOptions {

@@ -62,6 +62,8 @@ pub struct ServeOptions {
     pub sandbox_disk_bytes: Option<u64>,
     /// Size limit of each disk volume, bytes (`None`: unlimited).
     pub volume_size_bytes: Option<u64>,
+    /// Log bytes kept per sandbox (older lines are dropped, with a marker line).
+    pub log_retention_bytes: u64,
     /// How often resource usage is sampled for the metrics endpoints.
     pub metrics_interval: Duration,
     /// Registry pulls: offline policy, mirror, credentials.
@@ -89,6 +91,7 @@ impl ServeOptions {
             default_memory_bytes: crate::service::DEFAULT_MEMORY_BYTES,
             sandbox_disk_bytes: Some(crate::service::DEFAULT_SANDBOX_DISK_BYTES),
             volume_size_bytes: Some(crate::service::DEFAULT_VOLUME_SIZE_BYTES),
+            log_retention_bytes: crate::store::DEFAULT_LOG_RETENTION,
             metrics_interval: crate::service::metrics::DEFAULT_INTERVAL,
             images: ImageOptions::default(),
             image_prune_interval: None,
@@ -221,6 +224,7 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
             default_memory_bytes: options.default_memory_bytes,
             sandbox_disk_bytes: options.sandbox_disk_bytes,
             volume_size_bytes: options.volume_size_bytes,
+            log_retention_bytes: options.log_retention_bytes,
             ..ServiceOptions::new(options.data_dir.clone())
         },
         runtime,
