@@ -34,7 +34,7 @@ pub struct ConnectionLimits {
 }
 
 impl ConnectionLimits {
-    /// The cap that fits this process's descriptor limit (after [`raise_nofile_limit`]).
+    /// The cap that fits this process's descriptor limit (after `raise_nofile_limit`).
     #[must_use]
     pub fn for_this_process() -> Self {
         let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile)

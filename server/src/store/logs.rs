@@ -5,7 +5,7 @@
 //! oldest first, and no more than [`MAX_READ_BYTES`] of JSON. Lines are ordered by emission
 //! time, then by insertion order for equal times.
 //!
-//! Writes are split into short transactions ([`ROWS_PER_TX`] rows or [`BYTES_PER_TX`] bytes),
+//! Writes are split into short transactions (`ROWS_PER_TX` rows or `BYTES_PER_TX` bytes),
 //! so a flood of lines never holds the store (and every request waiting for it) for long.
 
 use porter_sandbox::types::{LogLine, LogLineLevel};
