@@ -6,6 +6,7 @@ use super::LogLineLevel;
 
 /// Request body of `POST /v1/sandbox/{id}/exec`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ExecRequest {
     /// Program and arguments (argv; no shell is implied).
     pub command: Vec<String>,
@@ -21,6 +22,7 @@ impl ExecRequest {
 
 /// Result of an exec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ExecResponse {
     /// Captured standard output.
     pub stdout: String,
@@ -35,6 +37,7 @@ pub struct ExecResponse {
 
 /// One log line of a sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LogLine {
     /// Emission time.
     pub timestamp: String,
@@ -48,6 +51,7 @@ pub struct LogLine {
 
 /// Response of `GET /v1/sandbox/{id}/logs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LogsResponse {
     /// Sandbox id.
     pub sandbox_id: String,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// Response of `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct HealthResponse {
     /// Health status of the service.
     pub status: String,
@@ -11,6 +12,7 @@ pub struct HealthResponse {
 
 /// Response of `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ReadinessResponse {
     /// Readiness status of the service.
     pub status: String,
@@ -20,6 +22,7 @@ pub struct ReadinessResponse {
 
 /// Body of an error response (wire schema `Error`): `{"error": "<message>"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema), schemars(rename = "Error"))]
 pub struct ErrorBody {
     /// Human-readable error message.
     pub error: String,

@@ -14,6 +14,7 @@ use super::{
 /// Build one with [`SandboxSpec::new`] (or [`SandboxSpec::from_snapshot`]) and the chained
 /// setters, or with a struct literal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxSpec {
     /// Container image to run; `""` when `snapshot_id` is used.
     pub image: String,
@@ -182,6 +183,7 @@ impl SandboxSpec {
 
 /// Exposure of one workload port (API.md §6.3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxNetworkingSpec {
     /// Port the workload listens on; ports 1–1023 are rejected.
     pub port: i64,
@@ -203,6 +205,7 @@ impl SandboxNetworkingSpec {
 
 /// A hostname at which a sandbox ingress serves the exposed port (API.md §6.3).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxDomainSpec {
     /// Fully qualified hostname one label below the ingress domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,6 +217,7 @@ pub struct SandboxDomainSpec {
 
 /// Outbound allow-list of a sandbox (API.md §6.4).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxEgressSpec {
     /// The only destinations the sandbox may reach; `[]` denies all.
     pub allowed_destinations: Vec<String>,
@@ -229,6 +233,7 @@ impl SandboxEgressSpec {
 
 /// CPU and memory of a sandbox, as Kubernetes quantities (API.md §6.5).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxResourcesSpec {
     /// Kubernetes CPU quantity, e.g. `"500m"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -240,6 +245,7 @@ pub struct SandboxResourcesSpec {
 
 /// Response of `POST /v1/sandbox/run`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CreateResponse {
     /// Sandbox id.
     pub id: String,
@@ -252,6 +258,7 @@ pub struct CreateResponse {
 
 /// Status record of a sandbox (`GET /v1/sandbox/{id}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct StatusResponse {
     /// Sandbox id.
     pub id: String,
@@ -293,6 +300,7 @@ pub struct StatusResponse {
 
 /// The pod and container that an interactive exec addresses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ExecTarget {
     /// Namespace of the sandbox pod.
     pub namespace: String,
@@ -304,6 +312,7 @@ pub struct ExecTarget {
 
 /// Response of `GET /v1/sandbox`: one page of sandboxes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ListResponse {
     /// Matching sandboxes on this page.
     pub sandboxes: Vec<StatusResponse>,
@@ -316,6 +325,7 @@ pub struct ListResponse {
 
 /// Paging info of a sandbox listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Pagination {
     /// Current page, 1-based.
     pub current_page: i64,
@@ -327,6 +337,7 @@ pub struct Pagination {
 
 /// Cluster-wide filter options of a sandbox listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct FilterValuesResponse {
     /// Distinct tags cluster-wide, each `key=value`.
     pub tags: Vec<String>,
@@ -338,6 +349,7 @@ pub struct FilterValuesResponse {
 
 /// One bucket of `GET /v1/sandbox/counts`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CountPoint {
     /// Start of the bucket.
     pub timestamp: String,
@@ -347,6 +359,7 @@ pub struct CountPoint {
 
 /// Response of `GET /v1/sandbox/counts`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CountResponse {
     /// One point per bucket, oldest first, no gaps.
     pub points: Vec<CountPoint>,
@@ -356,6 +369,7 @@ pub struct CountResponse {
 
 /// Response of a name lookup (sandbox or volume).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LookupResult {
     /// The resolved id.
     pub id: String,

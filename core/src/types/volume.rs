@@ -9,6 +9,7 @@ use super::{
 
 /// A volume record (wire schema `Volume`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema), schemars(rename = "Volume"))]
 pub struct VolumeRecord {
     /// Volume id.
     pub id: String,
@@ -31,6 +32,7 @@ pub struct VolumeRecord {
 
 /// Request body of `POST /v1/volume`; the default sends `{}` (a disk volume).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeSpec {
     /// Volume name (a DNS label); defaults to the id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,6 +74,7 @@ impl VolumeSpec {
 
 /// The bucket an object volume exposes (API.md §9.2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeObjectSpec {
     /// Bucket to expose; must be registered on the cluster.
     pub bucket: String,
@@ -117,6 +120,7 @@ impl VolumeObjectSpec {
 
 /// Response of `GET /v1/volume`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeListResponse {
     /// All volumes in the cluster.
     pub volumes: Vec<VolumeRecord>,
@@ -124,6 +128,7 @@ pub struct VolumeListResponse {
 
 /// One entry of a volume file listing; directories nest their children.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeFileEntry {
     /// Name within its parent (never contains a separator).
     pub name: String,
@@ -144,6 +149,7 @@ pub struct VolumeFileEntry {
 
 /// Response of `GET /v1/volume/{id}/files`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeFileListResponse {
     /// The directory that was walked, `/`-rooted.
     pub path: String,
@@ -155,6 +161,7 @@ pub struct VolumeFileListResponse {
 
 /// Request body of `POST /v1/volume/{id}/files/move`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeFileMoveRequest {
     /// Path of the entry to move.
     pub from: String,

@@ -1,0 +1,120 @@
+use porter_sandbox::types as t;
+use serde_json::Value;
+
+use super::{COMMITTED_PATH, REGENERATE, document, document_text};
+
+#[test]
+fn the_committed_document_is_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(COMMITTED_PATH);
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let generated = document_text();
+    if committed != generated {
+        let line = committed
+            .lines()
+            .zip(generated.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(|| committed.lines().count().min(generated.lines().count()), |i| i);
+        panic!(
+            "{COMMITTED_PATH} is out of date with the Rust types and routes (first difference at \
+             line {}): regenerate it with `{REGENERATE}` and commit it",
+            line + 1
+        );
+    }
+}
+
+/// Every `$ref` in `value`.
+fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                match (key.as_str(), item) {
+                    ("$ref", Value::String(target)) => out.push(target),
+                    _ => refs(item, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| refs(item, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_resolves_and_every_schema_is_there() {
+    let doc = document();
+    let mut targets = Vec::new();
+    refs(&doc, &mut targets);
+    assert!(!targets.is_empty());
+    for target in targets {
+        let pointer = target.trim_start_matches('#');
+        assert!(doc.pointer(pointer).is_some(), "dangling reference {target}");
+    }
+    let schemas = doc["components"]["schemas"].as_object().expect("components.schemas");
+    // The 36 wire schemas and the 16 enums of the protocol.
+    assert_eq!(schemas.len(), 36 + 16, "{:?}", schemas.keys().collect::<Vec<_>>());
+    for name in ["Error", "Volume", "SandboxSpec", "VolumeFileEntry", "StatusResponsePhase"] {
+        assert!(schemas.contains_key(name), "{name} is missing");
+    }
+}
+
+/// The wire strings of an enum's known values.
+fn known<T: AsRef<str>>(values: &[T]) -> Vec<Value> {
+    values.iter().map(|v| Value::from(v.as_ref())).collect()
+}
+
+#[test]
+fn enums_are_strings_listing_the_known_values() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    let cases = [
+        ("FilterValuesResponsePhases", known(t::FilterValuesResponsePhases::KNOWN)),
+        ("LogLineLevel", known(t::LogLineLevel::KNOWN)),
+        ("SandboxDomainSpecVisibility", known(t::SandboxDomainSpecVisibility::KNOWN)),
+        ("SandboxMetric", known(t::SandboxMetric::KNOWN)),
+        ("SandboxesPhase", known(t::SandboxesPhase::KNOWN)),
+        ("SandboxesSource", known(t::SandboxesSource::KNOWN)),
+        ("SnapshotMode", known(t::SnapshotMode::KNOWN)),
+        ("SnapshotStatus", known(t::SnapshotStatus::KNOWN)),
+        ("StatusResponsePhase", known(t::StatusResponsePhase::KNOWN)),
+        ("StatusResponseTerminationReason", known(t::StatusResponseTerminationReason::KNOWN)),
+        ("VolumeFileEntryType", known(t::VolumeFileEntryType::KNOWN)),
+        ("VolumeObjectSpecAccess", known(t::VolumeObjectSpecAccess::KNOWN)),
+        ("VolumeObjectSpecMode", known(t::VolumeObjectSpecMode::KNOWN)),
+        ("VolumePhase", known(t::VolumePhase::KNOWN)),
+        ("VolumeSpecType", known(t::VolumeSpecType::KNOWN)),
+        ("VolumeType", known(t::VolumeType::KNOWN)),
+    ];
+    for (name, values) in cases {
+        assert_eq!(schemas[name]["type"], "string", "{name}");
+        assert_eq!(schemas[name]["enum"], Value::Array(values), "{name}");
+        assert!(schemas[name]["description"].as_str().is_some_and(|d| !d.is_empty()), "{name}");
+    }
+}
+
+#[test]
+fn only_health_and_the_document_are_open() {
+    let doc = document();
+    assert_eq!(doc["security"], serde_json::json!([{"bearerAuth": []}]));
+    let mut open = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let responses = operation["responses"].as_object().expect("responses");
+            if operation.get("security") == Some(&serde_json::json!([])) {
+                open.push(format!("{method} {path}"));
+                assert!(!responses.contains_key("401"), "{method} {path}");
+            } else {
+                assert!(responses.contains_key("401"), "{method} {path} lacks its 401");
+            }
+        }
+    }
+    assert_eq!(open, ["get /healthz", "get /openapi.json"]);
+}
+
+#[test]
+fn the_text_is_deterministic_with_sorted_keys() {
+    assert_eq!(document_text(), document_text());
+    let doc = document();
+    let keys: Vec<&String> = doc.as_object().expect("object").keys().collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+}
