@@ -5,8 +5,9 @@
 # the document does not describe.
 #
 # Usage: tests/fuzz/run_schemathesis.sh [path/to/porter-sandbox]
-# Knobs: FUZZ_EXAMPLES (per operation, default 25), FUZZ_MAX_TIME (seconds, default 150),
-# FUZZ_SEED (default 1, so a run can be repeated).
+# Knobs: FUZZ_EXAMPLES (per operation, default 25), FUZZ_MAX_TIME and FUZZ_STATEFUL_TIME (seconds
+# for the single-request and the stateful run, default 90 and 60), FUZZ_SEED (default 1, so a
+# run can be repeated).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -15,7 +16,7 @@ bin="${1:-$target/debug/porter-sandbox}"
 venv="${SCHEMATHESIS_VENV:-$target/schemathesis-venv}"
 version=4.32.5
 
-if [ ! -x "$venv/bin/schemathesis" ] || ! "$venv/bin/schemathesis" --version | grep -q "$version"; then
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$version"; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet "schemathesis==$version"
 fi
@@ -36,20 +37,29 @@ PY
 
 report="$target/schemathesis-report"
 rm -rf "$report"
+# Two bounded runs against the same server: single requests (examples from the document,
+# boundary values, then random ones until the time is spent), then stateful sequences that
+# follow the links schemathesis infers (create a volume, then list, write and move its files…).
+fuzz() {
+    local phases="$1" max_time="$2"
+    # From the server's directory: schemathesis keeps a cache in the working directory.
+    (cd "$server_dir" && NO_COLOR=1 "$venv/bin/schemathesis" run "$schema" \
+        --url "$server_url" \
+        --header "Authorization: Bearer $server_key" \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+        --phases "$phases" \
+        --max-examples "${FUZZ_EXAMPLES:-25}" \
+        --max-time "$max_time" \
+        --seed "${FUZZ_SEED:-1}" \
+        --workers 2 \
+        --request-timeout 30 \
+        --generation-database none \
+        --report junit --report-dir "$report/$phases" \
+        --no-color)
+}
 status=0
-NO_COLOR=1 SCHEMATHESIS_HOOKS="" "$venv/bin/schemathesis" run "$schema" \
-    --url "$server_url" \
-    --header "Authorization: Bearer $server_key" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-    --phases examples,coverage,fuzzing \
-    --max-examples "${FUZZ_EXAMPLES:-25}" \
-    --max-time "${FUZZ_MAX_TIME:-150}" \
-    --seed "${FUZZ_SEED:-1}" \
-    --workers 2 \
-    --request-timeout 30 \
-    --generation-database none \
-    --report junit --report-dir "$report" \
-    --no-color || status=$?
+fuzz examples,coverage,fuzzing "${FUZZ_MAX_TIME:-90}" || status=$?
+fuzz stateful "${FUZZ_STATEFUL_TIME:-60}" || status=$?
 if [ "$status" -ne 0 ]; then
     echo "schemathesis found problems (report in $report); the server log follows:" >&2
     tail -n 50 "$server_dir/server.log" >&2

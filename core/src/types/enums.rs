@@ -1,4 +1,4 @@
-//! The 16 string enums of the wire protocol (API.md §13).
+//! The 16 string enums of the wire protocol (spec/README.md §3; every value in spec/openapi.json).
 //!
 //! Every enum is forward compatible: a value this crate does not know (sent by a newer server) is
 //! kept in `Unknown(String)` and serialized back unchanged, never rejected.

@@ -1,4 +1,4 @@
-//! Exec and log schemas (API.md §7.1, §7.2 and §12).
+//! Exec and log schemas (spec/README.md §6; every field in spec/openapi.json).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,5 @@
-//! Health, readiness and error-body schemas (API.md §1.6, §4 and §12).
+//! Health, readiness and error-body schemas (spec/README.md §2 and §4; every field in
+//! spec/openapi.json).
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Metric schemas (API.md §7.3, §7.4 and §12).
+//! Metric schemas (spec/README.md §6; every field in spec/openapi.json).
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! Sandbox schemas: the create request, status records, listing, counting and lookup
-//! (API.md §5, §6 and §12).
+//! (spec/README.md §4 and §5; every field in spec/openapi.json).
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -181,7 +181,7 @@ impl SandboxSpec {
     }
 }
 
-/// Exposure of one workload port (API.md §6.3).
+/// Exposure of one workload port.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxNetworkingSpec {
@@ -203,7 +203,7 @@ impl SandboxNetworkingSpec {
     }
 }
 
-/// A hostname at which a sandbox ingress serves the exposed port (API.md §6.3).
+/// A hostname at which a sandbox ingress serves the exposed port.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxDomainSpec {
@@ -215,7 +215,7 @@ pub struct SandboxDomainSpec {
     pub visibility: Option<SandboxDomainSpecVisibility>,
 }
 
-/// Outbound allow-list of a sandbox (API.md §6.4).
+/// Outbound allow-list of a sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxEgressSpec {
@@ -231,7 +231,7 @@ impl SandboxEgressSpec {
     }
 }
 
-/// CPU and memory of a sandbox, as Kubernetes quantities (API.md §6.5).
+/// CPU and memory of a sandbox, as Kubernetes quantities.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxResourcesSpec {

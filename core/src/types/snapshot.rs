@@ -1,4 +1,4 @@
-//! Snapshot schemas (API.md §8 and §12).
+//! Snapshot schemas (spec/README.md §7; every field in spec/openapi.json).
 
 use serde::{Deserialize, Serialize};
 

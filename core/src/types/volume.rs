@@ -1,4 +1,4 @@
-//! Volume and volume-file schemas (API.md §9, §10 and §12).
+//! Volume and volume-file schemas (spec/README.md §8 and §9; every field in spec/openapi.json).
 
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,7 @@ impl VolumeSpec {
     }
 }
 
-/// The bucket an object volume exposes (API.md §9.2).
+/// The bucket an object volume exposes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeObjectSpec {

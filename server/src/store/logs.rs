@@ -1,4 +1,4 @@
-//! Log lines of sandboxes and their execs (API.md §7.2). They outlive the sandbox: rows are
+//! Log lines of sandboxes and their execs (spec/README.md §6). They outlive the sandbox: rows are
 //! kept in every phase.
 //!
 //! Reads are a "tail": the most recent `limit` lines (at or after `since` when given), returned
