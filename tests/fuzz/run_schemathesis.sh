@@ -46,7 +46,7 @@ fuzz() {
     (cd "$server_dir" && NO_COLOR=1 "$venv/bin/schemathesis" run "$schema" \
         --url "$server_url" \
         --header "Authorization: Bearer $server_key" \
-        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,ignored_auth,unsupported_method \
         --phases "$phases" \
         --max-examples "${FUZZ_EXAMPLES:-25}" \
         --max-time "$max_time" \

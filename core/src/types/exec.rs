@@ -9,6 +9,7 @@ use super::LogLineLevel;
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ExecRequest {
     /// Program and arguments (argv; no shell is implied).
+    #[cfg_attr(feature = "openapi", schemars(length(min = 1)))]
     pub command: Vec<String>,
 }
 

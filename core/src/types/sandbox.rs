@@ -22,6 +22,10 @@ pub struct SandboxSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_id: Option<String>,
     /// Sandbox name (a DNS label); defaults to the id.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 63), pattern(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Arbitrary labels for identifying and filtering.
@@ -43,6 +47,7 @@ pub struct SandboxSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_mounts: Option<IndexMap<String, String>>,
     /// Network exposure; at most one entry is currently supported.
+    #[cfg_attr(feature = "openapi", schemars(length(max = 1)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub networking: Option<Vec<SandboxNetworkingSpec>>,
     /// Outbound allow-list; omitted means unrestricted internet access.
@@ -186,8 +191,10 @@ impl SandboxSpec {
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxNetworkingSpec {
     /// Port the workload listens on; ports 1–1023 are rejected.
+    #[cfg_attr(feature = "openapi", schemars(range(min = 1024, max = 65535)))]
     pub port: i64,
     /// Hostnames serving the port; at most one entry currently.
+    #[cfg_attr(feature = "openapi", schemars(length(max = 1)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domains: Option<Vec<SandboxDomainSpec>>,
     /// Expose the port only within the cluster; cannot be combined with `domains`.

@@ -35,6 +35,10 @@ pub struct VolumeRecord {
 #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeSpec {
     /// Volume name (a DNS label); defaults to the id.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 63), pattern(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Kind of volume; omitted means `disk` (wire name `type`).

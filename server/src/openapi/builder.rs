@@ -174,6 +174,19 @@ pub fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
     generator.subschema_for::<T>().to_value()
 }
 
+/// A required query value: the server reads an empty one as absent.
+pub fn nonempty() -> Value {
+    json!({"type": "string", "minLength": 1})
+}
+
+/// A time query value: RFC 3339 (years 0 to 9999) or a duration back from now.
+pub fn time() -> Value {
+    json!({
+        "type": "string",
+        "anyOf": [{"format": "date-time"}, {"pattern": "^([0-9]{1,5}(us|ms|s|m|h|d))+$"}],
+    })
+}
+
 /// A plain string schema.
 pub fn string() -> Value {
     json!({"type": "string"})

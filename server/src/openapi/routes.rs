@@ -12,7 +12,7 @@ use porter_sandbox::types::{
 use schemars::SchemaGenerator;
 use serde_json::json;
 
-use super::builder::{Op, Operation, op, schema, string};
+use super::builder::{Op, Operation, nonempty, op, schema, string, time};
 
 const TIME: &str = "An RFC 3339 time (`2026-01-02T15:04:05Z`) or a duration back from now \
                     (`10m`, `24h`).";
@@ -39,8 +39,8 @@ pub fn health(g: &mut SchemaGenerator) -> Vec<Operation> {
 /// The filters shared by the sandbox listing and counts.
 fn sandbox_filters(op: Op, g: &mut SchemaGenerator) -> Op {
     let phase = schema::<SandboxesPhase>(g);
-    op.query("start_time", false, string(), &format!("Created at or after. {TIME}"))
-        .query("end_time", false, string(), &format!("Created before. {TIME}"))
+    op.query("start_time", false, time(), &format!("Created at or after. {TIME}"))
+        .query("end_time", false, time(), &format!("Created before. {TIME}"))
         .query("search", false, json!({"type": "string", "maxLength": 63}), "Name prefix.")
         .query(
             "tag",
@@ -95,7 +95,7 @@ pub fn sandboxes(g: &mut SchemaGenerator) -> Vec<Operation> {
             .errors(&[404, 409, 507])
             .build(),
         op("get", "/v1/sandbox/lookup", "lookupSandbox", "sandboxes", "Resolve a sandbox name")
-            .query("name", true, string(), "The sandbox name.")
+            .query("name", true, nonempty(), "The sandbox name.")
             .ok(200, "The sandbox id.", schema::<LookupResult>(g))
             .errors(&[400, 404])
             .build(),
@@ -122,7 +122,7 @@ pub fn sandbox_activity(g: &mut SchemaGenerator) -> Vec<Operation> {
     vec![
         op("get", "/v1/sandbox/{id}/logs", "getSandboxLogs", "sandboxes", "Sandbox logs")
             .query("limit", false, json!({"type": "integer", "minimum": 1}), "At most this many.")
-            .query("since", false, string(), &format!("Lines emitted at or after. {TIME}"))
+            .query("since", false, time(), &format!("Lines emitted at or after. {TIME}"))
             .ok(200, "The log lines, oldest first.", schema::<LogsResponse>(g))
             .errors(&[400])
             .build(),
@@ -139,14 +139,14 @@ pub fn sandbox_activity(g: &mut SchemaGenerator) -> Vec<Operation> {
             "sandboxes",
             "Usage summary",
         )
-        .query("since", false, string(), &format!("Start of the window. {TIME}"))
+        .query("since", false, time(), &format!("Start of the window. {TIME}"))
         .ok(200, "p50/p90 CPU and memory.", schema::<MetricSummaryResponse>(g))
         .errors(&[400])
         .build(),
         op("get", "/v1/sandbox/{id}/metrics", "getSandboxMetrics", "sandboxes", "One metric")
             .query("metric", true, schema::<SandboxMetric>(g), "The series.")
-            .query("start_time_utc", true, string(), &format!("Start. {TIME}"))
-            .query("end_time_utc", true, string(), &format!("End. {TIME}"))
+            .query("start_time_utc", true, time(), &format!("Start. {TIME}"))
+            .query("end_time_utc", true, time(), &format!("End. {TIME}"))
             .ok(200, "Exactly one result.", schema::<SandboxMetricsResponse>(g))
             .errors(&[400])
             .build(),

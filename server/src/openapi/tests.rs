@@ -13,7 +13,7 @@ fn the_committed_document_is_current() {
             .lines()
             .zip(generated.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(|| committed.lines().count().min(generated.lines().count()), |i| i);
+            .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
         panic!(
             "{COMMITTED_PATH} is out of date with the Rust types and routes (first difference at \
              line {}): regenerate it with `{REGENERATE}` and commit it",
@@ -117,4 +117,51 @@ fn the_text_is_deterministic_with_sorted_keys() {
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);
+}
+
+/// The parameter `name` of the operation `method path`.
+fn parameter(doc: &Value, method: &str, path: &str, name: &str) -> Value {
+    doc["paths"][path][method]["parameters"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["name"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("{method} {path} has no parameter {name}"))
+}
+
+/// What schemathesis found the document allowing and the server refusing (each a 400 that is
+/// by design): the document now says so.
+#[test]
+fn constraints_the_server_enforces_are_documented() {
+    let doc = document();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, what) in [("SandboxSpec", "sandbox"), ("VolumeSpec", "volume")] {
+        let name = &schemas[schema]["properties"]["name"];
+        assert_eq!(name["maxLength"], 63, "{schema}");
+        assert_eq!(name["minLength"], 1, "{schema}");
+        assert!(crate::service::names::validate_name(what, "my-name-1").is_ok());
+        assert!(crate::service::names::validate_name(what, "").is_err());
+        assert_eq!(name["pattern"], "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "{schema}");
+    }
+    assert_eq!(schemas["ExecRequest"]["properties"]["command"]["minItems"], 1);
+    assert_eq!(schemas["SandboxNetworkingSpec"]["properties"]["port"]["minimum"], 1024);
+    // The server reads an empty query value as absent, so a required one must not be empty.
+    for (path, name) in [
+        ("/v1/sandbox/lookup", "name"),
+        ("/v1/volume/lookup", "name"),
+        ("/v1/volume/{id}/files/content", "path"),
+        ("/v1/volume/{id}/files/upload", "path"),
+    ] {
+        let method = if path.ends_with("upload") { "put" } else { "get" };
+        assert_eq!(parameter(&doc, method, path, name)["schema"]["minLength"], 1, "{path}");
+    }
+    // Times are RFC 3339 or durations, never any string.
+    for (path, name) in [
+        ("/v1/sandbox", "start_time"),
+        ("/v1/sandbox/counts", "end_time"),
+        ("/v1/sandbox/{id}/logs", "since"),
+        ("/v1/sandbox/{id}/metrics", "start_time_utc"),
+    ] {
+        let schema = parameter(&doc, "get", path, name)["schema"].clone();
+        assert_eq!(schema["anyOf"][0]["format"], "date-time", "{path} {name}");
+    }
 }

@@ -7,7 +7,7 @@ use porter_sandbox::types::{
 use schemars::SchemaGenerator;
 use serde_json::{Value, json};
 
-use super::builder::{Op, Operation, bytes_response, op, schema, string};
+use super::builder::{Op, Operation, bytes_response, nonempty, op, schema, string};
 
 /// List, create, lookup, get and delete volumes.
 pub fn volumes(g: &mut SchemaGenerator) -> Vec<Operation> {
@@ -22,7 +22,7 @@ pub fn volumes(g: &mut SchemaGenerator) -> Vec<Operation> {
             .errors(&[409, 507])
             .build(),
         op("get", "/v1/volume/lookup", "lookupVolume", "volumes", "Resolve a volume name")
-            .query("name", true, string(), "The volume name.")
+            .query("name", true, nonempty(), "The volume name.")
             .ok(200, "The volume id.", schema::<LookupResult>(g))
             .errors(&[400, 404])
             .build(),
@@ -41,7 +41,7 @@ fn path(op: Op, required: bool) -> Op {
     op.query(
         "path",
         required,
-        string(),
+        if required { nonempty() } else { string() },
         "Path relative to the volume root; the leading `/` is optional.",
     )
 }
