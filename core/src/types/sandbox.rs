@@ -57,6 +57,7 @@ pub struct SandboxSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<SandboxResourcesSpec>,
     /// Maximum lifetime in seconds; omitted means no limit.
+    #[cfg_attr(feature = "openapi", schemars(range(min = 1)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds: Option<i64>,
 }

@@ -93,8 +93,9 @@ impl Op {
     pub fn bytes_body(mut self, text: &str) -> Self {
         self.object.insert(
             "requestBody".into(),
+            // An empty body is an empty file.
             json!({
-                "required": true, "description": text,
+                "required": false, "description": text,
                 "content": {"application/octet-stream": {
                     "schema": {"type": "string", "format": "binary"}}},
             }),

@@ -121,7 +121,12 @@ pub fn sandboxes(g: &mut SchemaGenerator) -> Vec<Operation> {
 pub fn sandbox_activity(g: &mut SchemaGenerator) -> Vec<Operation> {
     vec![
         op("get", "/v1/sandbox/{id}/logs", "getSandboxLogs", "sandboxes", "Sandbox logs")
-            .query("limit", false, json!({"type": "integer", "minimum": 1}), "At most this many.")
+            .query(
+                "limit",
+                false,
+                json!({"type": "integer", "minimum": 1, "maximum": i64::MAX}),
+                "At most this many (larger values read as the server's maximum).",
+            )
             .query("since", false, time(), &format!("Lines emitted at or after. {TIME}"))
             .ok(200, "The log lines, oldest first.", schema::<LogsResponse>(g))
             .errors(&[400])

@@ -144,6 +144,14 @@ fn constraints_the_server_enforces_are_documented() {
     }
     assert_eq!(schemas["ExecRequest"]["properties"]["command"]["minItems"], 1);
     assert_eq!(schemas["SandboxNetworkingSpec"]["properties"]["port"]["minimum"], 1024);
+    assert_eq!(schemas["SandboxSpec"]["properties"]["ttl_seconds"]["minimum"], 1);
+    assert_eq!(
+        parameter(&doc, "get", "/v1/sandbox/{id}/logs", "limit")["schema"]["maximum"],
+        i64::MAX
+    );
+    // An upload without a body writes an empty file.
+    let upload = &doc["paths"]["/v1/volume/{id}/files/upload"]["put"];
+    assert_eq!(upload["requestBody"]["required"], false);
     // The server reads an empty query value as absent, so a required one must not be empty.
     for (path, name) in [
         ("/v1/sandbox/lookup", "name"),
