@@ -118,6 +118,23 @@ impl Op {
         self
     }
 
+    /// Links from the `status` response to operations that take its `id` (for clients and
+    /// stateful fuzzing: create, then use what was created).
+    pub fn links(mut self, status: u16, targets: &[&str]) -> Self {
+        if let Some(Value::Object(response)) = self.responses.get_mut(&status.to_string()) {
+            let links: serde_json::Map<String, Value> = targets
+                .iter()
+                .map(|target| {
+                    let link =
+                        json!({"operationId": target, "parameters": {"id": "$response.body#/id"}});
+                    ((*target).to_owned(), link)
+                })
+                .collect();
+            response.insert("links".into(), Value::Object(links));
+        }
+        self
+    }
+
     /// A 204 without a body.
     pub fn no_content(self, text: &str) -> Self {
         self.response(204, json!({"description": text}))

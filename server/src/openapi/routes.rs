@@ -92,6 +92,17 @@ pub fn sandboxes(g: &mut SchemaGenerator) -> Vec<Operation> {
             .describe("Answers once the sandbox is queued; poll its status for `running`.")
             .json_body(schema::<SandboxSpec>(g))
             .ok(202, "Queued.", schema::<CreateResponse>(g))
+            .links(
+                202,
+                &[
+                    "getSandbox",
+                    "deleteSandbox",
+                    "getSandboxLogs",
+                    "execSandbox",
+                    "getSandboxMetricsSummary",
+                    "createSnapshot",
+                ],
+            )
             .errors(&[404, 409, 507])
             .build(),
         op("get", "/v1/sandbox/lookup", "lookupSandbox", "sandboxes", "Resolve a sandbox name")
@@ -166,6 +177,7 @@ pub fn snapshots(g: &mut SchemaGenerator) -> Vec<Operation> {
             .describe("Answers at once; poll the snapshot until `ready` or `failed`.")
             .json_body(schema::<SnapshotSpec>(g))
             .ok(202, "The pending snapshot.", snapshot.clone())
+            .links(202, &["getSnapshot", "deleteSnapshot"])
             .errors(&[409])
             .build(),
         op("get", "/v1/snapshot", "listSnapshots", "snapshots", "List snapshots")

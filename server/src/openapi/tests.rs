@@ -173,3 +173,29 @@ fn constraints_the_server_enforces_are_documented() {
         assert_eq!(schema["anyOf"][0]["format"], "date-time", "{path} {name}");
     }
 }
+
+#[test]
+fn links_name_existing_operations() {
+    let doc = document();
+    let mut ids = Vec::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for operation in item.as_object().expect("path item").values() {
+            ids.push(operation["operationId"].as_str().expect("operationId").to_owned());
+        }
+    }
+    let created = &doc["paths"]["/v1/sandbox/run"]["post"]["responses"]["202"]["links"];
+    assert!(created["execSandbox"].is_object(), "{created}");
+    let mut count = 0;
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for operation in item.as_object().expect("path item").values() {
+            for response in operation["responses"].as_object().expect("responses").values() {
+                for link in response["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                    let target = link["operationId"].as_str().expect("operationId");
+                    assert!(ids.iter().any(|id| id == target), "a link to {target}");
+                    count += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(count, 14);
+}

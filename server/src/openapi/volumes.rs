@@ -19,6 +19,17 @@ pub fn volumes(g: &mut SchemaGenerator) -> Vec<Operation> {
         op("post", "/v1/volume", "createVolume", "volumes", "Create a volume")
             .json_body(schema::<VolumeSpec>(g))
             .ok(201, "The new volume.", volume.clone())
+            .links(
+                201,
+                &[
+                    "getVolume",
+                    "deleteVolume",
+                    "listVolumeFiles",
+                    "readVolumeFile",
+                    "uploadVolumeFile",
+                    "moveVolumeFile",
+                ],
+            )
             .errors(&[409, 507])
             .build(),
         op("get", "/v1/volume/lookup", "lookupVolume", "volumes", "Resolve a volume name")
