@@ -242,7 +242,7 @@ def test_retry_constants() -> None:
     assert all(0 <= _retries.backoff_delay(a) <= min(0.5 * 2**a, 8.0) for a in range(8))
 
 
-# --- configuration (SDK.md §11.1) -------------------------------------------------------------
+# --- configuration (spec/README.md §11) -------------------------------------------------------------
 
 
 def token(payload: object) -> str:

@@ -1,4 +1,4 @@
-//! Exec and log schemas (API.md §7.1, §7.2 and §12).
+//! Exec and log schemas (spec/README.md §6; every field in spec/openapi.json).
 
 use serde::{Deserialize, Serialize};
 
@@ -6,8 +6,10 @@ use super::LogLineLevel;
 
 /// Request body of `POST /v1/sandbox/{id}/exec`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ExecRequest {
     /// Program and arguments (argv; no shell is implied).
+    #[cfg_attr(feature = "openapi", schemars(length(min = 1)))]
     pub command: Vec<String>,
 }
 
@@ -21,6 +23,7 @@ impl ExecRequest {
 
 /// Result of an exec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ExecResponse {
     /// Captured standard output.
     pub stdout: String,
@@ -39,6 +42,7 @@ pub struct ExecResponse {
 
 /// One log line of a sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LogLine {
     /// Emission time.
     pub timestamp: String,
@@ -52,6 +56,7 @@ pub struct LogLine {
 
 /// Response of `GET /v1/sandbox/{id}/logs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LogsResponse {
     /// Sandbox id.
     pub sandbox_id: String,

@@ -36,6 +36,7 @@ pub fn router_with(service: AppState, guard: RequestGuard) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(crate::openapi::serve))
         .route("/v1/sandbox", get(sandboxes::list))
         .route("/v1/sandbox/counts", get(sandboxes::counts))
         .route("/v1/sandbox/run", post(sandboxes::create))

@@ -1,5 +1,5 @@
-//! Log lines of sandboxes and their execs (API.md §7.2). They outlive the sandbox: rows are
-//! kept in every phase, within each sandbox's retention cap (`retention.rs`).
+//! Log lines of sandboxes and their execs (spec/README.md §6). They outlive the sandbox: rows
+//! are kept in every phase, within each sandbox's retention cap (`retention.rs`).
 //!
 //! Reads are a "tail": the most recent `limit` lines (at or after `since` when given), returned
 //! oldest first, and no more than [`MAX_READ_BYTES`] of JSON. Lines are ordered by emission
