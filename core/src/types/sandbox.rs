@@ -53,6 +53,12 @@ pub struct SandboxSpec {
     /// Maximum lifetime in seconds; omitted means no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds: Option<i64>,
+    /// Lease in seconds (an extension of the local Porter server): the server terminates the
+    /// sandbox (`termination_reason: lease_expired`) when nobody renews the lease
+    /// (`POST /v1/sandbox/{id}/lease`) for this long. The client that creates the sandbox
+    /// renews it while it lives. Omitted means no lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<i64>,
 }
 
 impl SandboxSpec {
@@ -73,6 +79,7 @@ impl SandboxSpec {
             egress: None,
             resources: None,
             ttl_seconds: None,
+            lease_seconds: None,
         }
     }
 
@@ -176,6 +183,13 @@ impl SandboxSpec {
     #[must_use]
     pub fn ttl_seconds(mut self, ttl_seconds: i64) -> Self {
         self.ttl_seconds = Some(ttl_seconds);
+        self
+    }
+
+    /// Sets the lease, in seconds (see [`SandboxSpec::lease_seconds`](Self#structfield.lease_seconds)).
+    #[must_use]
+    pub fn lease_seconds(mut self, lease_seconds: i64) -> Self {
+        self.lease_seconds = Some(lease_seconds);
         self
     }
 }
