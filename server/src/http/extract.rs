@@ -17,21 +17,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            // A chunked body over the limit is only found out while reading it.
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    e.status(),
-                    format!(
-                        "the request body is larger than this endpoint's limit of {} KiB; \
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                // A chunked body over the limit is only found out while reading it.
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        e.status(),
+                        format!(
+                            "the request body is larger than this endpoint's limit of {} KiB; \
                              send a smaller JSON object",
-                        super::JSON_BODY_LIMIT / 1024
-                    ),
-                )
-            } else {
-                ApiError::bad_request(format!("cannot read the request body: {e}"))
-            }
-        })?;
+                            super::JSON_BODY_LIMIT / 1024
+                        ),
+                    )
+                } else {
+                    ApiError::bad_request(format!("cannot read the request body: {e}"))
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(ApiError::bad_request(
                 "the request body is empty: send a JSON object (use {} for all defaults)",
