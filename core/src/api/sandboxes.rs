@@ -12,8 +12,7 @@ use crate::{
     },
 };
 
-/// The header that makes a create safe to retry.
-pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+pub use crate::types::IDEMPOTENCY_KEY_HEADER;
 
 /// A fresh idempotency key: 128 random bits as 32 hex digits.
 #[must_use]

@@ -9,6 +9,10 @@ use super::{
     StatusResponseTerminationReason,
 };
 
+/// The request header that makes a `POST /v1/sandbox/run` safe to retry: attempts with the same
+/// key and body create one sandbox (kept 24 h by the local server).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
 /// Request body of `POST /v1/sandbox/run`: what to run and how.
 ///
 /// Build one with [`SandboxSpec::new`] (or [`SandboxSpec::from_snapshot`]) and the chained

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+pub mod idempotency;
 pub mod listing;
 pub mod logs;
 pub mod sandboxes;
@@ -27,6 +28,7 @@ pub mod snapshots;
 pub mod usage;
 pub mod volumes;
 
+pub use idempotency::IdempotentCall;
 pub use listing::SandboxQuery;
 pub use logs::NewLogLine;
 pub use sandboxes::{PhaseUpdate, SandboxRow};

@@ -104,6 +104,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (sandbox_id, ts)
     ) STRICT, WITHOUT ROWID;
     ",
+    // 3: idempotency keys of sandbox creates (kept 24 hours).
+    "
+    CREATE TABLE idempotency_keys (
+        key           TEXT PRIMARY KEY,
+        request_json  TEXT NOT NULL,
+        response_json TEXT NOT NULL,
+        created_at    INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+    ",
 ];
 
 /// The schema version this build writes.
