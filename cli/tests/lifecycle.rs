@@ -17,7 +17,11 @@ use porter_sandbox::{
     api::{SandboxFilter, new_idempotency_key},
     types::{SandboxSpec, StatusResponsePhase, StatusResponseTerminationReason},
 };
-use support::{shared, unique};
+use serde_json::Value;
+use support::{
+    cli::{cli, running_sandbox},
+    shared, unique,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const START: Duration = Duration::from_secs(60);
@@ -239,4 +243,48 @@ async fn a_living_client_keeps_its_leased_sandbox() {
     assert!(porter.leased_sandboxes().is_empty());
     let err = sandbox.renew_lease().await.unwrap_err();
     assert_eq!(err.status(), Some(409));
+}
+
+#[test]
+fn cli_wait_prints_and_exits_with_the_exit_code() {
+    let name = unique("cli-wait");
+    cli(&["create", "host", "--name", &name, "--", "sh", "-c", "sleep 0.5; exit 5"]).ok();
+    let run = cli(&["wait", &name, "--timeout", "60"]);
+    run.code(5);
+    assert_eq!(run.stdout, "5\n");
+
+    let idle = unique("cli-wait-idle");
+    let id = running_sandbox(&idle, &[]);
+    let timed_out = cli(&["wait", &idle, "--timeout", "0.3"]);
+    timed_out.code(124);
+    assert!(timed_out.stderr.contains("still running"), "{}", timed_out.stderr);
+    cli(&["terminate", &id]).ok();
+    let run = cli(&["wait", &id]);
+    run.code(137);
+    assert_eq!(run.stdout, "137\n");
+}
+
+#[test]
+fn cli_terminate_all_older_than_sweeps_only_old_sandboxes() {
+    let tag = unique("sweep");
+    let tag_arg = format!("suite={tag}");
+    let old = running_sandbox(&unique("sweep-old"), &["--tag", &tag_arg]);
+    // The old one must be older than the cut-off, the young one (created next) younger.
+    let status: porter_sandbox::types::StatusResponse = cli(&["get", &old, "--json"]).ok().json();
+    let created = porter_sandbox_server::time::parse_rfc3339(&status.created_at).unwrap();
+    while porter_sandbox_server::time::now_micros() - created < 4_000_000 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let young = running_sandbox(&unique("sweep-young"), &["--tag", &tag_arg]);
+    let swept = cli(&["terminate", "--all", "--tag", &tag_arg, "--older-than", "2s"]);
+    swept.ok();
+    assert!(swept.stdout.contains(&old), "{}", swept.stdout);
+    assert!(!swept.stdout.contains(&young), "{}", swept.stdout);
+    let phase = |id: &str| cli(&["get", id, "--json"]).ok().json::<Value>()["phase"].clone();
+    assert_eq!(phase(&old), "terminated");
+    assert_eq!(phase(&young), "running");
+    let bad = cli(&["terminate", "--all", "--older-than", "soon"]);
+    bad.code(2);
+    assert!(bad.stderr.contains("expected a duration"), "{}", bad.stderr);
+    cli(&["terminate", &young]).ok();
 }
