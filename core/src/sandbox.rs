@@ -9,8 +9,8 @@ use crate::{
     api::{ListSandboxesParams, SandboxesApi},
     lease::LeaseKeeper,
     types::{
-        ExecRequest, ExecResponse, LogLine, SandboxSpec, SandboxesSource, StatusResponse,
-        StatusResponsePhase,
+        CreateResponse, ExecRequest, ExecResponse, LogLine, SandboxSpec, SandboxesSource,
+        StatusResponse, StatusResponsePhase,
     },
 };
 
@@ -37,12 +37,19 @@ impl Sandboxes {
     /// lost response does not create a second sandbox. With `lease_seconds` set, this client
     /// renews the sandbox's lease in the background while it lives (see [`crate::lease`]).
     pub async fn create(&self, spec: impl Into<SandboxSpec>) -> Result<Sandbox> {
+        let created = self.create_response(spec).await?;
+        Ok(self.wrap(created.id, None))
+    }
+
+    /// [`Sandboxes::create`], returning the create response itself (id, name, mounts): what
+    /// the bindings and the CLI need. Leases are renewed as for `create`.
+    pub async fn create_response(&self, spec: impl Into<SandboxSpec>) -> Result<CreateResponse> {
         let spec = spec.into();
         let created = self.api.create_sandbox(&spec).await?;
         if let Some(lease) = spec.lease_seconds {
             self.leases.track(&created.id, lease);
         }
-        Ok(self.wrap(created.id, None))
+        Ok(created)
     }
 
     /// [`Sandboxes::create`], in a [`SandboxGuard`] that terminates the sandbox when dropped.

@@ -6,13 +6,18 @@ use std::{ops::Deref, time::Duration};
 use super::{Sandbox, Sandboxes, run};
 use crate::{
     Result,
-    types::{SandboxSpec, StatusResponse},
+    types::{CreateResponse, SandboxSpec, StatusResponse},
 };
 
 impl Sandboxes {
     /// See [`crate::Sandboxes::get_or_create`].
     pub fn get_or_create(&self, name: &str, spec: impl Into<SandboxSpec>) -> Result<Sandbox> {
         run(self.inner.get_or_create(name, spec)).map(Sandbox::from)
+    }
+
+    /// See [`crate::Sandboxes::create_response`].
+    pub fn create_response(&self, spec: impl Into<SandboxSpec>) -> Result<CreateResponse> {
+        run(self.inner.create_response(spec))
     }
 
     /// See [`crate::Sandboxes::create_scoped`].
