@@ -45,6 +45,10 @@ pub mod config;
 #[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "client")]
+mod guard;
+#[cfg(feature = "client")]
+pub mod lease;
+#[cfg(feature = "client")]
 mod porter;
 #[cfg(feature = "client")]
 pub mod runtime;
@@ -56,9 +60,13 @@ mod snapshot;
 mod transport;
 #[cfg(feature = "client")]
 mod volume;
+#[cfg(feature = "client")]
+pub mod wait;
 
 #[cfg(feature = "client")]
 pub use error::{DecodedBody, Error, ErrorKind, Result};
+#[cfg(feature = "client")]
+pub use guard::{DROP_TERMINATE_TIMEOUT, SandboxGuard};
 #[cfg(feature = "client")]
 pub use porter::{Porter, PorterBuilder};
 #[cfg(feature = "client")]

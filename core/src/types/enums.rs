@@ -241,6 +241,9 @@ wire_enum! {
         LaunchFailed => "launch_failed",
         /// Terminated by a user through another path.
         UserTerminated => "user_terminated",
+        /// Nobody renewed its lease (`lease_seconds`) in time: the client that created it is
+        /// gone. An extension of the local Porter server.
+        LeaseExpired => "lease_expired",
     }
 }
 

@@ -9,6 +9,10 @@ use super::{
     StatusResponseTerminationReason,
 };
 
+/// The request header that makes a `POST /v1/sandbox/run` safe to retry: attempts with the same
+/// key and body create one sandbox (kept 24 h by the local server).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
 /// Request body of `POST /v1/sandbox/run`: what to run and how.
 ///
 /// Build one with [`SandboxSpec::new`] (or [`SandboxSpec::from_snapshot`]) and the chained
@@ -60,6 +64,12 @@ pub struct SandboxSpec {
     #[cfg_attr(feature = "openapi", schemars(range(min = 1)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds: Option<i64>,
+    /// Lease in seconds (an extension of the local Porter server): the server terminates the
+    /// sandbox (`termination_reason: lease_expired`) when nobody renews the lease
+    /// (`POST /v1/sandbox/{id}/lease`) for this long. The client that creates the sandbox
+    /// renews it while it lives. Omitted means no lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<i64>,
 }
 
 impl SandboxSpec {
@@ -80,6 +90,7 @@ impl SandboxSpec {
             egress: None,
             resources: None,
             ttl_seconds: None,
+            lease_seconds: None,
         }
     }
 
@@ -183,6 +194,13 @@ impl SandboxSpec {
     #[must_use]
     pub fn ttl_seconds(mut self, ttl_seconds: i64) -> Self {
         self.ttl_seconds = Some(ttl_seconds);
+        self
+    }
+
+    /// Sets the lease, in seconds (see [`SandboxSpec::lease_seconds`](Self#structfield.lease_seconds)).
+    #[must_use]
+    pub fn lease_seconds(mut self, lease_seconds: i64) -> Self {
+        self.lease_seconds = Some(lease_seconds);
         self
     }
 }

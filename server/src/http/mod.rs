@@ -44,6 +44,7 @@ pub fn router_with(service: AppState, guard: RequestGuard) -> Router {
         .route("/v1/sandbox/{id}", get(sandboxes::get).delete(sandboxes::terminate))
         .route("/v1/sandbox/{id}/logs", get(sandboxes::logs))
         .route("/v1/sandbox/{id}/exec", post(sandboxes::exec))
+        .route("/v1/sandbox/{id}/lease", post(sandboxes::renew_lease))
         .route("/v1/sandbox/{id}/metrics-summary", get(sandboxes::metrics_summary))
         .route("/v1/sandbox/{id}/metrics", get(sandboxes::metrics))
         .route("/v1/sandbox/{id}/snapshot", post(snapshots::create))

@@ -1,6 +1,8 @@
 //! The domain: sandbox lifecycle, names, TTLs, exec bookkeeping and volumes, over the store,
 //! the runtime and the image store.
 
+pub mod idempotency;
+mod leases;
 mod lifecycle;
 pub mod metrics;
 pub mod names;
@@ -111,6 +113,10 @@ pub struct Service {
     oom_kills: Mutex<HashMap<String, u64>>,
     /// Teardowns in flight, which a stopping server waits for.
     teardowns: Arc<teardown::Teardowns>,
+    /// Lease renewal times.
+    leases: leases::Leases,
+    /// Serializes creates that carry an idempotency key.
+    idempotent_creates: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Service {
@@ -147,6 +153,8 @@ impl Service {
             events,
             oom_kills: Mutex::new(HashMap::new()),
             teardowns: Arc::default(),
+            leases: leases::Leases::default(),
+            idempotent_creates: tokio::sync::Mutex::new(()),
         });
         store_options(&service.store, &service.options);
         // Before recovery: adopted sandboxes send their output through the bounded channel.
