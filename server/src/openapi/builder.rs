@@ -180,6 +180,7 @@ fn error_meaning(status: u16) -> &'static str {
         415 => "A request body that is not `application/json`.",
         416 => "The range starts past the end of the file; `Content-Range: bytes */<size>`.",
         421 => "The `Host` header does not name this server (DNS-rebinding protection).",
+        422 => "The `Idempotency-Key` was used before with a different request body.",
         500 => "The server failed; the message says where.",
         503 => "The runtime cannot start sandboxes; the message says why.",
         507 => "The storage the request needs is full.",

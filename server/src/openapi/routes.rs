@@ -90,6 +90,12 @@ pub fn sandboxes(g: &mut SchemaGenerator) -> Vec<Operation> {
         counts,
         op("post", "/v1/sandbox/run", "createSandbox", "sandboxes", "Create a sandbox")
             .describe("Answers once the sandbox is queued; poll its status for `running`.")
+            .header(
+                "Idempotency-Key",
+                "Our extension: a key (1–255 visible ASCII characters) that makes the create \
+                 safe to retry — a repeat within 24 h gets the first response \
+                 (`Idempotent-Replayed: true`), the same key with another body a 422.",
+            )
             .json_body(schema::<SandboxSpec>(g))
             .ok(202, "Queued.", schema::<CreateResponse>(g))
             .links(
@@ -103,7 +109,7 @@ pub fn sandboxes(g: &mut SchemaGenerator) -> Vec<Operation> {
                     "createSnapshot",
                 ],
             )
-            .errors(&[404, 409, 507])
+            .errors(&[404, 409, 422, 507])
             .build(),
         op("get", "/v1/sandbox/lookup", "lookupSandbox", "sandboxes", "Resolve a sandbox name")
             .query("name", true, nonempty(), "The sandbox name.")
@@ -146,6 +152,15 @@ pub fn sandbox_activity(g: &mut SchemaGenerator) -> Vec<Operation> {
             .describe("Held open until the command ends; a non-zero exit code is a 200.")
             .json_body(schema::<ExecRequest>(g))
             .ok(200, "The command ended.", schema::<ExecResponse>(g))
+            .errors(&[409])
+            .build(),
+        op("post", "/v1/sandbox/{id}/lease", "renewSandboxLease", "sandboxes", "Renew a lease")
+            .extension()
+            .describe(
+                "Restarts the lease of a sandbox created with `lease_seconds`; a sandbox whose \
+                 lease runs out is terminated with `lease_expired`.",
+            )
+            .no_content("Renewed.")
             .errors(&[409])
             .build(),
         op(
