@@ -61,7 +61,8 @@ async fn latency() {
     let mut execs = Vec::new();
     for _ in 0..20 {
         let t0 = Instant::now();
-        assert_eq!(h.exec(&id, &["true"]).await.2, 0);
+        let out = h.exec(&id, &["true"]).await;
+        assert_eq!(out.2, 0, "exec of true: {out:?}");
         execs.push(t0.elapsed());
     }
     let t0 = Instant::now();
