@@ -7,8 +7,7 @@ import { Porter, SandboxError, type Sandbox } from 'porter-sandbox';
 const image = process.env.PORTER_SANDBOX_EXAMPLE_IMAGE ?? 'python:3.12-slim';
 const suffix = Date.now().toString(36);
 
-async function main(): Promise<void> {
-  const porter = new Porter();
+async function scoped(porter: Porter): Promise<void> {
   let escaped: Sandbox;
   {
     await using sandbox = await porter.sandboxes.create({ image, command: ['sleep', '300'], lease_seconds: 60 });
@@ -33,7 +32,16 @@ async function main(): Promise<void> {
     if (!(error instanceof SandboxError)) throw error;
     console.log('never ran:', error.kind);
   }
-  porter.close();
+}
+
+async function main(): Promise<void> {
+  const porter = new Porter();
+  try {
+    await scoped(porter);
+  } finally {
+    // After the scopes of `scoped`: their disposals need the client.
+    porter.close();
+  }
 }
 
 main().catch((error: unknown) => {
