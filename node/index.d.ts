@@ -242,6 +242,12 @@ export interface SandboxSpec {
   egress?: SandboxEgressSpec;
   resources?: SandboxResourcesSpec;
   ttl_seconds?: number;
+  /**
+   * Lease in seconds (our local server's extension): the server terminates the sandbox when
+   * nobody renews the lease for that long. The client that created it renews it in the
+   * background until `close()` or the process ends.
+   */
+  lease_seconds?: number;
 }
 
 /** Request body of exec. */
@@ -507,7 +513,8 @@ export interface ReadOptions {
  * The core's error kinds, the same in every language: `authentication` (401), `not_found` (404),
  * `rate_limit` (429, after the retries), `server` (5xx, after the retries), `api` (any other error
  * answer), `timeout` (never retried), `network` (not delivered or the answer not read), `decode`
- * (an answer of the wrong shape), `invalid_argument` (an unusable argument). Configuration
+ * (an answer of the wrong shape), `invalid_argument` (an unusable argument), `sandbox_terminal`
+ * (`waitUntilRunning` saw the sandbox end first; `body` is its status). Configuration
  * problems are plain `Error`s thrown by the constructor.
  */
 export type SandboxErrorKind =
@@ -519,7 +526,8 @@ export type SandboxErrorKind =
   | 'timeout'
   | 'network'
   | 'decode'
-  | 'invalid_argument';
+  | 'invalid_argument'
+  | 'sandbox_terminal';
 
 export declare class SandboxError extends globalThis.Error {
   constructor(
@@ -634,8 +642,17 @@ export declare class PorterSandboxApiClient {
 // Handles.
 // ---------------------------------------------------------------------------------------------
 
-/** A sandbox: its id, the last status read, and what can be done with it. */
-export declare class Sandbox {
+/** Options of `Sandbox.waitUntilRunning` and `Sandbox.wait`. */
+export interface WaitOptions {
+  /** Give up after this many milliseconds with a `SandboxTimeoutError`; no limit when unset. */
+  timeoutMs?: number;
+}
+
+/**
+ * A sandbox: its id, the last status read, and what can be done with it. `await using sandbox =
+ * await porter.sandboxes.create(...)` terminates it when the scope ends, also on an exception.
+ */
+export declare class Sandbox implements AsyncDisposable {
   private constructor();
   /** Sandbox identifier. */
   readonly id: string;
@@ -653,6 +670,23 @@ export declare class Sandbox {
   logs(options?: LogsOptions): Promise<LogLine[]>;
   /** Terminates the sandbox. */
   terminate(options?: TerminateOptions): Promise<void>;
+  /**
+   * Polls the status (after 50 ms, then twice as long each time, at most 1 s apart) until the
+   * sandbox runs, and returns that status. Rejects with a `SandboxError` of kind
+   * `sandbox_terminal` (message: phase, termination reason, exit code, last log lines; `body`:
+   * the status) when it ends first, and with a `SandboxTimeoutError` after `timeoutMs`.
+   */
+  waitUntilRunning(options?: WaitOptions): Promise<StatusResponse>;
+  /**
+   * Polls the status (same schedule) until the sandbox is terminal and returns the workload's
+   * exit code (137 for a terminated sandbox without one, 1 for a failed one). Rejects with a
+   * `SandboxTimeoutError` after `timeoutMs`.
+   */
+  wait(options?: WaitOptions): Promise<number>;
+  /** One status read: the exit code once the sandbox is terminal, `null` while it lives. */
+  poll(): Promise<number | null>;
+  /** Terminates the sandbox (for `await using`). */
+  [Symbol.asyncDispose](): Promise<void>;
   toString(): string;
 }
 
@@ -731,6 +765,11 @@ export declare class Sandboxes {
   create(spec: SandboxSpec): Promise<Sandbox>;
   /** Looks up a sandbox by name and returns its handle (with its status). */
   get(name: string): Promise<Sandbox>;
+  /**
+   * The live sandbox named `name`, or a new one created from `spec` with that name; concurrent
+   * callers get the same sandbox.
+   */
+  getOrCreate(name: string, spec: SandboxSpec): Promise<Sandbox>;
   /** One page of sandboxes, each with its status. */
   list(options?: SandboxListOptions): Promise<Sandbox[]>;
   get raw(): SandboxesResource;

@@ -4,6 +4,8 @@
 const { kNative, kInternal, run, internalOnly } = require('./internal');
 
 const kRaw = Symbol('porter-sandbox.raw');
+// Node ≥ 18.18 defines `Symbol.asyncDispose`; the registered symbol is the one it uses.
+const asyncDispose = Symbol.asyncDispose ?? Symbol.for('nodejs.asyncDispose');
 
 /** A sandbox: its id, the last status read, and what can be done with it. */
 class Sandbox {
@@ -48,6 +50,34 @@ class Sandbox {
     return run(() => this[kNative].terminate(options?.source ?? null));
   }
 
+  /**
+   * Polls the status (after 50 ms, doubling, at most 1 s apart) until the sandbox runs and
+   * returns that status. A sandbox that ends first rejects with a `SandboxError` of kind
+   * `sandbox_terminal` (phase, reason and last log lines in its message, the status as `body`);
+   * `{ timeoutMs }` elapsing first rejects with a `SandboxTimeoutError`.
+   */
+  waitUntilRunning(options) {
+    return run(() => this[kNative].waitUntilRunning(options?.timeoutMs ?? null));
+  }
+
+  /**
+   * Polls the status (same schedule) until the sandbox is terminal and returns the workload's
+   * exit code; `{ timeoutMs }` elapsing first rejects with a `SandboxTimeoutError`.
+   */
+  wait(options) {
+    return run(() => this[kNative].wait(options?.timeoutMs ?? null));
+  }
+
+  /** One status read: the exit code once the sandbox is terminal, `null` while it lives. */
+  async poll() {
+    return (await run(() => this[kNative].poll())) ?? null;
+  }
+
+  /** Terminates the sandbox when an `await using` scope ends. */
+  [asyncDispose]() {
+    return this.terminate();
+  }
+
   toString() {
     return `Sandbox(${this.id}${this.phase ? `, ${this.phase}` : ''})`;
   }
@@ -69,6 +99,14 @@ class Sandboxes {
   /** The sandbox named `name` (a lookup, then a status read). */
   async get(name) {
     return new Sandbox(kInternal, await run(() => this[kNative].getSandboxHandle(name)));
+  }
+
+  /**
+   * The live sandbox named `name`, or a new one created from `spec` with that name; concurrent
+   * callers get the same sandbox.
+   */
+  async getOrCreate(name, spec) {
+    return new Sandbox(kInternal, await run(() => this[kNative].getOrCreateSandboxHandle(name, spec)));
   }
 
   /**

@@ -73,6 +73,14 @@ test('the TypeScript examples type-check (strict) against the installed package 
   assert.match(stdout, /NotFoundError 404/);
   assert.match(stdout, /\/checkpoints\/model\.safetensors 3145733/);
   assert.match(stdout, /layers: 2/);
+
+  const scoped = await node([join(out, 'scoped.js')], { PORTER_SANDBOX_EXAMPLE_IMAGE: 'host' });
+  assert.equal(scoped.stderr.includes('Error:'), false, scoped.stderr);
+  assert.match(scoped.stdout, /^running scoped null$/m);
+  assert.match(scoped.stdout, /^after scope: terminated$/m); // `await using` terminated it
+  assert.match(scoped.stdout, /^exit code: 3$/m);
+  assert.match(scoped.stdout, /^same sandbox: true$/m);
+  assert.match(scoped.stdout, /^never ran: sandbox_terminal$/m);
 });
 
 test('a user TypeScript file type-checks against the installed package', async () => {

@@ -23,7 +23,9 @@ function declaredMembers(symbol) {
   for (const property of checker.getPropertiesOfType(type)) {
     for (const declaration of property.getDeclarations() ?? []) {
       if (declaration.getSourceFile() !== source) continue;
-      if (ts.isMethodDeclaration(declaration)) members.methods.add(property.name);
+      // `[Symbol.asyncDispose]()` is named by its source text, as runtimeMembers names it.
+      const name = ts.isComputedPropertyName(declaration.name) ? declaration.name.getText(source) : property.name;
+      if (ts.isMethodDeclaration(declaration)) members.methods.add(name);
       else if (ts.isGetAccessorDeclaration(declaration)) members.accessors.add(property.name);
       else if (ts.isPropertyDeclaration(declaration)) members.properties.add(property.name);
     }
@@ -38,6 +40,11 @@ function runtimeMembers(Class) {
       if (name === 'constructor') continue;
       if (descriptor.get) members.accessors.add(name);
       else if (typeof descriptor.value === 'function') members.methods.add(name);
+    }
+    for (const name of ['asyncDispose', 'dispose', 'asyncIterator', 'iterator']) {
+      if (Symbol[name] && typeof Object.getOwnPropertyDescriptor(proto, Symbol[name])?.value === 'function') {
+        members.methods.add(`[Symbol.${name}]`);
+      }
     }
   }
   return members;

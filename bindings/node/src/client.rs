@@ -330,6 +330,18 @@ impl NativeClient {
         Ok(self.porter.sandboxes().create(spec).await.js()?.into())
     }
 
+    /// `sandboxes.getOrCreate(name, spec)`: the live sandbox named `name`, or a new one from
+    /// `spec` with that name; concurrent callers get the same sandbox.
+    #[napi]
+    pub async fn get_or_create_sandbox_handle(
+        &self,
+        name: String,
+        spec: Value,
+    ) -> napi::Result<NativeSandbox> {
+        let spec: SandboxSpec = from_js(Some(spec), "sandbox spec")?;
+        Ok(self.porter.sandboxes().get_or_create(&name, spec).await.js()?.into())
+    }
+
     /// `sandboxes.get(name)`: lookup, then status.
     #[napi]
     pub async fn get_sandbox_handle(&self, name: String) -> napi::Result<NativeSandbox> {

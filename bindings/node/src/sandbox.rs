@@ -5,7 +5,7 @@ use porter_sandbox::{Sandbox, types::SandboxesSource};
 use serde_json::Value;
 
 use crate::{
-    convert::{from_js, to_json},
+    convert::{from_js, timeout, to_json},
     errors::IntoJs,
     options::LogsOptions,
 };
@@ -65,6 +65,31 @@ impl NativeSandbox {
     pub async fn logs(&self, options: Option<Value>) -> napi::Result<Value> {
         let query = from_js::<LogsOptions>(options, "logs options")?.into();
         to_json(&self.inner.logs(query).await.js()?)
+    }
+
+    /// Polls the status (50 ms, doubling up to 1 s) until the sandbox runs and returns that
+    /// status. Fails with kind `sandbox_terminal` (message: phase, termination reason, exit
+    /// code, last log lines; body: the status) when it ends first, and `timeout` when
+    /// `timeoutMs` elapses first (`null`: no limit).
+    #[napi]
+    pub async fn wait_until_running(&self, timeout_ms: Option<f64>) -> napi::Result<Value> {
+        let limit = timeout(timeout_ms)?;
+        to_json(&self.inner.wait_until_running(limit).await.js()?)
+    }
+
+    /// Polls the status (same schedule) until the sandbox is terminal and returns the
+    /// workload's exit code (137 for a terminated sandbox without one, 1 for a failed one).
+    /// Fails with kind `timeout` when `timeoutMs` elapses first (`null`: no limit).
+    #[napi]
+    pub async fn wait(&self, timeout_ms: Option<f64>) -> napi::Result<i32> {
+        let limit = timeout(timeout_ms)?;
+        self.inner.wait(limit).await.js()
+    }
+
+    /// One status read: the exit code once the sandbox is terminal, `null` while it lives.
+    #[napi]
+    pub async fn poll(&self) -> napi::Result<Option<i32>> {
+        self.inner.poll().await.js()
     }
 
     /// Terminates the sandbox, optionally saying who asked (`dashboard`, `cli`).
