@@ -48,6 +48,19 @@ sys.stdin.read()
     child
 }
 
+/// Connections waiting in the kernel's accept queue of the listener on `port` (`ss` Recv-Q).
+fn accept_queue(port: &str) -> usize {
+    let out = std::process::Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{port}")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|queued| queued.parse().ok())
+        .unwrap_or(0)
+}
+
 fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map(Iterator::count).unwrap_or(0)
 }
@@ -111,6 +124,13 @@ fn many_idle_connections_and_a_request_storm_lose_no_sandbox() {
     let holders: Vec<_> =
         (0..2).map(|_| hold_idle_connections(&addr, IDLE_CONNECTIONS / 2)).collect();
     let open_time = opened.elapsed();
+    // "Held" means the server has them: wait until its accept queue is drained (a client's
+    // connect() returns as soon as the kernel queued the connection).
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let drained = Instant::now() + Duration::from_secs(30);
+    while accept_queue(&port) > 0 && Instant::now() < drained {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let mut worst = Duration::ZERO;
     let held_since = Instant::now();
     while held_since.elapsed() < Duration::from_secs(10) {
