@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(crun tini slirp4netns iproute2 util-linux nftables docker-registry umoci skopeo busybox-static apache2-utils)
+packages=(crun tini slirp4netns iproute2 util-linux nftables docker-registry umoci skopeo busybox-static apache2-utils e2fsprogs strace)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
