@@ -117,14 +117,33 @@ async fn dropping_an_exec_kills_it() {
     let script =
         "(while :; do sleep 1; done) & while :; do date +%s%N > /tmp/marker; sleep 0.02; done";
     let argv = vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()];
-    let dropped =
-        tokio::time::timeout(Duration::from_millis(500), h.rt.exec(&id, argv, Vec::new())).await;
-    assert!(dropped.is_err(), "the loop cannot finish");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let first = h.exec(&id, &["cat", "/tmp/marker"]).await.0;
-    assert!(!first.is_empty());
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(h.exec(&id, &["cat", "/tmp/marker"]).await.0, first, "the loop still writes");
+    {
+        // Run the loop until it has written its marker (however long the exec takes to start
+        // on a loaded machine), then drop the exec at the end of this block.
+        let exec = h.rt.exec(&id, argv, Vec::new());
+        tokio::pin!(exec);
+        let written = async {
+            while h.exec(&id, &["cat", "/tmp/marker"]).await.0.is_empty() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            _ = &mut exec => panic!("the loop cannot finish"),
+            waited = tokio::time::timeout(Duration::from_secs(60), written) => {
+                assert!(waited.is_ok(), "the loop never wrote its marker");
+            }
+        }
+    }
+    // Dropped: the loop stops writing (two reads 200 ms apart agree), within a deadline.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let first = h.exec(&id, &["cat", "/tmp/marker"]).await.0;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if h.exec(&id, &["cat", "/tmp/marker"]).await.0 == first {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the loop still writes");
+    }
     let cmdlines = h.exec(&id, &["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"]).await.0;
     assert!(!cmdlines.contains("while"), "{cmdlines}");
     // Only the exec files of finished execs remain: none.
