@@ -67,7 +67,12 @@ async fn a_workload_printing_24_mb_keeps_memory_disk_and_latency_bounded() {
     let porter = server.client();
     let pid = server_pid(&server.data_dir);
     // A first sandbox, so the baseline includes what any sandbox costs.
-    let warm = running(&server, "echo warm").await;
+    // (It may finish before it is seen running, so only its end is waited for.)
+    let warm = porter
+        .sandboxes()
+        .create(SandboxSpec::new("host").command(["sh", "-c", "echo warm"]))
+        .await
+        .unwrap();
     support::wait_finished(&warm, START).await;
     let rss_before = rss(pid);
     let disk_before = disk_usage(&server.data_dir);
