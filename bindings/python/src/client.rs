@@ -233,7 +233,7 @@ endpoints! {
     /// `POST /v1/sandbox/{id}/exec` of the argv `command`, unbounded (what `Sandbox.exec` does).
     fn exec_command / exec_command_async(id: String, command: Vec<String>) |this| {
         let api = this.porter.raw().sandboxes();
-        async move { Out::json(&api.exec_sandbox(&id, &ExecRequest { command }, None).await?) }
+        async move { Out::json(&api.exec_sandbox(&id, &ExecRequest::new(command), None).await?) }
     }
 
     /// `GET /v1/sandbox/{id}/metrics-summary`.

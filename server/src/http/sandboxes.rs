@@ -6,8 +6,8 @@ use axum::{
     http::StatusCode,
 };
 use porter_sandbox::types::{
-    CountResponse, CreateResponse, ExecRequest, ExecResponse, ListResponse, LogsResponse,
-    LookupResult, MetricSummaryResponse, SandboxMetricsResponse, SandboxSpec, StatusResponse,
+    CountResponse, CreateResponse, ExecResponse, ListResponse, LogsResponse, LookupResult,
+    MetricSummaryResponse, SandboxMetricsResponse, SandboxSpec, StatusResponse,
 };
 
 use super::{
@@ -151,8 +151,9 @@ pub async fn logs(
 pub async fn exec(
     State(service): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<ExecRequest>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> ApiResult<Json<ExecResponse>> {
+    let request = crate::service::exec_options::decode_request(body)?;
     service.exec(&id, request).await.map(Json)
 }
 
