@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use porter_sandbox::{
-    Sandbox,
+    ExecOptions, Sandbox,
     types::{ExecRequest, SandboxSpec, StatusResponsePhase},
 };
 use serde_json::{Value, json};
@@ -49,6 +49,13 @@ async fn processes(sandbox: &Sandbox) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_kills_the_whole_process_tree_and_keeps_the_output() {
+    // A deadline shorter than the command, through the core (the HTTP call waits longer).
+    let sandbox = running_sandbox(SandboxSpec::new("host").command(["sleep", "infinity"])).await;
+    let options = ExecOptions::new().timeout(Duration::from_millis(300));
+    let short = sandbox.exec_with(["sh", "-c", "echo a; sleep 30"], options).await.unwrap();
+    assert_eq!((short.stdout.as_str(), short.exit_code, short.timed_out), ("a\n", 124, Some(true)));
+    sandbox.terminate().await.unwrap();
+
     let sandbox = running_sandbox(SandboxSpec::new("host").command(["sleep", "infinity"])).await;
     let mut request =
         ExecRequest::new(["sh", "-c", "echo started; echo err >&2; sleep 1000 & sleep 1001"]);
@@ -88,12 +95,15 @@ async fn workdir_env_and_stdin_reach_the_command() {
     )
     .await;
     let api = sandbox.raw();
-    let mut request = ExecRequest::new(["sh", "-c", "pwd; echo \"$A $B $C\"; cat; echo done"]);
-    request.workdir = Some("/tmp".into());
-    request.env = Some([("A", "exec"), ("C", "new")].map(|(k, v)| (k.into(), v.into())).into());
-    request.stdin = Some("line one\nline twö\n".into());
-    request.timeout_seconds = Some(30.0);
-    let result = api.exec_sandbox(sandbox.id(), &request, None).await.unwrap();
+    // Through the core's ExecOptions: the same fields on the wire.
+    let options = ExecOptions::new()
+        .workdir("/tmp")
+        .env("A", "exec")
+        .env("C", "new")
+        .stdin("line one\nline twö\n")
+        .timeout(Duration::from_secs(30));
+    let script = ["sh", "-c", "pwd; echo \"$A $B $C\"; cat; echo done"];
+    let result = sandbox.exec_with(script, options).await.unwrap();
     // Without stdin, standard input is empty (cat does not wait).
     let plain = api.exec_sandbox(sandbox.id(), &ExecRequest::new(["cat"]), None).await.unwrap();
     let mut missing = ExecRequest::new(["pwd"]);

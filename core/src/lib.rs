@@ -45,6 +45,8 @@ pub mod config;
 #[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "client")]
+mod exec_options;
+#[cfg(feature = "client")]
 mod porter;
 #[cfg(feature = "client")]
 pub mod runtime;
@@ -59,6 +61,8 @@ mod volume;
 
 #[cfg(feature = "client")]
 pub use error::{DecodedBody, Error, ErrorKind, Result};
+#[cfg(feature = "client")]
+pub use exec_options::{EXEC_DEADLINE_MARGIN, ExecOptions};
 #[cfg(feature = "client")]
 pub use porter::{Porter, PorterBuilder};
 #[cfg(feature = "client")]
