@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use porter_sandbox::{
-    ExecOptions, Sandbox,
+    ExecOptions, LogsQuery, Sandbox,
     types::{ExecRequest, SandboxSpec, StatusResponsePhase},
 };
 use serde_json::{Value, json};
@@ -68,6 +68,7 @@ async fn a_deadline_kills_the_whole_process_tree_and_keeps_the_output() {
     .unwrap();
     let elapsed = started.elapsed();
     let left = processes(&sandbox).await;
+    let logs = sandbox.logs(LogsQuery::new()).await.unwrap();
     let quick = sandbox.raw().exec_sandbox(sandbox.id(), &ExecRequest::new(["true"]), None).await;
     sandbox.terminate().await.unwrap();
 
@@ -78,6 +79,9 @@ async fn a_deadline_kills_the_whole_process_tree_and_keeps_the_output() {
     assert!(elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(10), "{elapsed:?}");
     // Both sleeps are gone: the foreground one and the background child of the shell.
     assert!(!left.contains("sleep 1000") && !left.contains("sleep 1001"), "{left}");
+    let exec_id = result.exec_id.clone().unwrap();
+    let marker = logs.iter().find(|l| l.exec_id == exec_id && l.line.contains("deadline of 1 s"));
+    assert!(marker.is_some(), "{logs:?}");
     let quick = quick.unwrap();
     assert_eq!((quick.exit_code, quick.timed_out), (0, None));
 }

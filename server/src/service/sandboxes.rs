@@ -299,6 +299,7 @@ impl Service {
         let exec_id = names::new_id("ex");
         let env: Vec<(String, String)> =
             row.spec.env.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let deadline = request.timeout_seconds;
         let spec = super::exec_options::exec_spec(request, env)?;
         let oom_before = self.runtime.usage(id).map_or(0, |u| u.oom_kills);
         let id_owned = id.to_owned();
@@ -313,11 +314,22 @@ impl Service {
         // Capped by encoded size: a NUL byte takes six bytes of JSON.
         let stdout_dropped = output.stdout_dropped + cap_json(&mut stdout, EXEC_OUTPUT_LIMIT);
         let stderr_dropped = output.stderr_dropped + cap_json(&mut stderr, EXEC_OUTPUT_LIMIT);
-        let lines = exec_log_lines(
+        let mut lines = exec_log_lines(
             &exec_id,
             [(&stdout, stdout_dropped, "stdout"), (&stderr, stderr_dropped, "stderr")],
             self.store.log_retention(),
         );
+        if timed_out {
+            lines.push(NewLogLine {
+                ts: now_micros(),
+                level: LogLineLevel::Warning,
+                line: format!(
+                    "[porter-sandbox: exec {exec_id}: killed at its deadline of {} s (exit code                      124)]",
+                    deadline.unwrap_or_default()
+                ),
+                exec_id: exec_id.clone(),
+            });
+        }
         let store = self.store.clone();
         let logged = tokio::task::spawn_blocking(move || store.append_logs(&id_owned, &lines));
         match logged.await {
