@@ -1,7 +1,7 @@
 //! The one-shot exec's extension fields (issue 14): a deadline enforced by the server that kills
 //! the command's whole process tree (`timed_out`, exit code 124, the output so far), `workdir`,
 //! `env` merged over the sandbox's, `stdin`; the official request shape unchanged.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod support;
 
@@ -67,6 +67,7 @@ async fn a_deadline_kills_the_whole_process_tree_and_keeps_the_output() {
     .expect("the server enforces the deadline")
     .unwrap();
     let elapsed = started.elapsed();
+    eprintln!("deadline 1 s: the answer came after {elapsed:?}");
     let left = processes(&sandbox).await;
     let logs = sandbox.logs(LogsQuery::new()).await.unwrap();
     let quick = sandbox.raw().exec_sandbox(sandbox.id(), &ExecRequest::new(["true"]), None).await;
