@@ -19,6 +19,9 @@ echo "== the official Python SDK against our server"
 cargo build --quiet -p porter-sandbox-cli
 bash tests/compat/run_official_sdk.sh "${CARGO_TARGET_DIR:-target}/debug/porter-sandbox"
 
+echo "== schemathesis fuzzes our server from spec/openapi.json"
+bash tests/fuzz/run_schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/porter-sandbox"
+
 echo "== types build without the HTTP client"
 cargo check -p porter-sandbox --no-default-features
 

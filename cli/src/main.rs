@@ -85,6 +85,13 @@ enum Command {
         #[command(flatten)]
         connection: CommandConnectionArgs,
     },
+    /// Wait until a sandbox ends; prints and exits with its workload's exit code.
+    Wait {
+        #[command(flatten)]
+        args: commands::wait::WaitArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
     /// Manage volumes and their files.
     Volume {
         #[command(subcommand)]
@@ -124,6 +131,7 @@ fn main() -> ExitCode {
         Command::Logs { connection, args } => (connection, Action::Logs(args)),
         Command::Exec { connection, args } => (connection, Action::Exec(args)),
         Command::Terminate { connection, args } => (connection, Action::Terminate(args)),
+        Command::Wait { connection, args } => (connection, Action::Wait(args)),
         Command::Volume { connection, command } => (connection, Action::Volume(command)),
         Command::Snapshot { connection, command } => (connection, Action::Snapshot(command)),
     };

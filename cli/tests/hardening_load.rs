@@ -120,6 +120,9 @@ fn many_idle_connections_and_a_request_storm_lose_no_sandbox() {
                 assert_eq!(sandbox.refresh().await.unwrap().phase, StatusResponsePhase::Running);
             }
         });
+        if started.elapsed() > Duration::from_millis(200) {
+            println!("slow probe at {:?}: {:?}", held_since.elapsed(), started.elapsed());
+        }
         worst = worst.max(started.elapsed());
         std::thread::sleep(Duration::from_millis(100));
     }

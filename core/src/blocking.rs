@@ -12,6 +12,8 @@
 //! # Ok(()) }
 //! ```
 
+mod lifecycle;
+
 use std::pin::Pin;
 
 use bytes::Bytes;
@@ -30,6 +32,8 @@ use crate::{
     },
     volume::VolumeFile,
 };
+
+pub use lifecycle::SandboxGuard;
 
 /// Runs a fallible future on the shared runtime.
 fn run<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {

@@ -372,7 +372,7 @@ mod tests {
     fn resolution_table() {
         let k8s = ENV_KUBERNETES_SERVICE_HOST;
         let cases = vec![
-            // SDK.md §11.1
+            // spec/README.md §11
             case("1 in-cluster", Expect::Url(IN_CLUSTER_BASE_URL)).env(k8s, "10.0.0.1"),
             case("2 env base url, slash stripped", Expect::Url("https://sandbox.example"))
                 .env(ENV_BASE_URL, "https://sandbox.example/"),

@@ -27,6 +27,10 @@ pub enum ErrorKind {
     Decode,
     /// The caller passed something unusable (negative offset, a closed client…).
     InvalidArgument,
+    /// A sandbox awaited as running reached a terminal phase instead
+    /// ([`Sandbox::wait_until_running`](crate::Sandbox::wait_until_running)); the message
+    /// says how it ended and [`Error::body`] holds its status.
+    SandboxTerminal,
 }
 
 impl ErrorKind {
@@ -56,6 +60,7 @@ impl ErrorKind {
             Self::Config => "config",
             Self::Decode => "decode",
             Self::InvalidArgument => "invalid_argument",
+            Self::SandboxTerminal => "sandbox_terminal",
         }
     }
 }
@@ -160,6 +165,14 @@ impl Error {
     #[must_use]
     pub fn decode(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Decode, message)
+    }
+
+    /// Attaches a body (for errors that carry a record, such as the sandbox status of
+    /// [`ErrorKind::SandboxTerminal`]).
+    #[must_use]
+    pub fn with_body(mut self, body: Option<DecodedBody>) -> Self {
+        self.body = body;
+        self
     }
 
     /// Attaches the underlying cause.

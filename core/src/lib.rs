@@ -47,6 +47,10 @@ mod error;
 #[cfg(feature = "client")]
 mod exec_options;
 #[cfg(feature = "client")]
+mod guard;
+#[cfg(feature = "client")]
+pub mod lease;
+#[cfg(feature = "client")]
 mod porter;
 #[cfg(feature = "client")]
 pub mod runtime;
@@ -58,11 +62,15 @@ mod snapshot;
 mod transport;
 #[cfg(feature = "client")]
 mod volume;
+#[cfg(feature = "client")]
+pub mod wait;
 
 #[cfg(feature = "client")]
 pub use error::{DecodedBody, Error, ErrorKind, Result};
 #[cfg(feature = "client")]
 pub use exec_options::{EXEC_DEADLINE_MARGIN, ExecOptions};
+#[cfg(feature = "client")]
+pub use guard::{DROP_TERMINATE_TIMEOUT, SandboxGuard};
 #[cfg(feature = "client")]
 pub use porter::{Porter, PorterBuilder};
 #[cfg(feature = "client")]

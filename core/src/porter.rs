@@ -6,6 +6,7 @@ use crate::{
     Result,
     api::RawClient,
     config::{ArgNames, Config, ConfigOptions},
+    lease::LeaseKeeper,
     sandbox::Sandboxes,
     snapshot::Snapshots,
     transport::{Transport, TransportOptions, retry::DEFAULT_MAX_RETRIES},
@@ -30,6 +31,8 @@ use crate::{
 pub struct Porter {
     raw: RawClient,
     transport: Arc<Transport>,
+    /// The leases of the sandboxes this client created, renewed while a clone lives.
+    leases: Arc<LeaseKeeper>,
 }
 
 impl Porter {
@@ -50,13 +53,15 @@ impl Porter {
 
     fn with_options(config: &Config, options: TransportOptions) -> Result<Self> {
         let transport = Transport::new(config, options)?;
-        Ok(Self { raw: RawClient::new(transport.clone()), transport })
+        let raw = RawClient::new(transport.clone());
+        let leases = LeaseKeeper::new(raw.sandboxes());
+        Ok(Self { raw, transport, leases })
     }
 
     /// Sandboxes: create, get by name, list.
     #[must_use]
     pub fn sandboxes(&self) -> Sandboxes {
-        Sandboxes::new(self.raw.sandboxes())
+        Sandboxes::new(self.raw.sandboxes(), self.leases.clone())
     }
 
     /// Volumes: create, list, get and delete by name.
@@ -99,8 +104,15 @@ impl Porter {
         self.transport.timeout()
     }
 
-    /// Releases the connection pool. Calls made afterwards (on any clone) fail with an
-    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) error.
+    /// The ids of the sandboxes whose leases this client renews in the background.
+    #[must_use]
+    pub fn leased_sandboxes(&self) -> Vec<String> {
+        self.leases.tracked()
+    }
+
+    /// Releases the connection pool and stops renewing leases. Calls made afterwards (on any
+    /// clone) fail with an [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)
+    /// error.
     pub fn close(&self) {
         self.transport.close();
     }

@@ -1,15 +1,16 @@
 //! Sandboxes: the [`Sandboxes`] namespace and the [`Sandbox`] handle.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use indexmap::IndexMap;
 
 use crate::{
-    ExecOptions, Result,
+    ExecOptions, Result, SandboxGuard,
     api::{ListSandboxesParams, SandboxesApi},
+    lease::LeaseKeeper,
     types::{
-        ExecRequest, ExecResponse, LogLine, SandboxSpec, SandboxesSource, StatusResponse,
-        StatusResponsePhase,
+        CreateResponse, ExecRequest, ExecResponse, LogLine, SandboxSpec, SandboxesSource,
+        StatusResponse, StatusResponsePhase,
     },
 };
 
@@ -17,18 +18,72 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Sandboxes {
     api: SandboxesApi,
+    leases: Arc<LeaseKeeper>,
 }
 
 impl Sandboxes {
-    pub(crate) fn new(api: SandboxesApi) -> Self {
-        Self { api }
+    pub(crate) fn new(api: SandboxesApi, leases: Arc<LeaseKeeper>) -> Self {
+        Self { api, leases }
+    }
+
+    fn wrap(&self, id: String, status: Option<StatusResponse>) -> Sandbox {
+        Sandbox::new(self.api.clone(), id, status).with_leases(Arc::downgrade(&self.leases))
     }
 
     /// Creates a sandbox (`POST /v1/sandbox/run`). The handle holds only the id: `phase` and
     /// `tags` are `None` until [`Sandbox::refresh`].
+    ///
+    /// The request carries a fresh `Idempotency-Key`, reused by its retries, so a retry after a
+    /// lost response does not create a second sandbox. With `lease_seconds` set, this client
+    /// renews the sandbox's lease in the background while it lives (see [`crate::lease`]).
     pub async fn create(&self, spec: impl Into<SandboxSpec>) -> Result<Sandbox> {
-        let created = self.api.create_sandbox(&spec.into()).await?;
-        Ok(Sandbox::new(self.api.clone(), created.id, None))
+        let created = self.create_response(spec).await?;
+        Ok(self.wrap(created.id, None))
+    }
+
+    /// [`Sandboxes::create`], returning the create response itself (id, name, mounts): what
+    /// the bindings and the CLI need. Leases are renewed as for `create`.
+    pub async fn create_response(&self, spec: impl Into<SandboxSpec>) -> Result<CreateResponse> {
+        let spec = spec.into();
+        let created = self.api.create_sandbox(&spec).await?;
+        if let Some(lease) = spec.lease_seconds {
+            self.leases.track(&created.id, lease);
+        }
+        Ok(created)
+    }
+
+    /// [`Sandboxes::create`], in a [`SandboxGuard`] that terminates the sandbox when dropped.
+    pub async fn create_scoped(&self, spec: impl Into<SandboxSpec>) -> Result<SandboxGuard> {
+        Ok(self.create(spec).await?.into_guard())
+    }
+
+    /// The live sandbox named `name`, or a new one created from `spec` with that name.
+    /// Concurrent callers get the same sandbox: a create that loses the race for the name
+    /// (409) looks the name up again. A name whose sandbox is already terminal is created
+    /// again where the server allows it (the local server never reuses names: its 409 is
+    /// returned).
+    pub async fn get_or_create(&self, name: &str, spec: impl Into<SandboxSpec>) -> Result<Sandbox> {
+        if let Some(live) = self.find_live(name).await? {
+            return Ok(live);
+        }
+        match self.create(spec.into().name(name)).await {
+            Ok(created) => Ok(created),
+            Err(err) if err.status() == Some(409) => match self.find_live(name).await? {
+                Some(live) => Ok(live),
+                None => Err(err),
+            },
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The sandbox named `name` when it exists and is not terminal.
+    async fn find_live(&self, name: &str) -> Result<Option<Sandbox>> {
+        match self.get(name).await {
+            Ok(sandbox) if sandbox.phase().is_some_and(|p| !p.is_terminal()) => Ok(Some(sandbox)),
+            Ok(_) => Ok(None),
+            Err(err) if err.is_not_found() => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// The sandbox named `name`: a lookup, then a status read.
@@ -40,7 +95,7 @@ impl Sandboxes {
     /// The sandbox with id `id`, with its status.
     pub async fn get_by_id(&self, id: &str) -> Result<Sandbox> {
         let status = self.api.get_sandbox(id).await?;
-        Ok(Sandbox::new(self.api.clone(), status.id.clone(), Some(status)))
+        Ok(self.wrap(status.id.clone(), Some(status)))
     }
 
     /// One page of sandboxes matching `params`, each with its status. Pagination details and
@@ -50,7 +105,7 @@ impl Sandboxes {
         Ok(page
             .sandboxes
             .into_iter()
-            .map(|status| Sandbox::new(self.api.clone(), status.id.clone(), Some(status)))
+            .map(|status| self.wrap(status.id.clone(), Some(status)))
             .collect())
     }
 
@@ -65,9 +120,7 @@ impl Sandboxes {
             let page = self.api.list_sandboxes(&params).await?;
             let more = page.pagination.has_next_page && !page.sandboxes.is_empty();
             all.extend(
-                page.sandboxes
-                    .into_iter()
-                    .map(|status| Sandbox::new(self.api.clone(), status.id.clone(), Some(status))),
+                page.sandboxes.into_iter().map(|status| self.wrap(status.id.clone(), Some(status))),
             );
             if !more {
                 return Ok(all);
@@ -79,7 +132,7 @@ impl Sandboxes {
     /// A handle for the sandbox `id` without any request (no cached status).
     #[must_use]
     pub fn handle(&self, id: impl Into<String>) -> Sandbox {
-        Sandbox::new(self.api.clone(), id.into(), None)
+        self.wrap(id.into(), None)
     }
 
     /// The low-level sandbox endpoints.
@@ -96,6 +149,9 @@ pub struct Sandbox {
     id: String,
     api: SandboxesApi,
     status: Arc<Mutex<Option<StatusResponse>>>,
+    /// The client's lease keeper, to stop renewing on terminate (weak: a handle does not keep
+    /// the renewals of a dropped client going).
+    leases: Weak<LeaseKeeper>,
 }
 
 /// Options of [`Sandbox::logs`].
@@ -131,7 +187,18 @@ impl LogsQuery {
 
 impl Sandbox {
     fn new(api: SandboxesApi, id: String, status: Option<StatusResponse>) -> Self {
-        Self { id, api, status: Arc::new(Mutex::new(status)) }
+        Self { id, api, status: Arc::new(Mutex::new(status)), leases: Weak::new() }
+    }
+
+    fn with_leases(mut self, leases: Weak<LeaseKeeper>) -> Self {
+        self.leases = leases;
+        self
+    }
+
+    fn forget_lease(&self) {
+        if let Some(leases) = self.leases.upgrade() {
+            leases.forget(&self.id);
+        }
     }
 
     fn cached<T>(&self, read: impl FnOnce(&StatusResponse) -> Option<T>) -> Option<T> {
@@ -204,12 +271,22 @@ impl Sandbox {
 
     /// Terminates the sandbox (`DELETE /v1/sandbox/{id}`); its record and logs stay readable.
     pub async fn terminate(&self) -> Result<()> {
-        self.api.delete_sandbox(&self.id, None).await
+        self.api.delete_sandbox(&self.id, None).await?;
+        self.forget_lease();
+        Ok(())
     }
 
     /// Terminates the sandbox, telling the server who asked (`termination_reason`).
     pub async fn terminate_from(&self, source: SandboxesSource) -> Result<()> {
-        self.api.delete_sandbox(&self.id, Some(&source)).await
+        self.api.delete_sandbox(&self.id, Some(&source)).await?;
+        self.forget_lease();
+        Ok(())
+    }
+
+    /// Renews the sandbox's lease now (`POST /v1/sandbox/{id}/lease`, an extension of the
+    /// local Porter server). The client that created a leased sandbox does this by itself.
+    pub async fn renew_lease(&self) -> Result<()> {
+        self.api.renew_sandbox_lease(&self.id).await
     }
 
     /// The low-level sandbox endpoints.

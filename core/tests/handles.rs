@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The ergonomic layer (namespaces and handles) against scripted in-process routes: which
 //! requests each call makes, in which order, with which bodies, and how the answers are wrapped
-//! (SDK.md §4.5–§4.7 and §7, API.md §10).
+//! (spec/README.md §9 and §11).
 
 mod support;
 
@@ -143,7 +143,7 @@ fn unexpected(r: &Req) -> Response {
     )
 }
 
-/// Serves `file` the way API.md §10.2 describes: the whole file without `Range` (and for an
+/// Serves `file` the way spec/README.md §9 describes: the whole file without `Range` (and for an
 /// empty file whatever the `Range`), else `206` with `Content-Range: bytes s-e/size`, `e`
 /// clamped to the last byte.
 fn serve_range(file: &[u8], range: Option<&str>) -> Response {

@@ -640,6 +640,7 @@ class SandboxSpec(BaseModel):
     egress: SandboxEgressSpec | None = None
     resources: SandboxResourcesSpec | None = None
     ttl_seconds: int | None = None
+    lease_seconds: int | None = None
 
 
 class StatusResponse(BaseModel):

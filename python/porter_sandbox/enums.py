@@ -132,6 +132,7 @@ class StatusResponseTerminationReason(_StrEnum):
     BACKEND_LOST = "backend_lost"
     LAUNCH_FAILED = "launch_failed"
     USER_TERMINATED = "user_terminated"
+    LEASE_EXPIRED = "lease_expired"
 
 
 class VolumeFileEntryType(_StrEnum):

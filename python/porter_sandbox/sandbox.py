@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
+from types import TracebackType
 from typing import Any
 
 from ._models import ExecRequest, ExecResponse, LogLine, StatusResponse
@@ -62,6 +63,50 @@ class Sandbox(_SandboxState):
         """Terminates the sandbox; its record and logs stay readable."""
         self._resource.delete_sandbox(self.id)
 
+    def wait_until_running(self, timeout: float | None = None) -> StatusResponse:
+        """Waits until the sandbox is running and returns that status (kept). Polls the status
+        every 50 ms at first, twice as long after each poll, at most once a second.
+
+        Raises :class:`SandboxError` when the sandbox ends first (the message carries the phase,
+        the termination reason and the last log lines; ``body`` is its status) and
+        :class:`SandboxTimeoutError` after ``timeout`` seconds (``None``: no limit)."""
+        status = StatusResponse._from_wire(
+            self._resource._native.wait_until_running(self.id, timeout)
+        )
+        self._status = status
+        return status
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Waits until the sandbox has ended and returns the workload's exit code (137 for a
+        sandbox terminated without one, 1 for one that failed without one). Polls as
+        :meth:`wait_until_running` does; :class:`SandboxTimeoutError` after ``timeout``
+        seconds."""
+        code: int = self._resource._native.wait_sandbox(self.id, timeout)
+        return code
+
+    def poll(self) -> int | None:
+        """One status read: the exit code once the sandbox has ended (as :meth:`wait`), else
+        ``None``."""
+        code: int | None = self._resource._native.poll_sandbox(self.id)
+        return code
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Terminates the sandbox when the ``with`` block ends, also on an exception or
+        Ctrl-C. A failure to terminate is raised only when the block itself succeeded."""
+        try:
+            self.terminate()
+        except Exception:
+            if exc is None:
+                raise
+
     def logs(self, *, since: str | None = None, limit: int | None = None) -> builtins.list[LogLine]:
         """The sandbox's log lines: the workload's output and every exec's."""
         return self._resource.get_sandbox_logs(self.id, limit=limit, since=since).logs
@@ -110,6 +155,51 @@ class AsyncSandbox(_SandboxState):
     async def terminate(self) -> None:
         """Terminates the sandbox; its record and logs stay readable."""
         await self._resource.delete_sandbox(self.id)
+
+    async def wait_until_running(self, timeout: float | None = None) -> StatusResponse:
+        """Waits until the sandbox is running and returns that status (kept). Polls the status
+        every 50 ms at first, twice as long after each poll, at most once a second.
+
+        Raises :class:`SandboxError` when the sandbox ends first (the message carries the phase,
+        the termination reason and the last log lines; ``body`` is its status) and
+        :class:`SandboxTimeoutError` after ``timeout`` seconds (``None``: no limit)."""
+        status = StatusResponse._from_wire(
+            await self._resource._native.wait_until_running_async(self.id, timeout)
+        )
+        self._status = status
+        return status
+
+    async def wait(self, timeout: float | None = None) -> int:
+        """Waits until the sandbox has ended and returns the workload's exit code (137 for a
+        sandbox terminated without one, 1 for one that failed without one). Polls as
+        :meth:`wait_until_running` does; :class:`SandboxTimeoutError` after ``timeout``
+        seconds."""
+        code: int = await self._resource._native.wait_sandbox_async(self.id, timeout)
+        return code
+
+    async def poll(self) -> int | None:
+        """One status read: the exit code once the sandbox has ended (as :meth:`wait`), else
+        ``None``."""
+        code: int | None = await self._resource._native.poll_sandbox_async(self.id)
+        return code
+
+    async def __aenter__(self) -> AsyncSandbox:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Terminates the sandbox when the ``async with`` block ends, also on an exception,
+        Ctrl-C or cancellation. A failure to terminate is raised only when the block itself
+        succeeded."""
+        try:
+            await self._resource.delete_sandbox(self.id)
+        except Exception:
+            if exc is None:
+                raise
 
     async def logs(
         self, *, since: str | None = None, limit: int | None = None

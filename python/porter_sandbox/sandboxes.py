@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import builtins
 
-from ._models import SandboxEgressSpec, SandboxNetworkingSpec, SandboxResourcesSpec, SandboxSpec
+from . import _convert
+from ._models import (
+    SandboxEgressSpec,
+    SandboxNetworkingSpec,
+    SandboxResourcesSpec,
+    SandboxSpec,
+    StatusResponse,
+)
 from .enums import SandboxesPhase
 from .resources import AsyncSandboxes as AsyncSandboxesResource
 from .resources import Sandboxes as SandboxesResource
@@ -27,6 +34,7 @@ def _spec(
     egress: SandboxEgressSpec | None,
     resources: SandboxResourcesSpec | None,
     ttl_seconds: int | None,
+    lease_seconds: int | None,
 ) -> SandboxSpec:
     return SandboxSpec(
         image=image,
@@ -42,6 +50,7 @@ def _spec(
         egress=egress,
         resources=resources,
         ttl_seconds=ttl_seconds,
+        lease_seconds=lease_seconds,
     )
 
 
@@ -78,15 +87,50 @@ class Sandboxes:
         egress: SandboxEgressSpec | None = None,
         resources: SandboxResourcesSpec | None = None,
         ttl_seconds: int | None = None,
+        lease_seconds: int | None = None,
     ) -> Sandbox:
         """Creates a sandbox from ``image`` (``""`` with ``snapshot_id``). The handle holds only
-        the id: ``phase`` and ``tags`` are ``None`` until :meth:`Sandbox.refresh`."""
+        the id: ``phase`` and ``tags`` are ``None`` until :meth:`Sandbox.refresh`.
+
+        Use it as ``with porter.sandboxes.create(...) as sandbox:`` to terminate the sandbox
+        when the block ends. With ``lease_seconds`` (a local-server extension) the server
+        terminates the sandbox unless its lease is renewed; this client renews it in the
+        background while it is open. The create is safe to retry (it sends an
+        ``Idempotency-Key``)."""
         spec = _spec(
             image, snapshot_id, name, tags, command, args, env, env_groups, volume_mounts,
-            networking, egress, resources, ttl_seconds,
+            networking, egress, resources, ttl_seconds, lease_seconds,
         )  # fmt: skip
         created = self._resource.create_sandbox(spec)
         return Sandbox(id=created.id, resource=self._resource)
+
+    def get_or_create(
+        self,
+        name: str,
+        image: str,
+        *,
+        snapshot_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        command: list[str] | None = None,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        env_groups: list[str] | None = None,
+        volume_mounts: dict[str, str] | None = None,
+        networking: list[SandboxNetworkingSpec] | None = None,
+        egress: SandboxEgressSpec | None = None,
+        resources: SandboxResourcesSpec | None = None,
+        ttl_seconds: int | None = None,
+        lease_seconds: int | None = None,
+    ) -> Sandbox:
+        """The live sandbox named ``name``, or a new one created from ``image`` and the rest
+        of the spec. Concurrent callers get the same sandbox."""
+        spec = _spec(
+            image, snapshot_id, name, tags, command, args, env, env_groups, volume_mounts,
+            networking, egress, resources, ttl_seconds, lease_seconds,
+        )  # fmt: skip
+        found = self._resource._native.get_or_create_sandbox(name, _convert.body(spec, "SandboxSpec"))
+        status = None if found["status"] is None else StatusResponse._from_wire(found["status"])
+        return Sandbox(id=found["id"], resource=self._resource, status=status)
 
     def get(self, name: str) -> Sandbox:
         """The sandbox named ``name`` (a lookup, then a status read), with its status."""
@@ -146,15 +190,49 @@ class AsyncSandboxes:
         egress: SandboxEgressSpec | None = None,
         resources: SandboxResourcesSpec | None = None,
         ttl_seconds: int | None = None,
+        lease_seconds: int | None = None,
     ) -> AsyncSandbox:
         """Creates a sandbox from ``image`` (``""`` with ``snapshot_id``). The handle holds only
-        the id: ``phase`` and ``tags`` are ``None`` until :meth:`AsyncSandbox.refresh`."""
+        the id: ``phase`` and ``tags`` are ``None`` until :meth:`AsyncSandbox.refresh`.
+
+        Use it as ``async with await porter.sandboxes.create(...) as sandbox:`` to terminate
+        the sandbox when the block ends. ``lease_seconds`` as for :meth:`Sandboxes.create`."""
         spec = _spec(
             image, snapshot_id, name, tags, command, args, env, env_groups, volume_mounts,
-            networking, egress, resources, ttl_seconds,
+            networking, egress, resources, ttl_seconds, lease_seconds,
         )  # fmt: skip
         created = await self._resource.create_sandbox(spec)
         return AsyncSandbox(id=created.id, resource=self._resource)
+
+    async def get_or_create(
+        self,
+        name: str,
+        image: str,
+        *,
+        snapshot_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        command: list[str] | None = None,
+        args: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        env_groups: list[str] | None = None,
+        volume_mounts: dict[str, str] | None = None,
+        networking: list[SandboxNetworkingSpec] | None = None,
+        egress: SandboxEgressSpec | None = None,
+        resources: SandboxResourcesSpec | None = None,
+        ttl_seconds: int | None = None,
+        lease_seconds: int | None = None,
+    ) -> AsyncSandbox:
+        """The live sandbox named ``name``, or a new one created from ``image`` and the rest
+        of the spec. Concurrent callers get the same sandbox."""
+        spec = _spec(
+            image, snapshot_id, name, tags, command, args, env, env_groups, volume_mounts,
+            networking, egress, resources, ttl_seconds, lease_seconds,
+        )  # fmt: skip
+        found = await self._resource._native.get_or_create_sandbox_async(
+            name, _convert.body(spec, "SandboxSpec")
+        )
+        status = None if found["status"] is None else StatusResponse._from_wire(found["status"])
+        return AsyncSandbox(id=found["id"], resource=self._resource, status=status)
 
     async def get(self, name: str) -> AsyncSandbox:
         """The sandbox named ``name`` (a lookup, then a status read), with its status."""

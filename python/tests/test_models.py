@@ -1,4 +1,4 @@
-"""Models: construction, validation, aliases, dumps and round trips (SDK.md §4.8, §11.1)."""
+"""Models: construction, validation, aliases, dumps and round trips (spec/README.md §11)."""
 
 from __future__ import annotations
 

@@ -131,7 +131,7 @@ def test_signatures() -> None:
     assert create[1] == ("image", "POSITIONAL_OR_KEYWORD", e)
     assert [name for name, kind, _ in create[2:] if kind == "KEYWORD_ONLY"] == [
         "snapshot_id", "name", "tags", "command", "args", "env", "env_groups", "volume_mounts",
-        "networking", "egress", "resources", "ttl_seconds",
+        "networking", "egress", "resources", "ttl_seconds", "lease_seconds",
     ]  # fmt: skip
     assert [n for n, k, _ in params(porter_sandbox.Sandboxes.list)[1:] if k == "KEYWORD_ONLY"] == [
         "start_time", "end_time", "search", "tags", "phase", "image", "include_filter_values",
@@ -242,7 +242,7 @@ def test_retry_constants() -> None:
     assert all(0 <= _retries.backoff_delay(a) <= min(0.5 * 2**a, 8.0) for a in range(8))
 
 
-# --- configuration (SDK.md §11.1) -------------------------------------------------------------
+# --- configuration (spec/README.md §11) -------------------------------------------------------------
 
 
 def token(payload: object) -> str:

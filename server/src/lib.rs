@@ -4,6 +4,7 @@
 pub mod error;
 pub mod http;
 pub mod images;
+pub mod openapi;
 pub mod runtime;
 pub mod serve;
 pub mod service;

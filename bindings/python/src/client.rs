@@ -173,11 +173,43 @@ endpoints! {
         async move { Out::json(&api.sandbox_counts(&filter).await?) }
     }
 
-    /// `POST /v1/sandbox/run` with a `SandboxSpec` dict.
+    /// `POST /v1/sandbox/run` with a `SandboxSpec` dict (and an `Idempotency-Key`); a
+    /// `lease_seconds` lease is renewed while this client lives.
     fn create_sandbox / create_sandbox_async(spec: &Bound<'_, PyAny>) |this| {
-        let api = this.porter.raw().sandboxes();
+        let sandboxes = this.porter.sandboxes();
         let spec: SandboxSpec = body(spec, "SandboxSpec")?;
-        async move { Out::json(&api.create_sandbox(&spec).await?) }
+        async move { Out::json(&sandboxes.create_response(spec).await?) }
+    }
+
+    /// The live sandbox named `name` or a new one from `spec`: `{"id", "status"}` (the status
+    /// `None` when it was just created).
+    fn get_or_create_sandbox / get_or_create_sandbox_async(name: String, spec: &Bound<'_, PyAny>) |this| {
+        let sandboxes = this.porter.sandboxes();
+        let spec: SandboxSpec = body(spec, "SandboxSpec")?;
+        async move {
+            let sandbox = sandboxes.get_or_create(&name, spec).await?;
+            Out::json(&serde_json::json!({"id": sandbox.id(), "status": sandbox.status()}))
+        }
+    }
+
+    /// Polls until the sandbox runs; its status. Raises when it ends first or on timeout.
+    fn wait_until_running / wait_until_running_async(id: String, timeout_seconds: Option<f64>) |this| {
+        let sandbox = this.porter.sandboxes().handle(id);
+        let limit = timeout(timeout_seconds)?;
+        async move { Out::json(&sandbox.wait_until_running(limit).await?) }
+    }
+
+    /// Polls until the sandbox ends; the workload's exit code.
+    fn wait_sandbox / wait_sandbox_async(id: String, timeout_seconds: Option<f64>) |this| {
+        let sandbox = this.porter.sandboxes().handle(id);
+        let limit = timeout(timeout_seconds)?;
+        async move { Out::json(&sandbox.wait(limit).await?) }
+    }
+
+    /// One status read: the exit code once the sandbox ended, else `None`.
+    fn poll_sandbox / poll_sandbox_async(id: String) |this| {
+        let sandbox = this.porter.sandboxes().handle(id);
+        async move { Out::json(&sandbox.poll().await?) }
     }
 
     /// `GET /v1/sandbox/lookup?name=`.

@@ -141,6 +141,7 @@ impl From<SandboxSpec> for types::SandboxSpec {
                 .resources
                 .map(|r| types::SandboxResourcesSpec { cpu: r.cpu, memory: r.memory }),
             ttl_seconds: s.ttl_seconds,
+            lease_seconds: None,
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod logs;
 pub mod sandboxes;
 pub mod snapshots;
 pub mod volumes;
+pub mod wait;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use porter_sandbox::{Porter, types::SandboxesPhase};
@@ -27,6 +28,8 @@ pub enum Action {
     Exec(exec::ExecArgs),
     /// `terminate`.
     Terminate(sandboxes::TerminateArgs),
+    /// `wait`.
+    Wait(wait::WaitArgs),
     /// `volume …`.
     Volume(volumes::VolumeCommand),
     /// `snapshot …`.
@@ -42,6 +45,7 @@ pub async fn run(porter: &Porter, action: Action) -> CliResult {
         Action::Logs(args) => logs::run(porter, args).await,
         Action::Exec(args) => exec::run(porter, args).await,
         Action::Terminate(args) => sandboxes::terminate(porter, args).await,
+        Action::Wait(args) => wait::wait(porter, args).await,
         Action::Volume(command) => volumes::run(porter, command).await,
         Action::Snapshot(command) => snapshots::run(porter, command).await,
     }

@@ -1,17 +1,18 @@
 //! `create`, `list`, `get` and `terminate`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use futures_util::{StreamExt, stream};
 use porter_sandbox::{
-    LogsQuery, Porter, Sandbox,
+    Porter, Sandbox,
     api::{ListSandboxesParams, SandboxFilter},
     types::{
         ListResponse, SandboxEgressSpec, SandboxNetworkingSpec, SandboxResourcesSpec, SandboxSpec,
-        SandboxesPhase, SandboxesSource, StatusResponse, StatusResponsePhase,
+        SandboxesPhase, SandboxesSource,
     },
 };
+use porter_sandbox_server::time::{format_micros, now_micros, parse_duration};
 use serde::Serialize;
 
 use super::{parse_key_value, parse_mount, phase_parser};
@@ -23,10 +24,6 @@ use crate::{
 
 /// How many sandboxes are resolved or terminated at once.
 const CONCURRENCY: usize = 16;
-/// How often `--wait` polls the status.
-const WAIT_POLL: Duration = Duration::from_millis(200);
-/// How many log lines a failed `--wait` shows.
-const FAILURE_LOG_LINES: i64 = 20;
 
 /// Options of `create`.
 #[derive(Debug, Args)]
@@ -126,67 +123,9 @@ pub async fn create(porter: &Porter, args: CreateArgs) -> CliResult {
     }
     if args.wait {
         let sandbox = porter.sandboxes().handle(&created.id);
-        wait_running(&sandbox, Duration::from_secs(args.wait_timeout)).await?;
+        super::wait::wait_running(&sandbox, Duration::from_secs(args.wait_timeout)).await?;
     }
     Ok(0)
-}
-
-/// Polls until the sandbox runs, printing each phase on stderr. A sandbox that ends instead is
-/// a failure that shows its last log lines.
-async fn wait_running(sandbox: &Sandbox, timeout: Duration) -> CliResult<()> {
-    let color = output::stderr_color();
-    let started = Instant::now();
-    let id = sandbox.id();
-    let mut last_phase = None;
-    loop {
-        let status = sandbox.refresh().await?;
-        if last_phase.as_ref() != Some(&status.phase) {
-            let phase = status.phase.as_str();
-            output::note(format!(
-                "{id}: {}",
-                output::paint(phase, output::phase_style(phase), color)
-            ));
-            last_phase = Some(status.phase.clone());
-        }
-        if status.phase == StatusResponsePhase::Running {
-            output::note(format!("{id} is running ({:.1}s)", started.elapsed().as_secs_f64()));
-            return Ok(());
-        }
-        if status.phase.is_terminal() {
-            return Err(ended_instead(sandbox, &status).await);
-        }
-        if started.elapsed() > timeout {
-            return Err(Failure::new(format!(
-                "sandbox {id} is still {} after {}s",
-                status.phase,
-                timeout.as_secs()
-            ))
-            .hint(format!("wait longer with --wait-timeout, or see `porter-sandbox logs {id}`")));
-        }
-        tokio::time::sleep(WAIT_POLL).await;
-    }
-}
-
-async fn ended_instead(sandbox: &Sandbox, status: &StatusResponse) -> Failure {
-    let id = sandbox.id();
-    let mut why = Vec::new();
-    if let Some(reason) = &status.termination_reason {
-        why.push(format!("reason {reason}"));
-    }
-    if let Some(code) = status.exit_code {
-        why.push(format!("exit code {code}"));
-    }
-    let why = if why.is_empty() { String::new() } else { format!(" ({})", why.join(", ")) };
-    if let Ok(lines) = sandbox.logs(LogsQuery::new().limit(FAILURE_LOG_LINES)).await {
-        if !lines.is_empty() {
-            output::note(format!("last log lines of {id}:"));
-            for line in lines {
-                output::note(format!("  | {}", line.line));
-            }
-        }
-    }
-    Failure::new(format!("sandbox {id} ended {}{why} instead of running", status.phase))
-        .hint(format!("`porter-sandbox logs {id}` shows all its output"))
 }
 
 /// Options of `list`.
@@ -327,6 +266,11 @@ pub struct TerminateArgs {
     #[arg(long = "phase", value_name = "PHASE", value_parser = phase_parser(), requires = "all",
           conflicts_with = "targets")]
     phases: Vec<SandboxesPhase>,
+    /// With --all: only sandboxes created at least this long ago (`90s`, `10m`, `2h`, `1d`),
+    /// to sweep leftovers.
+    #[arg(long, value_name = "DURATION", value_parser = parse_age, requires = "all",
+          conflicts_with = "targets")]
+    older_than: Option<i64>,
     /// List what would be terminated, and terminate nothing.
     #[arg(long)]
     dry_run: bool,
@@ -361,6 +305,9 @@ pub async fn terminate(porter: &Porter, args: TerminateArgs) -> CliResult {
         } else {
             args.phases
         };
+        if let Some(age) = args.older_than {
+            filter.end_time = Some(format_micros(now_micros().saturating_sub(age)));
+        }
         let all = porter.sandboxes().list_all(filter).await?;
         if all.is_empty() {
             output::note("no sandboxes match");
@@ -394,6 +341,12 @@ pub async fn terminate(porter: &Porter, args: TerminateArgs) -> CliResult {
         output::json(&reports)?;
     }
     Ok(u8::from(failed))
+}
+
+/// Parses `--older-than`: a duration such as `90s`, `10m`, `1h30m` or `2d`, in microseconds.
+fn parse_age(value: &str) -> Result<i64, String> {
+    parse_duration(value)
+        .ok_or_else(|| format!("expected a duration such as 90s, 10m, 2h or 1d, got {value:?}"))
 }
 
 async fn settle(target: String, sandbox: CliResult<Sandbox>, dry_run: bool) -> Outcome {

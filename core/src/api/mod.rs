@@ -10,7 +10,9 @@ mod volumes;
 use std::sync::Arc;
 
 pub use health::{HealthzApi, ReadyzApi};
-pub use sandboxes::{ListSandboxesParams, SandboxFilter, SandboxesApi};
+pub use sandboxes::{
+    IDEMPOTENCY_KEY_HEADER, ListSandboxesParams, SandboxFilter, SandboxesApi, new_idempotency_key,
+};
 pub use snapshots::SnapshotsApi;
 pub use volumes::VolumesApi;
 

@@ -12,6 +12,14 @@ use crate::{
     },
 };
 
+pub use crate::types::IDEMPOTENCY_KEY_HEADER;
+
+/// A fresh idempotency key: 128 random bits as 32 hex digits.
+#[must_use]
+pub fn new_idempotency_key() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
 /// Filters shared by the list and counts endpoints. Every field left unset is omitted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SandboxFilter {
@@ -161,10 +169,31 @@ impl SandboxesApi {
         self.transport.execute(spec).await?.json().await
     }
 
-    /// `POST /v1/sandbox/run`: create a sandbox and queue it (202).
+    /// `POST /v1/sandbox/run`: create a sandbox and queue it (202). Sends a fresh random
+    /// `Idempotency-Key` (see [`new_idempotency_key`]), the same on every retry of this call, so
+    /// that a server which honours it creates one sandbox however many attempts arrive.
     pub async fn create_sandbox(&self, body: &SandboxSpec) -> Result<CreateResponse> {
-        let spec = RequestSpec::post("/v1/sandbox/run").json(body)?;
+        self.create_sandbox_with_key(body, &new_idempotency_key()).await
+    }
+
+    /// `POST /v1/sandbox/run` with the caller's `Idempotency-Key`: calls repeated with the same
+    /// key and body (within 24 h on the local server) return the first call's sandbox.
+    pub async fn create_sandbox_with_key(
+        &self,
+        body: &SandboxSpec,
+        idempotency_key: &str,
+    ) -> Result<CreateResponse> {
+        let spec = RequestSpec::post("/v1/sandbox/run")
+            .json(body)?
+            .header(IDEMPOTENCY_KEY_HEADER, idempotency_key);
         self.transport.execute(spec).await?.json().await
+    }
+
+    /// `POST /v1/sandbox/{id}/lease` (an extension of the local Porter server): renews the
+    /// sandbox's lease for another `lease_seconds`. Not retried: the caller renews again soon.
+    pub async fn renew_sandbox_lease(&self, id: &str) -> Result<()> {
+        let spec = RequestSpec::post(format!("/v1/sandbox/{}/lease", segment(id))).no_retry();
+        self.transport.execute(spec).await.map(drop)
     }
 
     /// `GET /v1/sandbox/lookup?name=`: resolve a sandbox name to its id.

@@ -221,6 +221,9 @@ impl Transport {
             if let Some(range) = &spec.range {
                 builder = builder.header(header::RANGE, range);
             }
+            for (name, value) in &spec.headers {
+                builder = builder.header(*name, value);
+            }
             if let Some(key) = &self.api_key {
                 if redirect::same_origin(&url, &self.base) {
                     builder = builder.header(header::AUTHORIZATION, key.clone());

@@ -48,6 +48,8 @@ pub(crate) struct RequestSpec {
     pub body: Body,
     pub accept: &'static str,
     pub range: Option<String>,
+    /// Extra headers (`Idempotency-Key`), sent on every attempt of the call.
+    pub headers: Vec<(&'static str, String)>,
     pub timeout: RequestTimeout,
     pub retry: bool,
     pub stream_response: bool,
@@ -63,6 +65,7 @@ impl RequestSpec {
             body: Body::Empty,
             accept: "application/json",
             range: None,
+            headers: Vec::new(),
             timeout: RequestTimeout::Default,
             retry: true,
             stream_response: false,
@@ -135,6 +138,12 @@ impl RequestSpec {
     /// Sets the `Range` header.
     pub fn range(mut self, range: Option<String>) -> Self {
         self.range = range;
+        self
+    }
+
+    /// Adds a header, sent unchanged on every attempt (retries included).
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
 

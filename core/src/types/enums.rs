@@ -1,4 +1,4 @@
-//! The 16 string enums of the wire protocol (API.md §13).
+//! The 16 string enums of the wire protocol (spec/README.md §3; every value in spec/openapi.json).
 //!
 //! Every enum is forward compatible: a value this crate does not know (sent by a newer server) is
 //! kept in `Unknown(String)` and serialized back unchanged, never rejected.
@@ -6,12 +6,12 @@
 /// Defines a forward-compatible wire enum: known variants plus `Unknown(String)`.
 macro_rules! wire_enum {
     (
-        $(#[$meta:meta])*
+        $(#[doc = $doc:literal])*
         $name:ident {
             $( $(#[$vmeta:meta])* $variant:ident => $wire:literal ),+ $(,)?
         }
     ) => {
-        $(#[$meta])*
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum $name {
@@ -80,6 +80,23 @@ macro_rules! wire_enum {
             }
         }
 
+        // A string with the known values as `enum`: what this version sends and understands.
+        // Clients keep values outside the list (see `Unknown`), so the list may grow.
+        #[cfg(feature = "openapi")]
+        impl ::schemars::JsonSchema for $name {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                ::schemars::json_schema!({
+                    "type": "string",
+                    "enum": [$($wire),+],
+                    "description": concat!($($doc, "\n"),*).trim(),
+                })
+            }
+        }
+
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let value = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
@@ -91,9 +108,9 @@ macro_rules! wire_enum {
 
 /// Defines a sandbox-phase enum (three identical ones exist on the wire under different names).
 macro_rules! phase_enum {
-    ($(#[$meta:meta])* $name:ident) => {
+    ($(#[doc = $doc:literal])* $name:ident) => {
         wire_enum! {
-            $(#[$meta])*
+            $(#[doc = $doc])*
             $name {
                 /// Accepted, waiting for capacity.
                 Queued => "queued",
@@ -224,6 +241,9 @@ wire_enum! {
         LaunchFailed => "launch_failed",
         /// Terminated by a user through another path.
         UserTerminated => "user_terminated",
+        /// Nobody renewed its lease (`lease_seconds`) in time: the client that created it is
+        /// gone. An extension of the local Porter server.
+        LeaseExpired => "lease_expired",
     }
 }
 

@@ -1,4 +1,4 @@
-//! Exec and log schemas (API.md §7.1, §7.2 and §12).
+//! Exec and log schemas (spec/README.md §6; every field in spec/openapi.json).
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -10,23 +10,29 @@ use super::LogLineLevel;
 /// Every field but `command` is an extension of the local server (`x-porter-extension`): unset,
 /// it is omitted, so the request is exactly the Porter API's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ExecRequest {
     /// Program and arguments (argv; no shell is implied).
+    #[cfg_attr(feature = "openapi", schemars(length(min = 1)))]
     pub command: Vec<String>,
     /// Extension: a deadline in seconds (> 0) enforced by the server, which then kills the
     /// command's whole process tree and answers with the output so far, `timed_out: true` and
     /// exit code 124.
+    #[cfg_attr(feature = "openapi", schemars(extend("x-porter-extension" = true)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_seconds: Option<f64>,
     /// Extension: the working directory (an absolute path in the sandbox) instead of the
     /// sandbox's.
+    #[cfg_attr(feature = "openapi", schemars(extend("x-porter-extension" = true)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workdir: Option<String>,
     /// Extension: environment variables merged over the sandbox's.
+    #[cfg_attr(feature = "openapi", schemars(extend("x-porter-extension" = true)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<IndexMap<String, String>>,
     /// Extension: UTF-8 text fed to the command's standard input, which is then closed
     /// (without it, standard input is empty).
+    #[cfg_attr(feature = "openapi", schemars(extend("x-porter-extension" = true)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stdin: Option<String>,
 }
@@ -47,6 +53,7 @@ impl ExecRequest {
 
 /// Result of an exec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ExecResponse {
     /// Captured standard output.
     pub stdout: String,
@@ -63,12 +70,14 @@ pub struct ExecResponse {
     pub truncated: Option<bool>,
     /// Extension: `true` when the request's `timeout_seconds` ran out and the command was
     /// killed (exit code 124); absent otherwise.
+    #[cfg_attr(feature = "openapi", schemars(extend("x-porter-extension" = true)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timed_out: Option<bool>,
 }
 
 /// One log line of a sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LogLine {
     /// Emission time.
     pub timestamp: String,
@@ -82,6 +91,7 @@ pub struct LogLine {
 
 /// Response of `GET /v1/sandbox/{id}/logs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LogsResponse {
     /// Sandbox id.
     pub sandbox_id: String,

@@ -1,9 +1,11 @@
-//! Health, readiness and error-body schemas (API.md §1.6, §4 and §12).
+//! Health, readiness and error-body schemas (spec/README.md §2 and §4; every field in
+//! spec/openapi.json).
 
 use serde::{Deserialize, Serialize};
 
 /// Response of `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct HealthResponse {
     /// Health status of the service.
     pub status: String,
@@ -11,6 +13,7 @@ pub struct HealthResponse {
 
 /// Response of `GET /readyz`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ReadinessResponse {
     /// Readiness status of the service.
     pub status: String,
@@ -20,6 +23,7 @@ pub struct ReadinessResponse {
 
 /// Body of an error response (wire schema `Error`): `{"error": "<message>"}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema), schemars(rename = "Error"))]
 pub struct ErrorBody {
     /// Human-readable error message.
     pub error: String,

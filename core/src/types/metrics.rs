@@ -1,4 +1,4 @@
-//! Metric schemas (API.md §7.3, §7.4 and §12).
+//! Metric schemas (spec/README.md §6; every field in spec/openapi.json).
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Limits and percentages are `0` when no limit is set; when `has_data` is false the numbers are
 /// zeroed and should be shown as "no data yet".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct MetricSummaryResponse {
     /// Window actually used, in seconds.
     pub window_seconds: i64,
@@ -37,6 +38,7 @@ pub struct MetricSummaryResponse {
 
 /// One point of a metric series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxMetricsPoint {
     /// Point time, UTC.
     pub timestamp_utc: String,
@@ -46,6 +48,7 @@ pub struct SandboxMetricsPoint {
 
 /// Response of `GET /v1/sandbox/{id}/metrics`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxMetricsResponse {
     /// One entry per query; exactly one for this endpoint.
     pub results: Vec<SandboxMetricsResult>,
@@ -53,6 +56,7 @@ pub struct SandboxMetricsResponse {
 
 /// The result of one metric query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxMetricsResult {
     /// One entry per Prometheus series (normally the single sandbox pod).
     pub series: Vec<SandboxMetricsSeries>,
@@ -60,6 +64,7 @@ pub struct SandboxMetricsResult {
 
 /// One metric series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxMetricsSeries {
     /// Series labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,5 +1,5 @@
 //! Sandbox schemas: the create request, status records, listing, counting and lookup
-//! (API.md §5, §6 and §12).
+//! (spec/README.md §4 and §5; every field in spec/openapi.json).
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -9,11 +9,16 @@ use super::{
     StatusResponseTerminationReason,
 };
 
+/// The request header that makes a `POST /v1/sandbox/run` safe to retry: attempts with the same
+/// key and body create one sandbox (kept 24 h by the local server).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
 /// Request body of `POST /v1/sandbox/run`: what to run and how.
 ///
 /// Build one with [`SandboxSpec::new`] (or [`SandboxSpec::from_snapshot`]) and the chained
 /// setters, or with a struct literal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxSpec {
     /// Container image to run; `""` when `snapshot_id` is used.
     pub image: String,
@@ -21,6 +26,10 @@ pub struct SandboxSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_id: Option<String>,
     /// Sandbox name (a DNS label); defaults to the id.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 63), pattern(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Arbitrary labels for identifying and filtering.
@@ -42,6 +51,7 @@ pub struct SandboxSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_mounts: Option<IndexMap<String, String>>,
     /// Network exposure; at most one entry is currently supported.
+    #[cfg_attr(feature = "openapi", schemars(length(max = 1)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub networking: Option<Vec<SandboxNetworkingSpec>>,
     /// Outbound allow-list; omitted means unrestricted internet access.
@@ -51,8 +61,15 @@ pub struct SandboxSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<SandboxResourcesSpec>,
     /// Maximum lifetime in seconds; omitted means no limit.
+    #[cfg_attr(feature = "openapi", schemars(range(min = 1)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds: Option<i64>,
+    /// Lease in seconds (an extension of the local Porter server): the server terminates the
+    /// sandbox (`termination_reason: lease_expired`) when nobody renews the lease
+    /// (`POST /v1/sandbox/{id}/lease`) for this long. The client that creates the sandbox
+    /// renews it while it lives. Omitted means no lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_seconds: Option<i64>,
 }
 
 impl SandboxSpec {
@@ -73,6 +90,7 @@ impl SandboxSpec {
             egress: None,
             resources: None,
             ttl_seconds: None,
+            lease_seconds: None,
         }
     }
 
@@ -178,14 +196,24 @@ impl SandboxSpec {
         self.ttl_seconds = Some(ttl_seconds);
         self
     }
+
+    /// Sets the lease, in seconds (see [`SandboxSpec::lease_seconds`](Self#structfield.lease_seconds)).
+    #[must_use]
+    pub fn lease_seconds(mut self, lease_seconds: i64) -> Self {
+        self.lease_seconds = Some(lease_seconds);
+        self
+    }
 }
 
-/// Exposure of one workload port (API.md §6.3).
+/// Exposure of one workload port.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxNetworkingSpec {
     /// Port the workload listens on; ports 1–1023 are rejected.
+    #[cfg_attr(feature = "openapi", schemars(range(min = 1024, max = 65535)))]
     pub port: i64,
     /// Hostnames serving the port; at most one entry currently.
+    #[cfg_attr(feature = "openapi", schemars(length(max = 1)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domains: Option<Vec<SandboxDomainSpec>>,
     /// Expose the port only within the cluster; cannot be combined with `domains`.
@@ -201,8 +229,9 @@ impl SandboxNetworkingSpec {
     }
 }
 
-/// A hostname at which a sandbox ingress serves the exposed port (API.md §6.3).
+/// A hostname at which a sandbox ingress serves the exposed port.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxDomainSpec {
     /// Fully qualified hostname one label below the ingress domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -212,8 +241,9 @@ pub struct SandboxDomainSpec {
     pub visibility: Option<SandboxDomainSpecVisibility>,
 }
 
-/// Outbound allow-list of a sandbox (API.md §6.4).
+/// Outbound allow-list of a sandbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxEgressSpec {
     /// The only destinations the sandbox may reach; `[]` denies all.
     pub allowed_destinations: Vec<String>,
@@ -227,8 +257,9 @@ impl SandboxEgressSpec {
     }
 }
 
-/// CPU and memory of a sandbox, as Kubernetes quantities (API.md §6.5).
+/// CPU and memory of a sandbox, as Kubernetes quantities.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SandboxResourcesSpec {
     /// Kubernetes CPU quantity, e.g. `"500m"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -240,6 +271,7 @@ pub struct SandboxResourcesSpec {
 
 /// Response of `POST /v1/sandbox/run`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CreateResponse {
     /// Sandbox id.
     pub id: String,
@@ -252,6 +284,7 @@ pub struct CreateResponse {
 
 /// Status record of a sandbox (`GET /v1/sandbox/{id}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct StatusResponse {
     /// Sandbox id.
     pub id: String,
@@ -293,6 +326,7 @@ pub struct StatusResponse {
 
 /// The pod and container that an interactive exec addresses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ExecTarget {
     /// Namespace of the sandbox pod.
     pub namespace: String,
@@ -304,6 +338,7 @@ pub struct ExecTarget {
 
 /// Response of `GET /v1/sandbox`: one page of sandboxes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ListResponse {
     /// Matching sandboxes on this page.
     pub sandboxes: Vec<StatusResponse>,
@@ -316,6 +351,7 @@ pub struct ListResponse {
 
 /// Paging info of a sandbox listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Pagination {
     /// Current page, 1-based.
     pub current_page: i64,
@@ -327,6 +363,7 @@ pub struct Pagination {
 
 /// Cluster-wide filter options of a sandbox listing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct FilterValuesResponse {
     /// Distinct tags cluster-wide, each `key=value`.
     pub tags: Vec<String>,
@@ -338,6 +375,7 @@ pub struct FilterValuesResponse {
 
 /// One bucket of `GET /v1/sandbox/counts`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CountPoint {
     /// Start of the bucket.
     pub timestamp: String,
@@ -347,6 +385,7 @@ pub struct CountPoint {
 
 /// Response of `GET /v1/sandbox/counts`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CountResponse {
     /// One point per bucket, oldest first, no gaps.
     pub points: Vec<CountPoint>,
@@ -356,6 +395,7 @@ pub struct CountResponse {
 
 /// Response of a name lookup (sandbox or volume).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LookupResult {
     /// The resolved id.
     pub id: String,

@@ -1,4 +1,4 @@
-//! Snapshot schemas (API.md §8 and §12).
+//! Snapshot schemas (spec/README.md §7; every field in spec/openapi.json).
 
 use serde::{Deserialize, Serialize};
 
@@ -6,6 +6,7 @@ use super::{SnapshotMode, SnapshotStatus};
 
 /// A snapshot record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Snapshot {
     /// Snapshot id.
     pub id: String,
@@ -31,6 +32,7 @@ pub struct Snapshot {
 
 /// Request body of `POST /v1/sandbox/{id}/snapshot`; the default sends `{}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SnapshotSpec {
     /// What to capture; omitted means `filesystem`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,6 +55,7 @@ impl SnapshotSpec {
 
 /// Response of `GET /v1/snapshot`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SnapshotListResponse {
     /// Snapshots, most recent first.
     pub snapshots: Vec<Snapshot>,

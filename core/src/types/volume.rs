@@ -1,4 +1,4 @@
-//! Volume and volume-file schemas (API.md §9, §10 and §12).
+//! Volume and volume-file schemas (spec/README.md §8 and §9; every field in spec/openapi.json).
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +9,7 @@ use super::{
 
 /// A volume record (wire schema `Volume`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema), schemars(rename = "Volume"))]
 pub struct VolumeRecord {
     /// Volume id.
     pub id: String,
@@ -31,8 +32,13 @@ pub struct VolumeRecord {
 
 /// Request body of `POST /v1/volume`; the default sends `{}` (a disk volume).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeSpec {
     /// Volume name (a DNS label); defaults to the id.
+    #[cfg_attr(
+        feature = "openapi",
+        schemars(length(min = 1, max = 63), pattern(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"))
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Kind of volume; omitted means `disk` (wire name `type`).
@@ -70,8 +76,9 @@ impl VolumeSpec {
     }
 }
 
-/// The bucket an object volume exposes (API.md §9.2).
+/// The bucket an object volume exposes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeObjectSpec {
     /// Bucket to expose; must be registered on the cluster.
     pub bucket: String,
@@ -117,6 +124,7 @@ impl VolumeObjectSpec {
 
 /// Response of `GET /v1/volume`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeListResponse {
     /// All volumes in the cluster.
     pub volumes: Vec<VolumeRecord>,
@@ -124,6 +132,7 @@ pub struct VolumeListResponse {
 
 /// One entry of a volume file listing; directories nest their children.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeFileEntry {
     /// Name within its parent (never contains a separator).
     pub name: String,
@@ -144,6 +153,7 @@ pub struct VolumeFileEntry {
 
 /// Response of `GET /v1/volume/{id}/files`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeFileListResponse {
     /// The directory that was walked, `/`-rooted.
     pub path: String,
@@ -155,6 +165,7 @@ pub struct VolumeFileListResponse {
 
 /// Request body of `POST /v1/volume/{id}/files/move`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct VolumeFileMoveRequest {
     /// Path of the entry to move.
     pub from: String,

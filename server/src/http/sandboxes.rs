@@ -3,10 +3,11 @@
 use axum::{
     Json,
     extract::{Path, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
 };
 use porter_sandbox::types::{
-    CountResponse, CreateResponse, ExecResponse, ListResponse, LogsResponse, LookupResult,
+    CountResponse, ExecResponse, IDEMPOTENCY_KEY_HEADER, ListResponse, LogsResponse, LookupResult,
     MetricSummaryResponse, SandboxMetricsResponse, SandboxSpec, StatusResponse,
 };
 
@@ -91,13 +92,35 @@ pub async fn counts(
     service.sandbox_counts(&query_from(&params)?).map(Json)
 }
 
-/// `POST /v1/sandbox/run` → 202.
+/// `POST /v1/sandbox/run` → 202. With an `Idempotency-Key` header a repeated request (same
+/// key, same body, within 24 h) gets the first response, marked `Idempotent-Replayed: true`,
+/// instead of a second sandbox; the same key with another body is a 422.
 pub async fn create(
     State(service): State<AppState>,
+    headers: HeaderMap,
     JsonBody(spec): JsonBody<SandboxSpec>,
-) -> ApiResult<(StatusCode, Json<CreateResponse>)> {
-    let created = service.create_sandbox(spec).await?;
-    Ok((StatusCode::ACCEPTED, Json(created)))
+) -> ApiResult<Response> {
+    let Some(key) = headers.get(IDEMPOTENCY_KEY_HEADER) else {
+        let created = service.create_sandbox(spec).await?;
+        return Ok((StatusCode::ACCEPTED, Json(created)).into_response());
+    };
+    let key = key.to_str().map_err(|_| {
+        ApiError::bad_request("the Idempotency-Key header must be visible ASCII, such as a UUID")
+    })?;
+    let outcome = service.create_sandbox_idempotent(key, spec).await?;
+    let replayed = if outcome.replayed { "true" } else { "false" };
+    Ok((StatusCode::ACCEPTED, [("idempotent-replayed", replayed)], Json(outcome.response))
+        .into_response())
+}
+
+/// `POST /v1/sandbox/{id}/lease` → 204: renews the sandbox's lease (see `lease_seconds`).
+/// An extension of the local Porter server, not part of the Porter API.
+pub async fn renew_lease(
+    State(service): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    service.renew_lease(&id)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /v1/sandbox/lookup?name=`.

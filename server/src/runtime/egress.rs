@@ -1,4 +1,4 @@
-//! Egress allow-lists (API.md §6.4), parsed once so that the API's validation and the
+//! Egress allow-lists (spec/README.md §5), parsed once so that the API's validation and the
 //! runtime's enforcement read the entries the same way.
 //!
 //! Entry forms: a hostname (`api.example.com`, matched exactly, case-insensitively), a wildcard

@@ -3,7 +3,7 @@
 //! once idle connections have taken every slot.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     pin::Pin,
     sync::{
         Arc, Mutex,
@@ -37,13 +37,34 @@ pub struct Connection {
 pub struct Registry {
     epoch: Instant,
     next_id: AtomicU64,
-    open: Mutex<HashMap<u64, Arc<Connection>>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    open: HashMap<u64, Arc<Connection>>,
+    /// Connections in the order they were opened; those that served a request or closed are
+    /// skipped lazily (and compacted away), so finding the oldest never-used one is O(1)
+    /// amortised even under a flood of idle connections.
+    fresh: VecDeque<Arc<Connection>>,
+}
+
+impl Inner {
+    fn evictable(&self, c: &Connection) -> bool {
+        c.served.load(Ordering::Relaxed) == 0
+            && c.in_flight.load(Ordering::Acquire) == 0
+            && self.open.contains_key(&c.id)
+    }
 }
 
 impl Registry {
     /// An empty registry.
     pub fn new() -> Arc<Self> {
-        Arc::new(Self { epoch: Instant::now(), next_id: AtomicU64::new(0), open: Mutex::default() })
+        Arc::new(Self {
+            epoch: Instant::now(),
+            next_id: AtomicU64::new(0),
+            inner: Mutex::default(),
+        })
     }
 
     fn now_ms(&self) -> u64 {
@@ -59,16 +80,21 @@ impl Registry {
             served: AtomicU64::new(0),
             close: CancellationToken::new(),
         });
-        if let Ok(mut open) = self.open.lock() {
-            open.insert(connection.id, connection.clone());
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.open.insert(connection.id, connection.clone());
+            inner.fresh.push_back(connection.clone());
+            if inner.fresh.len() > 2 * inner.open.len() + 1024 {
+                let Inner { open, fresh } = &mut *inner;
+                fresh.retain(|c| c.served.load(Ordering::Relaxed) == 0 && open.contains_key(&c.id));
+            }
         }
         connection
     }
 
     /// Forgets a closed connection.
     pub fn closed(&self, connection: &Connection) {
-        if let Ok(mut open) = self.open.lock() {
-            open.remove(&connection.id);
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.open.remove(&connection.id);
         }
     }
 
@@ -76,15 +102,35 @@ impl Registry {
     /// never completed a request — a client's pooled connection has, an idle flood's have
     /// not; false when every connection is busy.
     pub fn evict_idlest(&self) -> bool {
-        let Ok(mut open) = self.open.lock() else { return false };
-        let idlest = open
-            .values()
-            .filter(|c| c.in_flight.load(Ordering::Acquire) == 0)
-            .min_by_key(|c| {
-                (c.served.load(Ordering::Relaxed) > 0, c.last_active_ms.load(Ordering::Relaxed))
-            })
-            .map(|c| c.id);
-        match idlest.and_then(|id| open.remove(&id)) {
+        let Ok(mut inner) = self.inner.lock() else { return false };
+        // The oldest connection that never served a request and has none in flight.
+        let mut victim = None;
+        let mut skipped = Vec::new();
+        while let Some(candidate) = inner.fresh.pop_front() {
+            if inner.evictable(&candidate) {
+                victim = Some(candidate.id);
+                break;
+            }
+            // Busy with its first request: it stays a candidate for later.
+            if candidate.served.load(Ordering::Relaxed) == 0
+                && inner.open.contains_key(&candidate.id)
+            {
+                skipped.push(candidate);
+            }
+        }
+        for candidate in skipped.into_iter().rev() {
+            inner.fresh.push_front(candidate);
+        }
+        // Otherwise the used connection idle the longest.
+        let victim = victim.or_else(|| {
+            inner
+                .open
+                .values()
+                .filter(|c| c.in_flight.load(Ordering::Acquire) == 0)
+                .min_by_key(|c| c.last_active_ms.load(Ordering::Relaxed))
+                .map(|c| c.id)
+        });
+        match victim.and_then(|id| inner.open.remove(&id)) {
             Some(connection) => {
                 connection.close.cancel();
                 true

@@ -34,7 +34,7 @@ pub struct ConnectionLimits {
 }
 
 impl ConnectionLimits {
-    /// The cap that fits this process's descriptor limit (after [`raise_nofile_limit`]).
+    /// The cap that fits this process's descriptor limit (after `raise_nofile_limit`).
     #[must_use]
     pub fn for_this_process() -> Self {
         let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile)
@@ -110,18 +110,12 @@ pub async fn serve(
                 continue;
             }
         };
+        // Full: the connection idle the longest makes room for this one, so idle connections
+        // can never lock clients out. The new connection waits for the freed slot in its own
+        // task: the accept loop never waits, or the kernel's queue would overflow.
         let permit = match slots.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            // Full: the connection idle the longest makes room for this one, so idle
-            // connections can never lock clients out.
-            Err(_) if registry.evict_idlest() => {
-                match tokio::time::timeout(Duration::from_secs(1), slots.clone().acquire_owned())
-                    .await
-                {
-                    Ok(Ok(permit)) => permit,
-                    _ => continue,
-                }
-            }
+            Ok(permit) => Some(permit),
+            Err(_) if registry.evict_idlest() => None,
             Err(_) => {
                 tracing::warn!(
                     "a connection was closed: all {} connections have requests in flight",
@@ -130,27 +124,36 @@ pub async fn serve(
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
-        let connection = registry.open();
-        let service = {
-            let (router, registry, connection) =
-                (router.clone(), registry.clone(), connection.clone());
-            tower::service_fn(move |request: axum::http::Request<hyper::body::Incoming>| {
-                let guard = registry.start_request(&connection);
-                let router = router.clone();
-                async move {
-                    let response = router.oneshot(request.map(Body::new)).await?;
-                    Ok::<_, Infallible>(
-                        response.map(|body| Body::new(GuardedBody::new(body, guard))),
-                    )
-                }
-            })
-        };
-        let served =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let served = graceful.watch(served);
-        let registry = registry.clone();
+        let (slots, registry, router, builder, watcher) =
+            (slots.clone(), registry.clone(), router.clone(), builder.clone(), graceful.watcher());
         tokio::spawn(async move {
+            let permit = match permit {
+                Some(permit) => permit,
+                None => match tokio::time::timeout(Duration::from_secs(1), slots.acquire_owned())
+                    .await
+                {
+                    Ok(Ok(permit)) => permit,
+                    _ => return,
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let connection = registry.open();
+            let service = {
+                let (registry, connection) = (registry.clone(), connection.clone());
+                tower::service_fn(move |request: axum::http::Request<hyper::body::Incoming>| {
+                    let guard = registry.start_request(&connection);
+                    let router = router.clone();
+                    async move {
+                        let response = router.oneshot(request.map(Body::new)).await?;
+                        Ok::<_, Infallible>(
+                            response.map(|body| Body::new(GuardedBody::new(body, guard))),
+                        )
+                    }
+                })
+            };
+            let served = watcher.watch(
+                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)),
+            );
             tokio::select! {
                 _ = served => {}
                 // Dropping the connection closes its socket.

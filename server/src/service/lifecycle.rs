@@ -109,8 +109,8 @@ pub(super) fn spawn_event_loop(service: Arc<Service>, mut events: mpsc::Receiver
 }
 
 /// Terminates sandboxes whose `ttl_seconds` elapsed (counted from running start, or from
-/// creation while not yet running), and every [`RECONCILE_EVERY`] ends the sandboxes found on
-/// the host that the store does not track.
+/// creation while not yet running) and those whose lease ran out (`leases.rs`), and every
+/// [`RECONCILE_EVERY`] ends the sandboxes found on the host that the store does not track.
 pub(super) fn spawn_reaper(service: Arc<Service>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(service.options.reaper_interval);
@@ -129,6 +129,7 @@ pub(super) fn spawn_reaper(service: Arc<Service>) {
                 }
             };
             let now = now_micros();
+            service.expire_leases(&live).await;
             for row in live {
                 let Some(ttl) = row.spec.ttl_seconds else { continue };
                 let from = row.started_at.unwrap_or(row.created_at);

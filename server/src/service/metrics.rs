@@ -1,4 +1,4 @@
-//! Resource metrics (API.md §7.3, §7.4) from the server's own sampler.
+//! Resource metrics (spec/README.md §6) from the server's own sampler.
 //!
 //! Every [`ServiceOptions::metrics_interval`](super::ServiceOptions) the sampler reads each
 //! running sandbox's counters (cgroup CPU time and memory, network bytes) and stores them in
@@ -21,7 +21,7 @@ use crate::{
     time::{format_micros, now_micros},
 };
 
-/// The window of `metrics-summary` is clamped to this range (API.md §7.3).
+/// The window of `metrics-summary` is clamped to this range (spec/README.md §6).
 const MIN_WINDOW_SECONDS: i64 = 3 * 60;
 /// See [`MIN_WINDOW_SECONDS`].
 const MAX_WINDOW_SECONDS: i64 = 24 * 60 * 60;

@@ -2,6 +2,8 @@
 //! the runtime and the image store.
 
 pub mod exec_options;
+pub mod idempotency;
+mod leases;
 mod lifecycle;
 pub mod metrics;
 pub mod names;
@@ -112,6 +114,10 @@ pub struct Service {
     oom_kills: Mutex<HashMap<String, u64>>,
     /// Teardowns in flight, which a stopping server waits for.
     teardowns: Arc<teardown::Teardowns>,
+    /// Lease renewal times.
+    leases: leases::Leases,
+    /// Serializes creates that carry an idempotency key.
+    idempotent_creates: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Service {
@@ -148,6 +154,8 @@ impl Service {
             events,
             oom_kills: Mutex::new(HashMap::new()),
             teardowns: Arc::default(),
+            leases: leases::Leases::default(),
+            idempotent_creates: tokio::sync::Mutex::new(()),
         });
         store_options(&service.store, &service.options);
         // Before recovery: adopted sandboxes send their output through the bounded channel.

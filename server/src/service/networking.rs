@@ -1,4 +1,4 @@
-//! `networking` and `egress` of a sandbox spec (API.md §6.3, §6.4) on this local server:
+//! `networking` and `egress` of a sandbox spec (spec/README.md §5) on this local server:
 //! what is accepted, and the runtime network it becomes.
 //!
 //! - One exposed port (1024–65535) is forwarded to a free port on the host's loopback; the

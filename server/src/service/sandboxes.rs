@@ -100,6 +100,11 @@ impl Service {
                 )));
             }
         }
+        if let Some(lease) = spec.lease_seconds.filter(|lease| *lease <= 0) {
+            return Err(ApiError::bad_request(format!(
+                "lease_seconds must be a positive number of seconds, not {lease}; omit it for no lease"
+            )));
+        }
         if spec.command.as_ref().is_some_and(Vec::is_empty) {
             return Err(ApiError::bad_request(
                 "command is empty: give the program to run, e.g. [\"python3\", \"app.py\"], or omit it",

@@ -1,5 +1,5 @@
-//! Snapshots (API.md §8): capture a running sandbox's filesystem, list, get, delete, and the
-//! layers a sandbox started from a snapshot stacks on its base image.
+//! Snapshots (spec/README.md §7): capture a running sandbox's filesystem, list, get, delete, and
+//! the layers a sandbox started from a snapshot stacks on its base image.
 //!
 //! A snapshot is the sandbox's writable layer, copied to `<data>/snapshots/<id>/layer` while
 //! the sandbox keeps running. A sandbox started from it runs the base image with that layer

@@ -1,4 +1,4 @@
-//! Sandbox listing, counting and filter values (API.md §5.1, §5.2).
+//! Sandbox listing, counting and filter values (spec/README.md §5).
 //!
 //! Filters: the time window `[start_time, end_time)` on `created_at` (start inclusive, end
 //! exclusive, like the count buckets), `search` as a case-insensitive name prefix (`%` and `_`

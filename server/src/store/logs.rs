@@ -1,11 +1,11 @@
-//! Log lines of sandboxes and their execs (API.md §7.2). They outlive the sandbox: rows are
-//! kept in every phase, within each sandbox's retention cap (`retention.rs`).
+//! Log lines of sandboxes and their execs (spec/README.md §6). They outlive the sandbox: rows
+//! are kept in every phase, within each sandbox's retention cap (`retention.rs`).
 //!
 //! Reads are a "tail": the most recent `limit` lines (at or after `since` when given), returned
 //! oldest first, and no more than [`MAX_READ_BYTES`] of JSON. Lines are ordered by emission
 //! time, then by insertion order for equal times.
 //!
-//! Writes are split into short transactions ([`ROWS_PER_TX`] rows or [`BYTES_PER_TX`] bytes),
+//! Writes are split into short transactions (`ROWS_PER_TX` rows or `BYTES_PER_TX` bytes),
 //! so a flood of lines never holds the store (and every request waiting for it) for long.
 
 use porter_sandbox::types::{LogLine, LogLineLevel};

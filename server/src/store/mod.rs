@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior};
 
+pub mod idempotency;
 pub mod listing;
 pub mod logs;
 mod retention;
@@ -30,6 +31,7 @@ pub mod snapshots;
 pub mod usage;
 pub mod volumes;
 
+pub use idempotency::IdempotentCall;
 pub use listing::SandboxQuery;
 pub use logs::NewLogLine;
 pub use retention::{DEFAULT_LOG_RETENTION, ROW_OVERHEAD as LOG_ROW_OVERHEAD};

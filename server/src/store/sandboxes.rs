@@ -1,4 +1,4 @@
-//! Sandbox records and their forward-only lifecycle (API.md §2, §6, §11.1).
+//! Sandbox records and their forward-only lifecycle (spec/README.md §4, §5).
 //!
 //! Rows are never deleted, which is what keeps a sandbox name reserved forever. Phase changes
 //! only move forward (`queued` → `creating` → `running` → one terminal phase), and the first

@@ -116,6 +116,16 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO log_totals (sandbox_id, bytes)
         SELECT sandbox_id, sum(length(CAST(line AS BLOB)) + 64) FROM logs GROUP BY sandbox_id;
     ",
+    // 4: idempotency keys of sandbox creates (kept 24 hours).
+    "
+    CREATE TABLE idempotency_keys (
+        key           TEXT PRIMARY KEY,
+        request_json  TEXT NOT NULL,
+        response_json TEXT NOT NULL,
+        created_at    INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+    ",
 ];
 
 /// The schema version this build writes.

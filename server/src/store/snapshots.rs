@@ -1,5 +1,5 @@
-//! Snapshot records (API.md §8): `pending` → `ready` | `failed`. A failed capture keeps its
-//! record so the reason stays visible; a deleted snapshot's row is removed.
+//! Snapshot records (spec/README.md §7): `pending` → `ready` | `failed`. A failed capture keeps
+//! its record so the reason stays visible; a deleted snapshot's row is removed.
 
 use porter_sandbox::types::{Snapshot, SnapshotMode, SnapshotStatus};
 use rusqlite::{OptionalExtension, Row, params};

@@ -1,4 +1,4 @@
-//! Volume records and their attachments to sandboxes (API.md §9).
+//! Volume records and their attachments to sandboxes (spec/README.md §8).
 //!
 //! Unlike sandboxes, a deleted volume's row is removed, which frees its name for reuse. A volume
 //! cannot be deleted while attached; the check and the delete happen in one transaction.

@@ -1,4 +1,4 @@
-//! Listing and searching (API.md §10.1): a breadth-first walk bounded by an entry budget.
+//! Listing and searching (spec/README.md §9): a breadth-first walk bounded by an entry budget.
 //!
 //! Every entry read costs one unit of the budget. A directory's children are taken in listing
 //! order (directories first, then files, each by name in byte order). A subdirectory whose

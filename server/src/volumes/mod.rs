@@ -1,4 +1,5 @@
-//! Disk volumes on the local filesystem: the files API of API.md §10 over one data directory.
+//! Disk volumes on the local filesystem: the files API of spec/README.md §9 over one data
+//! directory.
 //!
 //! Rules every operation follows:
 //! - **Paths** are relative to the volume root; a leading `/` is optional, a trailing `/`, empty

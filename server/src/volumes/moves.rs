@@ -1,4 +1,4 @@
-//! Moving and renaming (API.md §10.4): `to` is the full new path, its parent must exist, and
+//! Moving and renaming (spec/README.md §9): `to` is the full new path, its parent must exist, and
 //! nothing is ever overwritten.
 
 use super::{

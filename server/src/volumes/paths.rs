@@ -1,5 +1,5 @@
-//! Parsing and normalizing the paths clients send (API.md §10): relative to the volume root,
-//! leading `/` optional, trailing `/` ignored.
+//! Parsing and normalizing the paths clients send (spec/README.md §9): relative to the volume
+//! root, leading `/` optional, trailing `/` ignored.
 
 use std::fmt;
 

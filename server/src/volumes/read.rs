@@ -1,4 +1,4 @@
-//! Reading files (API.md §10.2), with single byte ranges.
+//! Reading files (spec/README.md §9), with single byte ranges.
 //!
 //! Range rules: only one `bytes=a-b`, `bytes=a-` or `bytes=-n` range is honoured; `b` is clamped
 //! to the last byte. A start at or past the end (or `bytes=-0`) is unsatisfiable (416). An empty

@@ -1,5 +1,5 @@
-//! Writing files atomically (API.md §10.3): stream into a temp file beside the target, sync it,
-//! rename it over the target, sync the directory. A failed or abandoned upload removes its temp
+//! Writing files atomically (spec/README.md §9): stream into a temp file beside the target, sync
+//! it, rename it over the target, sync the directory. A failed or abandoned upload removes its temp
 //! file and leaves the previous content (or absence) in place.
 
 use std::fmt::Display;
