@@ -250,9 +250,17 @@ export interface SandboxSpec {
   lease_seconds?: number;
 }
 
-/** Request body of exec. */
+/** Request body of exec. The fields after `command` are extensions of the local server. */
 export interface ExecRequest {
   command: string[];
+  /** Deadline in seconds (> 0), enforced by the server. */
+  timeout_seconds?: number;
+  /** Absolute working directory in the sandbox. */
+  workdir?: string;
+  /** Variables merged over the sandbox's environment. */
+  env?: Record<string, string>;
+  /** UTF-8 text fed to standard input, which is then closed. */
+  stdin?: string;
 }
 
 /** Result of exec. */
@@ -261,6 +269,29 @@ export interface ExecResponse {
   stderr: string;
   exit_code: number;
   exec_id?: string;
+  /** `true` when the server cut the output at its per-stream limit. */
+  truncated?: boolean;
+  /**
+   * `true` when the deadline killed the command (exit code 124); always a boolean from
+   * `Sandbox.exec`, absent from servers without the extension.
+   */
+  timed_out?: boolean;
+}
+
+/** Options of `Sandbox.exec` (extensions of the local server). */
+export interface ExecOptions {
+  /**
+   * Deadline in milliseconds (> 0): the server kills the command's whole process tree and
+   * answers `timed_out: true`, exit code 124 and the output so far. A server without the
+   * extension makes the call fail with a timeout error 10 s after the deadline.
+   */
+  timeoutMs?: number;
+  /** Absolute working directory in the sandbox. */
+  workdir?: string;
+  /** Variables merged over the sandbox's environment. */
+  env?: Record<string, string>;
+  /** UTF-8 text fed to standard input, which is then closed. */
+  stdin?: string;
 }
 
 /** One log line of a sandbox. */
@@ -664,8 +695,8 @@ export declare class Sandbox implements AsyncDisposable {
   get status(): StatusResponse | null;
   /** Refetches the status and updates `phase` and `tags`. */
   refresh(): Promise<StatusResponse>;
-  /** Runs a command (an argv; no shell) with no timeout and no retry. */
-  exec(command: string[]): Promise<ExecResponse>;
+  /** Runs a command (an argv; no shell), never retried; no timeout unless `timeoutMs`. */
+  exec(command: string[], options?: ExecOptions): Promise<ExecResponse & { timed_out: boolean }>;
   /** Fetches structured log lines. */
   logs(options?: LogsOptions): Promise<LogLine[]>;
   /** Terminates the sandbox. */

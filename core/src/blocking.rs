@@ -264,6 +264,15 @@ impl Sandbox {
         run(self.inner.exec(command))
     }
 
+    /// See [`crate::Sandbox::exec_with`].
+    pub fn exec_with<I, S>(&self, command: I, options: crate::ExecOptions) -> Result<ExecResponse>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        run(self.inner.exec_with(command, options))
+    }
+
     /// See [`crate::Sandbox::logs`].
     pub fn logs(&self, query: LogsQuery) -> Result<Vec<LogLine>> {
         run(self.inner.logs(query))

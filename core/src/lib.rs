@@ -45,6 +45,8 @@ pub mod config;
 #[cfg(feature = "client")]
 mod error;
 #[cfg(feature = "client")]
+mod exec_options;
+#[cfg(feature = "client")]
 mod guard;
 #[cfg(feature = "client")]
 pub mod lease;
@@ -65,6 +67,8 @@ pub mod wait;
 
 #[cfg(feature = "client")]
 pub use error::{DecodedBody, Error, ErrorKind, Result};
+#[cfg(feature = "client")]
+pub use exec_options::{EXEC_DEADLINE_MARGIN, ExecOptions};
 #[cfg(feature = "client")]
 pub use guard::{DROP_TERMINATE_TIMEOUT, SandboxGuard};
 #[cfg(feature = "client")]

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use indexmap::IndexMap;
 
 use crate::{
-    Result, SandboxGuard,
+    ExecOptions, Result, SandboxGuard,
     api::{ListSandboxesParams, SandboxesApi},
     lease::LeaseKeeper,
     types::{
@@ -244,6 +244,21 @@ impl Sandbox {
         S: Into<String>,
     {
         self.api.exec_sandbox(&self.id, &ExecRequest::new(command), None).await
+    }
+
+    /// Runs `command` with [`ExecOptions`] (a deadline, working directory, environment,
+    /// standard input; extensions of the local server). With a deadline, the server kills the
+    /// command's process tree and answers `timed_out: Some(true)` with exit code 124 and the
+    /// output so far; the HTTP request waits the deadline plus [`crate::EXEC_DEADLINE_MARGIN`],
+    /// so against a server without the extension it fails with a timeout error instead (the
+    /// command may keep running there). Never retried.
+    pub async fn exec_with<I, S>(&self, command: I, options: ExecOptions) -> Result<ExecResponse>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let (request, limit) = options.request(command.into_iter().map(Into::into).collect())?;
+        self.api.exec_sandbox(&self.id, &request, limit).await
     }
 
     /// The sandbox's log lines: the workload's output and every exec's (oldest first on the

@@ -35,9 +35,13 @@ class Sandbox {
     return run(() => this[kNative].refresh());
   }
 
-  /** Runs `command` (an argv; no shell) and waits for it, however long it takes. Never retried. */
-  exec(command) {
-    return run(() => this[kNative].exec(command));
+  /**
+   * Runs `command` (an argv; no shell) and waits for it. Never retried. `{ timeoutMs, workdir,
+   * env, stdin }` are extensions of the local server: at `timeoutMs` the server kills the
+   * command's process tree and answers `timed_out: true`, exit code 124 and the output so far.
+   */
+  exec(command, options) {
+    return run(() => this[kNative].exec(command, options ?? null));
   }
 
   /** The sandbox's log lines (`{ since, limit }`). */

@@ -476,6 +476,10 @@ class ExecResponse(BaseModel):
     stderr: str
     exit_code: int
     exec_id: str | None = None
+    #: Extension of the local server: ``True`` when the exec's ``timeout`` ran out and its
+    #: processes were killed (exit code 124); ``False`` from ``Sandbox.exec``, ``None`` when the
+    #: server did not say.
+    timed_out: bool | None = None
 
 
 class ExecTarget(BaseModel):

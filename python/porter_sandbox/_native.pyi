@@ -184,8 +184,24 @@ class NativeClient:
     def exec_sandbox_async(
         self, id: str, request: Mapping[str, Any], timeout_seconds: float | None
     ) -> Awaitable[_Json]: ...
-    def exec_command(self, id: str, command: list[str]) -> _Json: ...
-    def exec_command_async(self, id: str, command: list[str]) -> Awaitable[_Json]: ...
+    def exec_command(
+        self,
+        id: str,
+        command: list[str],
+        timeout_seconds: float | None,
+        workdir: str | None,
+        env: Mapping[str, str] | None,
+        stdin: str | None,
+    ) -> _Json: ...
+    def exec_command_async(
+        self,
+        id: str,
+        command: list[str],
+        timeout_seconds: float | None,
+        workdir: str | None,
+        env: Mapping[str, str] | None,
+        stdin: str | None,
+    ) -> Awaitable[_Json]: ...
     def get_sandbox_metrics_summary(self, id: str, since: str | None) -> _Json: ...
     def get_sandbox_metrics_summary_async(
         self, id: str, since: str | None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
+from typing import Any
 
 from ._models import ExecRequest, ExecResponse, LogLine, StatusResponse
 from .enums import StatusResponsePhase
@@ -12,6 +13,13 @@ from .resources import AsyncSandboxes as AsyncSandboxesResource
 from .resources import Sandboxes as SandboxesResource
 
 __all__ = ["AsyncSandbox", "Sandbox"]
+
+
+def _result(wire: Any) -> ExecResponse:
+    """The result of ``exec``: ``timed_out`` is always a bool (absent on the wire: ``False``)."""
+    response = ExecResponse._from_wire(wire)
+    response.timed_out = bool(response.timed_out)
+    return response
 
 
 class _SandboxState:
@@ -103,11 +111,29 @@ class Sandbox(_SandboxState):
         """The sandbox's log lines: the workload's output and every exec's."""
         return self._resource.get_sandbox_logs(self.id, limit=limit, since=since).logs
 
-    def exec(self, command: Sequence[str]) -> ExecResponse:
-        """Runs ``command`` (an argv; no shell) and waits for it, however long it takes. Never
-        retried; a non-zero exit code is a normal result."""
+    def exec(
+        self,
+        command: Sequence[str],
+        *,
+        timeout: float | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> ExecResponse:
+        """Runs ``command`` (an argv; no shell) and waits for it. Never retried; a non-zero exit
+        code is a normal result.
+
+        The keyword options are extensions of the local server. ``timeout`` (seconds, > 0): the
+        server kills the command's whole process tree at the deadline and the result has
+        ``timed_out=True``, exit code 124 and the output so far (a server without the extension
+        makes the call raise ``SandboxTimeoutError`` 10 s after the deadline; the command may keep
+        running there). ``workdir``: an absolute directory to run in. ``env``: variables merged
+        over the sandbox's. ``stdin``: text fed to standard input, which is then closed."""
         request = ExecRequest(command=command)  # type: ignore[arg-type]
-        return ExecResponse._from_wire(self._resource._native.exec_command(self.id, request.command))
+        wire = self._resource._native.exec_command(
+            self.id, request.command, timeout, workdir, env, stdin
+        )
+        return _result(wire)
 
 
 class AsyncSandbox(_SandboxState):
@@ -181,10 +207,26 @@ class AsyncSandbox(_SandboxState):
         """The sandbox's log lines: the workload's output and every exec's."""
         return (await self._resource.get_sandbox_logs(self.id, limit=limit, since=since)).logs
 
-    async def exec(self, command: Sequence[str]) -> ExecResponse:
-        """Runs ``command`` (an argv; no shell) and waits for it, however long it takes. Never
-        retried; a non-zero exit code is a normal result."""
+    async def exec(
+        self,
+        command: Sequence[str],
+        *,
+        timeout: float | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: str | None = None,
+    ) -> ExecResponse:
+        """Runs ``command`` (an argv; no shell) and waits for it. Never retried; a non-zero exit
+        code is a normal result.
+
+        The keyword options are extensions of the local server. ``timeout`` (seconds, > 0): the
+        server kills the command's whole process tree at the deadline and the result has
+        ``timed_out=True``, exit code 124 and the output so far (a server without the extension
+        makes the call raise ``SandboxTimeoutError`` 10 s after the deadline; the command may keep
+        running there). ``workdir``: an absolute directory to run in. ``env``: variables merged
+        over the sandbox's. ``stdin``: text fed to standard input, which is then closed."""
         request = ExecRequest(command=command)  # type: ignore[arg-type]
-        return ExecResponse._from_wire(
-            await self._resource._native.exec_command_async(self.id, request.command)
+        wire = await self._resource._native.exec_command_async(
+            self.id, request.command, timeout, workdir, env, stdin
         )
+        return _result(wire)

@@ -90,6 +90,28 @@ impl From<LogsOptions> for LogsQuery {
     }
 }
 
+/// `{ timeoutMs, workdir, env, stdin }` of `sandbox.exec` (extensions of the local server).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecOptionsJs {
+    timeout_ms: Option<f64>,
+    workdir: Option<String>,
+    env: Option<IndexMap<String, String>>,
+    stdin: Option<String>,
+}
+
+impl ExecOptionsJs {
+    /// The core's options; `timeoutMs` must be a finite number ≥ 0 (the core refuses 0).
+    pub fn into_options(self) -> napi::Result<porter_sandbox::ExecOptions> {
+        let mut options = porter_sandbox::ExecOptions::new();
+        options.timeout = crate::convert::timeout(self.timeout_ms)?;
+        options.workdir = self.workdir;
+        options.env = self.env.unwrap_or_default();
+        options.stdin = self.stdin;
+        Ok(options)
+    }
+}
+
 /// `{ since }` of `getMetricsSummary`.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

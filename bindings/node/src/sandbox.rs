@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::{
     convert::{from_js, timeout, to_json},
     errors::IntoJs,
-    options::LogsOptions,
+    options::{ExecOptionsJs, LogsOptions},
 };
 
 /// A sandbox handle: its id and the last status read.
@@ -54,10 +54,14 @@ impl NativeSandbox {
         to_json(&self.inner.refresh().await.js()?)
     }
 
-    /// Runs `command` (an argv) with no timeout and no retry.
+    /// Runs `command` (an argv) with no retry, and with the options `{ timeoutMs, workdir,
+    /// env, stdin }` (no timeout unless given); the result's `timed_out` is always a boolean.
     #[napi]
-    pub async fn exec(&self, command: Vec<String>) -> napi::Result<Value> {
-        to_json(&self.inner.exec(command).await.js()?)
+    pub async fn exec(&self, command: Vec<String>, options: Option<Value>) -> napi::Result<Value> {
+        let options = from_js::<ExecOptionsJs>(options, "exec options")?.into_options()?;
+        let mut result = self.inner.exec_with(command, options).await.js()?;
+        result.timed_out = Some(result.timed_out.unwrap_or(false));
+        to_json(&result)
     }
 
     /// The sandbox's log lines.

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use porter_sandbox::{
-    Porter,
+    ExecOptions, Porter,
     api::{ListSandboxesParams, SandboxFilter},
     config::{Config, ConfigOptions},
     types::{
@@ -262,10 +262,24 @@ endpoints! {
         async move { Out::json(&api.exec_sandbox(&id, &request, limit).await?) }
     }
 
-    /// `POST /v1/sandbox/{id}/exec` of the argv `command`, unbounded (what `Sandbox.exec` does).
-    fn exec_command / exec_command_async(id: String, command: Vec<String>) |this| {
-        let api = this.porter.raw().sandboxes();
-        async move { Out::json(&api.exec_sandbox(&id, &ExecRequest { command }, None).await?) }
+    /// `POST /v1/sandbox/{id}/exec` of the argv `command` with the extension options (what
+    /// `Sandbox.exec` does): `Sandbox::exec_with`; without a deadline it waits as long as the
+    /// command runs.
+    fn exec_command / exec_command_async(
+        id: String,
+        command: Vec<String>,
+        timeout_seconds: Option<f64>,
+        workdir: Option<String>,
+        env: Option<std::collections::HashMap<String, String>>,
+        stdin: Option<String>,
+    ) |this| {
+        let sandbox = this.porter.sandboxes().handle(id);
+        let mut options = ExecOptions::new();
+        options.timeout = timeout(timeout_seconds)?;
+        options.workdir = workdir;
+        options.env = env.into_iter().flatten().collect();
+        options.stdin = stdin;
+        async move { Out::json(&sandbox.exec_with(command, options).await?) }
     }
 
     /// `GET /v1/sandbox/{id}/metrics-summary`.

@@ -282,11 +282,20 @@ pub struct ExecResponse {
     pub exit_code: i64,
     /// Id stamped on the log lines this exec produced.
     pub exec_id: Option<String>,
+    /// Whether the exec's deadline killed it (exit code 124); `false` when the server did not
+    /// say.
+    pub timed_out: bool,
 }
 
 impl From<types::ExecResponse> for ExecResponse {
     fn from(r: types::ExecResponse) -> Self {
-        Self { stdout: r.stdout, stderr: r.stderr, exit_code: r.exit_code, exec_id: r.exec_id }
+        Self {
+            stdout: r.stdout,
+            stderr: r.stderr,
+            exit_code: r.exit_code,
+            exec_id: r.exec_id,
+            timed_out: r.timed_out.unwrap_or(false),
+        }
     }
 }
 

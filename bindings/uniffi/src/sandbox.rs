@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use porter_sandbox::{LogsQuery, Sandbox};
+use porter_sandbox::{ExecOptions, LogsQuery, Sandbox};
 
 use crate::{
     enums::{SandboxesSource, StatusResponsePhase},
@@ -54,6 +54,33 @@ impl NativeSandbox {
     /// coroutine) closes the request, and the server then kills the command.
     pub async fn exec(&self, command: Vec<String>) -> Result<ExecResponse> {
         Ok(self.inner.exec(command).await?.into())
+    }
+
+    /// Runs `command` with the exec extension options of the local server: a deadline in
+    /// seconds (the server kills the process tree; `timed_out`, exit code 124), a working
+    /// directory, variables merged over the sandbox's environment, text for standard input.
+    pub async fn exec_with(
+        &self,
+        command: Vec<String>,
+        timeout_seconds: Option<f64>,
+        workdir: Option<String>,
+        env: Option<StringMap>,
+        stdin: Option<String>,
+    ) -> Result<ExecResponse> {
+        let mut options = ExecOptions::new();
+        options.timeout = timeout_seconds
+            .map(|s| {
+                std::time::Duration::try_from_secs_f64(s).map_err(|_| {
+                    porter_sandbox::Error::invalid_argument(format!(
+                        "exec timeout must be a finite number of seconds > 0, not {s}"
+                    ))
+                })
+            })
+            .transpose()?;
+        options.workdir = workdir;
+        options.env = env.map(|e| e.0).unwrap_or_default();
+        options.stdin = stdin;
+        Ok(self.inner.exec_with(command, options).await?.into())
     }
 
     /// The log lines: the workload's output and every exec's, oldest first.

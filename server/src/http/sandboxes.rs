@@ -7,8 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use porter_sandbox::types::{
-    CountResponse, ExecRequest, ExecResponse, IDEMPOTENCY_KEY_HEADER, ListResponse, LogsResponse,
-    LookupResult, MetricSummaryResponse, SandboxMetricsResponse, SandboxSpec, StatusResponse,
+    CountResponse, ExecResponse, IDEMPOTENCY_KEY_HEADER, ListResponse, LogsResponse, LookupResult,
+    MetricSummaryResponse, SandboxMetricsResponse, SandboxSpec, StatusResponse,
 };
 
 use super::{
@@ -174,8 +174,9 @@ pub async fn logs(
 pub async fn exec(
     State(service): State<AppState>,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<ExecRequest>,
+    JsonBody(body): JsonBody<serde_json::Value>,
 ) -> ApiResult<Json<ExecResponse>> {
+    let request = crate::service::exec_options::decode_request(body)?;
     service.exec(&id, request).await.map(Json)
 }
 

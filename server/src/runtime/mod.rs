@@ -140,6 +140,25 @@ pub enum RuntimeEvent {
 /// Output an exec keeps per stream: 1 MiB (the rest is read and dropped).
 pub const EXEC_OUTPUT_LIMIT: usize = 1 << 20;
 
+/// Exit code of an exec killed at its deadline: the one GNU `timeout` uses.
+pub const TIMEOUT_EXIT_CODE: i32 = 124;
+
+/// A command to run in a running sandbox, and how.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecSpec {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// Environment merged over the sandbox's (the sandbox's own variables come first).
+    pub env: Vec<(String, String)>,
+    /// Working directory instead of the sandbox's.
+    pub workdir: Option<String>,
+    /// Bytes fed to standard input, which is then closed; `None`: empty standard input.
+    pub stdin: Option<Vec<u8>>,
+    /// Deadline: then every process of the command is killed and the output so far returned
+    /// with [`ExecOutput::timed_out`] and [`TIMEOUT_EXIT_CODE`].
+    pub timeout: Option<std::time::Duration>,
+}
+
 /// The result of a command run in a sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
@@ -151,8 +170,10 @@ pub struct ExecOutput {
     pub stdout_dropped: u64,
     /// Bytes of standard error dropped beyond the limit.
     pub stderr_dropped: u64,
-    /// Exit code (128 + signal when killed by a signal).
+    /// Exit code (128 + signal when killed by a signal; [`TIMEOUT_EXIT_CODE`] at the deadline).
     pub exit_code: i32,
+    /// Whether the deadline of [`ExecSpec::timeout`] killed the command.
+    pub timed_out: bool,
 }
 
 /// Resource counters of a running sandbox, read from its cgroup and network namespace.
@@ -197,14 +218,24 @@ pub trait Runtime: Send + Sync + 'static {
         events: EventSender,
     ) -> BoxFuture<'_, Result<Started, String>>;
 
-    /// Runs `argv` inside the running sandbox and waits for it. Dropping the future kills the
-    /// command.
+    /// Runs `spec` inside the running sandbox and waits for it (or its deadline). Dropping the
+    /// future kills the command.
+    fn exec_with(
+        &self,
+        sandbox_id: &str,
+        spec: ExecSpec,
+    ) -> BoxFuture<'_, Result<ExecOutput, String>>;
+
+    /// Runs `argv` with `env` merged over the sandbox's: [`Runtime::exec_with`] without a
+    /// deadline, working directory or input.
     fn exec(
         &self,
         sandbox_id: &str,
         argv: Vec<String>,
         env: Vec<(String, String)>,
-    ) -> BoxFuture<'_, Result<ExecOutput, String>>;
+    ) -> BoxFuture<'_, Result<ExecOutput, String>> {
+        self.exec_with(sandbox_id, ExecSpec { argv, env, ..ExecSpec::default() })
+    }
 
     /// Current resource counters of a running sandbox; `None` when it is not running (or the
     /// host does not expose them).

@@ -1,6 +1,7 @@
 //! The domain: sandbox lifecycle, names, TTLs, exec bookkeeping and volumes, over the store,
 //! the runtime and the image store.
 
+pub mod exec_options;
 pub mod idempotency;
 mod leases;
 mod lifecycle;

@@ -304,23 +304,37 @@ impl Service {
         let exec_id = names::new_id("ex");
         let env: Vec<(String, String)> =
             row.spec.env.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let deadline = request.timeout_seconds;
+        let spec = super::exec_options::exec_spec(request, env)?;
         let oom_before = self.runtime.usage(id).map_or(0, |u| u.oom_kills);
         let id_owned = id.to_owned();
         let output = self
             .runtime
-            .exec(id, request.command, env)
+            .exec_with(id, spec)
             .await
             .map_err(|e| ApiError::internal(format!("exec in sandbox {id} failed: {e}")))?;
         self.explain_kill(id, output.exit_code, Some((&exec_id, oom_before)));
-        let crate::runtime::ExecOutput { mut stdout, mut stderr, exit_code, .. } = output;
+        let crate::runtime::ExecOutput { mut stdout, mut stderr, exit_code, timed_out, .. } =
+            output;
         // Capped by encoded size: a NUL byte takes six bytes of JSON.
         let stdout_dropped = output.stdout_dropped + cap_json(&mut stdout, EXEC_OUTPUT_LIMIT);
         let stderr_dropped = output.stderr_dropped + cap_json(&mut stderr, EXEC_OUTPUT_LIMIT);
-        let lines = exec_log_lines(
+        let mut lines = exec_log_lines(
             &exec_id,
             [(&stdout, stdout_dropped, "stdout"), (&stderr, stderr_dropped, "stderr")],
             self.store.log_retention(),
         );
+        if timed_out {
+            lines.push(NewLogLine {
+                ts: now_micros(),
+                level: LogLineLevel::Warning,
+                line: format!(
+                    "[porter-sandbox: exec {exec_id}: killed at its deadline of {} s (exit code                      124)]",
+                    deadline.unwrap_or_default()
+                ),
+                exec_id: exec_id.clone(),
+            });
+        }
         let store = self.store.clone();
         let logged = tokio::task::spawn_blocking(move || store.append_logs(&id_owned, &lines));
         match logged.await {
@@ -335,6 +349,7 @@ impl Service {
             exit_code: i64::from(exit_code),
             exec_id: Some(exec_id),
             truncated: truncated.then_some(true),
+            timed_out: timed_out.then_some(true),
         })
     }
 }

@@ -7,6 +7,9 @@
 //! Killing the `crun exec` client with SIGKILL leaves the process running, so the future holds
 //! an [`ExecGuard`]: when dropped before the command finished, it kills every process of the
 //! command's session (crun starts each exec in a new session) that is in this sandbox's cgroup.
+//! A deadline ([`ExecSpec::timeout`]) kills that same process tree, then the client, and the
+//! output read so far is returned with exit code [`TIMEOUT_EXIT_CODE`]. A process that left the
+//! session on purpose (`setsid`) is not part of the tree; it ends with the sandbox.
 
 use std::{
     path::{Path, PathBuf},
@@ -14,10 +17,13 @@ use std::{
     time::Duration,
 };
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
+    time::Instant,
+};
 
 use super::{Layout, bundle, host, shim};
-use crate::runtime::{EXEC_OUTPUT_LIMIT, ExecOutput};
+use crate::runtime::{EXEC_OUTPUT_LIMIT, ExecOutput, ExecSpec, TIMEOUT_EXIT_CODE};
 
 /// Output kept per stream; the rest is read and dropped (the process must not block).
 const MAX_OUTPUT: usize = EXEC_OUTPUT_LIMIT;
@@ -25,13 +31,13 @@ const MAX_OUTPUT: usize = EXEC_OUTPUT_LIMIT;
 /// After the command ended, how long background processes it left may hold its output open.
 const OUTPUT_GRACE: Duration = Duration::from_millis(100);
 
-/// Runs `argv` in sandbox `layout.id` and collects its output.
+/// Runs `spec` in sandbox `layout.id` and collects its output.
 pub(super) async fn run(
     layout: &Layout,
     engine: &Path,
-    argv: Vec<String>,
-    env: &[(String, String)],
+    spec: ExecSpec,
 ) -> Result<ExecOutput, String> {
+    let ExecSpec { argv, env, workdir, stdin, timeout } = spec;
     if argv.is_empty() {
         return Err("the command is empty".to_owned());
     }
@@ -49,8 +55,11 @@ pub(super) async fn run(
         pid_file: layout.dir.join(format!("exec-{token}.pid")),
         armed: true,
     };
-    let spec = bundle::exec_process(&defaults, argv, env);
-    std::fs::write(&guard.process_file, spec.to_string())
+    let mut process = bundle::exec_process(&defaults, argv, &env);
+    if let Some(dir) = workdir {
+        process["cwd"] = dir.into();
+    }
+    std::fs::write(&guard.process_file, process.to_string())
         .map_err(|e| format!("cannot write the exec process spec: {e}"))?;
 
     let mut command = tokio::process::Command::new(engine);
@@ -66,39 +75,78 @@ pub(super) async fn run(
         .arg("--pid-file")
         .arg(&guard.pid_file)
         .arg(&layout.id)
-        .stdin(Stdio::null())
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", engine.display()))?;
 
+    // crun hands its standard input to the process: what is written here is the command's.
+    let input = child.stdin.take();
+    let feed = async move {
+        if let (Some(mut pipe), Some(bytes)) = (input, stdin) {
+            // The command may end without reading it all: a broken pipe is its choice.
+            let _ = pipe.write_all(&bytes).await;
+        } // The pipe is dropped here: the command sees the end of its input.
+    };
+    tokio::pin!(feed);
+    let mut fed = false;
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut timed_out = false;
+
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
     let (mut out, mut err) = (Captured::default(), Captured::default());
     let mut status = None;
-    let mut grace_end = tokio::time::Instant::now();
+    let mut grace_end = Instant::now();
     while status.is_none() || stdout.is_some() || stderr.is_some() {
         tokio::select! {
             () = read_some(&mut stdout, &mut out) => {}
             () = read_some(&mut stderr, &mut err) => {}
+            () = &mut feed, if !fed => fed = true,
+            () = until(deadline), if !timed_out && status.is_none() => {
+                timed_out = true;
+                let (id, pid_file) = (guard.id.clone(), guard.pid_file.clone());
+                let killed = tokio::task::spawn_blocking(move || kill_session(&id, &pid_file));
+                // Without a pid file the process may still appear: the guard stays armed.
+                if killed.await.unwrap_or(false) {
+                    guard.armed = false;
+                }
+                let _ = child.start_kill();
+            }
             waited = child.wait(), if status.is_none() => {
                 let waited = waited.map_err(|e| format!("waiting for crun exec: {e}"))?;
                 status = Some(waited);
-                grace_end = tokio::time::Instant::now() + OUTPUT_GRACE;
+                grace_end = Instant::now() + OUTPUT_GRACE;
             }
             () = tokio::time::sleep_until(grace_end), if status.is_some() => break,
         }
     }
-    guard.armed = false;
-    let exit_code = launch_failure(status.map_or(-1, exit_code_of), &err.kept);
+    if !timed_out {
+        guard.armed = false;
+    }
+    let exit_code = if timed_out {
+        TIMEOUT_EXIT_CODE
+    } else {
+        launch_failure(status.map_or(-1, exit_code_of), &err.kept)
+    };
     Ok(ExecOutput {
         stdout: String::from_utf8_lossy(&out.kept).into_owned(),
         stderr: String::from_utf8_lossy(&err.kept).into_owned(),
         stdout_dropped: out.dropped,
         stderr_dropped: err.dropped,
         exit_code,
+        timed_out,
     })
+}
+
+/// Resolves at `deadline`; never without one.
+async fn until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The engine's own exit status when it could not start the program.
@@ -176,7 +224,7 @@ impl Drop for ExecGuard {
         }
         // A thread, not a task: drops may happen outside the runtime, and this blocks briefly.
         let spawned = std::thread::Builder::new().name("exec-kill".into()).spawn(move || {
-            kill_session(&id, &pid_file);
+            let _ = kill_session(&id, &pid_file);
             let _ = std::fs::remove_file(&process_file);
             let _ = std::fs::remove_file(&pid_file);
         });
@@ -187,8 +235,9 @@ impl Drop for ExecGuard {
 }
 
 /// Kills the session of the exec'd process recorded in `pid_file`, limited to processes in the
-/// sandbox's cgroup (so a reused pid outside the sandbox is never hit).
-fn kill_session(id: &str, pid_file: &Path) {
+/// sandbox's cgroup (so a reused pid outside the sandbox is never hit). `false` when no pid file
+/// appeared (the process may not exist yet).
+fn kill_session(id: &str, pid_file: &Path) -> bool {
     // crun writes the pid file once the process exists; the client may have died just before.
     let mut pid = None;
     for _ in 0..100 {
@@ -198,7 +247,7 @@ fn kill_session(id: &str, pid_file: &Path) {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let Some(pid) = pid else { return };
+    let Some(pid) = pid else { return false };
     // crun makes the exec'd process a session leader; its pid is the session id even once it
     // has exited and only its children remain.
     let session = host::proc_stat(pid).map_or(pid, |s| s.session);
@@ -212,11 +261,12 @@ fn kill_session(id: &str, pid_file: &Path) {
             })
             .collect();
         if victims.is_empty() {
-            return;
+            return true;
         }
         host::kill_sync(&victims);
         std::thread::sleep(Duration::from_millis(5));
     }
+    true
 }
 
 /// Whether `pid` is in the cgroup whose `/proc/<pid>/cgroup` lines end with `suffix`.

@@ -432,17 +432,16 @@ impl Runtime for OciRuntime {
         Box::pin(self.start_sandbox(spec, events))
     }
 
-    fn exec(
+    fn exec_with(
         &self,
         sandbox_id: &str,
-        argv: Vec<String>,
-        env: Vec<(String, String)>,
+        spec: super::ExecSpec,
     ) -> BoxFuture<'_, Result<ExecOutput, String>> {
         let layout = self.layout(sandbox_id);
         Box::pin(async move {
             validate_id(&layout.id)?;
             let engine = check::engine_path().ok_or_else(check::missing_engine)?;
-            exec::run(&layout, &engine, argv, &env).await
+            exec::run(&layout, &engine, spec).await
         })
     }
 

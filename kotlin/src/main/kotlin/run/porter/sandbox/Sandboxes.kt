@@ -3,6 +3,8 @@ package run.porter.sandbox
 import run.porter.sandbox.ffi.ListSandboxesParams
 import run.porter.sandbox.ffi.NativeSandbox
 import run.porter.sandbox.ffi.NativeSandboxes
+import kotlin.time.Duration
+import kotlin.time.DurationUnit
 
 /** The sandbox namespace of a [Porter]. */
 class Sandboxes internal constructor(private val inner: NativeSandboxes) {
@@ -92,6 +94,24 @@ class Sandbox internal constructor(private val inner: NativeSandbox) {
      * `withTimeout`) closes the request, and the server then kills the command.
      */
     suspend fun exec(command: List<String>): ExecResponse = ffi { inner.exec(command) }
+
+    /**
+     * Runs [command] with the exec options of the local server (extensions of the Porter API).
+     * At [timeout] the server kills the command's whole process tree and answers with the output
+     * so far, `timedOut = true` and exit code 124 (a server without the extension makes the call
+     * fail with [SandboxTimeoutException] 10 s after the deadline). [workdir] is an absolute directory,
+     * [env] is merged over the sandbox's environment, [stdin] is fed to standard input, which is
+     * then closed.
+     */
+    suspend fun exec(
+        command: List<String>,
+        timeout: Duration?,
+        workdir: String? = null,
+        env: Map<String, String>? = null,
+        stdin: String? = null,
+    ): ExecResponse = ffi {
+        inner.execWith(command, timeout?.toDouble(DurationUnit.SECONDS), workdir, env, stdin)
+    }
 
     /** Runs `command` with its arguments: `exec("sh", "-c", "echo hi")`. See [exec]. */
     suspend fun exec(vararg command: String): ExecResponse = exec(command.toList())

@@ -3,9 +3,12 @@ package run.porter.sandbox
 import kotlin.test.assertContains
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
+import kotlin.test.assertFalse
 import kotlin.test.assertNotNull
 import kotlin.test.assertNull
 import kotlin.test.assertTrue
+import kotlin.time.Duration.Companion.milliseconds
+import kotlin.time.Duration.Companion.seconds
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.AfterAll
 import org.junit.jupiter.api.BeforeAll
@@ -115,6 +118,27 @@ class SandboxesTest {
         val empty = assertFailsWith<ApiException> { sandbox.exec(emptyList()) }
         assertEquals(400, empty.status)
         assertContains(empty.message, "command is empty")
+    }
+
+    @Test
+    fun `exec options - a deadline the server enforces, workdir, env and stdin`(): Unit = runBlocking {
+        val started = System.nanoTime()
+        val late = sandbox.exec(listOf("sh", "-c", "echo begun; sleep 1000 & sleep 1000"), 500.milliseconds)
+        assertTrue(System.nanoTime() - started < 10_000_000_000L, "the deadline ended the call")
+        assertEquals("begun\n", late.stdout)
+        assertEquals(124L, late.exitCode)
+        assertTrue(late.timedOut)
+        val out = sandbox.exec(
+            listOf("sh", "-c", "pwd; echo \"\$GREETING \$EXTRA\"; cat"),
+            timeout = 30.seconds,
+            workdir = "/tmp",
+            env = mapOf("EXTRA" to "more"),
+            stdin = "fed in\n",
+        )
+        assertEquals("/tmp\nhello more\nfed in\n", out.stdout)
+        assertEquals(0L, out.exitCode)
+        assertFalse(out.timedOut)
+        assertFalse(sandbox.exec("true").timedOut)
     }
 
     @Test
