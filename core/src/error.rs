@@ -31,6 +31,9 @@ pub enum ErrorKind {
     /// ([`Sandbox::wait_until_running`](crate::Sandbox::wait_until_running)); the message
     /// says how it ended and [`Error::body`] holds its status.
     SandboxTerminal,
+    /// The server does not offer the extension this call needs (processes, for example, exist
+    /// only on the local server); the call failed at once, nothing was sent.
+    Unsupported,
 }
 
 impl ErrorKind {
@@ -61,6 +64,7 @@ impl ErrorKind {
             Self::Decode => "decode",
             Self::InvalidArgument => "invalid_argument",
             Self::SandboxTerminal => "sandbox_terminal",
+            Self::Unsupported => "unsupported",
         }
     }
 }

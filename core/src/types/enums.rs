@@ -310,3 +310,28 @@ wire_enum! {
         Object => "object",
     }
 }
+
+wire_enum! {
+    /// State of a process started with `POST /v1/sandbox/{id}/processes` (extension).
+    ProcessState {
+        /// Still running.
+        Running => "running",
+        /// Ended on its own; `exit_code` holds its status.
+        Exited => "exited",
+        /// Ended by a signal (sent with the signal endpoint, by the sandbox ending, or by the
+        /// kernel); `signal` names it when known.
+        Killed => "killed",
+        /// Its `timeout_seconds` ran out and the server killed its whole process tree.
+        TimedOut => "timed_out",
+    }
+}
+
+wire_enum! {
+    /// Which stream a chunk of process output came from (a terminal has only `stdout`).
+    OutputStreamName {
+        /// Standard output, or the terminal of a process started with a `pty`.
+        Stdout => "stdout",
+        /// Standard error.
+        Stderr => "stderr",
+    }
+}
