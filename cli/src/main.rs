@@ -120,6 +120,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The server runs this binary as the supervisor of each process it starts.
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|a| a == porter_sandbox_server::process::SUPERVISOR_ARG) {
+        let Some(dir) = args.next() else { return ExitCode::from(2) };
+        let code = porter_sandbox_server::process::supervisor::main(std::path::Path::new(&dir));
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     let cli = Cli::parse();
     let (connection, action) = match cli.command {
         Command::Serve(args) => return serve::run(args),

@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// its size plus 64 bytes).
     #[arg(long, value_name = "SIZE", default_value = "16Mi", value_parser = parse_log_retention)]
     log_retention: u64,
+    /// Output kept per process (`POST /v1/sandbox/{id}/processes`); older output is dropped
+    /// and readers start at the oldest byte kept.
+    #[arg(long, value_name = "SIZE", default_value = "64Mi", value_parser = parse_log_retention)]
+    process_output_retention: u64,
     /// How often the resource usage of running sandboxes is sampled for the metrics
     /// endpoints, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_interval)]
@@ -203,6 +207,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         default_memory_bytes: args.default_memory,
         sandbox_disk_bytes: (args.sandbox_disk > 0).then_some(args.sandbox_disk),
         log_retention_bytes: args.log_retention,
+        process_output_retention: args.process_output_retention,
         volume_size_bytes: (args.volume_size > 0).then_some(args.volume_size),
         metrics_interval: args.metrics_interval,
         images: ImageOptions {

@@ -5,6 +5,7 @@ pub mod error;
 pub mod http;
 pub mod images;
 pub mod openapi;
+pub mod process;
 pub mod runtime;
 pub mod serve;
 pub mod service;

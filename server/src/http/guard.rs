@@ -130,7 +130,11 @@ fn refuse(
         }
     }
     let has_body = matches!(*method, Method::POST | Method::PUT | Method::PATCH);
-    let uploads = path.ends_with("/files/upload") || path.ends_with("/files/content");
+    // Raw bodies: file uploads and process input (which also need the key, so a page's form
+    // post still gets nowhere).
+    let uploads = path.ends_with("/files/upload")
+        || path.ends_with("/files/content")
+        || (path.contains("/processes/") && path.ends_with("/stdin"));
     if has_body && !uploads {
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let empty = headers

@@ -4,6 +4,7 @@ mod extract;
 mod files;
 mod guard;
 mod health;
+mod processes;
 mod sandboxes;
 mod snapshots;
 mod volumes;
@@ -45,6 +46,14 @@ pub fn router_with(service: AppState, guard: RequestGuard) -> Router {
         .route("/v1/sandbox/{id}/logs", get(sandboxes::logs))
         .route("/v1/sandbox/{id}/exec", post(sandboxes::exec))
         .route("/v1/sandbox/{id}/lease", post(sandboxes::renew_lease))
+        .route("/v1/extensions", get(processes::extensions))
+        .route("/v1/sandbox/{id}/processes", get(processes::list).post(processes::start))
+        .route("/v1/sandbox/{id}/processes/{exec_id}", get(processes::status))
+        .route("/v1/sandbox/{id}/processes/{exec_id}/output", get(processes::output))
+        .route("/v1/sandbox/{id}/processes/{exec_id}/stdin", post(processes::stdin))
+        .route("/v1/sandbox/{id}/processes/{exec_id}/stdin/close", post(processes::close_stdin))
+        .route("/v1/sandbox/{id}/processes/{exec_id}/signal", post(processes::signal))
+        .route("/v1/sandbox/{id}/processes/{exec_id}/resize", post(processes::resize))
         .route("/v1/sandbox/{id}/metrics-summary", get(sandboxes::metrics_summary))
         .route("/v1/sandbox/{id}/metrics", get(sandboxes::metrics))
         .route("/v1/sandbox/{id}/snapshot", post(snapshots::create))

@@ -176,6 +176,15 @@ pub struct ExecOutput {
     pub timed_out: bool,
 }
 
+/// How a process supervisor starts a process in a sandbox (see [`crate::process`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessCommand {
+    /// The command to run (the engine's exec, terminal flags included).
+    pub argv: Vec<String>,
+    /// The `/proc/<pid>/cgroup` line suffix of the sandbox: only processes in it are signalled.
+    pub cgroup_suffix: String,
+}
+
 /// Resource counters of a running sandbox, read from its cgroup and network namespace.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -235,6 +244,25 @@ pub trait Runtime: Send + Sync + 'static {
         env: Vec<(String, String)>,
     ) -> BoxFuture<'_, Result<ExecOutput, String>> {
         self.exec_with(sandbox_id, ExecSpec { argv, env, ..ExecSpec::default() })
+    }
+
+    /// Where the processes of a sandbox keep their state (removed with the sandbox); `None`
+    /// when this runtime cannot run processes.
+    fn processes_dir(&self, _sandbox_id: &str) -> Option<PathBuf> {
+        None
+    }
+
+    /// Prepares `spec` to run as a process of the running sandbox, with its state in `dir`
+    /// (one of [`Runtime::processes_dir`]), and returns the command its supervisor runs; with
+    /// `terminal`, the process gets a terminal of that size.
+    fn process_command(
+        &self,
+        _sandbox_id: &str,
+        _spec: &ExecSpec,
+        _terminal: Option<porter_sandbox::types::TerminalSize>,
+        _dir: &std::path::Path,
+    ) -> Result<ProcessCommand, String> {
+        Err("this runtime cannot run processes".to_owned())
     }
 
     /// Current resource counters of a running sandbox; `None` when it is not running (or the

@@ -64,6 +64,8 @@ pub struct ServeOptions {
     pub volume_size_bytes: Option<u64>,
     /// Log bytes kept per sandbox (older lines are dropped, with a marker line).
     pub log_retention_bytes: u64,
+    /// Output kept per process (the processes extension).
+    pub process_output_retention: u64,
     /// How often resource usage is sampled for the metrics endpoints.
     pub metrics_interval: Duration,
     /// Registry pulls: offline policy, mirror, credentials.
@@ -92,6 +94,7 @@ impl ServeOptions {
             sandbox_disk_bytes: Some(crate::service::DEFAULT_SANDBOX_DISK_BYTES),
             volume_size_bytes: Some(crate::service::DEFAULT_VOLUME_SIZE_BYTES),
             log_retention_bytes: crate::store::DEFAULT_LOG_RETENTION,
+            process_output_retention: crate::process::DEFAULT_RETENTION,
             metrics_interval: crate::service::metrics::DEFAULT_INTERVAL,
             images: ImageOptions::default(),
             image_prune_interval: None,
@@ -225,6 +228,9 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
             sandbox_disk_bytes: options.sandbox_disk_bytes,
             volume_size_bytes: options.volume_size_bytes,
             log_retention_bytes: options.log_retention_bytes,
+            // This executable supervises processes (`__process-supervisor`).
+            process_supervisor: std::env::current_exe().ok(),
+            process_output_retention: options.process_output_retention,
             ..ServiceOptions::new(options.data_dir.clone())
         },
         runtime,

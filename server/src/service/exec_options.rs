@@ -40,6 +40,19 @@ pub fn decode_request(body: Value) -> Result<ExecRequest, ApiError> {
     })
 }
 
+/// Checks an argv: a program, no NUL bytes.
+pub(super) fn check_command(command: &[String]) -> Result<(), ApiError> {
+    if command.first().is_none_or(String::is_empty) {
+        return Err(ApiError::bad_request(
+            "command is empty: give the program and its arguments, e.g. [\"ls\", \"-l\"]",
+        ));
+    }
+    if command.iter().any(|a| a.contains('\0')) {
+        return Err(ApiError::bad_request("command arguments must not contain NUL bytes"));
+    }
+    Ok(())
+}
+
 /// Checks `request` and builds what the runtime runs: `sandbox_env` first, the request's `env`
 /// merged over it.
 pub(super) fn exec_spec(

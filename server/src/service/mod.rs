@@ -8,6 +8,7 @@ mod lifecycle;
 pub mod metrics;
 pub mod names;
 mod networking;
+pub mod processes;
 pub mod quantity;
 mod sandboxes;
 mod snapshots;
@@ -65,6 +66,11 @@ pub struct ServiceOptions {
     /// Bytes of log lines kept per sandbox; the oldest are dropped beyond it (a marker line
     /// says how many).
     pub log_retention_bytes: u64,
+    /// The executable that supervises processes (this binary; it runs as
+    /// `<exe> __process-supervisor <dir>`); none: the processes extension is off.
+    pub process_supervisor: Option<PathBuf>,
+    /// Output bytes kept per process; older output is dropped.
+    pub process_output_retention: u64,
 }
 
 impl ServiceOptions {
@@ -85,6 +91,8 @@ impl ServiceOptions {
             sandbox_disk_bytes: Some(DEFAULT_SANDBOX_DISK_BYTES),
             volume_size_bytes: Some(DEFAULT_VOLUME_SIZE_BYTES),
             log_retention_bytes: crate::store::DEFAULT_LOG_RETENTION,
+            process_supervisor: None,
+            process_output_retention: crate::process::DEFAULT_RETENTION,
         }
     }
 }

@@ -293,14 +293,7 @@ impl Service {
                 if row.phase.is_terminal() { "" } else { "; wait until its phase is running" }
             )));
         }
-        if request.command.is_empty() || request.command[0].is_empty() {
-            return Err(ApiError::bad_request(
-                "command is empty: give the program and its arguments, e.g. [\"ls\", \"-l\"]",
-            ));
-        }
-        if request.command.iter().any(|a| a.contains('\0')) {
-            return Err(ApiError::bad_request("command arguments must not contain NUL bytes"));
-        }
+        super::exec_options::check_command(&request.command)?;
         let exec_id = names::new_id("ex");
         let env: Vec<(String, String)> =
             row.spec.env.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -329,7 +322,8 @@ impl Service {
                 ts: now_micros(),
                 level: LogLineLevel::Warning,
                 line: format!(
-                    "[porter-sandbox: exec {exec_id}: killed at its deadline of {} s (exit code                      124)]",
+                    "[porter-sandbox: exec {exec_id}: killed at its deadline of {} s (exit code \
+                     124)]",
                     deadline.unwrap_or_default()
                 ),
                 exec_id: exec_id.clone(),

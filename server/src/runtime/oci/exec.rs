@@ -155,7 +155,7 @@ const ENGINE_FAILED: i32 = 255;
 /// Maps the engine failing to start the program to the codes shells and Docker use: 127 for a
 /// program that does not exist, 126 for one that cannot be executed. The engine's message is
 /// then the only stderr line (the program never ran); anything else keeps its status.
-fn launch_failure(code: i32, stderr: &[u8]) -> i32 {
+pub(crate) fn launch_failure(code: i32, stderr: &[u8]) -> i32 {
     if code != ENGINE_FAILED {
         return code;
     }
@@ -270,7 +270,7 @@ fn kill_session(id: &str, pid_file: &Path) -> bool {
 }
 
 /// Whether `pid` is in the cgroup whose `/proc/<pid>/cgroup` lines end with `suffix`.
-pub(super) fn in_cgroup(pid: u32, suffix: &str) -> bool {
+pub(crate) fn in_cgroup(pid: u32, suffix: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .is_ok_and(|text| text.lines().any(|line| line.ends_with(suffix)))
 }

@@ -51,7 +51,7 @@ pub(super) fn file_max() -> Option<u64> {
 
 /// The fields of `/proc/<pid>/stat` this runtime needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ProcStat {
+pub(crate) struct ProcStat {
     /// One-letter state (`R`, `S`, `Z`, ...).
     pub state: char,
     /// Session id (in our pid namespace).
@@ -61,7 +61,7 @@ pub(super) struct ProcStat {
 }
 
 /// Parses `/proc/<pid>/stat`; `None` when the process does not exist.
-pub(super) fn proc_stat(pid: u32) -> Option<ProcStat> {
+pub(crate) fn proc_stat(pid: u32) -> Option<ProcStat> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     parse_stat(&text)
 }
@@ -80,7 +80,7 @@ fn parse_stat(text: &str) -> Option<ProcStat> {
 /// Whether `pid` is a live (non-zombie) process that started at `start_time` (when known).
 /// Only a definite answer counts as dead: a read that failed for another reason (out of file
 /// descriptors, …) says nothing, and the process is taken as alive.
-pub(super) fn alive(pid: u32, start_time: Option<u64>) -> bool {
+pub(crate) fn alive(pid: u32, start_time: Option<u64>) -> bool {
     liveness(fs::read_to_string(format!("/proc/{pid}/stat")), start_time)
 }
 
@@ -106,7 +106,7 @@ pub(super) fn cmdline(pid: u32) -> String {
 }
 
 /// Every pid in our pid namespace.
-pub(super) fn all_pids() -> Vec<u32> {
+pub(crate) fn all_pids() -> Vec<u32> {
     fs::read_dir("/proc")
         .map(|entries| {
             entries.flatten().filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok()).collect()
@@ -155,7 +155,7 @@ pub(super) async fn wait_dead(pid: u32, start_time: Option<u64>) {
 }
 
 /// Reads `pid start_time` as written by [`write_pid_file`].
-pub(super) fn read_pid_file(path: &Path) -> Option<(u32, Option<u64>)> {
+pub(crate) fn read_pid_file(path: &Path) -> Option<(u32, Option<u64>)> {
     let text = fs::read_to_string(path).ok()?;
     let mut words = text.split_whitespace();
     let pid = words.next()?.parse().ok()?;
@@ -163,13 +163,13 @@ pub(super) fn read_pid_file(path: &Path) -> Option<(u32, Option<u64>)> {
 }
 
 /// Records `pid` and its start time (to recognise it again after a server restart).
-pub(super) fn write_pid_file(path: &Path, pid: u32) -> std::io::Result<()> {
+pub(crate) fn write_pid_file(path: &Path, pid: u32) -> std::io::Result<()> {
     let start = proc_stat(pid).map(|s| s.start_time.to_string()).unwrap_or_default();
     write_atomic(path, format!("{pid} {start}\n").as_bytes())
 }
 
 /// Writes `path` through a temporary file and a rename, so readers never see half of it.
-pub(super) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     fs::write(&tmp, data)?;

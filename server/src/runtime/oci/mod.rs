@@ -37,11 +37,12 @@ mod check;
 mod cleanup;
 mod dns;
 mod dns_wire;
-mod exec;
+pub(crate) mod exec;
 mod firewall;
-mod host;
+pub(crate) mod host;
 mod network;
 mod ports;
+mod processes;
 mod quota;
 mod reconcile;
 mod seccomp;
@@ -67,7 +68,7 @@ use super::idmap::{self, IdRange};
 use super::{Adoption, BoxFuture, ExecOutput, LaunchSpec, NetworkMode, Runtime, Started, Usage};
 
 /// Parent of every sandbox's cgroup (`/sys/fs/cgroup/<controller>/porter-sandbox/<id>`).
-const CGROUP_PARENT: &str = "porter-sandbox";
+pub(crate) const CGROUP_PARENT: &str = "porter-sandbox";
 
 /// How long crun may take to create a container.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -443,6 +444,23 @@ impl Runtime for OciRuntime {
             let engine = check::engine_path().ok_or_else(check::missing_engine)?;
             exec::run(&layout, &engine, spec).await
         })
+    }
+
+    fn processes_dir(&self, sandbox_id: &str) -> Option<PathBuf> {
+        validate_id(sandbox_id).ok()?;
+        Some(self.layout(sandbox_id).dir.join("processes"))
+    }
+
+    fn process_command(
+        &self,
+        sandbox_id: &str,
+        spec: &super::ExecSpec,
+        terminal: Option<porter_sandbox::types::TerminalSize>,
+        dir: &Path,
+    ) -> Result<super::ProcessCommand, String> {
+        validate_id(sandbox_id)?;
+        let engine = check::engine_path().ok_or_else(check::missing_engine)?;
+        processes::command(&self.layout(sandbox_id), &engine, spec, terminal, dir)
     }
 
     fn usage(&self, sandbox_id: &str) -> Option<Usage> {
