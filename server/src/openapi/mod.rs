@@ -6,6 +6,7 @@
 //! the server serves it at `GET /openapi.json` without a key.
 
 mod builder;
+mod processes;
 mod routes;
 mod volumes;
 
@@ -38,6 +39,7 @@ pub fn document() -> Value {
     operations.extend(routes::snapshots(&mut generator));
     operations.extend(volumes::volumes(&mut generator));
     operations.extend(volumes::files(&mut generator));
+    operations.extend(processes::processes(&mut generator));
     // Every response may be an error; its schema is referenced by name, so it is added here.
     generator.subschema_for::<porter_sandbox::types::ErrorBody>();
 
@@ -68,6 +70,7 @@ pub fn document() -> Value {
             {"name": "snapshots", "description": "Filesystem snapshots of running sandboxes."},
             {"name": "volumes", "description": "Persistent volumes."},
             {"name": "files", "description": "Files of disk volumes."},
+            {"name": "processes", "description": "Processes that outlive their request (extension)."},
         ],
         "paths": paths,
         "components": {
