@@ -41,7 +41,7 @@ pub fn processes(g: &mut SchemaGenerator) -> Vec<Operation> {
                 json!({"type": "number", "minimum": 0, "maximum": 60}),
                 "Wait up to this long for the process to end before answering.",
             )
-            .ok(200, "Its status.", status.clone())
+            .ok(200, "Its status.", status)
             .errors(&[400, 404])
             .build(),
         op(
