@@ -13,6 +13,7 @@
 //! ```
 
 mod lifecycle;
+mod process;
 
 use std::pin::Pin;
 
@@ -34,6 +35,7 @@ use crate::{
 };
 
 pub use lifecycle::SandboxGuard;
+pub use process::Process;
 
 /// Runs a fallible future on the shared runtime.
 fn run<T>(future: impl std::future::Future<Output = Result<T>>) -> Result<T> {

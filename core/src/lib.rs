@@ -53,6 +53,8 @@ pub mod lease;
 #[cfg(feature = "client")]
 mod porter;
 #[cfg(feature = "client")]
+mod process;
+#[cfg(feature = "client")]
 pub mod runtime;
 #[cfg(feature = "client")]
 mod sandbox;
@@ -73,6 +75,8 @@ pub use exec_options::{EXEC_DEADLINE_MARGIN, ExecOptions};
 pub use guard::{DROP_TERMINATE_TIMEOUT, SandboxGuard};
 #[cfg(feature = "client")]
 pub use porter::{Porter, PorterBuilder};
+#[cfg(feature = "client")]
+pub use process::{DEFAULT_TERMINAL, OutputChunk, OutputStream, Process, ProcessSpec};
 #[cfg(feature = "client")]
 pub use sandbox::{LogsQuery, Sandbox, Sandboxes};
 #[cfg(feature = "client")]

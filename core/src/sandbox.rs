@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use indexmap::IndexMap;
 
 use crate::{
-    ExecOptions, Result, SandboxGuard,
+    ExecOptions, Process, ProcessSpec, Result, SandboxGuard,
     api::{ListSandboxesParams, SandboxesApi},
     lease::LeaseKeeper,
     types::{
@@ -259,6 +259,31 @@ impl Sandbox {
     {
         let (request, limit) = options.request(command.into_iter().map(Into::into).collect())?;
         self.api.exec_sandbox(&self.id, &request, limit).await
+    }
+
+    /// Starts a process (an extension of the local server): it gets its id at once and
+    /// outlives this call and this client; see [`Process`]. Against a server without the
+    /// extension this fails at once with [`crate::ErrorKind::Unsupported`]. Never retried.
+    pub async fn start(&self, spec: impl Into<ProcessSpec>) -> Result<Process> {
+        let request = spec.into().request()?;
+        self.api.require_processes().await?;
+        let status = self.api.start_process(&self.id, &request).await?;
+        Ok(Process::new(self.api.clone(), status))
+    }
+
+    /// The process `exec_id` of this sandbox, with its status (started by any client, before
+    /// or after a server restart).
+    pub async fn process(&self, exec_id: &str) -> Result<Process> {
+        self.api.require_processes().await?;
+        let status = self.api.get_process(&self.id, exec_id, None).await?;
+        Ok(Process::new(self.api.clone(), status))
+    }
+
+    /// The sandbox's processes, running and ended, newest first, each with its status.
+    pub async fn processes(&self) -> Result<Vec<Process>> {
+        self.api.require_processes().await?;
+        let list = self.api.list_processes(&self.id).await?;
+        Ok(list.processes.into_iter().map(|s| Process::new(self.api.clone(), s)).collect())
     }
 
     /// The sandbox's log lines: the workload's output and every exec's (oldest first on the

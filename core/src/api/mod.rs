@@ -2,6 +2,7 @@
 //! SDKs' low-level resources. Bodies and results are the wire types of [`crate::types`].
 
 mod health;
+mod processes;
 mod sandboxes;
 mod snapshots;
 mod volume_files;
@@ -10,6 +11,7 @@ mod volumes;
 use std::sync::Arc;
 
 pub use health::{HealthzApi, ReadyzApi};
+pub use processes::{MAX_STATUS_WAIT_SECONDS, MAX_STDIN_CHUNK};
 pub use sandboxes::{
     IDEMPOTENCY_KEY_HEADER, ListSandboxesParams, SandboxFilter, SandboxesApi, new_idempotency_key,
 };

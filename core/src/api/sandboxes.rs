@@ -145,7 +145,7 @@ impl From<SandboxFilter> for ListSandboxesParams {
 /// The sandbox endpoints.
 #[derive(Debug, Clone)]
 pub struct SandboxesApi {
-    transport: Arc<Transport>,
+    pub(super) transport: Arc<Transport>,
 }
 
 impl SandboxesApi {

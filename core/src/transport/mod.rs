@@ -43,6 +43,8 @@ pub(crate) struct Transport {
     api_key: Option<HeaderValue>,
     timeout: Duration,
     max_retries: u32,
+    /// What the server offers beyond the Porter API, read once per client.
+    extensions: std::sync::OnceLock<crate::types::ServerExtensions>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -114,7 +116,23 @@ impl Transport {
             api_key,
             timeout: config.timeout,
             max_retries: options.max_retries,
+            extensions: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// The extensions read from this server, once read.
+    pub(crate) fn cached_extensions(&self) -> Option<&crate::types::ServerExtensions> {
+        self.extensions.get()
+    }
+
+    /// Remembers the extensions of this server for the client's lifetime.
+    pub(crate) fn cache_extensions(&self, extensions: crate::types::ServerExtensions) {
+        let _ = self.extensions.set(extensions);
+    }
+
+    /// Retries of a retryable call (the configured maximum).
+    pub(crate) fn max_retries(&self) -> u32 {
+        self.max_retries
     }
 
     /// The base URL every path is appended to.

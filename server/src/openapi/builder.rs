@@ -23,7 +23,7 @@ pub struct Op {
     responses: serde_json::Map<String, Value>,
 }
 
-/// A new operation; `{id}` in the path adds the `id` parameter and 404.
+/// A new operation; `{id}` in the path adds the `id` parameter and 404, `{exec_id}` its own.
 pub fn op(method: &'static str, path: &'static str, id: &str, tag: &str, summary: &str) -> Op {
     let mut object = serde_json::Map::new();
     object.insert("operationId".into(), json!(id));
@@ -38,6 +38,13 @@ pub fn op(method: &'static str, path: &'static str, id: &str, tag: &str, summary
             "schema": {"type": "string"},
         }));
         op = op.errors(&[404]);
+    }
+    if path.contains("{exec_id}") {
+        op.parameters.push(json!({
+            "name": "exec_id", "in": "path", "required": true,
+            "description": "Id of the process (`exec_id`), as the start answered it.",
+            "schema": {"type": "string"},
+        }));
     }
     // The request guard answers these on every route, before authentication.
     op.errors(&[403, 421, 500])

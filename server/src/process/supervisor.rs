@@ -137,9 +137,16 @@ async fn run(dir: &Path) -> Result<(), String> {
     if let Some(err) = child.stderr.take() {
         pumps.push(tokio::spawn(pump(supervisor.clone(), err, frame_kind::STDERR)));
     }
+    // A terminal's input exists only once crun hands over the master; writes that arrive
+    // before (a client writes right after the start answered) wait for it instead of failing.
+    let pending_input = match console {
+        Some(_) => Some(supervisor.input.lock().await),
+        None => None,
+    };
     let server = tokio::spawn(serve(supervisor.clone(), control));
 
     if let Some(console) = console {
+        let mut pending_input = pending_input;
         let size = supervisor.spec.pty;
         tokio::select! {
             master = receive_terminal(console) => match master {
@@ -150,8 +157,9 @@ async fn run(dir: &Path) -> Result<(), String> {
                     let reader = master.try_clone().map_err(|e| e.to_string())?;
                     let writer = master.try_clone().map_err(|e| e.to_string())?;
                     *lock(&supervisor.terminal) = Some(master);
-                    *supervisor.input.lock().await =
-                        Some(Box::new(tokio::fs::File::from_std(writer)));
+                    if let Some(input) = pending_input.as_mut() {
+                        **input = Some(Box::new(tokio::fs::File::from_std(writer)));
+                    }
                     pumps.push(tokio::spawn(pump(
                         supervisor.clone(),
                         tokio::fs::File::from_std(reader),
