@@ -9,6 +9,7 @@ mod images;
 mod output;
 mod resolve;
 mod serve;
+mod terminal;
 
 use std::process::ExitCode;
 
@@ -92,6 +93,28 @@ enum Command {
         #[command(flatten)]
         connection: CommandConnectionArgs,
     },
+    /// Follow a process's output (replayed from an offset) until it ends; exits with its exit
+    /// code.
+    Attach {
+        #[command(flatten)]
+        args: commands::process::AttachArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
+    /// List a sandbox's processes (started with `exec`), newest first.
+    Ps {
+        #[command(flatten)]
+        args: commands::process::PsArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
+    /// Send a signal (SIGKILL by default) to a process and its children.
+    Kill {
+        #[command(flatten)]
+        args: commands::process::KillArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
     /// Manage volumes and their files.
     Volume {
         #[command(subcommand)]
@@ -139,6 +162,9 @@ fn main() -> ExitCode {
         Command::Exec { connection, args } => (connection, Action::Exec(args)),
         Command::Terminate { connection, args } => (connection, Action::Terminate(args)),
         Command::Wait { connection, args } => (connection, Action::Wait(args)),
+        Command::Attach { connection, args } => (connection, Action::Attach(args)),
+        Command::Ps { connection, args } => (connection, Action::Ps(args)),
+        Command::Kill { connection, args } => (connection, Action::Kill(args)),
         Command::Volume { connection, command } => (connection, Action::Volume(command)),
         Command::Snapshot { connection, command } => (connection, Action::Snapshot(command)),
     };
@@ -159,6 +185,8 @@ fn run(connection: ConnectionArgs, action: Action) -> u8 {
         let porter = resolve::client(connection)?;
         commands::run(&porter, action).await
     });
+    // A read of the local stdin (exec -i) may still block a thread: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(50));
     match result {
         Ok(code) => code,
         Err(failure) => {

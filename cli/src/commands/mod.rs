@@ -3,6 +3,7 @@
 pub mod exec;
 pub mod files;
 pub mod logs;
+pub mod process;
 pub mod sandboxes;
 pub mod snapshots;
 pub mod volumes;
@@ -30,6 +31,12 @@ pub enum Action {
     Terminate(sandboxes::TerminateArgs),
     /// `wait`.
     Wait(wait::WaitArgs),
+    /// `attach`.
+    Attach(process::AttachArgs),
+    /// `ps`.
+    Ps(process::PsArgs),
+    /// `kill`.
+    Kill(process::KillArgs),
     /// `volume …`.
     Volume(volumes::VolumeCommand),
     /// `snapshot …`.
@@ -46,6 +53,9 @@ pub async fn run(porter: &Porter, action: Action) -> CliResult {
         Action::Exec(args) => exec::run(porter, args).await,
         Action::Terminate(args) => sandboxes::terminate(porter, args).await,
         Action::Wait(args) => wait::wait(porter, args).await,
+        Action::Attach(args) => process::attach(porter, args).await,
+        Action::Ps(args) => process::ps(porter, args).await,
+        Action::Kill(args) => process::kill(porter, args).await,
         Action::Volume(command) => volumes::run(porter, command).await,
         Action::Snapshot(command) => snapshots::run(porter, command).await,
     }
