@@ -18,6 +18,9 @@ use porter_sandbox_server::serve::{self, ServeOptions};
 #[path = "../../server/tests/support/registry.rs"]
 mod registry_fixture;
 
+/// The key of the benchmark's own server.
+const BENCH_KEY: &str = "bench-key-0123456789abcdef";
+
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
     let rank = ((samples.len() as f64 - 1.0) * p).round() as usize;
@@ -62,6 +65,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve::bind(ServeOptions {
         ephemeral: true,
+        auth: serve::Auth::Keys(vec![BENCH_KEY.to_owned()]),
         ..ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf())
     })
     .await
@@ -71,7 +75,7 @@ async fn main() {
     let serving = tokio::spawn(server.serve(async move {
         let _ = stopped.await;
     }));
-    let porter = Porter::builder().base_url(&base).build().unwrap();
+    let porter = Porter::builder().base_url(&base).api_key(BENCH_KEY).build().unwrap();
 
     // Warm-up: builds the host image once.
     let warm = porter.sandboxes().create(SandboxSpec::new("host").command(["true"])).await.unwrap();
