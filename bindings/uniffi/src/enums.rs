@@ -275,3 +275,27 @@ mod tests {
         );
     }
 }
+
+received_enum! {
+    /// The state of a process (an extension of the local server).
+    ProcessState {
+        /// Still running.
+        Running,
+        /// Ended on its own; `exitCode` holds its status.
+        Exited,
+        /// Ended by a signal; `signal` names it when known.
+        Killed,
+        /// Its deadline passed and the server killed its whole process tree (exit code 124).
+        TimedOut,
+    }
+}
+
+received_enum! {
+    /// Which stream a piece of a process's output came from.
+    OutputStreamName {
+        /// Standard output, or the terminal of a process started with a pty.
+        Stdout,
+        /// Standard error.
+        Stderr,
+    }
+}

@@ -98,6 +98,16 @@ pub enum NativeError {
         /// The response body (JSON text for JSON bodies), when there was one.
         body: Option<String>,
     },
+    /// The server does not offer this (an extension of the local server, such as processes).
+    #[error("{detail}")]
+    Unsupported {
+        /// What went wrong and what to use instead.
+        detail: String,
+        /// The HTTP status, when the server answered.
+        status: Option<u16>,
+        /// The response body (JSON text for JSON bodies), when there was one.
+        body: Option<String>,
+    },
     /// The caller passed something unusable (negative offset, a closed client…).
     #[error("{detail}")]
     InvalidArgument {
@@ -128,6 +138,7 @@ impl From<Error> for NativeError {
             ErrorKind::Config => Self::Config { detail, status, body },
             ErrorKind::Decode => Self::Decode { detail, status, body },
             ErrorKind::InvalidArgument => Self::InvalidArgument { detail, status, body },
+            ErrorKind::Unsupported => Self::Unsupported { detail, status, body },
             // `Api`, and any kind a newer core adds: a generic API error keeps status and body.
             _ => Self::Api { detail, status, body },
         }
@@ -176,6 +187,7 @@ mod tests {
             (ErrorKind::Config, "Config"),
             (ErrorKind::Decode, "Decode"),
             (ErrorKind::InvalidArgument, "InvalidArgument"),
+            (ErrorKind::Unsupported, "Unsupported"),
         ] {
             let error = NativeError::from(Error::new(kind, "why"));
             assert!(format!("{error:?}").starts_with(name), "{kind}: {error:?}");

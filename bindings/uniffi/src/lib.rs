@@ -15,6 +15,7 @@
 mod client;
 mod enums;
 mod errors;
+mod process;
 mod records;
 mod sandbox;
 mod volume;
@@ -26,6 +27,7 @@ pub use client::{
 };
 pub use enums::*;
 pub use errors::NativeError;
+pub use process::{NativeOutputStream, NativeProcess, OutputChunk, ProcessStatus};
 pub use records::*;
 pub use sandbox::NativeSandbox;
 pub use volume::{NativeChunkStream, NativeFileIterator, NativeVolume};
@@ -51,8 +53,12 @@ mod tests {
     /// fails at run time with "there is no reactor running".
     #[test]
     fn every_impl_export_names_the_tokio_runtime() {
-        let sources =
-            [include_str!("client.rs"), include_str!("sandbox.rs"), include_str!("volume.rs")];
+        let sources = [
+            include_str!("client.rs"),
+            include_str!("sandbox.rs"),
+            include_str!("volume.rs"),
+            include_str!("process.rs"),
+        ];
         let mut impls = 0;
         for source in sources {
             let lines: Vec<&str> = source.lines().collect();
@@ -65,6 +71,6 @@ mod tests {
                 }
             }
         }
-        assert_eq!(impls, 8, "every exported impl block is checked");
+        assert_eq!(impls, 10, "every exported impl block is checked");
     }
 }

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use porter_sandbox::{ExecOptions, LogsQuery, Sandbox};
+use porter_sandbox::{ExecOptions, LogsQuery, ProcessSpec, Sandbox};
 
 use crate::{
     enums::{SandboxesSource, StatusResponsePhase},
-    errors::Result,
+    errors::{Result, invalid},
+    process::NativeProcess,
     records::{ExecResponse, LogLine, StatusResponse, StringMap},
 };
 
@@ -81,6 +82,47 @@ impl NativeSandbox {
         options.env = env.map(|e| e.0).unwrap_or_default();
         options.stdin = stdin;
         Ok(self.inner.exec_with(command, options).await?.into())
+    }
+
+    /// Starts a process (an extension of the local server): its id at once, output readable
+    /// from any offset, optional open stdin, a terminal of `cols` x `rows` when `pty` is set,
+    /// a deadline in seconds enforced by the server.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn start(
+        &self,
+        command: Vec<String>,
+        timeout_seconds: Option<f64>,
+        workdir: Option<String>,
+        env: Option<StringMap>,
+        stdin: bool,
+        pty_cols: Option<u16>,
+        pty_rows: Option<u16>,
+    ) -> Result<Arc<NativeProcess>> {
+        let mut spec = ProcessSpec::new(command).stdin(stdin);
+        if let Some(seconds) = timeout_seconds {
+            spec = spec.timeout(std::time::Duration::try_from_secs_f64(seconds).map_err(|_| {
+                invalid(format!(
+                    "process timeout must be a finite number of seconds > 0, not {seconds}"
+                ))
+            })?);
+        }
+        spec.workdir = workdir;
+        spec.env = env.map(|e| e.0).unwrap_or_default();
+        if pty_cols.is_some() || pty_rows.is_some() {
+            let default = porter_sandbox::DEFAULT_TERMINAL;
+            spec = spec.pty(pty_cols.unwrap_or(default.cols), pty_rows.unwrap_or(default.rows));
+        }
+        Ok(NativeProcess::wrap(self.inner.start(spec).await?))
+    }
+
+    /// The process `exec_id` of this sandbox, with its status.
+    pub async fn process(&self, exec_id: String) -> Result<Arc<NativeProcess>> {
+        Ok(NativeProcess::wrap(self.inner.process(&exec_id).await?))
+    }
+
+    /// The sandbox's processes, newest first.
+    pub async fn processes(&self) -> Result<Vec<Arc<NativeProcess>>> {
+        Ok(self.inner.processes().await?.into_iter().map(NativeProcess::wrap).collect())
     }
 
     /// The log lines: the workload's output and every exec's, oldest first.

@@ -65,6 +65,13 @@ class DecodeException(message: String, status: Int? = null, body: String? = null
 class InvalidArgumentException(message: String, status: Int? = null, body: String? = null) :
     SandboxException(message, status, body)
 
+/**
+ * The server does not offer this: processes are an extension of the local porter-sandbox server;
+ * [Sandbox.exec] runs a command to its end on any server.
+ */
+class UnsupportedException(message: String, status: Int? = null, body: String? = null) :
+    SandboxException(message, status, body)
+
 /** The exception of this package for an error of the native layer. */
 internal fun NativeException.toSandboxException(): SandboxException = when (this) {
     is NativeException.Authentication -> AuthenticationException(detail, status?.toInt(), body)
@@ -77,6 +84,7 @@ internal fun NativeException.toSandboxException(): SandboxException = when (this
     is NativeException.Config -> ConfigException(detail, status?.toInt(), body)
     is NativeException.Decode -> DecodeException(detail, status?.toInt(), body)
     is NativeException.InvalidArgument -> InvalidArgumentException(detail, status?.toInt(), body)
+    is NativeException.Unsupported -> UnsupportedException(detail, status?.toInt(), body)
 }
 
 /** Runs a native call, rethrowing its error as this package's [SandboxException]. */

@@ -113,6 +113,39 @@ class Sandbox internal constructor(private val inner: NativeSandbox) {
         inner.execWith(command, timeout?.toDouble(DurationUnit.SECONDS), workdir, env, stdin)
     }
 
+    /**
+     * Starts a process (an extension of the local server; [UnsupportedException] at once on a
+     * server without it): it gets its id at once and outlives this call. [timeout] is a deadline
+     * the server enforces (the whole tree is killed, state `TIMED_OUT`, exit code 124); [stdin]
+     * keeps standard input open for [Process.writeStdin]; [pty] runs it in a terminal of
+     * [cols] x [rows].
+     */
+    suspend fun start(
+        command: List<String>,
+        timeout: Duration? = null,
+        workdir: String? = null,
+        env: Map<String, String>? = null,
+        stdin: Boolean = false,
+        pty: Boolean = false,
+        cols: Int = 80,
+        rows: Int = 24,
+    ): Process {
+        require(!pty || (cols in 1..1000 && rows in 1..1000)) { "cols and rows are 1 to 1000" }
+        val native = ffi {
+            inner.start(
+                command, timeout?.toDouble(DurationUnit.SECONDS), workdir, env, stdin,
+                if (pty) cols.toUShort() else null, if (pty) rows.toUShort() else null,
+            )
+        }
+        return Process(native)
+    }
+
+    /** The process [execId] of this sandbox, with its status. */
+    suspend fun process(execId: String): Process = Process(ffi { inner.process(execId) })
+
+    /** The sandbox's processes, newest first. */
+    suspend fun processes(): List<Process> = ffi { inner.processes() }.map(::Process)
+
     /** Runs `command` with its arguments: `exec("sh", "-c", "echo hi")`. See [exec]. */
     suspend fun exec(vararg command: String): ExecResponse = exec(command.toList())
 

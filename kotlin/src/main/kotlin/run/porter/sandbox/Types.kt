@@ -94,3 +94,15 @@ typealias VolumeSpecType = run.porter.sandbox.ffi.VolumeSpecType
 
 /** Kind of an existing volume. */
 typealias VolumeType = run.porter.sandbox.ffi.VolumeType
+
+/** The status of a process: state, exit code, signal, byte counts, times. */
+typealias ProcessStatus = run.porter.sandbox.ffi.ProcessStatus
+
+/** A piece of a process's output: its stream, its bytes and its offset in the output. */
+typealias OutputChunk = run.porter.sandbox.ffi.OutputChunk
+
+/** The state of a process: running, exited, killed or timed out. */
+typealias ProcessState = run.porter.sandbox.ffi.ProcessState
+
+/** Which stream a piece of output came from: standard output (or a terminal) or standard error. */
+typealias OutputStreamName = run.porter.sandbox.ffi.OutputStreamName
