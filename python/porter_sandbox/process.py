@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from . import _convert, _native
+from ._native import NativeProcess
 from ._models import ExecRequest, ProcessStatus
 from .enums import OutputStreamName
 
@@ -105,27 +106,27 @@ def _start_args(
 
 
 class _ProcessBase:
-    _native: _native.NativeProcess
+    _handle: NativeProcess
 
-    def __init__(self, native: _native.NativeProcess) -> None:
-        self._native = native
+    def __init__(self, handle: NativeProcess) -> None:
+        self._handle = handle
 
     @property
     def id(self) -> str:
         """The process id (``exec_id``): give it to ``sandbox.process(id)`` to reach the
         process again, from any client."""
-        return self._native.id
+        return self._handle.id
 
     @property
     def sandbox_id(self) -> str:
         """The id of the sandbox it runs in."""
-        return self._native.sandbox_id
+        return self._handle.sandbox_id
 
     @property
     def last_status(self) -> ProcessStatus | None:
         """The last status read (by :meth:`status`, :meth:`wait`, :meth:`poll` or the end of
         an output stream), without a request."""
-        wire = self._native.last_status()
+        wire = self._handle.last_status()
         return None if wire is None else _status(wire)
 
     def __repr__(self) -> str:
@@ -144,41 +145,41 @@ class Process(_ProcessBase):
         return self._output(_offset(offset))
 
     def _output(self, offset: int) -> Iterator[OutputChunk]:
-        chunks = self._native.output(offset)
+        chunks = self._handle.output(offset)
         while (item := chunks.next()) is not None:
             yield _chunk(item)
 
     def write_stdin(self, data: bytes | bytearray | memoryview | str) -> None:
         """Writes ``data`` (``str`` is encoded as UTF-8) to its standard input; the process
         must have been started with ``stdin=True``. Never retried."""
-        self._native.write_stdin(_stdin(data))
+        self._handle.write_stdin(_stdin(data))
 
     def close_stdin(self) -> None:
         """Closes its standard input: the process reads end-of-file."""
-        self._native.close_stdin()
+        self._handle.close_stdin()
 
     def wait(self, timeout: float | None = None) -> ProcessStatus:
         """Waits until it has ended and returns its final status. After ``timeout`` seconds
         (``None``: no limit) raises :class:`SandboxTimeoutError`; the process keeps running."""
-        return _status(self._native.wait(timeout))
+        return _status(self._handle.wait(timeout))
 
     def poll(self) -> int | None:
         """Its exit code once it has ended (128 + the signal when killed, 124 at its
         deadline), else ``None``."""
-        code: int | None = self._native.poll()
+        code: int | None = self._handle.poll()
         return code
 
     def status(self) -> ProcessStatus:
         """Reads its status now."""
-        return _status(self._native.status())
+        return _status(self._handle.status())
 
     def kill(self, signal: str | int = "SIGKILL") -> None:
         """Sends ``signal`` (``"SIGTERM"``, ``"TERM"``, ``15``…) to its whole process tree."""
-        self._native.kill(str(signal))
+        self._handle.kill(str(signal))
 
     def resize(self, cols: int, rows: int) -> None:
         """Resizes its terminal (a process started with ``pty``)."""
-        self._native.resize(cols, rows)
+        self._handle.resize(cols, rows)
 
 
 class AsyncProcess(_ProcessBase):
@@ -193,38 +194,38 @@ class AsyncProcess(_ProcessBase):
         return self._output(_offset(offset))
 
     async def _output(self, offset: int) -> AsyncIterator[OutputChunk]:
-        chunks = self._native.output(offset)
+        chunks = self._handle.output(offset)
         while (item := await chunks.next_async()) is not None:
             yield _chunk(item)
 
     async def write_stdin(self, data: bytes | bytearray | memoryview | str) -> None:
         """Writes ``data`` (``str`` is encoded as UTF-8) to its standard input; the process
         must have been started with ``stdin=True``. Never retried."""
-        await self._native.write_stdin_async(_stdin(data))
+        await self._handle.write_stdin_async(_stdin(data))
 
     async def close_stdin(self) -> None:
         """Closes its standard input: the process reads end-of-file."""
-        await self._native.close_stdin_async()
+        await self._handle.close_stdin_async()
 
     async def wait(self, timeout: float | None = None) -> ProcessStatus:
         """Waits until it has ended and returns its final status. After ``timeout`` seconds
         (``None``: no limit) raises :class:`SandboxTimeoutError`; the process keeps running."""
-        return _status(await self._native.wait_async(timeout))
+        return _status(await self._handle.wait_async(timeout))
 
     async def poll(self) -> int | None:
         """Its exit code once it has ended (128 + the signal when killed, 124 at its
         deadline), else ``None``."""
-        code: int | None = await self._native.poll_async()
+        code: int | None = await self._handle.poll_async()
         return code
 
     async def status(self) -> ProcessStatus:
         """Reads its status now."""
-        return _status(await self._native.status_async())
+        return _status(await self._handle.status_async())
 
     async def kill(self, signal: str | int = "SIGKILL") -> None:
         """Sends ``signal`` (``"SIGTERM"``, ``"TERM"``, ``15``…) to its whole process tree."""
-        await self._native.kill_async(str(signal))
+        await self._handle.kill_async(str(signal))
 
     async def resize(self, cols: int, rows: int) -> None:
         """Resizes its terminal (a process started with ``pty``)."""
-        await self._native.resize_async(cols, rows)
+        await self._handle.resize_async(cols, rows)
