@@ -1,4 +1,5 @@
-"""Quickstart: a sandbox, a command, its logs, a volume with files, and the async client.
+"""Quickstart: a sandbox, a command, its logs, a process, a volume with files, and the async
+client.
 
 Run against a local server::
 
@@ -18,7 +19,9 @@ from porter_sandbox import (
     Porter,
     Sandbox,
     SandboxError,
+    ProcessState,
     StatusResponsePhase,
+    UnsupportedError,
     Volume,
 )
 
@@ -44,6 +47,16 @@ def sync_demo() -> None:
         print("exit", result.exit_code, "stdout", result.stdout.strip())
         for line in sandbox.logs(limit=5):
             print(f"  [{line.level.value}] {line.line}")
+
+        try:
+            proc = sandbox.start(["sh", "-c", "echo working; echo done >&2"], timeout=60)
+            for chunk in proc.output(offset=0):
+                print(f"  {chunk.stream.value}@{chunk.offset}: {chunk.data!r}")
+            status = proc.wait(timeout=30.0)
+            assert status.state is ProcessState.EXITED
+            print("process", proc.id, "exit", status.exit_code, "polled", proc.poll())
+        except UnsupportedError as error:  # a server without the process extension
+            print("no processes:", error)
 
         mine = porter.sandboxes.list(tags={"example": "quickstart"})
         print("tagged sandboxes:", [s.id for s in mine])
@@ -75,6 +88,12 @@ async def async_demo() -> None:
         )
         statuses = await asyncio.gather(*(s.refresh() for s in sandboxes))
         print("async phases:", [s.phase.value for s in statuses])
+        await sandboxes[0].wait_until_running(timeout=60)
+        proc = await sandboxes[0].start(["cat"], stdin=True)
+        await proc.write_stdin(b"echoed\n")
+        await proc.close_stdin()
+        print("async output:", [chunk.data async for chunk in proc.output()])
+        print("async exit:", (await proc.wait()).exit_code)
         await asyncio.gather(*(s.terminate() for s in sandboxes))
 
 

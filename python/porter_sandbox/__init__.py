@@ -20,6 +20,7 @@ from ._errors import (
     SandboxError,
     SandboxTimeoutError,
     ServerError,
+    UnsupportedError,
 )
 from ._models import (
     CountPoint,
@@ -37,6 +38,7 @@ from ._models import (
     LookupResult,
     MetricSummaryResponse,
     Pagination,
+    ProcessStatus,
     ReadinessResponse,
     SandboxDomainSpec,
     SandboxEgressSpec,
@@ -63,6 +65,8 @@ from ._native import __version__ as __version__
 from .enums import (
     FilterValuesResponsePhases,
     LogLineLevel,
+    OutputStreamName,
+    ProcessState,
     SandboxDomainSpecVisibility,
     SandboxesPhase,
     SandboxesSource,
@@ -80,6 +84,7 @@ from .enums import (
 )
 from .healthz import AsyncHealthz, Healthz
 from .porter import AsyncPorter, Porter
+from .process import AsyncProcess, OutputChunk, Process
 from .readyz import AsyncReadyz, Readyz
 from .sandbox import AsyncSandbox, Sandbox
 from .sandboxes import AsyncSandboxes, Sandboxes
@@ -125,6 +130,14 @@ __all__ = [
     "ObjectVolume",
     "AsyncObjectVolume",
     "VolumeFile",
+    # processes (an extension of the local server)
+    "Process",
+    "AsyncProcess",
+    "OutputChunk",
+    "ProcessStatus",
+    "ProcessState",
+    "OutputStreamName",
+    "UnsupportedError",
     # binary content
     "BinaryContent",
     "ContentRange",

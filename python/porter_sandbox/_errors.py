@@ -16,6 +16,7 @@ when the server answered, and ``kind``, the Rust core's error kind, the same in 
 ``network``            the request could not be delivered or the answer read      SandboxError
 ``decode``             a successful answer did not have the expected shape        SandboxError
 ``invalid_argument``   the caller passed something unusable                       SandboxError
+``unsupported``        the server lacks the extension the call needs              UnsupportedError
 ``config``             the client could not be configured                         ValueError (no kind)
 =====================  =========================================================  ======================
 
@@ -31,6 +32,7 @@ __all__ = [
     "SandboxError",
     "SandboxTimeoutError",
     "ServerError",
+    "UnsupportedError",
     "error_for_status",
 ]
 
@@ -92,6 +94,14 @@ class SandboxTimeoutError(SandboxError):
     """The call did not finish within its timeout; it is never retried."""
 
     _default_kind = "timeout"
+
+
+class UnsupportedError(SandboxError):
+    """The server does not offer what the call needs: processes (``Sandbox.start``, ``process``,
+    ``processes``) are an extension of the local porter-sandbox server. Raised at once, before
+    any other request; ``Sandbox.exec`` works on every server."""
+
+    _default_kind = "unsupported"
 
 
 def error_for_status(status_code: int, body: object | None, message: str) -> SandboxError:

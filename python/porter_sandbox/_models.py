@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from .enums import (
     FilterValuesResponsePhases,
     LogLineLevel,
+    ProcessState,
     SandboxDomainSpecVisibility,
     SnapshotMode,
     SnapshotStatus,
@@ -60,6 +61,7 @@ __all__ = [
     "LookupResult",
     "MetricSummaryResponse",
     "Pagination",
+    "ProcessStatus",
     "ReadinessResponse",
     "SandboxDomainSpec",
     "SandboxEgressSpec",
@@ -480,6 +482,31 @@ class ExecResponse(BaseModel):
     #: processes were killed (exit code 124); ``False`` from ``Sandbox.exec``, ``None`` when the
     #: server did not say.
     timed_out: bool | None = None
+
+
+class ProcessStatus(BaseModel):
+    """The status of a process started with ``Sandbox.start`` (extension of the local server).
+    Timestamps are RFC 3339 strings; offsets count bytes of the combined output."""
+
+    exec_id: str
+    sandbox_id: str
+    command: list[str]
+    state: ProcessState
+    #: 128 + the signal when killed by one, 124 at its deadline; ``None`` while it runs.
+    exit_code: int | None = None
+    #: The signal that ended it (``"SIGKILL"``…), when one did.
+    signal: str | None = None
+    timed_out: bool
+    pty: bool
+    stdin_open: bool
+    started_at: str
+    ended_at: str | None = None
+    stdout_bytes: int
+    stderr_bytes: int
+    #: Offset of the first byte still kept (older output was dropped at the retention limit).
+    output_start: int
+    #: Offset just past the last byte written.
+    output_end: int
 
 
 class ExecTarget(BaseModel):

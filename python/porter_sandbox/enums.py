@@ -1,4 +1,5 @@
-"""The 16 string enums of the Porter Sandbox API.
+"""The 16 string enums of the Porter Sandbox API, and the 2 of the local server's process
+extension (:class:`ProcessState`, :class:`OutputStreamName`).
 
 Members are ``str`` instances equal to their wire values (``phase == "running"``); ``.value`` is
 the wire value and ``str(member)`` is ``ClassName.MEMBER``.
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FilterValuesResponsePhases",
     "LogLineLevel",
+    "OutputStreamName",
+    "ProcessState",
     "SandboxDomainSpecVisibility",
     "SandboxMetric",
     "SandboxesPhase",
@@ -57,6 +60,23 @@ class LogLineLevel(_StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
+
+
+class OutputStreamName(_StrEnum):
+    """Which stream a chunk of process output came from (a terminal has only ``stdout``).
+    Extension of the local server."""
+
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+class ProcessState(_StrEnum):
+    """The state of a process started with ``Sandbox.start``. Extension of the local server."""
+
+    RUNNING = "running"
+    EXITED = "exited"
+    KILLED = "killed"
+    TIMED_OUT = "timed_out"
 
 
 class SandboxDomainSpecVisibility(_StrEnum):

@@ -9,6 +9,7 @@ from typing import Any
 
 from ._models import ExecRequest, ExecResponse, LogLine, StatusResponse
 from .enums import StatusResponsePhase
+from .process import AsyncProcess, Process, _start_args
 from .resources import AsyncSandboxes as AsyncSandboxesResource
 from .resources import Sandboxes as SandboxesResource
 
@@ -135,6 +136,40 @@ class Sandbox(_SandboxState):
         )
         return _result(wire)
 
+    def start(
+        self,
+        command: Sequence[str],
+        *,
+        timeout: float | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: bool = False,
+        pty: bool | tuple[int, int] = False,
+    ) -> Process:
+        """Starts ``command`` (an argv; no shell) as a process and returns it at once, with its
+        id; it runs on its own: read its output with ``output()``, wait for it with ``wait()``.
+        Never retried. Processes are an extension of the local server: any other server raises
+        :class:`UnsupportedError` at once.
+
+        ``timeout`` (seconds, > 0): a deadline enforced by the server, which then kills the
+        process's whole tree (state ``timed_out``, exit code 124; its output stays readable).
+        ``workdir``: an absolute directory to run in. ``env``: variables merged over the
+        sandbox's. ``stdin=True`` keeps standard input open for ``write_stdin()`` until
+        ``close_stdin()``. ``pty=True`` runs it in an 80x24 terminal (or give ``(cols, rows)``);
+        its output is then one ``stdout`` stream."""
+        args = _start_args(command, timeout, workdir, env, stdin, pty)
+        return Process(self._resource._native.start_process(self.id, *args))
+
+    def process(self, exec_id: str) -> Process:
+        """The process ``exec_id`` of this sandbox (started by any client), with its status
+        read; :class:`NotFoundError` when there is none."""
+        return Process(self._resource._native.get_process(self.id, exec_id))
+
+    def processes(self) -> builtins.list[Process]:
+        """The sandbox's processes, running and ended, newest first, each with its status
+        read."""
+        return [Process(p) for p in self._resource._native.list_processes(self.id)]
+
 
 class AsyncSandbox(_SandboxState):
     """A sandbox (async): its id, the last status read, and what can be done with it."""
@@ -230,3 +265,38 @@ class AsyncSandbox(_SandboxState):
             self.id, request.command, timeout, workdir, env, stdin
         )
         return _result(wire)
+
+    async def start(
+        self,
+        command: Sequence[str],
+        *,
+        timeout: float | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        stdin: bool = False,
+        pty: bool | tuple[int, int] = False,
+    ) -> AsyncProcess:
+        """Starts ``command`` (an argv; no shell) as a process and returns it at once, with its
+        id; it runs on its own: read its output with ``output()``, wait for it with ``wait()``.
+        Never retried. Processes are an extension of the local server: any other server raises
+        :class:`UnsupportedError` at once.
+
+        ``timeout`` (seconds, > 0): a deadline enforced by the server, which then kills the
+        process's whole tree (state ``timed_out``, exit code 124; its output stays readable).
+        ``workdir``: an absolute directory to run in. ``env``: variables merged over the
+        sandbox's. ``stdin=True`` keeps standard input open for ``write_stdin()`` until
+        ``close_stdin()``. ``pty=True`` runs it in an 80x24 terminal (or give ``(cols, rows)``);
+        its output is then one ``stdout`` stream."""
+        args = _start_args(command, timeout, workdir, env, stdin, pty)
+        return AsyncProcess(await self._resource._native.start_process_async(self.id, *args))
+
+    async def process(self, exec_id: str) -> AsyncProcess:
+        """The process ``exec_id`` of this sandbox (started by any client), with its status
+        read; :class:`NotFoundError` when there is none."""
+        return AsyncProcess(await self._resource._native.get_process_async(self.id, exec_id))
+
+    async def processes(self) -> builtins.list[AsyncProcess]:
+        """The sandbox's processes, running and ended, newest first, each with its status
+        read."""
+        natives = await self._resource._native.list_processes_async(self.id)
+        return [AsyncProcess(p) for p in natives]

@@ -42,10 +42,17 @@ EXPECTED_ALL = {
     "VolumeType",
 }  # fmt: skip
 
+# The process extension of the local server, beyond the official package's 81 names.
+EXPECTED_EXTENSIONS = {
+    "Process", "AsyncProcess", "OutputChunk", "ProcessStatus", "ProcessState",
+    "OutputStreamName", "UnsupportedError",
+}  # fmt: skip
 
-def test_all_has_exactly_the_81_names() -> None:
-    assert len(porter_sandbox.__all__) == 81
-    assert set(porter_sandbox.__all__) == EXPECTED_ALL
+
+def test_all_has_exactly_the_81_names_and_the_extensions() -> None:
+    assert len(EXPECTED_ALL) == 81
+    assert len(porter_sandbox.__all__) == 81 + len(EXPECTED_EXTENSIONS)
+    assert set(porter_sandbox.__all__) == EXPECTED_ALL | EXPECTED_EXTENSIONS
     for name in porter_sandbox.__all__:
         assert getattr(porter_sandbox, name) is not None
 
@@ -66,6 +73,7 @@ def test_ci_install_smoke_import() -> None:
         ("porter_sandbox.healthz", ["Healthz", "AsyncHealthz"]),
         ("porter_sandbox.readyz", ["Readyz", "AsyncReadyz"]),
         ("porter_sandbox.sandbox", ["Sandbox", "AsyncSandbox"]),
+        ("porter_sandbox.process", ["Process", "AsyncProcess", "OutputChunk"]),
         (
             "porter_sandbox.volume",
             ["Volume", "ObjectVolume", "AsyncVolume", "AsyncObjectVolume", "VolumeFile",
@@ -78,10 +86,12 @@ def test_ci_install_smoke_import() -> None:
              "AsyncVolumes", "Healthz", "AsyncHealthz", "Readyz", "AsyncReadyz"],
         ),
         ("porter_sandbox._models", ["Volume", "SandboxSpec", "StatusResponse", "Error"]),
-        ("porter_sandbox.enums", ["StatusResponsePhase", "VolumeType"]),
+        ("porter_sandbox.enums", ["StatusResponsePhase", "VolumeType", "ProcessState",
+                                  "OutputStreamName"]),
         (
             "porter_sandbox._errors",
-            ["SandboxError", "SandboxTimeoutError", "NotFoundError", "error_for_status"],
+            ["SandboxError", "SandboxTimeoutError", "NotFoundError", "UnsupportedError",
+             "error_for_status"],
         ),
         (
             "porter_sandbox._config",
@@ -158,8 +168,18 @@ def test_signatures() -> None:
     assert inspect.isasyncgenfunction(porter_sandbox.AsyncVolume.stream)
     assert inspect.iscoroutinefunction(porter_sandbox.AsyncPorter.aclose)
     assert not hasattr(porter_sandbox.AsyncPorter, "close")
-    for name in ("refresh", "terminate", "logs", "exec"):
+    for name in ("refresh", "terminate", "logs", "exec", "start", "process", "processes"):
         assert inspect.iscoroutinefunction(getattr(porter_sandbox.AsyncSandbox, name))
+    for name in ("write_stdin", "close_stdin", "wait", "poll", "status", "kill", "resize"):
+        assert inspect.iscoroutinefunction(getattr(porter_sandbox.AsyncProcess, name))
+        assert not inspect.iscoroutinefunction(getattr(porter_sandbox.Process, name))
+    assert [n for n, k, _ in params(porter_sandbox.Sandbox.start)[2:] if k == "KEYWORD_ONLY"] == [
+        "timeout", "workdir", "env", "stdin", "pty",
+    ]  # fmt: skip
+    assert params(porter_sandbox.AsyncSandbox.start) == params(porter_sandbox.Sandbox.start)
+    assert params(porter_sandbox.Process.output)[1] == ("offset", "POSITIONAL_OR_KEYWORD", 0)
+    assert params(porter_sandbox.Process.kill)[1] == ("signal", "POSITIONAL_OR_KEYWORD", "SIGKILL")
+    assert params(porter_sandbox.Process.wait)[1] == ("timeout", "POSITIONAL_OR_KEYWORD", None)
 
 
 def test_enums_are_str_enums() -> None:
@@ -178,7 +198,9 @@ def test_enums_are_str_enums() -> None:
     assert VolumeObjectSpecAccess.WRITE_ONLY_NEW_FILES.value == "write_only_new_files"
     enums = [n for n in porter_sandbox.__all__ if isinstance(getattr(porter_sandbox, n), type)
              and issubclass(getattr(porter_sandbox, n), __import__("enum").Enum)]  # fmt: skip
-    assert len(enums) == 16
+    assert len(enums) == 16 + 2  # the official ones and the process extension's
+    assert porter_sandbox.ProcessState.TIMED_OUT == "timed_out"
+    assert [m.value for m in porter_sandbox.OutputStreamName] == ["stdout", "stderr"]
     for name in enums:
         for member in getattr(porter_sandbox, name):
             assert member.value == member.name.lower()
@@ -191,6 +213,7 @@ ERROR_CLASSES = [
     porter_sandbox.RateLimitError,
     porter_sandbox.ServerError,
     porter_sandbox.SandboxTimeoutError,
+    porter_sandbox.UnsupportedError,
 ]
 
 

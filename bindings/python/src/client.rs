@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use porter_sandbox::{
-    ExecOptions, Porter,
+    ExecOptions, Porter, ProcessSpec,
     api::{ListSandboxesParams, SandboxFilter},
     config::{Config, ConfigOptions},
     types::{
@@ -280,6 +280,40 @@ endpoints! {
         options.env = env.into_iter().flatten().collect();
         options.stdin = stdin;
         async move { Out::json(&sandbox.exec_with(command, options).await?) }
+    }
+
+    /// Starts the argv `command` as a process (`Sandbox::start`): a `NativeProcess`. `pty`
+    /// is the terminal's `(cols, rows)`, `None` for none. Never retried.
+    fn start_process / start_process_async(
+        id: String,
+        command: Vec<String>,
+        timeout_seconds: Option<f64>,
+        workdir: Option<String>,
+        env: Option<std::collections::HashMap<String, String>>,
+        stdin: bool,
+        pty: Option<(u16, u16)>,
+    ) |this| {
+        let sandbox = this.porter.sandboxes().handle(id);
+        let mut spec = ProcessSpec::new(command).stdin(stdin);
+        spec.timeout = timeout(timeout_seconds)?;
+        spec.workdir = workdir;
+        spec.env = env.into_iter().flatten().collect();
+        if let Some((cols, rows)) = pty {
+            spec = spec.pty(cols, rows);
+        }
+        async move { Ok(Out::Process(sandbox.start(spec).await?)) }
+    }
+
+    /// The process `exec_id` of the sandbox `id` (`Sandbox::process`): a `NativeProcess`.
+    fn get_process / get_process_async(id: String, exec_id: String) |this| {
+        let sandbox = this.porter.sandboxes().handle(id);
+        async move { Ok(Out::Process(sandbox.process(&exec_id).await?)) }
+    }
+
+    /// The processes of the sandbox `id`, newest first (`Sandbox::processes`).
+    fn list_processes / list_processes_async(id: String) |this| {
+        let sandbox = this.porter.sandboxes().handle(id);
+        async move { Ok(Out::Processes(sandbox.processes().await?)) }
     }
 
     /// `GET /v1/sandbox/{id}/metrics-summary`.

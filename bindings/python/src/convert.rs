@@ -8,7 +8,7 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use porter_sandbox::{BinaryContent, Error, VolumeFile};
+use porter_sandbox::{BinaryContent, Error, OutputChunk, Process, VolumeFile};
 use pyo3::{
     exceptions::{PyTypeError, PyValueError},
     prelude::*,
@@ -16,6 +16,8 @@ use pyo3::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Number, Value};
+
+use crate::process::NativeProcess;
 
 /// What a core operation hands back to Python.
 pub enum Out {
@@ -31,6 +33,12 @@ pub enum Out {
     File(VolumeFile),
     /// Several listed files.
     Files(Vec<VolumeFile>),
+    /// A process handle (a `NativeProcess`).
+    Process(Process),
+    /// Several process handles.
+    Processes(Vec<Process>),
+    /// A piece of process output: `(stream, data, offset)`.
+    Chunk(OutputChunk),
     /// The end of a stream (`None`).
     End,
 }
@@ -64,6 +72,19 @@ impl<'py> IntoPyObject<'py> for Out {
                 let items =
                     files.iter().map(|f| file_to_py(py, f)).collect::<PyResult<Vec<_>>>()?;
                 Ok(PyList::new(py, items)?.into_any())
+            }
+            Self::Process(process) => Ok(Bound::new(py, NativeProcess::new(process))?.into_any()),
+            Self::Processes(processes) => {
+                let items = processes
+                    .into_iter()
+                    .map(|p| Bound::new(py, NativeProcess::new(p)))
+                    .collect::<PyResult<Vec<_>>>()?;
+                Ok(PyList::new(py, items)?.into_any())
+            }
+            Self::Chunk(chunk) => {
+                Ok((chunk.stream.as_str(), PyBytes::new(py, &chunk.data), chunk.offset)
+                    .into_pyobject(py)?
+                    .into_any())
             }
         }
     }

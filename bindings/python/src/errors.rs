@@ -20,6 +20,7 @@ pub fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::RateLimit => "RateLimitError",
         ErrorKind::Server => "ServerError",
         ErrorKind::Timeout => "SandboxTimeoutError",
+        ErrorKind::Unsupported => "UnsupportedError",
         _ => "SandboxError",
     }
 }

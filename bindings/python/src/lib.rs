@@ -13,6 +13,7 @@ mod body;
 mod client;
 mod convert;
 mod errors;
+mod process;
 mod run;
 mod volume;
 
@@ -36,6 +37,9 @@ fn native_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<volume::NativeVolume>()?;
     m.add_class::<volume::NativeStream>()?;
+    m.add_class::<process::NativeProcess>()?;
+    let terminal = porter_sandbox::DEFAULT_TERMINAL;
+    m.add("DEFAULT_TERMINAL_SIZE", (terminal.cols, terminal.rows))?;
     m.add_function(wrap_pyfunction!(client::resolve_config, m)?)?;
     m.add_function(wrap_pyfunction!(volume::normalize_path, m)?)?;
     m.add_function(wrap_pyfunction!(volume::join_path, m)?)?;

@@ -26,7 +26,8 @@ pub struct NativeStream {
 }
 
 impl NativeStream {
-    fn new(items: impl Stream<Item = CoreResult> + Send + 'static) -> Self {
+    /// A stream of `items`, pulled one at a time.
+    pub fn new(items: impl Stream<Item = CoreResult> + Send + 'static) -> Self {
         Self { inner: Arc::new(tokio::sync::Mutex::new(Some(Box::pin(items)))) }
     }
 
