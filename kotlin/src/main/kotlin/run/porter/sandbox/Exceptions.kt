@@ -65,6 +65,23 @@ class DecodeException(message: String, status: Int? = null, body: String? = null
 class InvalidArgumentException(message: String, status: Int? = null, body: String? = null) :
     SandboxException(message, status, body)
 
+/**
+ * A sandbox awaited with [Sandbox.waitUntilRunning] reached a terminal phase instead. The
+ * message says how it ended: the phase, the termination reason, the exit code and the last log
+ * lines; [body] is its status as JSON.
+ *
+ * @property sandboxStatus the sandbox's final status, when it could be read back.
+ */
+class SandboxTerminalException(
+    message: String,
+    status: Int? = null,
+    body: String? = null,
+    val sandboxStatus: StatusResponse? = null,
+) : SandboxException(message, status, body) {
+    /** The terminal phase the sandbox reached (`FAILED`, `SUCCEEDED`, `TERMINATED`). */
+    val phase: StatusResponsePhase? get() = sandboxStatus?.phase
+}
+
 /** The exception of this package for an error of the native layer. */
 internal fun NativeException.toSandboxException(): SandboxException = when (this) {
     is NativeException.Authentication -> AuthenticationException(detail, status?.toInt(), body)
@@ -77,6 +94,8 @@ internal fun NativeException.toSandboxException(): SandboxException = when (this
     is NativeException.Config -> ConfigException(detail, status?.toInt(), body)
     is NativeException.Decode -> DecodeException(detail, status?.toInt(), body)
     is NativeException.InvalidArgument -> InvalidArgumentException(detail, status?.toInt(), body)
+    is NativeException.SandboxTerminal ->
+        SandboxTerminalException(detail, status?.toInt(), body, sandbox)
 }
 
 /** Runs a native call, rethrowing its error as this package's [SandboxException]. */

@@ -31,6 +31,7 @@ class ErrorsTest {
         is ConfigException -> "config"
         is DecodeException -> "decode"
         is InvalidArgumentException -> "invalid_argument"
+        is SandboxTerminalException -> "sandbox_terminal"
     }
 
     @Test
