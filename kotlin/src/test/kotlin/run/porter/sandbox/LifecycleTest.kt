@@ -177,7 +177,7 @@ class LifecycleTest {
         val again = porter.sandboxes.getOrCreate(name, idle)
         assertEquals(ids.single(), again.id)
         assertNotNull(again.phase, "an existing sandbox comes with its status")
-        assertEquals(name, porter.sandboxes.getById(again.id).name)
+        assertEquals(name, porter.sandboxes.getById(again.id).status?.name)
         again.terminate()
     }
 
