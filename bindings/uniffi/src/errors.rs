@@ -2,9 +2,7 @@
 //! message, the HTTP status and the response body. The Kotlin layer turns every variant into
 //! its own class of the sealed `SandboxException` hierarchy.
 
-use porter_sandbox::{DecodedBody, Error, ErrorKind, types};
-
-use crate::records::StatusResponse;
+use porter_sandbox::{DecodedBody, Error, ErrorKind};
 
 /// A failed call. `detail` is the message (the server's `error` string for HTTP errors); the
 /// field cannot be called `message` because Kotlin exceptions already have one.
@@ -111,7 +109,8 @@ pub enum NativeError {
         body: Option<String>,
     },
     /// A sandbox awaited as running reached a terminal phase first; `detail` carries the
-    /// phase, the termination reason, the exit code and the last log lines.
+    /// phase, the termination reason, the exit code and the last log lines, `body` the final
+    /// status as JSON (read it with `sandbox_status_from_json`).
     #[error("{detail}")]
     SandboxTerminal {
         /// What went wrong.
@@ -120,8 +119,6 @@ pub enum NativeError {
         status: Option<u16>,
         /// The sandbox's status as JSON text.
         body: Option<String>,
-        /// The sandbox's status (the one that ended the wait), when it could be read back.
-        sandbox: Option<StatusResponse>,
     },
 }
 
@@ -143,18 +140,7 @@ impl From<Error> for NativeError {
             ErrorKind::Config => Self::Config { detail, status, body },
             ErrorKind::Decode => Self::Decode { detail, status, body },
             ErrorKind::InvalidArgument => Self::InvalidArgument { detail, status, body },
-            ErrorKind::SandboxTerminal => {
-                // The core puts the final status in the body.
-                let sandbox = match error.body() {
-                    Some(DecodedBody::Json(value)) => {
-                        serde_json::from_value::<types::StatusResponse>(value.clone())
-                            .ok()
-                            .map(StatusResponse::from)
-                    }
-                    _ => None,
-                };
-                Self::SandboxTerminal { detail, status, body, sandbox }
-            }
+            ErrorKind::SandboxTerminal => Self::SandboxTerminal { detail, status, body },
             // `Api`, and any kind a newer core adds: a generic API error keeps status and body.
             _ => Self::Api { detail, status, body },
         }
@@ -208,24 +194,5 @@ mod tests {
             assert!(format!("{error:?}").starts_with(name), "{kind}: {error:?}");
             assert_eq!(error.to_string(), "why");
         }
-    }
-
-    #[test]
-    fn sandbox_terminal_carries_the_final_status() {
-        let status = serde_json::json!({
-            "id": "sb-1", "name": "sb-1", "image": "host", "phase": "failed",
-            "created_at": "2026-01-01T00:00:00Z", "exit_code": 3, "host": "",
-            "termination_reason": "workload_exited",
-        });
-        let error = Error::new(ErrorKind::SandboxTerminal, "sandbox sb-1 ended failed")
-            .with_body(Some(DecodedBody::Json(status)));
-        let NativeError::SandboxTerminal { detail, sandbox: Some(sandbox), body: Some(_), .. } =
-            NativeError::from(error)
-        else {
-            panic!("a terminal sandbox must map to SandboxTerminal with its status");
-        };
-        assert_eq!(detail, "sandbox sb-1 ended failed");
-        assert_eq!(sandbox.id, "sb-1");
-        assert_eq!(sandbox.exit_code, Some(3));
     }
 }

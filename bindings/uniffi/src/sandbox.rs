@@ -123,5 +123,7 @@ impl NativeSandbox {
 
 /// A wait limit in milliseconds as a `Duration`; `None` waits without limit.
 fn timeout(timeout_ms: Option<i64>) -> Result<Option<Duration>> {
-    timeout_ms.map(|ms| non_negative(ms, "timeout in milliseconds").map(Duration::from_millis)).transpose()
+    timeout_ms
+        .map(|ms| non_negative(ms, "timeout in milliseconds").map(Duration::from_millis))
+        .transpose()
 }

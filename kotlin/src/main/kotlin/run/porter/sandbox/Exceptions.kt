@@ -68,16 +68,15 @@ class InvalidArgumentException(message: String, status: Int? = null, body: Strin
 /**
  * A sandbox awaited with [Sandbox.waitUntilRunning] reached a terminal phase instead. The
  * message says how it ended: the phase, the termination reason, the exit code and the last log
- * lines; [body] is its status as JSON.
- *
- * @property sandboxStatus the sandbox's final status, when it could be read back.
+ * lines; [body] is its final status as JSON, and [sandboxStatus] the same status typed.
  */
-class SandboxTerminalException(
-    message: String,
-    status: Int? = null,
-    body: String? = null,
-    val sandboxStatus: StatusResponse? = null,
-) : SandboxException(message, status, body) {
+class SandboxTerminalException(message: String, status: Int? = null, body: String? = null) :
+    SandboxException(message, status, body) {
+    /** The sandbox's final status (`null` when [body] is not one). */
+    val sandboxStatus: StatusResponse? by lazy {
+        body?.let { run.porter.sandbox.ffi.sandboxStatusFromJson(it) }
+    }
+
     /** The terminal phase the sandbox reached (`FAILED`, `SUCCEEDED`, `TERMINATED`). */
     val phase: StatusResponsePhase? get() = sandboxStatus?.phase
 }
@@ -94,8 +93,7 @@ internal fun NativeException.toSandboxException(): SandboxException = when (this
     is NativeException.Config -> ConfigException(detail, status?.toInt(), body)
     is NativeException.Decode -> DecodeException(detail, status?.toInt(), body)
     is NativeException.InvalidArgument -> InvalidArgumentException(detail, status?.toInt(), body)
-    is NativeException.SandboxTerminal ->
-        SandboxTerminalException(detail, status?.toInt(), body, sandbox)
+    is NativeException.SandboxTerminal -> SandboxTerminalException(detail, status?.toInt(), body)
 }
 
 /** Runs a native call, rethrowing its error as this package's [SandboxException]. */
