@@ -172,10 +172,23 @@ pub struct NativeSandboxes {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl NativeSandboxes {
-    /// Creates a sandbox; the handle holds only the id until `refresh`.
+    /// Creates a sandbox; the handle holds only the id until `refresh`. The request carries an
+    /// `Idempotency-Key` reused by its retries; a spec with `lease_seconds` has its lease renewed
+    /// by this client while it lives.
     pub async fn create(&self, spec: SandboxSpec) -> Result<Arc<NativeSandbox>> {
         let spec = types::SandboxSpec::from(spec);
         Ok(NativeSandbox::wrap(self.inner.create(spec).await?))
+    }
+
+    /// The live sandbox named `name`, or a new one created from `spec` with that name;
+    /// concurrent callers get the same sandbox.
+    pub async fn get_or_create(
+        &self,
+        name: String,
+        spec: SandboxSpec,
+    ) -> Result<Arc<NativeSandbox>> {
+        let spec = types::SandboxSpec::from(spec);
+        Ok(NativeSandbox::wrap(self.inner.get_or_create(&name, spec).await?))
     }
 
     /// The sandbox named `name`, with its status.

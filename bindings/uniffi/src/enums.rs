@@ -128,6 +128,8 @@ received_enum! {
         LaunchFailed,
         /// Terminated by a user through another path.
         UserTerminated,
+        /// Nobody renewed the sandbox's lease in time (an extension of the local server).
+        LeaseExpired,
     }
 }
 

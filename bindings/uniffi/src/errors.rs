@@ -118,6 +118,18 @@ pub enum NativeError {
         /// The response body (JSON text for JSON bodies), when there was one.
         body: Option<String>,
     },
+    /// A sandbox awaited as running reached a terminal phase first; `detail` carries the
+    /// phase, the termination reason, the exit code and the last log lines, `body` the final
+    /// status as JSON (read it with `sandbox_status_from_json`).
+    #[error("{detail}")]
+    SandboxTerminal {
+        /// What went wrong.
+        detail: String,
+        /// The HTTP status, when the server answered.
+        status: Option<u16>,
+        /// The sandbox's status as JSON text.
+        body: Option<String>,
+    },
 }
 
 impl From<Error> for NativeError {
@@ -139,6 +151,7 @@ impl From<Error> for NativeError {
             ErrorKind::Decode => Self::Decode { detail, status, body },
             ErrorKind::InvalidArgument => Self::InvalidArgument { detail, status, body },
             ErrorKind::Unsupported => Self::Unsupported { detail, status, body },
+            ErrorKind::SandboxTerminal => Self::SandboxTerminal { detail, status, body },
             // `Api`, and any kind a newer core adds: a generic API error keeps status and body.
             _ => Self::Api { detail, status, body },
         }

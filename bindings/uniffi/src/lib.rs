@@ -41,6 +41,13 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
 }
 
+/// A sandbox status from its JSON text (the `body` of a `SandboxTerminal` error); `None` when
+/// the text is not a status.
+#[uniffi::export]
+pub fn sandbox_status_from_json(json: String) -> Option<StatusResponse> {
+    serde_json::from_str::<porter_sandbox::types::StatusResponse>(&json).ok().map(Into::into)
+}
+
 /// The form every volume handle sends a path in (`a/b/` → `/a/b`).
 #[uniffi::export]
 pub fn normalize_path(path: String) -> String {
@@ -51,6 +58,31 @@ pub fn normalize_path(path: String) -> String {
 mod tests {
     /// Every export of an impl block names the tokio runtime: without it the first request
     /// fails at run time with "there is no reactor running".
+    use super::*;
+
+    #[test]
+    fn the_body_of_a_terminal_error_reads_back_as_a_status() {
+        let terminal = porter_sandbox::Error::new(
+            porter_sandbox::ErrorKind::SandboxTerminal,
+            "sandbox sb-1 ended failed",
+        )
+        .with_body(Some(porter_sandbox::DecodedBody::Json(serde_json::json!({
+            "id": "sb-1", "name": "sb-1", "image": "host", "phase": "failed", "host": "",
+            "created_at": "2026-01-01T00:00:00Z", "exit_code": 3,
+            "termination_reason": "workload_exited",
+        }))));
+        let NativeError::SandboxTerminal { detail, body: Some(body), .. } =
+            NativeError::from(terminal)
+        else {
+            panic!("a terminal sandbox must map to SandboxTerminal with its status as the body");
+        };
+        assert_eq!(detail, "sandbox sb-1 ended failed");
+        let status = sandbox_status_from_json(body);
+        assert_eq!(status.as_ref().map(|s| (s.id.as_str(), s.exit_code)), Some(("sb-1", Some(3))));
+        assert_eq!(status.map(|s| s.phase), Some(StatusResponsePhase::Failed));
+        assert!(sandbox_status_from_json("{\"error\":\"x\"}".to_owned()).is_none());
+    }
+
     #[test]
     fn every_impl_export_names_the_tokio_runtime() {
         let sources = [

@@ -121,6 +121,11 @@ pub struct SandboxSpec {
     /// Maximum lifetime in seconds; `null` means no limit.
     #[uniffi(default = None)]
     pub ttl_seconds: Option<i64>,
+    /// Lease in seconds (an extension of the local Porter server): the server terminates the
+    /// sandbox (`LEASE_EXPIRED`) when nobody renews it for this long; the client that created
+    /// it renews it in the background while it lives. `null` means no lease.
+    #[uniffi(default = None)]
+    pub lease_seconds: Option<i64>,
 }
 
 impl From<SandboxSpec> for types::SandboxSpec {
@@ -141,7 +146,7 @@ impl From<SandboxSpec> for types::SandboxSpec {
                 .resources
                 .map(|r| types::SandboxResourcesSpec { cpu: r.cpu, memory: r.memory }),
             ttl_seconds: s.ttl_seconds,
-            lease_seconds: None,
+            lease_seconds: s.lease_seconds,
         }
     }
 }
@@ -347,11 +352,12 @@ mod tests {
             egress: Some(SandboxEgressSpec { allowed_destinations: vec!["1.1.1.1".into()] }),
             resources: Some(SandboxResourcesSpec { cpu: Some("500m".into()), memory: None }),
             ttl_seconds: Some(60),
+            lease_seconds: Some(30),
         };
         let json = serde_json::to_string(&types::SandboxSpec::from(spec)).unwrap_or_default();
         assert_eq!(
             json,
-            r#"{"image":"host","name":"n","tags":{"z":"1","a":"2"},"command":["sleep","1"],"args":["x"],"env":{"z":"1","a":"2"},"env_groups":["g"],"volume_mounts":{"z":"1","a":"2"},"networking":[{"port":8080,"domains":[{"domain":"d.example","visibility":"private"}]}],"egress":{"allowed_destinations":["1.1.1.1"]},"resources":{"cpu":"500m"},"ttl_seconds":60}"#
+            r#"{"image":"host","name":"n","tags":{"z":"1","a":"2"},"command":["sleep","1"],"args":["x"],"env":{"z":"1","a":"2"},"env_groups":["g"],"volume_mounts":{"z":"1","a":"2"},"networking":[{"port":8080,"domains":[{"domain":"d.example","visibility":"private"}]}],"egress":{"allowed_destinations":["1.1.1.1"]},"resources":{"cpu":"500m"},"ttl_seconds":60,"lease_seconds":30}"#
         );
     }
 }

@@ -1,10 +1,11 @@
 //! `NativeSandbox`: the core's `Sandbox` handle (id, cached status, operations).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use porter_sandbox::{ExecOptions, LogsQuery, ProcessSpec, Sandbox};
 
 use crate::{
+    client::non_negative,
     enums::{SandboxesSource, StatusResponsePhase},
     errors::{Result, invalid},
     process::NativeProcess,
@@ -131,6 +132,27 @@ impl NativeSandbox {
         Ok(lines.into_iter().map(LogLine::from).collect())
     }
 
+    /// Polls the status (after 50 ms, doubling, at most 1 s apart) until the sandbox runs and
+    /// returns that status. Fails with `SandboxTerminal` when it reaches a terminal phase first,
+    /// and with `Timeout` when `timeout_ms` elapses first (`null`: no limit).
+    pub async fn wait_until_running(&self, timeout_ms: Option<i64>) -> Result<StatusResponse> {
+        let limit = timeout(timeout_ms)?;
+        Ok(self.inner.wait_until_running(limit).await?.into())
+    }
+
+    /// Polls the status (same schedule) until the sandbox is terminal and returns the
+    /// workload's exit code (137 for a terminated sandbox without one, 1 for a failed one).
+    /// Fails with `Timeout` when `timeout_ms` elapses first (`null`: no limit).
+    pub async fn wait(&self, timeout_ms: Option<i64>) -> Result<i32> {
+        let limit = timeout(timeout_ms)?;
+        Ok(self.inner.wait(limit).await?)
+    }
+
+    /// One status read: the exit code once the sandbox is terminal, `null` while it lives.
+    pub async fn poll(&self) -> Result<Option<i32>> {
+        Ok(self.inner.poll().await?)
+    }
+
     /// Terminates the sandbox, optionally saying who asked; its record and logs stay readable.
     pub async fn terminate(&self, source: Option<SandboxesSource>) -> Result<()> {
         match source {
@@ -139,4 +161,11 @@ impl NativeSandbox {
         }
         Ok(())
     }
+}
+
+/// A wait limit in milliseconds as a `Duration`; `None` waits without limit.
+fn timeout(timeout_ms: Option<i64>) -> Result<Option<Duration>> {
+    timeout_ms
+        .map(|ms| non_negative(ms, "timeout in milliseconds").map(Duration::from_millis))
+        .transpose()
 }

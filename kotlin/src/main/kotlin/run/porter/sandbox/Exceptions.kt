@@ -72,6 +72,22 @@ class InvalidArgumentException(message: String, status: Int? = null, body: Strin
 class UnsupportedException(message: String, status: Int? = null, body: String? = null) :
     SandboxException(message, status, body)
 
+/**
+ * A sandbox awaited with [Sandbox.waitUntilRunning] reached a terminal phase instead. The
+ * message says how it ended: the phase, the termination reason, the exit code and the last log
+ * lines; [body] is its final status as JSON, and [sandboxStatus] the same status typed.
+ */
+class SandboxTerminalException(message: String, status: Int? = null, body: String? = null) :
+    SandboxException(message, status, body) {
+    /** The sandbox's final status (`null` when [body] is not one). */
+    val sandboxStatus: StatusResponse? by lazy {
+        body?.let { run.porter.sandbox.ffi.sandboxStatusFromJson(it) }
+    }
+
+    /** The terminal phase the sandbox reached (`FAILED`, `SUCCEEDED`, `TERMINATED`). */
+    val phase: StatusResponsePhase? get() = sandboxStatus?.phase
+}
+
 /** The exception of this package for an error of the native layer. */
 internal fun NativeException.toSandboxException(): SandboxException = when (this) {
     is NativeException.Authentication -> AuthenticationException(detail, status?.toInt(), body)
@@ -85,6 +101,7 @@ internal fun NativeException.toSandboxException(): SandboxException = when (this
     is NativeException.Decode -> DecodeException(detail, status?.toInt(), body)
     is NativeException.InvalidArgument -> InvalidArgumentException(detail, status?.toInt(), body)
     is NativeException.Unsupported -> UnsupportedException(detail, status?.toInt(), body)
+    is NativeException.SandboxTerminal -> SandboxTerminalException(detail, status?.toInt(), body)
 }
 
 /** Runs a native call, rethrowing its error as this package's [SandboxException]. */

@@ -15,9 +15,10 @@ import run.porter.sandbox.ffi.PorterOptions
  *
  * ```kotlin
  * Porter(baseUrl = "http://127.0.0.1:8080").use { porter ->
- *     val sandbox = porter.sandboxes.create(SandboxSpec(image = "host", command = listOf("sleep", "300")))
- *     println(sandbox.exec("echo", "hello").stdout)
- *     sandbox.terminate()
+ *     porter.sandboxes.create(SandboxSpec(image = "host", command = listOf("sleep", "300"))).use { sandbox ->
+ *         sandbox.waitUntilRunning(60.seconds)
+ *         println(sandbox.exec("echo", "hello").stdout)
+ *     } // terminated here, also on an exception or a cancellation
  * }
  * ```
  *
@@ -26,7 +27,7 @@ import run.porter.sandbox.ffi.PorterOptions
  * @param timeoutMs the default per-call timeout (30 000 ms unless set); exec and file transfers
  *   have none.
  * @param maxRetries retries after a 429, a 5xx or a network error (3 unless set; exec is never
- *   retried).
+ *   retried). A create's retries carry the same `Idempotency-Key` as its first attempt.
  * @throws ConfigException when no base URL can be determined or the API key is malformed.
  */
 class Porter(
@@ -69,7 +70,8 @@ class Porter(
     suspend fun readyz(): ReadinessResponse = ffi { inner.readyz() }
 
     /**
-     * Releases the connection pool. Calls made afterwards, through any namespace or handle of
+     * Releases the connection pool and stops renewing the leases of the sandboxes this client
+     * created with `leaseSeconds`. Calls made afterwards, through any namespace or handle of
      * this client, fail with [InvalidArgumentException]. Calling it again does nothing.
      */
     override fun close() {

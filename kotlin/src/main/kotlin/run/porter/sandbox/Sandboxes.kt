@@ -1,5 +1,7 @@
 package run.porter.sandbox
 
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.withContext
 import run.porter.sandbox.ffi.ListSandboxesParams
 import run.porter.sandbox.ffi.NativeSandbox
 import run.porter.sandbox.ffi.NativeSandboxes
@@ -10,9 +12,22 @@ import kotlin.time.DurationUnit
 class Sandboxes internal constructor(private val inner: NativeSandboxes) {
     /**
      * Creates a sandbox. The handle holds only the id: [Sandbox.phase] and [Sandbox.tags] are
-     * `null` until [Sandbox.refresh].
+     * `null` until [Sandbox.refresh]. Scope it with [Sandbox.use] to have it terminated when the
+     * block ends: `porter.sandboxes.create(spec).use { sandbox -> … }`.
+     *
+     * The request carries an `Idempotency-Key`, reused by its retries, so a retry after a lost
+     * response does not create a second sandbox. With `leaseSeconds` set (an extension of the
+     * local server), this client renews the sandbox's lease in the background for as long as it
+     * is open; once nobody renews it, the server terminates the sandbox (`LEASE_EXPIRED`).
      */
     suspend fun create(spec: SandboxSpec): Sandbox = Sandbox(ffi { inner.create(spec) })
+
+    /**
+     * The live sandbox named [name], or a new one created from [spec] with that name.
+     * Concurrent callers, in this process or another, get the same sandbox.
+     */
+    suspend fun getOrCreate(name: String, spec: SandboxSpec): Sandbox =
+        Sandbox(ffi { inner.getOrCreate(name, spec) })
 
     /** The sandbox named [name], with its status. */
     suspend fun get(name: String): Sandbox = Sandbox(ffi { inner.get(name) })
@@ -167,9 +182,76 @@ class Sandbox internal constructor(private val inner: NativeSandbox) {
      */
     suspend fun terminate(source: SandboxesSource? = null): Unit = ffi { inner.terminate(source) }
 
+    /**
+     * Waits until the sandbox is running and returns that status (also cached). The status is
+     * polled after 50 ms, then twice as long after each poll, at most once a second.
+     *
+     * @param timeout how long to wait; `null` or [Duration.INFINITE] waits without limit.
+     * @throws SandboxTerminalException when the sandbox reaches a terminal phase first; its
+     *   message carries the phase, the termination reason, the exit code and the last log lines.
+     * @throws SandboxTimeoutException when [timeout] elapses first.
+     */
+    suspend fun waitUntilRunning(timeout: Duration? = null): StatusResponse =
+        ffi { inner.waitUntilRunning(timeout.toMillis()) }
+
+    /**
+     * Waits until the sandbox has ended and returns the workload's exit code: its own, else 0
+     * for `SUCCEEDED`, 137 for `TERMINATED` (as a process killed by SIGKILL) and 1 for `FAILED`.
+     * Polls as [waitUntilRunning] does.
+     *
+     * @param timeout how long to wait; `null` or [Duration.INFINITE] waits without limit.
+     * @throws SandboxTimeoutException when [timeout] elapses first.
+     */
+    suspend fun wait(timeout: Duration? = null): Int = ffi { inner.wait(timeout.toMillis()) }
+
+    /** One status read: the exit code once the sandbox has ended (as [wait]), `null` while it lives. */
+    suspend fun poll(): Int? = ffi { inner.poll() }
+
+    /**
+     * Runs [block] with this sandbox and terminates the sandbox when the block ends — normally,
+     * by an exception or by cancellation (the terminate then runs in [NonCancellable]) — and
+     * returns what the block returns:
+     *
+     * ```kotlin
+     * porter.sandboxes.create(spec).use { sandbox ->
+     *     sandbox.waitUntilRunning(60.seconds)
+     *     sandbox.exec("echo", "hi")
+     * }
+     * ```
+     *
+     * The block's own exception is rethrown, with a failed terminate attached as suppressed; a
+     * failed terminate after a successful block is thrown.
+     */
+    suspend inline fun <R> use(block: (Sandbox) -> R): R {
+        var failure: Throwable? = null
+        try {
+            return block(this)
+        } catch (e: Throwable) {
+            failure = e
+            throw e
+        } finally {
+            endScope(failure)
+        }
+    }
+
+    /** The terminate at the end of [use]; `cause` is the block's exception, if it threw. */
+    @PublishedApi
+    internal suspend fun endScope(cause: Throwable?) {
+        try {
+            withContext(NonCancellable) { terminate() }
+        } catch (e: Throwable) {
+            if (cause == null) throw e
+            cause.addSuppressed(e)
+        }
+    }
+
     override fun equals(other: Any?): Boolean = other is Sandbox && other.id == id
 
     override fun hashCode(): Int = id.hashCode()
 
     override fun toString(): String = "Sandbox($id, ${phase?.name?.lowercase() ?: "unknown"})"
 }
+
+/** A wait limit for the native layer: milliseconds, `null` for no limit. */
+private fun Duration?.toMillis(): Long? =
+    if (this == null || isInfinite()) null else inWholeMilliseconds

@@ -31,6 +31,8 @@ class ErrorsTest {
         is ConfigException -> "config"
         is DecodeException -> "decode"
         is InvalidArgumentException -> "invalid_argument"
+        is SandboxTerminalException -> "sandbox_terminal"
+        is UnsupportedException -> "unsupported"
     }
 
     @Test

@@ -16,7 +16,7 @@ object TestServer {
 
     private val dataDir: File = Files.createTempDirectory("porter-sandbox-kotlin-test-").toFile()
     private val stderr: File = File(dataDir, "server.stderr")
-    private val process: Process
+    private val process: java.lang.Process
     val baseUrl: String
 
     init {

@@ -2,20 +2,27 @@
 // (scripts/kotlin.sh builds this project; only Main.kt is run).
 package run.porter.examples.quickstart
 
+import kotlin.time.Duration.Companion.seconds
 import kotlinx.coroutines.runBlocking
 import run.porter.sandbox.*
 
 /** The README's tour of the API. */
 fun readmeTour(): Unit = runBlocking {
     Porter(baseUrl = "http://127.0.0.1:8080").use { porter ->   // or PORTER_SANDBOX_BASE_URL
-        val sandbox = porter.sandboxes.create(
+        // Terminated when the block ends, also on an exception or a cancellation.
+        porter.sandboxes.create(
             SandboxSpec(image = "host", name = "demo", command = listOf("sleep", "300"), tags = mapOf("workflow" to "demo")),
-        )
-        while (sandbox.refresh().phase != StatusResponsePhase.RUNNING) kotlinx.coroutines.delay(200)
-        val result = sandbox.exec("python3", "-c", "print(1 + 1)")   // a non-zero exitCode is a value
-        println("${result.exitCode} ${result.stdout}")
-        sandbox.logs(limit = 20).forEach { println("${it.timestamp} ${it.line}") }
-        println(porter.sandboxes.list(tags = mapOf("workflow" to "demo")).map { it.id })
+        ).use { sandbox ->
+            sandbox.waitUntilRunning(120.seconds)
+            val result = sandbox.exec("python3", "-c", "print(1 + 1)")   // a non-zero exitCode is a value
+            println("${result.exitCode} ${result.stdout}")
+            sandbox.logs(limit = 20).forEach { println("${it.timestamp} ${it.line}") }
+            println(porter.sandboxes.list(tags = mapOf("workflow" to "demo")).map { it.id })
+        }
+        val job = porter.sandboxes.getOrCreate(
+            "nightly", SandboxSpec(image = "host", command = listOf("sh", "-c", "exit 0"), leaseSeconds = 30),
+        )   // ends if this program dies
+        println(job.wait(600.seconds))   // the exit code; poll() → the code or null
 
         val volume = porter.volumes.create("notes")
         volume.writeText("notes/hello.txt", "hi")
@@ -27,6 +34,5 @@ fun readmeTour(): Unit = runBlocking {
         } catch (e: NotFoundException) {
             println("${e.status} ${e.message}")
         }
-        sandbox.terminate()
     }
 }
