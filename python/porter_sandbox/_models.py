@@ -482,6 +482,9 @@ class ExecResponse(BaseModel):
     #: processes were killed (exit code 124); ``False`` from ``Sandbox.exec``, ``None`` when the
     #: server did not say.
     timed_out: bool | None = None
+    #: Extension of the local server: ``True`` when it cut ``stdout`` or ``stderr`` at its
+    #: per-stream output limit (the beginning is kept); ``None`` otherwise.
+    truncated: bool | None = None
 
 
 class ProcessStatus(BaseModel):
