@@ -61,6 +61,8 @@ pub struct HealthResponse {
 
 impl From<types::HealthResponse> for HealthResponse {
     fn from(r: types::HealthResponse) -> Self {
+        // Every field named: a new core field is a compile error here, not a silent gap.
+        let types::HealthResponse { status: _ } = &r;
         Self { status: r.status }
     }
 }
@@ -76,6 +78,8 @@ pub struct ReadinessResponse {
 
 impl From<types::ReadinessResponse> for ReadinessResponse {
     fn from(r: types::ReadinessResponse) -> Self {
+        // Every field named: a new core field is a compile error here, not a silent gap.
+        let types::ReadinessResponse { status: _, active_sandboxes: _ } = &r;
         Self { status: r.status, active_sandboxes: r.active_sandboxes }
     }
 }
@@ -242,6 +246,23 @@ pub struct StatusResponse {
 
 impl From<types::StatusResponse> for StatusResponse {
     fn from(s: types::StatusResponse) -> Self {
+        // Every field named: a new core field is a compile error here, not a silent gap.
+        let types::StatusResponse {
+            id: _,
+            name: _,
+            image: _,
+            tags: _,
+            phase: _,
+            exit_code: _,
+            created_at: _,
+            started_at: _,
+            finished_at: _,
+            termination_reason: _,
+            host: _,
+            internal_address: _,
+            volume_mounts: _,
+            exec_target: _,
+        } = &s;
         Self {
             id: s.id,
             name: s.name,
@@ -294,6 +315,15 @@ pub struct ExecResponse {
 
 impl From<types::ExecResponse> for ExecResponse {
     fn from(r: types::ExecResponse) -> Self {
+        // Every field named: a new core field is a compile error here, not a silent gap.
+        let types::ExecResponse {
+            stdout: _,
+            stderr: _,
+            exit_code: _,
+            exec_id: _,
+            truncated: _,
+            timed_out: _,
+        } = &r;
         Self {
             stdout: r.stdout,
             stderr: r.stderr,
@@ -319,6 +349,8 @@ pub struct LogLine {
 
 impl From<types::LogLine> for LogLine {
     fn from(l: types::LogLine) -> Self {
+        // Every field named: a new core field is a compile error here, not a silent gap.
+        let types::LogLine { timestamp: _, line: _, level: _, exec_id: _ } = &l;
         Self { timestamp: l.timestamp, line: l.line, level: l.level.into(), exec_id: l.exec_id }
     }
 }

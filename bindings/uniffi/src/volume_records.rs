@@ -35,6 +35,17 @@ pub struct VolumeRecord {
 
 impl From<types::VolumeRecord> for VolumeRecord {
     fn from(r: types::VolumeRecord) -> Self {
+        // Every field named: a new core field is a compile error here, not a silent gap.
+        let types::VolumeRecord {
+            id: _,
+            name: _,
+            r#type: _,
+            object: _,
+            path: _,
+            phase: _,
+            attached_to: _,
+            created_at: _,
+        } = &r;
         Self {
             id: r.id,
             name: r.name,
@@ -88,6 +99,8 @@ pub struct VolumeObjectSpec {
 
 impl From<types::VolumeObjectSpec> for VolumeObjectSpec {
     fn from(o: types::VolumeObjectSpec) -> Self {
+        // Every field named: a new core field is a compile error here, not a silent gap.
+        let types::VolumeObjectSpec { bucket: _, prefix: _, access: _, mode: _ } = &o;
         Self {
             bucket: o.bucket,
             prefix: o.prefix,
@@ -176,6 +189,17 @@ pub struct Snapshot {
 
 impl From<types::Snapshot> for Snapshot {
     fn from(s: types::Snapshot) -> Self {
+        // Every field named: a new core field is a compile error here, not a silent gap.
+        let types::Snapshot {
+            id: _,
+            sandbox_id: _,
+            mode: _,
+            status: _,
+            t_created_unix_ms: _,
+            t_ready_unix_ms: _,
+            failure_reason: _,
+            size_bytes: _,
+        } = &s;
         Self {
             id: s.id,
             sandbox_id: s.sandbox_id,
