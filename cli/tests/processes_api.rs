@@ -258,3 +258,25 @@ async fn a_server_crash_mid_stream_loses_no_byte() {
     client.sandboxes().handle(sandbox.id()).terminate().await.unwrap();
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deep_data_directory_does_not_break_process_sockets() {
+    // Socket paths hold at most 107 bytes: the process's sockets must not depend on the depth.
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir =
+        dir.path().join("a-data-directory-whose-path-is-long-enough-to-overflow-a-socket-address");
+    let server = support::start_server_in(dir, data_dir, &[], &[]);
+    let sandbox = running_sandbox(&server).await;
+    let plain = sandbox.start(ProcessSpec::new(["sh", "-c", "echo plain"])).await.unwrap();
+    assert_eq!(collect(&plain, 0).await.0, b"plain\n");
+    let terminal = sandbox.start(ProcessSpec::new(["sh", "-c", "tty"]).pty(80, 24)).await.unwrap();
+    let (out, _) = collect(&terminal, 0).await;
+    assert!(
+        String::from_utf8_lossy(&out).contains("/dev/pts/"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert_eq!(terminal.last_status().unwrap().exit_code, Some(0));
+    sandbox.terminate().await.unwrap();
+    server.stop();
+}

@@ -119,8 +119,18 @@ pub async fn call(dir: &Path, op: Op, payload: &[u8]) -> Result<Vec<u8>, CallErr
 }
 
 /// A connection to the supervisor of `dir`, if one listens.
+///
+/// A socket path holds at most 107 bytes, and a data directory can be deep: the socket is
+/// reached through `/proc/self/fd/N/` of the directory opened here, whatever its length.
 pub async fn connect(dir: &Path) -> Option<UnixStream> {
-    UnixStream::connect(dir.join(super::CONTROL_SOCKET)).await.ok()
+    use std::os::fd::AsRawFd;
+    let flags =
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
+    let handle = rustix::fs::open(dir, flags, rustix::fs::Mode::empty()).ok()?;
+    let path = format!("/proc/self/fd/{}/{}", handle.as_raw_fd(), super::CONTROL_SOCKET);
+    let stream = UnixStream::connect(path).await.ok();
+    drop(handle);
+    stream
 }
 
 /// Subscribes to the output of the supervisor of `dir`: the stream yields end offsets and

@@ -40,6 +40,11 @@ const STDERR_HEAD: usize = 4096;
 pub fn main(dir: &Path) -> i32 {
     // Not fatal: a supervisor started from a shell is already a group leader.
     let _ = rustix::process::setsid();
+    // Its sockets are bound by relative names (a socket path holds at most 107 bytes, and the
+    // data directory may be deep); the engine it runs resolves the console socket here too.
+    if let Err(err) = std::env::set_current_dir(dir) {
+        return fail(dir, &format!("cannot enter {}: {err}", dir.display()));
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => return fail(dir, &format!("cannot start the async runtime: {err}")),
@@ -99,11 +104,11 @@ async fn run(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot write the pid file: {e}"))?;
     let writer = log::Writer::create(dir, spec.retention)
         .map_err(|e| format!("cannot create the output log: {e}"))?;
-    let control = UnixListener::bind(dir.join(CONTROL_SOCKET))
+    let control = UnixListener::bind(CONTROL_SOCKET)
         .map_err(|e| format!("cannot bind the control socket: {e}"))?;
     let console = match spec.pty {
         Some(_) => Some(
-            UnixListener::bind(dir.join(CONSOLE_SOCKET))
+            UnixListener::bind(CONSOLE_SOCKET)
                 .map_err(|e| format!("cannot bind the console socket: {e}"))?,
         ),
         None => None,

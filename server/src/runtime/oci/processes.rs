@@ -55,7 +55,8 @@ pub(super) fn command(
     argv.extend(["exec".to_owned(), "--process".to_owned(), path(&process_file)]);
     argv.extend(["--pid-file".to_owned(), path(&dir.join(PID_FILE))]);
     if terminal.is_some() {
-        argv.extend(["--console-socket".to_owned(), path(&dir.join(CONSOLE_SOCKET))]);
+        // Relative: the supervisor runs the engine from `dir` (socket paths are short).
+        argv.extend(["--console-socket".to_owned(), CONSOLE_SOCKET.to_owned()]);
     }
     argv.push(layout.id.clone());
     Ok(ProcessCommand { argv, cgroup_suffix: format!(":/{CGROUP_PARENT}/{}", layout.id) })

@@ -57,7 +57,7 @@ object TestServer {
             process.destroy()
             if (!process.waitFor(20, TimeUnit.SECONDS)) process.destroyForcibly().waitFor()
         }
-        dataDir.deleteRecursively()
+        if (System.getenv("KEEP_TEST_DATA") == null) dataDir.deleteRecursively()
     }
 }
 
