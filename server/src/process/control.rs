@@ -103,6 +103,9 @@ pub async fn read_message<R: AsyncRead + Unpin>(
 pub enum CallError {
     /// No supervisor answers: the process has ended (or its supervisor died).
     Gone,
+    /// The request reached the supervisor, which ended before answering: the process ended
+    /// meanwhile (a signal that ends it does exactly this).
+    Unanswered,
     /// The supervisor refused the request; the text says why.
     Refused(String),
 }
@@ -114,7 +117,7 @@ pub async fn call(dir: &Path, op: Op, payload: &[u8]) -> Result<Vec<u8>, CallErr
     match read_message(&mut stream).await {
         Ok(Some((0, answer))) => Ok(answer),
         Ok(Some((_, text))) => Err(CallError::Refused(String::from_utf8_lossy(&text).into_owned())),
-        Ok(None) | Err(_) => Err(CallError::Gone),
+        Ok(None) | Err(_) => Err(CallError::Unanswered),
     }
 }
 

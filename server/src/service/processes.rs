@@ -257,7 +257,11 @@ impl Service {
     ) -> ApiResult<()> {
         let number = process::signals::parse(&request.signal).map_err(ApiError::bad_request)?;
         let dir = self.process_dir(id, exec_id)?;
-        self.control(&dir, id, exec_id, control::Op::Signal, &number.to_le_bytes()).await.map(drop)
+        match control::call(&dir, control::Op::Signal, &number.to_le_bytes()).await {
+            // The signal ended the process, whose supervisor then stopped before answering.
+            Ok(_) | Err(control::CallError::Unanswered) => Ok(()),
+            Err(err) => Err(control_error(err, id, exec_id)),
+        }
     }
 
     /// `POST …/resize`.
@@ -282,12 +286,16 @@ impl Service {
         op: control::Op,
         payload: &[u8],
     ) -> ApiResult<Vec<u8>> {
-        control::call(dir, op, payload).await.map_err(|err| match err {
-            control::CallError::Gone => ApiError::conflict(format!(
-                "process {exec_id} in sandbox {id} has ended: read its status and output instead"
-            )),
-            control::CallError::Refused(text) => ApiError::conflict(text),
-        })
+        control::call(dir, op, payload).await.map_err(|err| control_error(err, id, exec_id))
+    }
+}
+
+fn control_error(err: control::CallError, id: &str, exec_id: &str) -> ApiError {
+    match err {
+        control::CallError::Gone | control::CallError::Unanswered => ApiError::conflict(format!(
+            "process {exec_id} in sandbox {id} has ended: read its status and output instead"
+        )),
+        control::CallError::Refused(text) => ApiError::conflict(text),
     }
 }
 
