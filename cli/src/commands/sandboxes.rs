@@ -226,12 +226,20 @@ pub async fn get(porter: &Porter, args: GetArgs) -> CliResult {
         output::json(&status)?;
         return Ok(0);
     }
+    let substitution = super::wait::substitution(&status);
     let phase = status.phase.as_str();
     let optional = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+    let image = match &status.runs_image {
+        Some(runs) => Cell::styled(
+            format!("{} (runs `{runs}` instead: its registry was unreachable)", status.image),
+            Style::Yellow,
+        ),
+        None => status.image.as_str().into(),
+    };
     let mut fields: Vec<(&str, Cell)> = vec![
         ("ID", status.id.as_str().into()),
         ("Name", status.name.as_str().into()),
-        ("Image", status.image.as_str().into()),
+        ("Image", image),
         ("Phase", Cell::styled(phase, output::phase_style(phase))),
         ("Exit code", optional(status.exit_code.map(|c| c.to_string())).into()),
         ("Reason", optional(status.termination_reason.map(|r| r.to_string())).into()),
@@ -244,7 +252,17 @@ pub async fn get(porter: &Porter, args: GetArgs) -> CliResult {
     if !status.host.is_empty() {
         fields.push(("Host", status.host.as_str().into()));
     }
+    if let Some(address) = status.internal_address.as_deref().filter(|a| !a.is_empty()) {
+        // Where the forwarded port answers (from this machine, for a local server).
+        fields.push(("Address", address.into()));
+    }
     output::fields(&fields)?;
+    if let Some(note) = substitution {
+        output::note(format!(
+            "{} {note}",
+            output::paint("warning:", Style::Yellow, output::stderr_color())
+        ));
+    }
     Ok(0)
 }
 
