@@ -169,3 +169,45 @@ fn a_page_past_the_end_says_there_is_no_such_page() {
     assert!(empty.stderr.contains("no sandboxes match"), "{}", empty.stderr);
     cli(&["terminate", &name]).ok();
 }
+
+#[test]
+fn the_server_banner_says_where_everything_is_and_its_log_has_no_colour_codes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let stderr_path = dir.path().join("server.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_porter-sandbox"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--ephemeral", "--data-dir"])
+        .arg(&data_dir)
+        // A discovery file that cannot be written: a warning in the log.
+        .env("PORTER_SANDBOX_DISCOVERY_FILE", "/proc/no-such-dir/local-server.json")
+        .env_remove("PORTER_SANDBOX_SERVER_API_KEYS")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").expect(&line).to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line:?}");
+    // SAFETY: signalling our own child.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(&stderr_path).unwrap();
+    let key_file = data_dir.join("api-key");
+    for part in [
+        format!("porter-sandbox server on {url}"),
+        format!("data directory: {}", data_dir.display()),
+        format!("API key: in {}", key_file.display()),
+        format!("export PORTER_SANDBOX_BASE_URL={url}"),
+        format!("export PORTER_SANDBOX_API_KEY=\"$(cat {})\"", key_file.display()),
+        "clients will not find this server on their own".to_owned(),
+    ] {
+        assert!(log.contains(&part), "{part:?} missing from the server's stderr:\n{log}");
+    }
+    assert!(!log.contains('\x1b'), "colour codes in a log that is not a terminal:\n{log}");
+}
