@@ -86,5 +86,9 @@ fn the_cli_walkthrough_runs_twice_in_a_row() {
             porter.sandboxes().list_all(filter).await
         })
         .unwrap();
-    assert!(live.is_empty(), "sandboxes left running: {:?}", live.iter().map(|s| s.id()).collect::<Vec<_>>());
+    assert!(
+        live.is_empty(),
+        "sandboxes left running: {:?}",
+        live.iter().map(porter_sandbox::Sandbox::id).collect::<Vec<_>>()
+    );
 }

@@ -61,13 +61,13 @@ pub fn from_js_strict<T: DeserializeOwned + Serialize>(
 /// same value after a round trip through the type): its dotted parent path and the key.
 fn dropped_key(given: &Value, kept: &Value, path: &str) -> Option<(String, String)> {
     match (given, kept) {
-        (Value::Object(given), Value::Object(kept)) => given.iter().find_map(|(key, value)| {
-            match kept.get(key) {
+        (Value::Object(given), Value::Object(kept)) => {
+            given.iter().find_map(|(key, value)| match kept.get(key) {
                 None if !value.is_null() => Some((path.to_owned(), key.clone())),
                 None => None,
                 Some(kept) => dropped_key(value, kept, &format!("{path}{key}.")),
-            }
-        }),
+            })
+        }
         (Value::Array(given), Value::Array(kept)) if given.len() == kept.len() => given
             .iter()
             .zip(kept)
