@@ -58,7 +58,7 @@ PY
 
 echo "== the quickstart: a separate Maven project on the installed jar, against a local server"
 source "$root/scripts/lib/local-server.sh"
-start_local_server "$target/debug/porter-sandbox"
+start_local_server "$target/debug/porter-sandbox" --offline-images host
 url="$server_url"
 cd kotlin/examples/quickstart
 mvn_quiet clean package dependency:build-classpath -Dmdep.outputFile=target/classpath.txt

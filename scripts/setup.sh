@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine (which already has the Rust, Python, Node and Java toolchains):
 # the system packages the local sandbox server needs, the Rust components, and the build.
+# Needs root or sudo (apt-get); takes about 5-15 minutes on a fresh machine, mostly the first
+# build. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+    echo "error: setup.sh installs system packages: run it as root or install sudo" >&2
+    exit 1
+fi
+echo "== setup: system packages (root/sudo), Rust components, the build (about 5-15 minutes)"
 
 packages=(crun tini slirp4netns iproute2 util-linux nftables docker-registry umoci skopeo busybox-static apache2-utils e2fsprogs strace)
 missing=()

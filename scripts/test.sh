@@ -25,15 +25,15 @@ bash tests/fuzz/run_schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/porter-sa
 echo "== types build without the HTTP client"
 cargo check -p porter-sandbox --no-default-features
 
-# --- Python package (issue 5): pip install ./python, pytest, stubtest, mypy --strict ----------
+# --- Python package: pip install ./python, pytest, stubtest, mypy --strict ----------
 echo "== the Python package"
 bash scripts/python.sh
 
-# --- Node package (issue 6): npm ci, napi build, tsc --strict on the examples, node --test ------
+# --- Node package: npm ci, napi build, tsc --strict on the examples, node --test ------
 echo "== the Node package"
 bash scripts/node.sh
 
-# --- Kotlin package (issue 8): uniffi library, mvn install with the JUnit tests, the quickstart ----
+# --- Kotlin package: uniffi library, mvn install with the JUnit tests, the quickstart ----
 echo "== the Kotlin package"
 bash scripts/kotlin.sh
 

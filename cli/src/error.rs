@@ -67,6 +67,16 @@ impl Failure {
         self.code
     }
 
+    /// Prints only the hint lines on stderr (after a message printed elsewhere, e.g. by clap).
+    pub fn report_hints(&self) {
+        let color = output::color_enabled(io::stderr().is_terminal());
+        let mut stderr = io::stderr().lock();
+        for hint in &self.hints {
+            let _ =
+                writeln!(stderr, "{} {hint}", output::paint("hint:", output::Style::Dim, color));
+        }
+    }
+
     /// Prints the failure on stderr (nothing for a quiet failure).
     pub fn report(&self) {
         if self.message.is_empty() {

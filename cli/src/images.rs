@@ -63,13 +63,12 @@ pub fn run(command: ImagesCommand) -> ExitCode {
             finish(output::line(json))
         }
         Ok(report) => finish(output::line(format!(
-            "removed {} images and {} layers/blobs ({:.1} MiB); kept {} images and {} blobs \
-                 in use",
-            report.removed_images,
-            report.removed_blobs,
+            "removed {} and {} ({:.1} MiB); kept {} and {} in use",
+            output::count(report.removed_images, "image", "images"),
+            output::count(report.removed_blobs, "layer/blob", "layers/blobs"),
             report.freed_bytes as f64 / (1024.0 * 1024.0),
-            report.kept_images,
-            report.kept_blobs
+            output::count(report.kept_images, "image", "images"),
+            output::count(report.kept_blobs, "blob", "blobs"),
         ))),
         Err(message) => {
             eprintln!("error: {message}");

@@ -13,7 +13,10 @@ mod terminal;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{
+    CommandFactory, Parser, Subcommand,
+    error::{ContextKind, ContextValue, ErrorKind},
+};
 use commands::{
     Action, exec::ExecArgs, logs::LogsArgs, sandboxes, snapshots::SnapshotCommand,
     volumes::VolumeCommand,
@@ -134,8 +137,8 @@ enum Command {
         #[command(subcommand)]
         command: images::ImagesCommand,
     },
-    /// Print a shell completion script (e.g. `porter-sandbox completions bash > \
-    /// /etc/bash_completion.d/porter-sandbox`).
+    /// Print a shell completion script, e.g. `porter-sandbox completions bash >
+    /// /etc/bash_completion.d/porter-sandbox`.
     Completions {
         /// The shell to complete for.
         shell: clap_complete::Shell,
@@ -150,7 +153,10 @@ fn main() -> ExitCode {
         let code = porter_sandbox_server::process::supervisor::main(std::path::Path::new(&dir));
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     let (connection, action) = match cli.command {
         Command::Serve(args) => return serve::run(args),
         Command::Completions { shell } => return completions(shell),
@@ -193,6 +199,49 @@ fn run(connection: ConnectionArgs, action: Action) -> u8 {
             failure.report();
             failure.exit_code()
         }
+    }
+}
+
+/// Prints a parse error (or the help or version asked for) with a hint for the usual slips,
+/// and returns its exit code (2 for a usage error).
+fn usage_error(err: &clap::Error) -> ExitCode {
+    let _ = err.print();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(hint) = usage_hint(err, &args) {
+        error::Failure::new(String::new()).hint(hint).report_hints();
+    }
+    ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2))
+}
+
+/// The hint for a parse error of `args` (the command line without the program), if any.
+fn usage_hint(err: &clap::Error, args: &[String]) -> Option<String> {
+    let subcommand = args.iter().find_map(|a| match a.as_str() {
+        "exec" | "create" | "terminate" => Some(a.as_str()),
+        _ => None,
+    })?;
+    let invalid = match err.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.as_str(),
+        _ => "",
+    };
+    match (err.kind(), subcommand) {
+        (ErrorKind::UnknownArgument, "exec") if !invalid.starts_with('-') => Some(format!(
+            "put the command after `--`: `porter-sandbox exec NAME -- {invalid} …` (or give a \
+             shell string: `porter-sandbox exec NAME -c '{invalid} …'`)"
+        )),
+        (ErrorKind::UnknownArgument, "create") if !invalid.starts_with('-') => Some(format!(
+            "put the command after `--`: `porter-sandbox create IMAGE -- {invalid} …`"
+        )),
+        (ErrorKind::MissingRequiredArgument, "exec") => Some(
+            "give either a command after `--` (`exec NAME -- ls /tmp`) or a shell string with -c \
+             (`exec NAME -c 'ls /tmp | wc -l'`)"
+                .to_owned(),
+        ),
+        (ErrorKind::MissingRequiredArgument, "terminate") => Some(
+            "name the sandboxes to terminate, or pass --all to terminate every running one \
+             (narrowed by --tag, --phase and --older-than; --dry-run lists them first)"
+                .to_owned(),
+        ),
+        _ => None,
     }
 }
 

@@ -67,18 +67,29 @@ pub fn phase_style(phase: &str) -> Style {
     }
 }
 
+/// A JSON error as an I/O error that keeps the kind of the write error beneath it, so a closed
+/// pipe (`| head`) is still recognised as one.
+fn json_error(err: serde_json::Error) -> io::Error {
+    match err.io_error_kind() {
+        Some(kind) => io::Error::new(kind, err),
+        None => io::Error::other(err),
+    }
+}
+
 /// Prints `value` as pretty JSON (the wire shape) and a newline.
 pub fn json<T: Serialize>(value: &T) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::other)?;
-    writeln!(out)
+    serde_json::to_writer_pretty(&mut out, value).map_err(json_error)?;
+    writeln!(out)?;
+    out.flush()
 }
 
 /// Prints `value` as one compact JSON line (JSON Lines, for streams).
 pub fn json_line<T: Serialize>(value: &T) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    serde_json::to_writer(&mut out, value).map_err(io::Error::other)?;
-    writeln!(out)
+    serde_json::to_writer(&mut out, value).map_err(json_error)?;
+    writeln!(out)?;
+    out.flush()
 }
 
 /// Prints one line on stdout.
@@ -206,6 +217,11 @@ pub fn size(bytes: i64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// `1 image`, `2 images`: a count with the noun in the right number.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `k=v,k2=v2`, or `-` when empty.
 pub fn key_values<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
     let joined: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -233,6 +249,13 @@ mod tests {
         assert_eq!(age(&ago(7300)), "2h ago");
         assert_eq!(age(&ago(200_000)), "2d ago");
         assert_eq!(age("not a time"), "not a time");
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(count(1, "image", "images"), "1 image");
+        assert_eq!(count(0, "image", "images"), "0 images");
+        assert_eq!(count(2, "image", "images"), "2 images");
     }
 
     #[test]

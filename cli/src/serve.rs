@@ -96,11 +96,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = parse_interval)]
     metrics_interval: Duration,
     /// What a sandbox gets when its image's registry cannot be reached at all (no DNS, no
-    /// route, connection refused): `host` runs it on the `host` image with a warning in the
-    /// sandbox's log (its `image` still shows what was asked for); `fail` fails it with
-    /// `launch_failed`. A registry that answers — 401, 404, bad digests — always fails the
-    /// sandbox. Images pulled before are used from the cache without a registry either way.
-    #[arg(long, value_name = "host|fail", default_value_t = OfflineImages::Host)]
+    /// route, connection refused — or a misspelt image name on a machine without a route):
+    /// `fail` fails it with `launch_failed` and a reason naming the registry; `host` runs it
+    /// on the `host` image instead, with a warning in the sandbox's log and `runs_image: host`
+    /// in its status (its `image` still shows what was asked for). A registry that answers —
+    /// 401, 404, bad digests — always fails the sandbox. Images pulled before are used from
+    /// the cache without a registry either way.
+    #[arg(long, value_name = "fail|host", default_value_t = OfflineImages::Fail)]
     offline_images: OfflineImages,
     /// A registry (`HOST[:PORT]`) mirroring Docker Hub: Docker Hub images (`python:3.12-slim`)
     /// are pulled from it first, then from Docker Hub if it fails. Registries on loopback

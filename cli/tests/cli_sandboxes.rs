@@ -154,7 +154,7 @@ fn exec_passes_streams_and_exit_codes_through() {
     cli(&["terminate", &name]).ok();
     let stopped = cli(&["exec", &name, "--", "true"]);
     stopped.code(3);
-    assert!(stopped.stderr.contains("is terminated: exec needs a running sandbox"));
+    assert!(stopped.stderr.contains("has been terminated: exec needs a running sandbox"));
     assert!(stopped.stderr.contains("hint:"));
 }
 

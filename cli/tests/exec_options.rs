@@ -1,4 +1,4 @@
-//! The one-shot exec's extension fields (issue 14): a deadline enforced by the server that kills
+//! The one-shot exec's extension fields: a deadline enforced by the server that kills
 //! the command's whole process tree (`timed_out`, exit code 124, the output so far), `workdir`,
 //! `env` merged over the sandbox's, `stdin`; the official request shape unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]

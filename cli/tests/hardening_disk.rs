@@ -1,4 +1,4 @@
-//! Disk limits end to end (issue 12, row 6): a server with its defaults gives every sandbox's
+//! Disk limits end to end: a server with its defaults gives every sandbox's
 //! writable layer and every volume a filesystem of its own, of the default size, and releases
 //! them (loop devices included) on terminate and delete. Tiny limits and ENOSPC are tested at
 //! the service level in `server/tests/hardening_disk.rs`.

@@ -1,4 +1,4 @@
-//! Exec exit codes of programs that cannot run (issue 12): 127 when the program does not
+//! Exec exit codes of programs that cannot run: 127 when the program does not
 //! exist, 126 when it exists but is not executable, as shells and Docker answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 

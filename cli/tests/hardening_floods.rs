@@ -1,4 +1,4 @@
-//! Output floods (issue 12, row 3): a workload or an exec printing a lot keeps the server's
+//! Output floods: a workload or an exec printing a lot keeps the server's
 //! memory, its data directory and its latency bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 

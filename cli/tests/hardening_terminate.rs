@@ -1,6 +1,6 @@
-//! Terminate never answers success without stopping the sandbox and recording it (issue 12,
-//! row 6): when the store cannot be written (a full disk), DELETE stops the container and
-//! answers 5xx; once the store works again, DELETE records the termination.
+//! Terminate never answers success without stopping the sandbox and recording it: when
+//! the store cannot be written (a full disk), DELETE stops the container and answers 5xx;
+//! once the store works again, DELETE records the termination.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod hardening_support;

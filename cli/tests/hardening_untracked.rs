@@ -1,4 +1,4 @@
-//! No sandbox runs untracked (issue 12, row 4): a server starting on a data directory ends
+//! No sandbox runs untracked: a server starting on a data directory ends
 //! every container of its own that its store does not track.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -106,6 +106,7 @@ fn fixtures_parse_into_the_expected_values() {
     assert_eq!(status.termination_reason, Some(StatusResponseTerminationReason::TtlExpired));
     assert_eq!(status.exit_code, Some(137));
     assert_eq!(status.exec_target.unwrap().container_name, "placeholder");
+    assert_eq!(status.runs_image.as_deref(), Some("host"), "the extension field is kept");
 
     let volume: VolumeRecord = roundtrip_fixture("Volume");
     assert_eq!(volume.r#type, VolumeType::Object);

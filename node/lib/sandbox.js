@@ -41,6 +41,15 @@ class Sandbox {
    * command's process tree and answers `timed_out: true`, exit code 124 and the output so far.
    */
   exec(command, options) {
+    if (!Array.isArray(command)) {
+      const shown = typeof command === 'string' ? JSON.stringify(command) : typeof command;
+      return Promise.reject(
+        new TypeError(
+          `exec takes the command as an array (an argv; no shell), not ${shown}: ` +
+            `exec(['echo', 'hi']), or exec(['sh', '-c', 'echo hi | wc -c']) for a shell line`,
+        ),
+      );
+    }
     return run(() => this[kNative].exec(command, options ?? null));
   }
 

@@ -1,4 +1,4 @@
-// The exec extension options (issue 14) against a real `porter-sandbox serve`: a deadline the
+// The exec extension options against a real `porter-sandbox serve`: a deadline the
 // server enforces, workdir, env, stdin, and the official one-argument call unchanged.
 
 import { test, before, after } from 'node:test';

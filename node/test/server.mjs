@@ -1,16 +1,18 @@
-// Starts `porter-sandbox serve` (../target/debug/porter-sandbox, or $PORTER_SANDBOX_BIN) on a free
-// loopback port with a temporary data directory, for the tests and the benchmark.
+// Starts `porter-sandbox serve` ($PORTER_SANDBOX_BIN, else $CARGO_TARGET_DIR/debug/porter-sandbox,
+// else ../target/debug/porter-sandbox) on a free loopback port with a temporary data directory,
+// for the tests and the benchmark.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const serverBinary =
-  process.env.PORTER_SANDBOX_BIN ?? join(here, '..', '..', 'target', 'debug', 'porter-sandbox');
+  process.env.PORTER_SANDBOX_BIN ??
+  join(resolve(here, '..', '..', process.env.CARGO_TARGET_DIR ?? 'target'), 'debug', 'porter-sandbox');
 
 /** Starts a server; resolves `{ baseUrl, stop() }` once it printed its address. */
 export async function startServer({ args = [] } = {}) {
@@ -24,7 +26,9 @@ export async function startServer({ args = [] } = {}) {
   process.env.PORTER_SANDBOX_DISCOVERY_FILE = discoveryFile;
   const child = spawn(
     serverBinary,
-    ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dataDir, 'data'), '--ephemeral', ...args],
+    // Registry images in tests run on the `host` image when no registry is reachable.
+    ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dataDir, 'data'), '--ephemeral',
+      '--offline-images', 'host', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
   );
   let stderr = '';

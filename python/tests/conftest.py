@@ -27,7 +27,8 @@ ENV_VARS = (
 
 def server_binary() -> Path:
     configured = os.environ.get("PORTER_SANDBOX_BIN")
-    binary = Path(configured) if configured else ROOT / "target" / "debug" / "porter-sandbox"
+    target = ROOT / os.environ.get("CARGO_TARGET_DIR", "target")  # an absolute one replaces ROOT
+    binary = Path(configured) if configured else target / "debug" / "porter-sandbox"
     if not binary.exists():
         pytest.fail(f"{binary} is missing: run `cargo build -p porter-sandbox-cli` first")
     return binary
@@ -41,6 +42,8 @@ def base_url() -> Iterator[str]:
     os.environ["PORTER_SANDBOX_DISCOVERY_FILE"] = os.path.join(data, "local-server.json")
     process = subprocess.Popen(
         [str(server_binary()), "serve", "--listen", "127.0.0.1:0", "--ephemeral",
+         # Registry images in tests run on the `host` image when no registry is reachable.
+         "--offline-images", "host",
          "--data-dir", os.path.join(data, "data")],
         stdout=subprocess.PIPE,
         env={**os.environ, "RUST_LOG": "warn"},

@@ -1,4 +1,4 @@
-"""The exec extension options (issue 14): a server-enforced deadline, workdir, env, stdin —
+"""The exec extension options: a server-enforced deadline, workdir, env, stdin —
 sync and async — and the official call shape unchanged."""
 
 from __future__ import annotations

@@ -36,8 +36,13 @@ start_local_server() {
         cat "$server_dir/server.log" >&2
         return 1
     fi
-    server_url="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$server_dir/ready.json")"
-    server_key="$(cat "$server_dir/data/api-key")"
+    server_url="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$server_dir/ready.json")" || server_url=""
+    server_key="$(cat "$server_dir/data/api-key" 2>/dev/null)" || server_key=""
+    if [ -z "$server_url" ]; then
+        echo "error: the local server wrote no URL in its ready file:" >&2
+        cat "$server_dir/server.log" >&2
+        return 1
+    fi
 }
 
 stop_local_server() {

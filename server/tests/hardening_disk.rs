@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Disk limits and the volume files API under abuse (issue 12, rows 6, 13 and 14), through
+//! Disk limits and the volume files API under abuse, through
 //! HTTP against a service built here, so the size limits can be tiny. Needs root (loop mounts);
 //! the sandbox tests also need crun and skip without it.
 

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Isolation of sandboxes from the host's users (issue 12, rows 1, 5, 7 and 9): sandboxes run in
+//! Isolation of sandboxes from the host's users: sandboxes run in
 //! a user namespace mapped to the sandboxes' id range, so neither their root nor their uid 1000
 //! is a host account, and the kernel surface they reach is narrowed. Needs root, crun and tini;
 //! skips (with a message) without them.

@@ -338,11 +338,14 @@ async fn an_unreachable_registry_runs_on_the_host_image_or_fails_as_configured()
     // Nothing listens on this port: connection refused, the "no route to Docker Hub" case.
     let image = format!("127.0.0.1:{}/library/python:3.12-slim", free_port());
 
-    let fallback = Server::start(ImageOptions::default()).await;
+    let fallback =
+        Server::start(ImageOptions { offline: OfflineImages::Host, ..ImageOptions::default() })
+            .await;
     let (sandbox, status, _) = fallback.settle(&image).await;
     let logs = log_lines(&sandbox).await;
     assert_running(&status, &logs);
     assert_eq!(status.image, image, "the sandbox still shows what was asked for");
+    assert_eq!(status.runs_image.as_deref(), Some("host"), "and says what it runs instead");
     let warning = logs.iter().find(|(level, _)| *level == LogLineLevel::Warning);
     let (_, warning) = warning.unwrap_or_else(|| panic!("no warning: {logs:#?}"));
     for part in [image.as_str(), "cannot reach", "`host` image", "--offline-images fail"] {
@@ -353,15 +356,17 @@ async fn an_unreachable_registry_runs_on_the_host_image_or_fails_as_configured()
     assert_eq!((out.exit_code, out.stdout.as_str()), (0, "42\n"), "{out:?}");
     fallback.shutdown().await;
 
-    let strict =
-        Server::start(ImageOptions { offline: OfflineImages::Fail, ..ImageOptions::default() })
-            .await;
+    // Failing is the default.
+    let strict = Server::start(ImageOptions::default()).await;
     let (sandbox, status, _) = strict.settle(&image).await;
     assert_eq!(status.phase, StatusResponsePhase::Failed);
     assert_eq!(status.termination_reason, Some(StatusResponseTerminationReason::LaunchFailed));
+    assert_eq!(status.runs_image, None);
     let logs = log_lines(&sandbox).await;
     assert!(
-        logs.iter().any(|(_, l)| l.starts_with("launch failed:") && l.contains("cannot reach")),
+        logs.iter().any(|(_, l)| l.starts_with("launch failed:")
+            && l.contains("cannot reach the registry")
+            && l.contains("--offline-images host")),
         "{logs:#?}"
     );
     strict.shutdown().await;

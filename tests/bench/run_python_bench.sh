@@ -28,7 +28,7 @@ if [ ! -x "$official/bin/python" ]; then
 fi
 
 source "$root/scripts/lib/local-server.sh"
-start_local_server "$bin"
+start_local_server "$bin" --offline-images host
 url="$server_url"
 export PORTER_SANDBOX_API_KEY="$server_key"
 work="$server_dir"

@@ -4,8 +4,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-bin="${1:-$root/target/debug/porter-sandbox}"
-venv="${OFFICIAL_SDK_VENV:-$root/target/official-sdk-venv}"
+target="${CARGO_TARGET_DIR:-$root/target}"
+bin="${1:-$target/debug/porter-sandbox}"
+venv="${OFFICIAL_SDK_VENV:-$target/official-sdk-venv}"
 
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
@@ -14,7 +15,7 @@ fi
 
 # shellcheck source=../../scripts/lib/local-server.sh
 source "$root/scripts/lib/local-server.sh"
-start_local_server "$bin" --metrics-interval 0.5
+start_local_server "$bin" --metrics-interval 0.5 --offline-images host
 
 # The official SDK knows nothing of discovery: it is given the server's generated key the
 # documented way, in PORTER_SANDBOX_API_KEY.

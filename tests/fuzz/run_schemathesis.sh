@@ -23,7 +23,7 @@ fi
 
 # shellcheck source=../../scripts/lib/local-server.sh
 source "$root/scripts/lib/local-server.sh"
-start_local_server "$bin"
+start_local_server "$bin" --offline-images host
 
 # Sandboxes the fuzzer creates run the built-in `host` image: any other reference would make the
 # server pull from a registry, and generated names can be any host on any network.

@@ -14,7 +14,7 @@ use porter_sandbox::{
 use serde_json::Value;
 
 use crate::{
-    convert::{Content, from_js, timeout, to_json},
+    convert::{Content, from_js, from_js_strict, timeout, to_json},
     errors::{IntoJs, invalid},
     options::{
         ListFilesOptions, LogsOptions, MetricsOptions, NameOptions, PathOptions, ReadFileOptions,
@@ -121,7 +121,7 @@ impl NativeClient {
     /// `POST /v1/sandbox/run`.
     #[napi]
     pub async fn create_sandbox(&self, body: Value) -> napi::Result<Value> {
-        let spec: SandboxSpec = from_js(Some(body), "sandbox spec")?;
+        let spec: SandboxSpec = from_js_strict(Some(body), "sandbox spec")?;
         to_json(&self.porter.raw().sandboxes().create_sandbox(&spec).await.js()?)
     }
 
@@ -326,7 +326,7 @@ impl NativeClient {
     /// `sandboxes.create(spec)`: a handle holding only the id.
     #[napi]
     pub async fn create_sandbox_handle(&self, spec: Value) -> napi::Result<NativeSandbox> {
-        let spec: SandboxSpec = from_js(Some(spec), "sandbox spec")?;
+        let spec: SandboxSpec = from_js_strict(Some(spec), "sandbox spec")?;
         Ok(self.porter.sandboxes().create(spec).await.js()?.into())
     }
 
@@ -338,7 +338,7 @@ impl NativeClient {
         name: String,
         spec: Value,
     ) -> napi::Result<NativeSandbox> {
-        let spec: SandboxSpec = from_js(Some(spec), "sandbox spec")?;
+        let spec: SandboxSpec = from_js_strict(Some(spec), "sandbox spec")?;
         Ok(self.porter.sandboxes().get_or_create(&name, spec).await.js()?.into())
     }
 

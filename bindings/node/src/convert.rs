@@ -27,6 +27,133 @@ pub fn from_js<T: DeserializeOwned>(value: Option<Value>, what: &str) -> napi::R
     serde_json::from_value(value).map_err(|e| invalid(format!("invalid {what}: {e}")))
 }
 
+/// [`from_js`] for request bodies whose keys are easy to misspell (specs): a key that `T` does
+/// not know is refused, naming it and the key meant — the wire's snake_case name for a camelCase
+/// one (`volumeMounts` → `volume_mounts`), or the nearest known name for a typo (`comand`). Without
+/// this, serde would drop the key and the request would go out without what it asked for.
+pub fn from_js_strict<T: DeserializeOwned + Serialize>(
+    value: Option<Value>,
+    what: &str,
+) -> napi::Result<T> {
+    let value = value.map_or_else(|| Value::Object(serde_json::Map::new()), integral);
+    let parsed: T = serde_json::from_value(value.clone())
+        .map_err(|e| invalid(format!("invalid {what}: {e}")))?;
+    let kept = serde_json::to_value(&parsed)
+        .map_err(|e| invalid(format!("cannot convert the {what}: {e}")))?;
+    match dropped_key(&value, &kept, "") {
+        None => Ok(parsed),
+        Some((path, key)) => {
+            let known = struct_fields::<T>();
+            let meant = meant_key(&key, if path.is_empty() { known } else { &[] });
+            let mut message = format!("invalid {what}: unknown key `{path}{key}`");
+            if let Some(meant) = meant {
+                message.push_str(&format!("; did you mean `{path}{meant}`?"));
+            }
+            if path.is_empty() && !known.is_empty() {
+                message.push_str(&format!(" (its keys are snake_case: {})", known.join(", ")));
+            }
+            Err(invalid(message))
+        }
+    }
+}
+
+/// The first key of `given` (depth first, `null`s ignored) that is missing from `kept` (the
+/// same value after a round trip through the type): its dotted parent path and the key.
+fn dropped_key(given: &Value, kept: &Value, path: &str) -> Option<(String, String)> {
+    match (given, kept) {
+        (Value::Object(given), Value::Object(kept)) => {
+            given.iter().find_map(|(key, value)| match kept.get(key) {
+                None if !value.is_null() => Some((path.to_owned(), key.clone())),
+                None => None,
+                Some(kept) => dropped_key(value, kept, &format!("{path}{key}.")),
+            })
+        }
+        (Value::Array(given), Value::Array(kept)) if given.len() == kept.len() => given
+            .iter()
+            .zip(kept)
+            .enumerate()
+            .find_map(|(i, (g, k))| dropped_key(g, k, &format!("{path}{i}."))),
+        _ => None,
+    }
+}
+
+/// The key meant by `key`: its snake_case form when it is camelCase, else the known name within
+/// two edits of it.
+fn meant_key(key: &str, known: &[&str]) -> Option<String> {
+    if key.chars().any(|c| c.is_ascii_uppercase()) {
+        let mut snake = String::new();
+        for c in key.chars() {
+            if c.is_ascii_uppercase() {
+                if !snake.is_empty() {
+                    snake.push('_');
+                }
+                snake.push(c.to_ascii_lowercase());
+            } else {
+                snake.push(c);
+            }
+        }
+        return Some(snake);
+    }
+    known
+        .iter()
+        .map(|name| (edit_distance(key, name), *name))
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, name)| name.to_owned())
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(previous + 1).min(row[j] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The field names of the struct `T` deserializes as (empty for other shapes), read from what
+/// its `Deserialize` implementation asks for.
+fn struct_fields<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+
+    impl<'de> de::Deserializer<'de> for Probe<'_> {
+        type Error = de::value::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("probed"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
+}
+
 /// JavaScript has only doubles: a whole number beyond what Node-API turns into an integer
 /// (`2 ** 32` and up) arrives as a float. Whole floats become integers again, so that fields
 /// typed as integers accept them.

@@ -21,25 +21,26 @@ use crate::{
 
 /// Options of `exec`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  \
+#[command(
+    override_usage = "porter-sandbox exec [OPTIONS] <NAME|ID> -- <COMMAND>...\n       \
+                      porter-sandbox exec [OPTIONS] <NAME|ID> -c <SHELL_COMMAND>",
+    group(clap::ArgGroup::new("what").args(["shell", "command"]).required(true)),
+    after_help = "Give either a command after `--` or a shell string with -c.\n\
+    Examples:\n  \
     porter-sandbox exec my-sandbox -- python3 -c 'print(1)'\n  \
     porter-sandbox exec my-sandbox -c 'ls /tmp | wc -l'\n  \
     porter-sandbox exec --timeout 30s -w /work -e DEBUG=1 my-sandbox -- make test\n  \
     porter-sandbox exec -it my-sandbox -- bash\n  \
     porter-sandbox exec --detach my-sandbox -- ./long-job.sh   # prints the exec id for `attach`\n\n\
     Output is streamed as the command writes it (on a server with processes; the local server \
-    has them). The exit code is the command's; 124 when --timeout killed it.")]
+    has them). The exit code is the command's; 124 when --timeout killed it."
+)]
 pub struct ExecArgs {
     /// The sandbox's name or id.
     #[arg(value_name = "NAME|ID")]
     target: String,
     /// Run this string with `sh -c` instead of a command given after `--`.
-    #[arg(
-        short = 'c',
-        value_name = "SHELL_COMMAND",
-        conflicts_with = "command",
-        required_unless_present = "command"
-    )]
+    #[arg(short = 'c', value_name = "SHELL_COMMAND", conflicts_with = "command")]
     shell: Option<String>,
     /// Kill the command (and its children) after this long: `30s`, `5m`, `1h`, or seconds.
     #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
@@ -63,7 +64,7 @@ pub struct ExecArgs {
     #[arg(long, conflicts_with = "tty")]
     json: bool,
     /// The program and its arguments, after `--` (no shell is implied).
-    #[arg(last = true, value_name = "COMMAND", required_unless_present = "shell")]
+    #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
 
@@ -157,9 +158,11 @@ fn exit_code(code: i64) -> u8 {
 }
 
 fn not_running(target: &str, phase: &StatusResponsePhase) -> Failure {
-    let failure =
-        Failure::new(format!("sandbox {target} is {phase}: exec needs a running sandbox"))
-            .code(EXIT_NOT_RUNNING);
+    let failure = Failure::new(format!(
+        "sandbox {target} {}: exec needs a running sandbox",
+        phase.as_state()
+    ))
+    .code(EXIT_NOT_RUNNING);
     if phase.is_terminal() {
         failure.hint(format!(
             "it has finished; `porter-sandbox logs {target}` shows its output, and \

@@ -16,7 +16,8 @@ use crate::{
 
 /// How often `--follow` polls.
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
-/// The limit of each poll after the first (the server returns the most recent lines).
+/// The limit of each poll after the first (the server returns the most recent lines), and the
+/// most lines the server returns at once.
 const FOLLOW_LIMIT: i64 = 10_000;
 
 /// Options of `logs`.
@@ -29,8 +30,8 @@ pub struct LogsArgs {
     /// now (10m, 1h).
     #[arg(long, value_name = "TIME")]
     since: Option<String>,
-    /// Only the most recent N lines [server default: 1000].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
+    /// Only the most recent N lines, at most 10000 (the server's cap) [server default: 1000].
+    #[arg(long, value_name = "N", value_parser = parse_limit)]
     limit: Option<i64>,
     /// Keep printing new lines until the sandbox ends (polls the server).
     #[arg(long, short = 'f')]
@@ -41,6 +42,19 @@ pub struct LogsArgs {
     /// Print the logs response as JSON (with --follow: one log line object per line).
     #[arg(long)]
     json: bool,
+}
+
+/// Parses `--limit`: 1 to [`FOLLOW_LIMIT`], the most the server returns at once; more is refused
+/// rather than silently capped.
+fn parse_limit(text: &str) -> Result<i64, String> {
+    match text.trim().parse::<i64>() {
+        Ok(n) if (1..=FOLLOW_LIMIT).contains(&n) => Ok(n),
+        Ok(n) if n > FOLLOW_LIMIT => Err(format!(
+            "the server returns at most {FOLLOW_LIMIT} lines at once; ask for --limit \
+             {FOLLOW_LIMIT} or less (with --since to choose where they start)"
+        )),
+        _ => Err(format!("expected a number of lines from 1 to {FOLLOW_LIMIT}, got {text:?}")),
+    }
 }
 
 /// `logs`.

@@ -12,7 +12,10 @@ use porter_sandbox::{
         SandboxesPhase, SandboxesSource,
     },
 };
-use porter_sandbox_server::time::{format_micros, now_micros, parse_duration};
+use porter_sandbox_server::{
+    service::quantity,
+    time::{format_micros, now_micros, parse_duration},
+};
 use serde::Serialize;
 
 use super::{parse_key_value, parse_mount, phase_parser};
@@ -37,10 +40,10 @@ pub struct CreateArgs {
     #[arg(long, value_name = "SNAPSHOT_ID", conflicts_with = "image")]
     snapshot: Option<String>,
     /// CPU limit as a Kubernetes quantity ("2", "500m"); the server's default size otherwise.
-    #[arg(long, value_name = "CPU")]
+    #[arg(long, value_name = "CPU", value_parser = parse_cpu)]
     cpu: Option<String>,
-    /// Memory limit as a Kubernetes quantity ("512Mi", "2Gi").
-    #[arg(long, value_name = "MEMORY")]
+    /// Memory limit as a Kubernetes quantity ("512Mi", "2Gi"; "2G" is 10^9 bytes).
+    #[arg(long, value_name = "MEMORY", value_parser = parse_memory)]
     memory: Option<String>,
     /// Expose this port of the workload (1024-65535); the status then says where it is.
     #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(i64).range(1..=65535))]
@@ -128,6 +131,47 @@ pub async fn create(porter: &Porter, args: CreateArgs) -> CliResult {
     Ok(0)
 }
 
+/// Checks `--cpu` before anything is sent, so a wrong unit is a usage error (exit 2).
+fn parse_cpu(text: &str) -> Result<String, String> {
+    quantity::cpu_millis(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| e.replacen("resources.cpu", "--cpu", 1))
+}
+
+/// Checks `--memory` before anything is sent; the message explains the units (Kubernetes
+/// quantities have no `B`: `2GB` is written `2G` or `2Gi`).
+fn parse_memory(text: &str) -> Result<String, String> {
+    match quantity::memory_bytes(text) {
+        Ok(_) => Ok(text.to_owned()),
+        Err(why) => {
+            let trimmed = text.trim();
+            let number_end = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.'));
+            let unit = number_end.map_or("", |i| &trimmed[i..]);
+            let number = number_end.map_or(trimmed, |i| &trimmed[..i]);
+            if unit.is_ascii()
+                && unit.len() > 1
+                && unit.to_ascii_lowercase().ends_with('b')
+                && !number.is_empty()
+            {
+                let prefix = &unit[..1].to_ascii_uppercase().replace('K', "k");
+                let binary = unit[..1].to_ascii_uppercase();
+                Err(format!(
+                    "{text:?} is not a memory quantity: the units are Kubernetes', without a B \
+                     — write {number}{binary}i ({number} {binary}iB, binary) or {number}{prefix} \
+                     (decimal); e.g. 512Mi, 2Gi"
+                ))
+            } else if why.contains("too small") {
+                Err(why.replacen("resources.memory", "--memory", 1))
+            } else {
+                Err(format!(
+                    "{text:?} is not a memory quantity: write bytes with a Kubernetes unit — \
+                     512Mi, 2Gi (binary) or 500M, 2G (decimal)"
+                ))
+            }
+        }
+    }
+}
+
 /// Options of `list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -176,6 +220,15 @@ pub async fn list(porter: &Porter, args: ListArgs) -> CliResult {
         return Ok(0);
     }
     if response.sandboxes.is_empty() {
+        let page = &response.pagination;
+        if page.current_page > 1 && page.current_page > page.total_pages {
+            return Err(Failure::new(format!(
+                "there is no page {} of this listing: it has {}",
+                page.current_page,
+                output::count(usize::try_from(page.total_pages).unwrap_or(0), "page", "pages")
+            ))
+            .hint("leave out --page for the first page, or use --all-pages"));
+        }
         output::note("no sandboxes match");
         return Ok(0);
     }
@@ -226,12 +279,20 @@ pub async fn get(porter: &Porter, args: GetArgs) -> CliResult {
         output::json(&status)?;
         return Ok(0);
     }
+    let substitution = super::wait::substitution(&status);
     let phase = status.phase.as_str();
     let optional = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+    let image = match &status.runs_image {
+        Some(runs) => Cell::styled(
+            format!("{} (runs `{runs}` instead: its registry was unreachable)", status.image),
+            Style::Yellow,
+        ),
+        None => status.image.as_str().into(),
+    };
     let mut fields: Vec<(&str, Cell)> = vec![
         ("ID", status.id.as_str().into()),
         ("Name", status.name.as_str().into()),
-        ("Image", status.image.as_str().into()),
+        ("Image", image),
         ("Phase", Cell::styled(phase, output::phase_style(phase))),
         ("Exit code", optional(status.exit_code.map(|c| c.to_string())).into()),
         ("Reason", optional(status.termination_reason.map(|r| r.to_string())).into()),
@@ -244,12 +305,24 @@ pub async fn get(porter: &Porter, args: GetArgs) -> CliResult {
     if !status.host.is_empty() {
         fields.push(("Host", status.host.as_str().into()));
     }
+    if let Some(address) = status.internal_address.as_deref().filter(|a| !a.is_empty()) {
+        // Where the forwarded port answers (from this machine, for a local server).
+        fields.push(("Address", address.into()));
+    }
     output::fields(&fields)?;
+    if let Some(note) = substitution {
+        output::note(format!(
+            "{} {note}",
+            output::paint("warning:", Style::Yellow, output::stderr_color())
+        ));
+    }
     Ok(0)
 }
 
 /// Options of `terminate`.
 #[derive(Debug, Args)]
+#[command(override_usage = "porter-sandbox terminate [OPTIONS] <NAME|ID>...\n       \
+    porter-sandbox terminate --all [--tag KEY=VALUE] [--phase PHASE] [--older-than DURATION]")]
 pub struct TerminateArgs {
     /// Names or ids of the sandboxes to terminate.
     #[arg(value_name = "NAME|ID", required_unless_present = "all", conflicts_with = "all")]

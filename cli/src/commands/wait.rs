@@ -32,12 +32,18 @@ pub async fn wait_running(sandbox: &Sandbox, timeout: Duration) -> CliResult<()>
         }
     };
     match sandbox.wait_until_running_with(Some(timeout), observe).await {
-        Ok(_) => {
+        Ok(status) => {
             output::note(format!(
                 "{} is running ({:.1}s)",
                 sandbox.id(),
                 started.elapsed().as_secs_f64()
             ));
+            if let Some(note) = substitution(&status) {
+                output::note(format!(
+                    "{} {note}",
+                    output::paint("warning:", output::Style::Yellow, color)
+                ));
+            }
             Ok(())
         }
         Err(err) if err.kind() == ErrorKind::SandboxTerminal => Err(Failure::new(err.message())
@@ -50,6 +56,16 @@ pub async fn wait_running(sandbox: &Sandbox, timeout: Duration) -> CliResult<()>
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// What to tell the user when the sandbox runs another image than it was asked for.
+pub fn substitution(status: &porter_sandbox::types::StatusResponse) -> Option<String> {
+    let runs = status.runs_image.as_deref()?;
+    Some(format!(
+        "it runs the `{runs}` image instead of `{}`: the server could not reach the image's \
+         registry and was started with --offline-images host (`porter-sandbox logs {}` says why)",
+        status.image, status.id
+    ))
 }
 
 /// Options of `wait`.

@@ -1,4 +1,4 @@
-//! Helpers of the hardening tests (issue 12) that the shared harness does not offer.
+//! Helpers of the hardening tests that the shared harness does not offer.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::{path::Path, process::Command};

@@ -59,7 +59,30 @@ pub fn start_server_in(
     spawn(command, dir, data_dir, extra)
 }
 
+/// Starts `porter-sandbox serve` with `extra` arguments and none added: the server's own
+/// defaults (every other starter chooses `--offline-images host`).
+pub fn start_server_with_defaults(extra: &[&str]) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let command = Command::new(env!("CARGO_BIN_EXE_porter-sandbox"));
+    spawn_as_is(command, dir, data_dir, extra)
+}
+
 fn spawn(
+    command: Command,
+    dir: tempfile::TempDir,
+    data_dir: std::path::PathBuf,
+    extra: &[&str],
+) -> TestServer {
+    let mut args = extra.to_vec();
+    // Tests use registry images offline (on the `host` image) unless a test chooses otherwise.
+    if !extra.contains(&"--offline-images") {
+        args.extend(["--offline-images", "host"]);
+    }
+    spawn_as_is(command, dir, data_dir, &args)
+}
+
+fn spawn_as_is(
     mut command: Command,
     dir: tempfile::TempDir,
     data_dir: std::path::PathBuf,

@@ -133,6 +133,20 @@ macro_rules! phase_enum {
             pub fn is_terminal(&self) -> bool {
                 matches!(self, Self::Succeeded | Self::Failed | Self::Terminated)
             }
+
+            /// The phase as the end of a sentence about a sandbox ("sandbox x has failed",
+            /// "sandbox x is still creating"), for messages.
+            #[must_use]
+            pub fn as_state(&self) -> String {
+                match self {
+                    Self::Queued | Self::Creating => format!("is still {}", self.as_str()),
+                    Self::Running => "is running".to_owned(),
+                    Self::Succeeded => "has succeeded (ended)".to_owned(),
+                    Self::Failed => "has failed (ended)".to_owned(),
+                    Self::Terminated => "has been terminated".to_owned(),
+                    Self::Unknown(other) => format!("is in phase {other}"),
+                }
+            }
         }
     };
 }

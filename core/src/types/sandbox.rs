@@ -322,6 +322,11 @@ pub struct StatusResponse {
     /// Where an interactive exec goes; absent until the sandbox has a pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec_target: Option<ExecTarget>,
+    /// Extension (ours; the official SDKs lack it): the image that actually runs when it is not
+    /// `image` — e.g. `host`, when the local server could not reach the registry and was started
+    /// with `--offline-images host`. Absent when the sandbox runs the image it was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs_image: Option<String>,
 }
 
 /// The pod and container that an interactive exec addresses.

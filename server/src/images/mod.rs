@@ -12,8 +12,8 @@
 //!   log, then flattened like the above and keyed by the platform manifest's digest. A pulled
 //!   tag is reused without asking the registry again, except `latest`, which is checked on every
 //!   start (the cached copy is used when the registry cannot be reached). A registry that
-//!   cannot be reached at all puts the sandbox on the `host` image (or fails it; see
-//!   [`OfflineImages`]).
+//!   cannot be reached at all fails the sandbox, or, when the server was told to, puts it on
+//!   the `host` image (see [`OfflineImages`] and [`ResolvedImage::substitute`]).
 //!
 //! Layout of the store: `<root>/rootfs/<hex>/`, `<root>/host/<fingerprint>/`,
 //! `<root>/blobs/sha256/<hex>` (pulled manifests, configs and layers), `<root>/refs/` and
@@ -99,6 +99,9 @@ pub struct ResolvedImage {
     pub mounts: Vec<BindMount>,
     /// The image's runtime defaults.
     pub config: ImageConfig,
+    /// The image that runs instead of `reference` (`host`, under `--offline-images host` with
+    /// the registry unreachable); `None` when the image runs as asked.
+    pub substitute: Option<String>,
 }
 
 /// Why an image could not be resolved. Messages say what was wrong and what to do.
@@ -239,8 +242,14 @@ impl ImageStore {
                              of `{reference}` (the server runs with --offline-images host; \
                              start it with --offline-images fail to fail such sandboxes instead)"
                         )));
-                        self.resolve_host(reference).await
+                        let image = self.resolve_host(reference).await?;
+                        Ok(ResolvedImage { substitute: Some("host".to_owned()), ..image })
                     }
+                    Err(ImageError::Unreachable(why)) => Err(ImageError::Unreachable(format!(
+                        "{why}; check the image name `{reference}` and the server's network (the \
+                         server runs with --offline-images fail, the default; start it with \
+                         --offline-images host to run such sandboxes on the `host` image instead)"
+                    ))),
                     other => other,
                 }
             }
@@ -335,6 +344,7 @@ impl ImageStore {
                 rootfs,
                 mounts: Vec::new(),
                 config: config.image_config(),
+                substitute: None,
             }))
         })
         .await
@@ -369,7 +379,13 @@ impl ImageStore {
         let dirs = self.dirs();
         let config = plan.config.clone();
         let rootfs = blocking(move || flatten::materialize(&dirs, &plan)).await?;
-        Ok(ResolvedImage { reference: reference.to_owned(), rootfs, mounts: Vec::new(), config })
+        Ok(ResolvedImage {
+            reference: reference.to_owned(),
+            rootfs,
+            mounts: Vec::new(),
+            config,
+            substitute: None,
+        })
     }
 
     async fn resolve_host(&self, reference: &str) -> Result<ResolvedImage, ImageError> {
@@ -401,6 +417,7 @@ impl ImageStore {
             rootfs,
             mounts: host::mounts(&host),
             config: host::config(),
+            substitute: None,
         })
     }
 

@@ -10,12 +10,16 @@ pub const ENV_REGISTRY_AUTH: &str = "PORTER_SANDBOX_REGISTRY_AUTH";
 
 /// What a sandbox gets when the registry of its image cannot be reached at all (DNS or
 /// connection failure; refusals such as 401 or 404 always fail the sandbox).
+///
+/// Failing is the default: a typo in an image name (`pyhton:3.12`) looks exactly like an
+/// unreachable registry, and a sandbox must never run another image unless asked to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OfflineImages {
-    /// Run on the `host` image, with a warning in the sandbox's log.
-    #[default]
+    /// Run on the `host` image, with a warning in the sandbox's log and the substitution in its
+    /// status (`runs_image`).
     Host,
     /// Fail the sandbox (`launch_failed`).
+    #[default]
     Fail,
 }
 
@@ -107,7 +111,7 @@ pub(crate) fn normalize_registry(name: &str) -> String {
 /// Settings of the image store.
 #[derive(Debug, Clone, Default)]
 pub struct ImageOptions {
-    /// What to do when a registry is unreachable.
+    /// What to do when a registry is unreachable (default: fail the sandbox).
     pub offline: OfflineImages,
     /// A registry (`host[:port]`) that mirrors Docker Hub: Docker Hub images are pulled from it
     /// first, then from Docker Hub if the mirror fails.

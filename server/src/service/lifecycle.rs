@@ -167,6 +167,12 @@ impl Service {
             .resolve_for(&row.image, Some(id), &notify)
             .await
             .map_err(|e| e.to_string())?;
+        if let Some(substitute) = &image.substitute {
+            // The status must say so: a sandbox never silently runs another image.
+            self.store
+                .set_runs_image(id, substitute)
+                .map_err(|e| format!("cannot record the image the sandbox runs: {e}"))?;
+        }
         let mut spec = self.launch_spec(&row, image)?;
         if let Some(snapshot_id) = &row.snapshot_id {
             spec.layers = self.snapshot_layers(snapshot_id)?;

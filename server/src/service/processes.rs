@@ -48,8 +48,8 @@ impl Service {
         let row = self.sandbox_row(id)?;
         if row.phase != StatusResponsePhase::Running {
             return Err(ApiError::conflict(format!(
-                "sandbox {id} is {}: processes need a running sandbox{}",
-                row.phase,
+                "sandbox {id} {}: processes need a running sandbox{}",
+                row.phase.as_state(),
                 if row.phase.is_terminal() { "" } else { "; wait until its phase is running" }
             )));
         }

@@ -288,8 +288,8 @@ impl Service {
         let row = self.sandbox_row(id)?;
         if row.phase != StatusResponsePhase::Running {
             return Err(ApiError::conflict(format!(
-                "sandbox {id} is {}: exec needs a running sandbox{}",
-                row.phase,
+                "sandbox {id} {}: exec needs a running sandbox{}",
+                row.phase.as_state(),
                 if row.phase.is_terminal() { "" } else { "; wait until its phase is running" }
             )));
         }

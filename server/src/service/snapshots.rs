@@ -62,8 +62,8 @@ impl Service {
         }
         if row.phase != StatusResponsePhase::Running {
             return Err(ApiError::conflict(format!(
-                "sandbox {sandbox_id} is {}: only a running sandbox can be snapshotted{}",
-                row.phase,
+                "sandbox {sandbox_id} {}: only a running sandbox can be snapshotted{}",
+                row.phase.as_state(),
                 if row.phase.is_terminal() { "" } else { "; wait until its phase is running" }
             )));
         }

@@ -17,7 +17,7 @@ use crate::time::{format_micros, now_micros};
 /// The columns [`decode`] reads, in order.
 pub(super) const COLUMNS: &str = "id, name, image, spec_json, phase, exit_code, created_at, \
      started_at, finished_at, termination_reason, host, internal_address, runtime_state_json, \
-     snapshot_id";
+     snapshot_id, runs_image";
 
 /// SQL rank of the stored phase: live phases 0..=2, anything else (terminal) 9, so a
 /// `rank <= new rank` test both forbids going backwards and freezes terminal rows.
@@ -55,6 +55,9 @@ pub struct SandboxRow {
     pub runtime_state: Option<String>,
     /// Snapshot the sandbox was started from.
     pub snapshot_id: Option<String>,
+    /// The image that runs instead of `image` (`host`, after an unreachable registry under
+    /// `--offline-images host`); `None` when the sandbox runs what was asked.
+    pub runs_image: Option<String>,
 }
 
 impl SandboxRow {
@@ -76,6 +79,7 @@ impl SandboxRow {
             host: String::new(),
             internal_address: None,
             runtime_state: None,
+            runs_image: None,
         }
     }
 
@@ -101,6 +105,7 @@ impl SandboxRow {
             internal_address: self.internal_address.clone(),
             volume_mounts: self.spec.volume_mounts.clone(),
             exec_target: None,
+            runs_image: self.runs_image.clone(),
         }
     }
 }
@@ -151,6 +156,7 @@ pub(super) fn decode(r: &Row<'_>) -> StoreResult<SandboxRow> {
         internal_address: r.get(11)?,
         runtime_state: r.get(12)?,
         snapshot_id: r.get(13)?,
+        runs_image: r.get(14)?,
         id,
     })
 }
@@ -211,7 +217,7 @@ impl Store {
             }
             tx.prepare_cached(&format!(
                 "INSERT INTO sandboxes ({COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
             ))?
             .execute(params![
                 row.id,
@@ -228,6 +234,7 @@ impl Store {
                 row.internal_address,
                 row.runtime_state,
                 row.snapshot_id,
+                row.runs_image,
             ])?;
             write_tags(tx, row)?;
             attach_in(tx, &row.id, volume_ids)
@@ -265,7 +272,7 @@ impl Store {
                     "UPDATE sandboxes SET name = ?2, image = ?3, spec_json = ?4, phase = ?5,
                         exit_code = ?6, created_at = ?7, started_at = ?8, finished_at = ?9,
                         termination_reason = ?10, host = ?11, internal_address = ?12,
-                        runtime_state_json = ?13, snapshot_id = ?14
+                        runtime_state_json = ?13, snapshot_id = ?14, runs_image = ?16
                      WHERE id = ?1 AND (phase = ?5 OR {RANK_SQL} <= ?15)"
                 ))?
                 .execute(params![
@@ -284,6 +291,7 @@ impl Store {
                     row.runtime_state,
                     row.snapshot_id,
                     new_rank,
+                    row.runs_image,
                 ])?;
             if changed == 0 {
                 return if exists(tx, &row.id)? { Ok(false) } else { Err(StoreError::NotFound) };
@@ -362,6 +370,19 @@ impl Store {
                     "UPDATE sandboxes SET host = ?2, internal_address = ?3 WHERE id = ?1",
                 )?
                 .execute(params![id, host, internal_address])?;
+            if changed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+    }
+
+    /// Records that the sandbox runs `image` instead of the one it was created with.
+    pub fn set_runs_image(&self, id: &str, image: &str) -> StoreResult<()> {
+        self.write(|tx| {
+            let changed = tx
+                .prepare_cached("UPDATE sandboxes SET runs_image = ?2 WHERE id = ?1")?
+                .execute(params![id, image])?;
             if changed == 0 {
                 return Err(StoreError::NotFound);
             }

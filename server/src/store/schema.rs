@@ -126,6 +126,11 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
     ",
+    // 5: the image a sandbox runs instead of the one asked for (`host`, when its registry was
+    // unreachable and the server runs with `--offline-images host`); NULL when as asked.
+    "
+    ALTER TABLE sandboxes ADD COLUMN runs_image TEXT;
+    ",
 ];
 
 /// The schema version this build writes.

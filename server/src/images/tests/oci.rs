@@ -350,21 +350,29 @@ async fn unreachable_registries_fall_back_to_host_or_fail_and_bad_references_are
     // A loopback port nothing listens on: connection refused, like a machine without a route.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let reference = format!("127.0.0.1:{port}/library/python:3.12-slim");
-    let strict = ImageStore::with_options(
-        tmp.path().join("strict"),
-        ImageOptions { offline: OfflineImages::Fail, ..ImageOptions::default() },
-    );
+    // Failing is the default: the reason names the registry and the setting to change.
+    let strict = ImageStore::new(tmp.path().join("strict"));
     let err = strict.resolve(&reference).await.unwrap_err();
     let ImageError::Unreachable(message) = err else { panic!("{err:?}") };
-    assert!(message.contains(&format!("cannot reach the registry 127.0.0.1:{port}")), "{message}");
+    for part in [
+        format!("cannot reach the registry 127.0.0.1:{port}"),
+        "--offline-images host".to_owned(),
+        format!("check the image name `{reference}`"),
+    ] {
+        assert!(message.contains(&part), "{part:?} missing from {message}");
+    }
 
-    let lenient = store(tmp.path());
+    let lenient = ImageStore::with_options(
+        tmp.path().join("images"),
+        ImageOptions { offline: OfflineImages::Host, ..ImageOptions::default() },
+    );
     let notices = std::sync::Mutex::new(Vec::new());
     let image = lenient
         .resolve_for(&reference, Some("sbx-1"), &|n| notices.lock().unwrap().push(n))
         .await
         .unwrap();
     assert_eq!(image.reference, reference);
+    assert_eq!(image.substitute.as_deref(), Some("host"), "the substitution is reported");
     assert!(image.rootfs.starts_with(tmp.path().join("images/host")), "{image:?}");
     let notices = notices.into_inner().unwrap();
     assert!(

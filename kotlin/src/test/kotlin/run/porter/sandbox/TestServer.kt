@@ -28,7 +28,8 @@ object TestServer {
         val state = File(dataDir, "state").apply { mkdirs() }
         process = ProcessBuilder(
             binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", state.path,
-            "--ephemeral",
+            // Registry images in tests run on the `host` image when no registry is reachable.
+            "--ephemeral", "--offline-images", "host",
         ).redirectError(stderr).also {
             it.environment().putIfAbsent("RUST_LOG", "warn")
             // The key goes through the environment: arguments are visible in `ps`.
