@@ -242,6 +242,10 @@ pub struct StatusResponse {
     pub volume_mounts: Option<StringMap>,
     /// Where an interactive exec goes; absent until the sandbox has a pod.
     pub exec_target: Option<ExecTarget>,
+    /// Extension of the local server: the image that actually runs when it differs from
+    /// `image` (the server substituted `host` for an unreachable registry image).
+    #[uniffi(default = None)]
+    pub runs_image: Option<String>,
 }
 
 impl From<types::StatusResponse> for StatusResponse {
@@ -262,6 +266,7 @@ impl From<types::StatusResponse> for StatusResponse {
             internal_address: _,
             volume_mounts: _,
             exec_target: _,
+            runs_image: _,
         } = &s;
         Self {
             id: s.id,
@@ -282,6 +287,7 @@ impl From<types::StatusResponse> for StatusResponse {
                 pod_name: t.pod_name,
                 container_name: t.container_name,
             }),
+            runs_image: s.runs_image,
         }
     }
 }
