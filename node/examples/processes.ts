@@ -29,13 +29,20 @@ async function processes(sandbox: Sandbox): Promise<void> {
   for await (const chunk of again.output({ offset: 0 })) chunks.push(chunk);
   console.log('replayed:', Buffer.concat(chunks.map((c) => c.data)).toString().trim());
 
-  // A terminal, resized while it runs.
+  // A terminal, resized while it runs; the second loop goes on where the first one left.
   const shell = await sandbox.start(['sh'], { stdin: true, pty: { cols: 100, rows: 30 } });
+  await shell.writeStdin('stty size\n');
+  let screen = '';
+  let end = 0;
+  for await (const chunk of shell.output()) {
+    screen += chunk.data.toString();
+    end = chunk.offset + chunk.data.length;
+    if (screen.includes('30 100')) break;
+  }
   await shell.resize(120, 40);
   await shell.writeStdin('stty size; exit\n');
-  let screen = '';
-  for await (const chunk of shell.output()) screen += chunk.data.toString();
-  console.log('terminal:', screen.includes('40 120') ? '40 120' : screen);
+  for await (const chunk of shell.output({ offset: end })) screen += chunk.data.toString();
+  console.log('terminal:', screen.includes('40 120') ? '30 100 → 40 120' : screen);
 
   // A deadline the server enforces, and a wait that gives up before the process does.
   const slow = await sandbox.start(['sleep', '1000'], { timeoutMs: 1_000 });

@@ -37,8 +37,9 @@ function internalOnly(guard, what) {
 
 /**
  * Pulls a native iterator (`next()` → item or `null`) as an async generator. Leaving a
- * `for await` early (break, return, throw) runs `finally`, which closes the native iterator:
- * its stream and connection are dropped at once, and nothing is left pending.
+ * `for await` early (break, return, throw) runs `finally`, which closes the native iterator
+ * before the loop goes on: its stream and connection are dropped then, not when the garbage
+ * collector finds it, and nothing is left pending.
  */
 async function* drain(iterator, wrap) {
   try {
@@ -48,7 +49,7 @@ async function* drain(iterator, wrap) {
       yield wrap(item);
     }
   } finally {
-    iterator.close().catch(() => {});
+    await iterator.close().catch(() => {});
   }
 }
 

@@ -88,7 +88,7 @@ test('the TypeScript examples type-check (strict) against the installed package 
   assert.match(processes.stdout, /^\[stderr @\d+\] warning$/m);
   assert.match(processes.stdout, /^build: exited 0$/m);
   assert.match(processes.stdout, /^replayed: fed through stdin$/m);
-  assert.match(processes.stdout, /^terminal: 40 120$/m);
+  assert.match(processes.stdout, /^terminal: 30 100 → 40 120$/m);
   assert.match(processes.stdout, /^still running: null$/m);
   assert.match(processes.stdout, /^deadline: timed_out 124 true$/m);
   assert.match(processes.stdout, /^killed: killed$/m);

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -145,8 +146,9 @@ test('a terminal is a tty, 80x24 by default, and sees its resize', async () => {
   const status = proc.lastStatus;
   assert.deepEqual([status.pty, status.exit_code, status.state], [true, 5, 'exited']);
 
-  const sized = await sandbox.start(['stty', 'size'], { pty: { cols: 100, rows: 30 } });
-  assert.match((await collect(sized)).out.toString(), /^30 100\r?\n$/);
+  const sized = await sandbox.start(['sh'], { stdin: true, pty: { cols: 100, rows: 30 } });
+  await sized.writeStdin('stty size; exit\n');
+  assert.match((await collect(sized)).out.toString(), /^30 100\r?$/m);
   await assert.rejects(sandbox.start(['sh'], { pty: { cols: 0, rows: 24 } }), /terminal size/);
 });
 
@@ -188,6 +190,37 @@ test('wait gives up with a timeout error, kill ends it, the listing has it, unkn
   await assert.rejects(sandbox.process('no-such-process'), NotFoundError);
 });
 
+/** Established TCP connections to the server (client ends; the tests' only clients are here). */
+function connectionsToServer() {
+  const port = Number(new URL(server.baseUrl).port).toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f.length > 3 && f[2].endsWith(`:${port}`) && f[3] === '01').length;
+}
+
+test('leaving the output early closes its stream and connection', async () => {
+  const proc = await sandbox.start(['sh', '-c', 'echo hi; sleep 1000']);
+  const baseline = connectionsToServer();
+  const readers = [];
+  for (let i = 0; i < 6; i++) {
+    const reader = proc.output();
+    assert.equal((await reader.next()).value.data.toString(), 'hi\n');
+    readers.push(reader);
+  }
+  // Six streams follow the running process, each on its own connection (an idle one may be reused).
+  assert.ok(connectionsToServer() >= 6, `${connectionsToServer()} connections`);
+  // What `break` in a `for await` does; the native stream is closed when it resolves (without
+  // that, only the garbage collector would close the connections, some time later).
+  for (const reader of readers) assert.deepEqual(await reader.return(), { value: undefined, done: true });
+  const deadline = Date.now() + 2_000;
+  while (connectionsToServer() > baseline + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(connectionsToServer() <= baseline + 1, `${connectionsToServer()} connections left, ${baseline} before`);
+  await proc.kill();
+  await proc.wait({ timeoutMs: 20_000 });
+});
+
 test('leaving a for await early stops the stream and lets node exit', async () => {
   // A separate node process: it must end on its own after the loop, with the process still
   // running in the sandbox and the client never closed.
@@ -214,7 +247,9 @@ test('leaving a for await early stops the stream and lets node exit', async () =
 
 test('a server without processes: UnsupportedError at once', async () => {
   const stub = await startStub((req, res) => {
-    if (req.method === 'POST' && req.url === '/v1/sandbox') return json(res, 200, { id: 'sb-1', name: 'stub' });
+    // Sandboxes can be created (for a handle); everything else is unknown, as on a server that
+    // predates the extensions.
+    if (req.method === 'POST' && req.url === '/v1/sandbox/run') return json(res, 200, { id: 'sb-1', name: 'stub' });
     return json(res, 404, { error: 'not found' });
   });
   const client = new Porter({ baseUrl: stub.baseUrl, apiKey: 'k', maxRetries: 0 });
