@@ -55,7 +55,8 @@ async function processes(sandbox: Sandbox): Promise<void> {
   const ended = await slow.wait();
   console.log('deadline:', ended.state, ended.exit_code, ended.timed_out);
 
-  const sleeper = await sandbox.start(['sleep', '1000']);
+  const sleeper = await sandbox.start(['sh', '-c', 'echo ready; exec sleep 1000']);
+  for await (const _ of sleeper.output()) break; // it runs
   await sleeper.kill();
   console.log('killed:', (await sleeper.wait()).state);
   console.log('listed:', (await sandbox.processes()).length);

@@ -43,6 +43,19 @@ async function collect(proc, offset = 0) {
   return { out: Buffer.concat(out), err: Buffer.concat(err) };
 }
 
+/**
+ * Starts a process that writes a line once it runs, and returns when that line arrived: a signal
+ * is only sent to processes that exist.
+ */
+async function running(command, options) {
+  const proc = await sandbox.start(command, options);
+  for await (const chunk of proc.output()) {
+    assert.ok(chunk.data.length > 0);
+    break;
+  }
+  return proc;
+}
+
 /** `seq from to` output. */
 function lines(from, to) {
   let text = '';
@@ -163,7 +176,7 @@ test('a deadline kills the tree: state timed_out, exit code 124, the output kept
 });
 
 test('wait gives up with a timeout error, kill ends it, the listing has it, unknown ids are not found', async () => {
-  const proc = await sandbox.start(['sleep', '1000'], { workdir: '/tmp', env: { A: 'b' } });
+  const proc = await running(['sh', '-c', 'echo "$A $PWD"; exec sleep 1000'], { workdir: '/tmp', env: { A: 'b' } });
   assert.equal(await proc.poll(), null);
   const started = Date.now();
   await assert.rejects(proc.wait({ timeoutMs: 200 }), (error) => {
@@ -177,9 +190,11 @@ test('wait gives up with a timeout error, kill ends it, the listing has it, unkn
   const status = await proc.wait({ timeoutMs: 20_000 });
   assert.deepEqual([status.state, status.exit_code, status.signal], ['killed', 137, 'SIGKILL']);
 
-  const term = await sandbox.start(['sleep', '1000']);
+  assert.equal((await collect(proc)).out.toString(), 'b /tmp\n');
+
+  const term = await running(['sh', '-c', 'echo up; exec sleep 1000']);
   await term.kill('TERM');
-  assert.deepEqual((({ state, exit_code }) => [state, exit_code])(await term.wait()), ['killed', 143]);
+  assert.deepEqual((({ state, exit_code }) => [state, exit_code])(await term.wait({ timeoutMs: 20_000 })), ['killed', 143]);
   await assert.rejects(term.kill('SIGNOPE'), (error) => error instanceof SandboxError && error.statusCode === 400);
 
   const listed = await sandbox.processes();
