@@ -294,6 +294,77 @@ export interface ExecOptions {
   stdin?: string;
 }
 
+/** State of a process (extension of the local server). */
+export type ProcessState = 'running' | 'exited' | 'killed' | 'timed_out';
+
+/** Which stream a chunk of process output came from (a terminal has only `stdout`). */
+export type OutputStreamName = 'stdout' | 'stderr';
+
+/** Status of a process (extension of the local server; wire names). */
+export interface ProcessStatus {
+  /** The process's id (`Process.id`). */
+  exec_id: string;
+  sandbox_id: string;
+  /** Its argv. */
+  command: string[];
+  state: ProcessState;
+  /** Exit status once ended (128 + signal when killed by one, 124 at its deadline). */
+  exit_code?: number;
+  /** The signal that ended it (`SIGKILL`…), when one did. */
+  signal?: string;
+  /** Whether its deadline killed it. */
+  timed_out: boolean;
+  /** Whether it runs in a terminal. */
+  pty: boolean;
+  /** Whether its standard input is still open for writing. */
+  stdin_open: boolean;
+  /** Start time (RFC 3339). */
+  started_at: string;
+  /** End time (RFC 3339), once ended. */
+  ended_at?: string;
+  /** Bytes written to standard output (or the terminal). */
+  stdout_bytes: number;
+  /** Bytes written to standard error. */
+  stderr_bytes: number;
+  /** Offset of the first byte still kept (older output was dropped at the retention limit). */
+  output_start: number;
+  /** Offset just past the last byte written. */
+  output_end: number;
+}
+
+/** A terminal size in cells (1 to 1000 each). */
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+/** Options of `Sandbox.start` (extensions of the local server). */
+export interface StartOptions {
+  /**
+   * Deadline in milliseconds (> 0): the server kills the process's whole tree; its state
+   * becomes `timed_out`, its exit code 124, and its output stays readable.
+   */
+  timeoutMs?: number;
+  /** Absolute working directory in the sandbox. */
+  workdir?: string;
+  /** Variables merged over the sandbox's environment. */
+  env?: Record<string, string>;
+  /** Keep standard input open for `writeStdin` until `closeStdin` (default: an empty one). */
+  stdin?: boolean;
+  /** Run in a terminal: `true` for 80×24, or its size; the output is then one stream. */
+  pty?: boolean | TerminalSize;
+}
+
+/** A piece of a process's output. */
+export interface OutputChunk {
+  /** `stdout` (also a terminal's output) or `stderr`. */
+  stream: OutputStreamName;
+  /** The bytes, exactly as the process wrote them. */
+  data: Buffer;
+  /** Offset of `data`'s first byte in the combined output; `offset + data.length` goes on after it. */
+  offset: number;
+}
+
 /** One log line of a sandbox. */
 export interface LogLine {
   timestamp: string;
@@ -545,8 +616,9 @@ export interface ReadOptions {
  * `rate_limit` (429, after the retries), `server` (5xx, after the retries), `api` (any other error
  * answer), `timeout` (never retried), `network` (not delivered or the answer not read), `decode`
  * (an answer of the wrong shape), `invalid_argument` (an unusable argument), `sandbox_terminal`
- * (`waitUntilRunning` saw the sandbox end first; `body` is its status). Configuration
- * problems are plain `Error`s thrown by the constructor.
+ * (`waitUntilRunning` saw the sandbox end first; `body` is its status), `unsupported` (the
+ * server lacks an extension the call needs). Configuration problems are plain `Error`s thrown
+ * by the constructor.
  */
 export type SandboxErrorKind =
   | 'authentication'
@@ -558,7 +630,8 @@ export type SandboxErrorKind =
   | 'network'
   | 'decode'
   | 'invalid_argument'
-  | 'sandbox_terminal';
+  | 'sandbox_terminal'
+  | 'unsupported';
 
 export declare class SandboxError extends globalThis.Error {
   constructor(
@@ -590,6 +663,12 @@ export declare class ServerError extends SandboxError {}
 export declare class SandboxTimeoutError extends SandboxError {
   constructor(message: string);
 }
+
+/**
+ * The server lacks an extension the call needs (processes on a server other than the local
+ * one): the call fails at once.
+ */
+export declare class UnsupportedError extends SandboxError {}
 
 // ---------------------------------------------------------------------------------------------
 // Low-level resources.
@@ -697,6 +776,15 @@ export declare class Sandbox implements AsyncDisposable {
   refresh(): Promise<StatusResponse>;
   /** Runs a command (an argv; no shell), never retried; no timeout unless `timeoutMs`. */
   exec(command: string[], options?: ExecOptions): Promise<ExecResponse & { timed_out: boolean }>;
+  /**
+   * Starts a command (an argv; no shell) as a process and returns its handle at once. Rejects
+   * at once with an `UnsupportedError` on a server without processes.
+   */
+  start(command: string[], options?: StartOptions): Promise<Process>;
+  /** The process `id` of this sandbox, started by any client (also before a server restart). */
+  process(id: string): Promise<Process>;
+  /** The sandbox's processes, running and ended, newest first. */
+  processes(): Promise<Process[]>;
   /** Fetches structured log lines. */
   logs(options?: LogsOptions): Promise<LogLine[]>;
   /** Terminates the sandbox. */
@@ -718,6 +806,43 @@ export declare class Sandbox implements AsyncDisposable {
   poll(): Promise<number | null>;
   /** Terminates the sandbox (for `await using`). */
   [Symbol.asyncDispose](): Promise<void>;
+  toString(): string;
+}
+
+/**
+ * A process in a sandbox (`Sandbox.start`, `Sandbox.process`): its output is kept by the server
+ * and readable from any offset by any client while and after it runs.
+ */
+export declare class Process {
+  private constructor();
+  /** The process id (`exec_id`): `sandbox.process(id)` reaches it again from any client. */
+  readonly id: string;
+  /** The id of the sandbox it runs in. */
+  readonly sandboxId: string;
+  /** The last status read (by `status`, `wait`, `poll` or the end of `output`), or `null`. */
+  get lastStatus(): ProcessStatus | null;
+  /** Reads its status now. */
+  status(): Promise<ProcessStatus>;
+  /** Its exit code once it has ended (128 + signal when killed, 124 at its deadline), else `null`. */
+  poll(): Promise<number | null>;
+  /**
+   * Waits until it has ended and returns its final status; rejects with a `SandboxTimeoutError`
+   * after `timeoutMs` (the process keeps running).
+   */
+  wait(options?: WaitOptions): Promise<ProcessStatus>;
+  /**
+   * Its output from byte `offset` (default 0): what was written so far, then live output until
+   * it ends. Leaving the `for await` loop early closes the stream.
+   */
+  output(options?: { offset?: number }): AsyncGenerator<OutputChunk, void, undefined>;
+  /** Writes to its standard input (a string as UTF-8); it was started with `stdin: true`. */
+  writeStdin(data: Uint8Array | string): Promise<void>;
+  /** Closes its standard input: it reads end-of-file. */
+  closeStdin(): Promise<void>;
+  /** Sends a signal (`'SIGKILL'` by default, `'TERM'`, `'15'`…) to its whole process tree. */
+  kill(signal?: string): Promise<void>;
+  /** Resizes its terminal (a process started with `pty`). */
+  resize(cols: number, rows: number): Promise<void>;
   toString(): string;
 }
 

@@ -7,6 +7,7 @@ const enums = require('./lib/enums');
 const resources = require('./lib/resources');
 const { Porter, Snapshots, Healthz, Readyz } = require('./lib/porter');
 const { Sandbox, Sandboxes } = require('./lib/sandbox');
+const { Process } = require('./lib/process');
 const { Volume, ObjectVolume, VolumeFile, Volumes } = require('./lib/volume');
 
 module.exports = {
@@ -18,6 +19,7 @@ module.exports = {
   Healthz,
   Readyz,
   Sandbox,
+  Process,
   Volume,
   ObjectVolume,
   VolumeFile,
@@ -32,6 +34,7 @@ module.exports = {
   RateLimitError: errors.RateLimitError,
   ServerError: errors.ServerError,
   SandboxTimeoutError: errors.SandboxTimeoutError,
+  UnsupportedError: errors.UnsupportedError,
   ...enums,
   DEFAULT_CHUNK_BYTES: 8 * 1024 * 1024,
   VERSION: version,

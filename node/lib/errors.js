@@ -61,11 +61,24 @@ class SandboxTimeoutError extends SandboxError {
 }
 SandboxTimeoutError.defaultKind = 'timeout';
 
+/**
+ * The server lacks an extension the call needs (processes on a server other than the local
+ * one); it fails at once, before any request is sent for the call itself.
+ */
+class UnsupportedError extends SandboxError {
+  constructor(message, options) {
+    super(message, options);
+    this.name = 'UnsupportedError';
+  }
+}
+UnsupportedError.defaultKind = 'unsupported';
+
 const CLASSES = {
   authentication: AuthenticationError,
   not_found: NotFoundError,
   rate_limit: RateLimitError,
   server: ServerError,
+  unsupported: UnsupportedError,
 };
 
 const MARKER = native.ERROR_MARKER;
@@ -110,6 +123,7 @@ module.exports = {
   RateLimitError,
   ServerError,
   SandboxTimeoutError,
+  UnsupportedError,
   translate,
   call,
   sync,

@@ -35,4 +35,22 @@ function internalOnly(guard, what) {
   }
 }
 
-module.exports = { native, version, kNative, kInternal, createNative, run, internalOnly };
+/**
+ * Pulls a native iterator (`next()` → item or `null`) as an async generator. Leaving a
+ * `for await` early (break, return, throw) runs `finally`, which closes the native iterator
+ * before the loop goes on: its stream and connection are dropped then, not when the garbage
+ * collector finds it, and nothing is left pending.
+ */
+async function* drain(iterator, wrap) {
+  try {
+    for (;;) {
+      const item = await call(iterator.next());
+      if (item === null) return;
+      yield wrap(item);
+    }
+  } finally {
+    await iterator.close().catch(() => {});
+  }
+}
+
+module.exports = { native, version, kNative, kInternal, createNative, run, internalOnly, drain };

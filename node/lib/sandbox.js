@@ -2,6 +2,7 @@
 // Sandboxes: the `Sandboxes` namespace and the `Sandbox` handle.
 
 const { kNative, kInternal, run, internalOnly } = require('./internal');
+const { Process } = require('./process');
 
 const kRaw = Symbol('porter-sandbox.raw');
 // Node ≥ 18.18 defines `Symbol.asyncDispose`; the registered symbol is the one it uses.
@@ -51,6 +52,28 @@ class Sandbox {
       );
     }
     return run(() => this[kNative].exec(command, options ?? null));
+  }
+
+  /**
+   * Starts `command` (an argv; no shell) as a process and returns its handle at once, with
+   * `{ timeoutMs, workdir, env, stdin, pty }`: a deadline the server enforces (state `timed_out`,
+   * exit code 124), `stdin: true` to keep standard input open for `writeStdin`, and `pty: true`
+   * (80×24) or `{ cols, rows }` for a terminal. A server without processes rejects at once with an
+   * `UnsupportedError`.
+   */
+  async start(command, options) {
+    return new Process(kInternal, await run(() => this[kNative].start(command, options ?? null)));
+  }
+
+  /** The process `id` of this sandbox (started by any client), with its status. */
+  async process(id) {
+    return new Process(kInternal, await run(() => this[kNative].process(id)));
+  }
+
+  /** The sandbox's processes, running and ended, newest first. */
+  async processes() {
+    const handles = await run(() => this[kNative].processes());
+    return handles.map((handle) => new Process(kInternal, handle));
   }
 
   /** The sandbox's log lines (`{ since, limit }`). */

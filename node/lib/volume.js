@@ -2,7 +2,7 @@
 // Volumes: the `Volumes` namespace, the `Volume` (disk) and `ObjectVolume` handles, and
 // `VolumeFile`.
 
-const { kNative, kInternal, run, internalOnly } = require('./internal');
+const { kNative, kInternal, run, internalOnly, drain } = require('./internal');
 const { call, sync } = require('./errors');
 const { withUpload } = require('./upload');
 
@@ -32,19 +32,6 @@ class VolumeFile {
 
   toString() {
     return `VolumeFile(${this.path}, ${this.type}, ${this.sizeBytes} bytes)`;
-  }
-}
-
-/** Pulls a native iterator (`next()` → item or `null`) as an async generator. */
-async function* drain(iterator, wrap) {
-  try {
-    for (;;) {
-      const item = await call(iterator.next());
-      if (item === null) return;
-      yield wrap(item);
-    }
-  } finally {
-    iterator.close().catch(() => {});
   }
 }
 

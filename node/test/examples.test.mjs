@@ -81,6 +81,18 @@ test('the TypeScript examples type-check (strict) against the installed package 
   assert.match(scoped.stdout, /^exit code: 3$/m);
   assert.match(scoped.stdout, /^same sandbox: true$/m);
   assert.match(scoped.stdout, /^never ran: sandbox_terminal$/m);
+
+  const processes = await node([join(out, 'processes.js')], { PORTER_SANDBOX_EXAMPLE_IMAGE: 'host' });
+  assert.equal(processes.stderr.includes('Error:'), false, processes.stderr);
+  assert.match(processes.stdout, /^\[stdout @\d+\] compiling$/m);
+  assert.match(processes.stdout, /^\[stderr @\d+\] warning$/m);
+  assert.match(processes.stdout, /^build: exited 0$/m);
+  assert.match(processes.stdout, /^replayed: fed through stdin$/m);
+  assert.match(processes.stdout, /^terminal: 30 100 → 40 120$/m);
+  assert.match(processes.stdout, /^still running: null$/m);
+  assert.match(processes.stdout, /^deadline: timed_out 124 true$/m);
+  assert.match(processes.stdout, /^killed: killed$/m);
+  assert.match(processes.stdout, /^listed: 5$/m);
 });
 
 test('a user TypeScript file type-checks against the installed package', async () => {

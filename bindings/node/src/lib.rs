@@ -12,6 +12,7 @@ mod client;
 mod convert;
 mod errors;
 mod options;
+mod process;
 mod sandbox;
 mod volume;
 

@@ -8,6 +8,7 @@ use crate::{
     convert::{from_js, timeout, to_json},
     errors::IntoJs,
     options::{ExecOptionsJs, LogsOptions},
+    process::{NativeProcess, StartOptionsJs},
 };
 
 /// A sandbox handle: its id and the last status read.
@@ -62,6 +63,31 @@ impl NativeSandbox {
         let mut result = self.inner.exec_with(command, options).await.js()?;
         result.timed_out = Some(result.timed_out.unwrap_or(false));
         to_json(&result)
+    }
+
+    /// Starts `command` (an argv) as a process with the options `{ timeoutMs, workdir, env,
+    /// stdin, pty }`; fails at once with kind `unsupported` on a server without processes.
+    #[napi]
+    pub async fn start(
+        &self,
+        command: Vec<String>,
+        options: Option<Value>,
+    ) -> napi::Result<NativeProcess> {
+        let spec = from_js::<StartOptionsJs>(options, "start options")?.into_spec(command)?;
+        Ok(self.inner.start(spec).await.js()?.into())
+    }
+
+    /// The process `id` of this sandbox, started by any client.
+    #[napi]
+    pub async fn process(&self, id: String) -> napi::Result<NativeProcess> {
+        Ok(self.inner.process(&id).await.js()?.into())
+    }
+
+    /// The sandbox's processes, running and ended, newest first.
+    #[napi]
+    pub async fn processes(&self) -> napi::Result<Vec<NativeProcess>> {
+        let processes = self.inner.processes().await.js()?;
+        Ok(processes.into_iter().map(NativeProcess::from).collect())
     }
 
     /// The sandbox's log lines.

@@ -176,11 +176,12 @@ impl NativeVolume {
     }
 }
 
-type Boxed<T> = Pin<Box<dyn Stream<Item = porter_sandbox::Result<T>> + Send>>;
+/// A boxed stream of core results, as the core's listings and output streams are.
+pub type Boxed<T> = Pin<Box<dyn Stream<Item = porter_sandbox::Result<T>> + Send>>;
 
 /// Pulls the next item of a shared stream; `None` at the end (after which the stream is
 /// dropped) or after `close`.
-async fn pull<T>(slot: &Mutex<Option<Boxed<T>>>) -> napi::Result<Option<T>> {
+pub async fn pull<T>(slot: &Mutex<Option<Boxed<T>>>) -> napi::Result<Option<T>> {
     let mut guard = slot.lock().await;
     let Some(stream) = guard.as_mut() else {
         return Ok(None);

@@ -33,6 +33,9 @@ use crate::runtime::oci::{exec::launch_failure, host};
 const OUTPUT_GRACE: Duration = Duration::from_millis(100);
 /// How long the engine may take to hand over a terminal.
 const CONSOLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the supervisor waits, once the process has ended, for control requests that are
+/// being answered.
+const ANSWER_GRACE: Duration = Duration::from_secs(1);
 /// Standard error kept in memory to recognise the engine's own launch errors.
 const STDERR_HEAD: usize = 4096;
 
@@ -96,6 +99,9 @@ struct Supervisor {
     terminal: Mutex<Option<std::fs::File>>,
     /// The output's end offset, and whether the process has ended.
     progress: watch::Sender<(u64, bool)>,
+    /// Held (read) by each control request until it is answered: a signal that ends the
+    /// process must still be answered as sent, not found gone because the supervisor exited.
+    answering: tokio::sync::RwLock<()>,
 }
 
 async fn run(dir: &Path) -> Result<(), String> {
@@ -133,6 +139,7 @@ async fn run(dir: &Path) -> Result<(), String> {
         input: tokio::sync::Mutex::new(child.stdin.take().map(|pipe| Box::new(pipe) as Input)),
         terminal: Mutex::new(None),
         progress: watch::channel((0, false)).0,
+        answering: tokio::sync::RwLock::new(()),
         spec,
     });
     let mut pumps = Vec::new();
@@ -199,6 +206,7 @@ async fn run(dir: &Path) -> Result<(), String> {
         pump.abort();
     }
     finish(&supervisor, code, timed_out)?;
+    let _ = tokio::time::timeout(ANSWER_GRACE, supervisor.answering.write()).await;
     server.abort();
     let _ = std::fs::remove_file(dir.join(CONTROL_SOCKET));
     let _ = std::fs::remove_file(dir.join(CONSOLE_SOCKET));
@@ -346,11 +354,13 @@ async fn connection(supervisor: Arc<Supervisor>, mut stream: UnixStream) {
             subscription(&supervisor, stream).await;
             return;
         }
+        let answering = supervisor.answering.read().await;
         let answer = handle(&supervisor, Op::from_byte(op), payload).await;
         let sent = match answer {
             Ok(body) => control::write_message(&mut stream, 0, &body).await,
             Err(text) => control::write_message(&mut stream, 1, text.as_bytes()).await,
         };
+        drop(answering);
         if sent.is_err() {
             return;
         }
