@@ -280,3 +280,23 @@ async fn a_deep_data_directory_does_not_break_process_sockets() {
     sandbox.terminate().await.unwrap();
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_and_signals_right_after_the_start_are_never_lost() {
+    let sandbox = running_sandbox(shared()).await;
+    for round in 0..15 {
+        let terminal = ProcessSpec::new(["sh"]).stdin(true).pty(80, 24);
+        let shell = sandbox.start(terminal).await.unwrap();
+        shell.write_stdin("exit 3\n").await.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let piped = sandbox.start(ProcessSpec::new(["cat"]).stdin(true)).await.unwrap();
+        piped.write_stdin("x").await.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        piped.close_stdin().await.unwrap();
+        let sleeper = sandbox.start(ProcessSpec::new(["sleep", "1000"])).await.unwrap();
+        sleeper.kill("SIGKILL").await.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let limit = Some(Duration::from_secs(30));
+        assert_eq!(shell.wait(limit).await.unwrap().exit_code, Some(3), "round {round}");
+        assert_eq!(piped.wait(limit).await.unwrap().exit_code, Some(0), "round {round}");
+        assert_eq!(sleeper.wait(limit).await.unwrap().state, ProcessState::Killed, "round {round}");
+    }
+    sandbox.terminate().await.unwrap();
+}

@@ -131,9 +131,19 @@ pub async fn connect(dir: &Path) -> Option<UnixStream> {
         rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC;
     let handle = rustix::fs::open(dir, flags, rustix::fs::Mode::empty()).ok()?;
     let path = format!("/proc/self/fd/{}/{}", handle.as_raw_fd(), super::CONTROL_SOCKET);
-    let stream = UnixStream::connect(path).await.ok();
+    // A full accept queue refuses connections for a moment; a supervisor that is gone removes
+    // its socket, so a refusal is retried briefly rather than read as the process's end.
+    for _ in 0..20 {
+        match UnixStream::connect(&path).await {
+            Ok(stream) => return Some(stream),
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Err(_) => return None,
+        }
+    }
     drop(handle);
-    stream
+    None
 }
 
 /// Subscribes to the output of the supervisor of `dir`: the stream yields end offsets and

@@ -110,8 +110,13 @@ async fn run(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("cannot write the pid file: {e}"))?;
     let writer = log::Writer::create(dir, spec.retention)
         .map_err(|e| format!("cannot create the output log: {e}"))?;
-    let control = UnixListener::bind(CONTROL_SOCKET)
-        .map_err(|e| format!("cannot bind the control socket: {e}"))?;
+    // Bound and listening under a temporary name, then renamed: the server takes the socket's
+    // existence as "ready", and a connect between bind and listen would be refused.
+    let pending = format!("{CONTROL_SOCKET}.new");
+    let control =
+        UnixListener::bind(&pending).map_err(|e| format!("cannot bind the control socket: {e}"))?;
+    std::fs::rename(&pending, CONTROL_SOCKET)
+        .map_err(|e| format!("cannot publish the control socket: {e}"))?;
     let console = match spec.pty {
         Some(_) => Some(
             UnixListener::bind(CONSOLE_SOCKET)

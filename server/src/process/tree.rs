@@ -9,9 +9,11 @@ use rustix::process::{Pid, Signal, kill_process};
 
 use crate::runtime::oci::{exec::in_cgroup, host};
 
-/// The process's pid, as the engine wrote it to `pid_file` (waiting briefly for it).
+/// The process's pid, as the engine wrote it to `pid_file`, waiting up to 5 s for it: a
+/// signal sent right after the start must reach the process, not be dropped because the engine
+/// had not written its pid yet.
 pub fn leader(pid_file: &Path) -> Option<u32> {
-    for _ in 0..100 {
+    for _ in 0..1000 {
         let pid = std::fs::read_to_string(pid_file).ok().and_then(|t| t.trim().parse::<u32>().ok());
         if pid.is_some() {
             return pid;
