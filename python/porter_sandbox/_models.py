@@ -690,6 +690,9 @@ class StatusResponse(BaseModel):
     internal_address: str | None = None
     volume_mounts: dict[str, str] | None = None
     exec_target: ExecTarget | None = None
+    #: Extension of the local server: the image that actually runs when it differs from
+    #: ``image`` (the server substituted ``host`` for an unreachable registry image).
+    runs_image: str | None = None
 
 
 class ListResponse(BaseModel):

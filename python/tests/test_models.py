@@ -110,9 +110,12 @@ def test_validation_errors() -> None:
 def test_repr_eq_and_defaults() -> None:
     response = ps.ExecResponse(stdout="a", stderr="b", exit_code=1)
     assert repr(response) == (
-        "ExecResponse(stdout='a', stderr='b', exit_code=1, exec_id=None, timed_out=None)"
+        "ExecResponse(stdout='a', stderr='b', exit_code=1, exec_id=None, timed_out=None, "
+        "truncated=None)"
     )
-    assert str(response) == "stdout='a' stderr='b' exit_code=1 exec_id=None timed_out=None"
+    assert str(response) == (
+        "stdout='a' stderr='b' exit_code=1 exec_id=None timed_out=None truncated=None"
+    )
     assert response == ps.ExecResponse(stdout="a", stderr="b", exit_code=1)
     assert response != ps.ExecResponse(stdout="a", stderr="b", exit_code=2)
     assert ps.SnapshotSpec().mode is None
