@@ -473,8 +473,9 @@ impl SandboxTools {
     #[tool(description = "Read a process's output from a byte offset (default 0): what it \
         has written so far, without waiting unless wait_seconds is given (then up to that long \
         for it to end). Returns state (running, exited, killed, timed_out), exit_code once \
-        ended, stdout and stderr shaped (head and tail with omitted_bytes), next_offset to read \
-        only newer output next time, and output_end (its total output so far).")]
+        ended, stdout and stderr shaped (head and tail with omitted_bytes; at most 1 MiB is read \
+        per call), next_offset to read on from next time, and output_end (its total output \
+        so far).")]
     pub async fn read_output(
         &self,
         Parameters(input): Parameters<ReadOutput>,
