@@ -78,6 +78,8 @@ async fn http_client(extra: &[&str]) -> (Client, tokio::process::Child) {
     tokio::io::BufReader::new(stdout).read_line(&mut line).await.unwrap();
     let url = line.trim().strip_prefix("listening on ").expect("listening line").to_owned();
     assert!(url.ends_with("/mcp"), "{url}");
+    // The client's reqwest is built without a default TLS provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let transport = StreamableHttpClientTransport::from_uri(url);
     let client = ().serve(transport).await.expect("MCP handshake over HTTP");
     (client, child)
@@ -461,6 +463,13 @@ async fn limits_images_and_sigterm() {
     assert!(created["ttl_seconds"].as_u64().unwrap() <= 5, "{created}");
     let id = created["sandbox"].as_str().unwrap().to_owned();
     assert_all_terminated(&[id]).await;
+    loop {
+        let listed = call(&client, "list_sandboxes", json!({})).await.ok();
+        if listed["limits"]["remaining_runtime_seconds"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let refused = call(&client, "create_sandbox", json!({})).await.err();
     assert!(refused.contains("budget"), "{refused}");
     client.cancel().await.unwrap();

@@ -280,12 +280,16 @@ async fn serve_http(
         println!("listening on http://{local}{HTTP_PATH}");
     }
     let stop = cancel.clone();
+    let closing = registry.clone();
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
+            // Sessions first, while they are alive; then the HTTP sessions and streams.
+            closing.close_all().await;
             stop.cancel();
         })
         .await;
     registry.close_all().await;
+    session::finish_cleanups().await;
     served.map_err(|err| Failure::new(format!("the HTTP server failed: {err}")))
 }

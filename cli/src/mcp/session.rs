@@ -127,7 +127,8 @@ impl Session {
     /// A slot for one more sandbox, or why there is none.
     pub fn reserve(self: &Arc<Self>) -> Result<Slot, String> {
         let mut state = self.state();
-        if state.closed || self.remaining().is_zero() {
+        // Less than a second left is spent: a TTL counts whole seconds.
+        if state.closed || self.remaining() < Duration::from_secs(1) {
             return Err(format!(
                 "this session's runtime budget ({} s) is spent: its sandboxes were terminated; \
                  start a new session",
@@ -192,8 +193,23 @@ impl Drop for Session {
         let porter = self.porter.clone();
         let id = self.id.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move { close_all(porter, &id, owned).await });
+            let task = runtime.spawn(async move { close_all(porter, &id, owned).await });
+            let mut pending = PENDING.lock().unwrap_or_else(PoisonError::into_inner);
+            pending.retain(|t| !t.is_finished());
+            pending.push(task);
         }
+    }
+}
+
+/// Clean-ups started by dropped sessions, which a shutdown waits for.
+static PENDING: Mutex<Vec<tokio::task::JoinHandle<()>>> = Mutex::new(Vec::new());
+
+/// Waits for the clean-ups of dropped sessions to finish.
+pub async fn finish_cleanups() {
+    let pending: Vec<_> =
+        PENDING.lock().unwrap_or_else(PoisonError::into_inner).drain(..).collect();
+    for task in pending {
+        let _ = task.await;
     }
 }
 

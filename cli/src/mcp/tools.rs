@@ -176,19 +176,18 @@ impl SandboxTools {
             }
             (Some(asked), None) => Some(SandboxEgressSpec::new(asked)),
         };
+        // First: a spent budget or a full session is the answer, whatever was asked.
+        let slot = self.session.reserve()?;
         let remaining = self.session.remaining().as_secs();
         let ttl = input.ttl_seconds.unwrap_or(config.ttl.as_secs());
         let ttl = ttl.min(remaining);
         if ttl == 0 {
-            return Err("ttl_seconds must be at least 1 (and the session must have runtime \
-                        left)"
-                .into());
+            return Err("ttl_seconds must be at least 1".into());
         }
         let image_label = match (&input.snapshot_id, &image) {
             (Some(snapshot), _) => format!("snapshot {snapshot}"),
             (None, image) => image.clone().unwrap_or_default(),
         };
-        let slot = self.session.reserve()?;
         let mut spec = match (&input.snapshot_id, image) {
             (Some(snapshot), _) => SandboxSpec::from_snapshot(snapshot),
             (None, image) => SandboxSpec::new(image.unwrap_or_default()),
