@@ -46,8 +46,8 @@ pub struct McpArgs {
     /// the default image]
     #[arg(long = "allow-image", value_name = "IMAGE")]
     pub allow_images: Vec<String>,
-    /// Lifetime of the sandboxes it creates, in seconds, unless the tool call asks for less
-    /// (never more than what is left of the session's runtime).
+    /// Lifetime of the sandboxes it creates, in seconds, when the tool call gives none (a call
+    /// may ask for any lifetime up to what is left of the session's runtime).
     #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
     pub ttl_seconds: u64,
     /// CPU of the sandboxes it creates (a Kubernetes quantity such as 500m or 2) [default: the
@@ -179,6 +179,15 @@ impl Config {
 /// Runs the MCP server until the client goes away (stdio) or SIGTERM/SIGINT (both); every
 /// sandbox a session created is terminated when that session ends.
 pub fn run(connection: ConnectionArgs, args: McpArgs) -> ExitCode {
+    // Logs go to stderr: on stdio, stdout is the protocol.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let runtime =
         match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
             Ok(runtime) => runtime,
@@ -249,6 +258,12 @@ async fn serve_http(
     addr: SocketAddr,
     allow_hosts: Vec<String>,
 ) -> Result<(), Failure> {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            "the MCP endpoint on {addr} has no authentication of its own: anyone who reaches it \
+             acts with this server's API key; prefer a loopback address"
+        );
+    }
     let registry = Arc::new(Registry::default());
     let cancel = CancellationToken::new();
     let mut hosts: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];

@@ -51,6 +51,42 @@ fn hex_preview(bytes: &[u8]) -> String {
     hex
 }
 
+/// [`stream`] for output that reached us as text, its invalid bytes already replaced by
+/// U+FFFD (exec results): the same shape, but a binary summary shows each replaced sequence as
+/// `??` in its hex preview and says that the size is the text's.
+#[must_use]
+pub fn text_stream(text: &str, budget: usize) -> Value {
+    if !looks_binary(text.as_bytes()) {
+        return stream(text.as_bytes(), budget);
+    }
+    let mut tokens = Vec::new();
+    for c in text.chars() {
+        if c == char::REPLACEMENT_CHARACTER {
+            tokens.push("??".to_owned());
+        } else {
+            let mut buf = [0u8; 4];
+            tokens.extend(c.encode_utf8(&mut buf).bytes().map(|b| format!("{b:02x}")));
+        }
+        if tokens.len() > HEX_PREVIEW {
+            break;
+        }
+    }
+    let more = tokens.len() > HEX_PREVIEW;
+    tokens.truncate(HEX_PREVIEW);
+    let mut hex = tokens.join(" ");
+    if more {
+        hex.push_str(" …");
+    }
+    json!({
+        "bytes": text.len(),
+        "binary": true,
+        "first_bytes_hex": hex,
+        "note": "binary output is not shown (its size is that of the text the server returned, \
+                 where each invalid byte sequence, `??` above, became U+FFFD); to inspect it, \
+                 redirect it to a file and run e.g. `xxd FILE | head` or `file FILE`",
+    })
+}
+
 /// The largest index ≤ `at` on a character boundary of `text`.
 fn floor_boundary(text: &str, mut at: usize) -> usize {
     at = at.min(text.len());
@@ -176,6 +212,15 @@ mod tests {
         let hex = shaped["first_bytes_hex"].as_str().unwrap();
         assert!(hex.starts_with("00 01 02 03"), "{hex}");
         assert!(hex.ends_with('…'));
+    }
+
+    #[test]
+    fn binary_exec_text_marks_replaced_bytes() {
+        let text = format!("\u{7f}ELF{}", "\u{FFFD}".repeat(40));
+        let shaped = text_stream(&text, 1000);
+        assert_eq!(shaped["binary"], true);
+        assert!(shaped["first_bytes_hex"].as_str().unwrap().starts_with("7f 45 4c 46 ?? ??"));
+        assert_eq!(text_stream("plain\n", 100), json!({"bytes": 6, "text": "plain\n"}));
     }
 
     #[test]

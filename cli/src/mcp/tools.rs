@@ -91,8 +91,8 @@ fn exec_result(result: &ExecResponse) -> String {
         let mut value = json!({
             "exit_code": result.exit_code,
             "timed_out": result.timed_out.unwrap_or(false),
-            "stdout": shape::stream(result.stdout.as_bytes(), budget),
-            "stderr": shape::stream(result.stderr.as_bytes(), budget),
+            "stdout": shape::text_stream(&result.stdout, budget),
+            "stderr": shape::text_stream(&result.stderr, budget),
         });
         if result.truncated == Some(true) {
             value["note"] =
