@@ -13,9 +13,9 @@ use std::{
 };
 
 use rmcp::{
-    RoleClient, ServiceExt,
-    model::CallToolRequestParams,
-    service::RunningService,
+    RoleClient,
+    model::{CallToolRequestParams, ProtocolVersion},
+    service::{ClientLifecycleMode, ClientServiceExt, RunningService},
     transport::{StreamableHttpClientTransport, TokioChildProcess},
 };
 use serde_json::{Value, json};
@@ -44,6 +44,15 @@ const TOOLS: [&str; 13] = [
 
 type Client = RunningService<RoleClient, ()>;
 
+/// What the client offers: the newest protocol version first, falling back to the ones with
+/// `initialize`.
+fn lifecycle() -> ClientLifecycleMode {
+    ClientLifecycleMode::Auto {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28, ProtocolVersion::V_2025_11_25],
+        legacy_version: None,
+    }
+}
+
 /// `porter-sandbox mcp` for the shared server, with `extra` options.
 fn mcp_command(extra: &[&str]) -> tokio::process::Command {
     let server = shared();
@@ -65,11 +74,17 @@ fn mcp_command(extra: &[&str]) -> tokio::process::Command {
 async fn stdio_client(extra: &[&str]) -> Client {
     let (transport, _) =
         TokioChildProcess::builder(mcp_command(extra)).stderr(Stdio::inherit()).spawn().unwrap();
-    ().serve(transport).await.expect("MCP handshake over stdio")
+    ().serve_with_lifecycle(transport, lifecycle()).await.expect("MCP handshake over stdio")
+}
+
+/// A running `porter-sandbox mcp --listen`.
+struct HttpServer {
+    url: String,
+    child: tokio::process::Child,
 }
 
 /// `porter-sandbox mcp --listen` and a client of it over streamable HTTP.
-async fn http_client(extra: &[&str]) -> (Client, tokio::process::Child) {
+async fn http_client(extra: &[&str]) -> (Client, HttpServer) {
     let mut command = mcp_command(extra);
     command.args(["--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = command.spawn().unwrap();
@@ -80,9 +95,10 @@ async fn http_client(extra: &[&str]) -> (Client, tokio::process::Child) {
     assert!(url.ends_with("/mcp"), "{url}");
     // The client's reqwest is built without a default TLS provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let transport = StreamableHttpClientTransport::from_uri(url);
-    let client = ().serve(transport).await.expect("MCP handshake over HTTP");
-    (client, child)
+    let transport = StreamableHttpClientTransport::from_uri(url.clone());
+    let client =
+        ().serve_with_lifecycle(transport, lifecycle()).await.expect("MCP handshake over HTTP");
+    (client, HttpServer { url, child })
 }
 
 /// A tool call's outcome: whether it is a tool error, and its JSON text parsed.
@@ -141,7 +157,9 @@ async fn assert_all_terminated(ids: &[String]) {
 }
 
 /// Drives every tool through `client`; returns the ids of the sandboxes it created.
-async fn exercise(client: &Client) -> Vec<String> {
+async fn exercise(client: &Client, protocol: &str) -> Vec<String> {
+    let negotiated = client.peer_info().unwrap().protocol_version.to_string();
+    assert_eq!(negotiated, protocol);
     let tools = client.list_all_tools().await.unwrap();
     for name in TOOLS {
         let tool = tools.iter().find(|t| t.name == name).unwrap_or_else(|| panic!("no {name}"));
@@ -406,7 +424,8 @@ async fn exercise(client: &Client) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tool_over_stdio_and_sandboxes_end_with_the_session() {
     let client = stdio_client(&[]).await;
-    let ids = exercise(&client).await;
+    // On stdio the connection is the session: the newest protocol version is offered.
+    let ids = exercise(&client, "2026-07-28").await;
     // End of input ends the session: the server terminates its sandboxes, then exits.
     client.cancel().await.unwrap();
     assert_all_terminated(&ids).await;
@@ -415,18 +434,26 @@ async fn every_tool_over_stdio_and_sandboxes_end_with_the_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tool_over_http_and_sandboxes_end_with_the_session() {
     let (client, mut server) = http_client(&[]).await;
-    let ids = exercise(&client).await;
+    // Over HTTP only the versions with sessions are offered.
+    let ids = exercise(&client, "2025-11-25").await;
     // Closing the client ends its HTTP session (DELETE): its sandboxes are terminated while
     // the server keeps running.
     client.cancel().await.unwrap();
     assert_all_terminated(&ids).await;
-    assert!(server.try_wait().unwrap().is_none(), "the HTTP server keeps serving");
-    server.kill().await.unwrap();
+    assert!(server.child.try_wait().unwrap().is_none(), "the HTTP server keeps serving");
+    server.child.kill().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limits_images_and_sigterm() {
     let (client, mut server) = http_client(&["--max-sandboxes", "1", "--ttl-seconds", "300"]).await;
+    // A client that insists on discovery (the stateless protocol) is refused at the start: a
+    // sandbox must belong to a session.
+    let transport = StreamableHttpClientTransport::from_uri(server.url.clone());
+    let modern = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28, ProtocolVersion::V_2025_11_25],
+    };
+    assert!(().serve_with_lifecycle(transport, modern).await.is_err());
     let refused = call(&client, "create_sandbox", json!({"image": "python:3.12"})).await.err();
     assert!(refused.contains("not allowed") && refused.contains("host"), "{refused}");
     let created = call(&client, "create_sandbox", json!({})).await.ok();
@@ -444,14 +471,14 @@ async fn limits_images_and_sigterm() {
     .err();
     assert!(bad.contains("more than 0"), "{bad}");
     // SIGTERM ends every session: the sandboxes are terminated before the server exits.
-    let pid = i32::try_from(server.id().unwrap()).unwrap();
+    let pid = i32::try_from(server.child.id().unwrap()).unwrap();
     // SAFETY: signalling our own child.
     #[allow(unsafe_code)]
     unsafe {
         libc::kill(pid, libc::SIGTERM);
     }
     let status =
-        tokio::time::timeout(Duration::from_secs(60), server.wait()).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(60), server.child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status:?}");
     let sandbox = shared().client().sandboxes().get_by_id(&id).await.unwrap();
     assert!(sandbox.status().unwrap().phase.is_terminal(), "terminated before the exit");

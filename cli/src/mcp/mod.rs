@@ -235,7 +235,7 @@ async fn shutdown_signal() {
 async fn serve_stdio(porter: porter_sandbox::Porter, config: Arc<Config>) -> Result<(), Failure> {
     let session = Session::new(porter, config);
     tracing::info!(session = %session.id, "MCP session on stdio");
-    let handler = SandboxTools::new(session.clone());
+    let handler = SandboxTools::new(session.clone(), true);
     let outcome = tokio::select! {
         served = async {
             let running = handler
@@ -277,7 +277,7 @@ async fn serve_http(
             let session = Session::new(porter.clone(), config.clone());
             registry.add(&session);
             tracing::info!(session = %session.id, "MCP session over HTTP");
-            Ok(SandboxTools::new(session))
+            Ok(SandboxTools::new(session, false))
         }
     };
     let service: StreamableHttpService<SandboxTools, LocalSessionManager> =

@@ -56,6 +56,10 @@ pub struct Session {
     pub config: Arc<Config>,
     started: Instant,
     state: Mutex<State>,
+    /// Whether the client opened the session with `initialize`.
+    initialized: std::sync::atomic::AtomicBool,
+    /// Whether the budget timer runs.
+    timer_armed: std::sync::atomic::AtomicBool,
 }
 
 /// A reserved slot for one sandbox being created; released on drop unless it was filled.
@@ -67,10 +71,13 @@ pub struct Slot {
 impl Slot {
     /// Records the created sandbox in the session.
     pub fn fill(mut self, id: &str, owned: Owned) {
-        let mut state = self.session.state();
-        state.pending -= 1;
-        state.sandboxes.insert(id.to_owned(), owned);
+        {
+            let mut state = self.session.state();
+            state.pending -= 1;
+            state.sandboxes.insert(id.to_owned(), owned);
+        }
         self.filled = true;
+        self.session.arm_budget_timer();
     }
 }
 
@@ -91,32 +98,50 @@ fn new_id() -> String {
 }
 
 impl Session {
-    /// A new session; its runtime budget starts now, and when it runs out the session's
-    /// sandboxes are terminated.
+    /// A new session; its runtime budget starts now.
     pub fn new(porter: Porter, config: Arc<Config>) -> Arc<Self> {
-        let session = Arc::new(Self {
+        Arc::new(Self {
             id: new_id(),
             porter,
             config,
             started: Instant::now(),
             state: Mutex::new(State::default()),
-        });
-        let weak = Arc::downgrade(&session);
-        let budget = session.config.max_session_runtime;
+            initialized: std::sync::atomic::AtomicBool::new(false),
+            timer_armed: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Once the session owns a sandbox: terminates its sandboxes when its runtime budget runs
+    /// out (armed once, and only then, so that sessions without sandboxes cost nothing).
+    fn arm_budget_timer(self: &Arc<Self>) {
+        if self.timer_armed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let left = self.remaining();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                tokio::time::sleep(budget).await;
+                tokio::time::sleep(left).await;
                 if let Some(session) = weak.upgrade() {
                     tracing::info!(session = %session.id, "session runtime budget spent");
                     session.close().await;
                 }
             });
         }
-        session
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that the client opened the session with `initialize`.
+    pub fn mark_initialized(&self) {
+        self.initialized.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the client opened the session with `initialize`.
+    pub fn is_initialized(&self) -> bool {
+        self.initialized.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// What is left of the session's runtime budget.

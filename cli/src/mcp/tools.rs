@@ -9,12 +9,14 @@ use porter_sandbox::{
     types::{ExecResponse, SandboxEgressSpec, SandboxSpec, SnapshotSpec},
 };
 use rmcp::{
-    ErrorData, ServerHandler,
+    ErrorData, RoleServer, ServerHandler,
     handler::server::{router::tool::ToolRouter, wrapper::Parameters},
     model::{
-        CallToolResult, ContentBlock, Implementation, ProtocolVersion, ServerCapabilities,
+        CallToolResult, ContentBlock, DiscoverResult, ErrorCode, Implementation,
+        InitializeRequestParams, InitializeResult, ProtocolVersion, ServerCapabilities,
         ServerConfig,
     },
+    service::RequestContext,
     tool, tool_handler, tool_router,
 };
 use serde_json::{Value, json};
@@ -49,6 +51,9 @@ const INSTRUCTIONS: &str = "Isolated Linux sandboxes for running code. Call crea
 #[derive(Debug, Clone)]
 pub struct SandboxTools {
     pub(super) session: Arc<Session>,
+    /// Whether the transport itself bounds the session (stdio: the connection is the session,
+    /// whatever the protocol version); else only protocol versions with sessions are offered.
+    connection_is_session: bool,
     tool_router: ToolRouter<Self>,
 }
 
@@ -103,9 +108,10 @@ fn exec_result(result: &ExecResponse) -> String {
 }
 
 impl SandboxTools {
-    /// The tools of `session`.
-    pub fn new(session: Arc<Session>) -> Self {
-        Self { session, tool_router: Self::tool_router() }
+    /// The tools of `session`; `connection_is_session` when the transport's connection is the
+    /// session (stdio).
+    pub fn new(session: Arc<Session>, connection_is_session: bool) -> Self {
+        Self { session, connection_is_session, tool_router: Self::tool_router() }
     }
 
     /// The sandbox `reference` (an id or a name) names, if this session may use it.
@@ -147,6 +153,14 @@ impl SandboxTools {
     }
 
     async fn create(&self, input: CreateSandbox) -> Outcome {
+        if !self.connection_is_session && !self.session.is_initialized() {
+            // A request outside an MCP session gets a handler of its own, dropped with the
+            // request: a sandbox it created would be terminated at once.
+            return Err("over HTTP, sandboxes belong to an MCP session: connect with the \
+                        `initialize` handshake (protocol 2025-11-25 or earlier) and send its \
+                        Mcp-Session-Id"
+                .into());
+        }
         let config = &self.session.config;
         let image = input.image.filter(|i| !i.is_empty());
         let image = match (&input.snapshot_id, image) {
@@ -617,8 +631,47 @@ impl ServerHandler for SandboxTools {
             .with_instructions(INSTRUCTIONS)
     }
 
-    /// Versions with sessions only: a session is what owns (and cleans up) sandboxes.
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        let result = self.negotiate_initialize(&request)?;
+        self.session.mark_initialized();
+        Ok(result)
+    }
+
+    /// Over HTTP, discovery is refused so that clients fall back to `initialize`, which opens
+    /// the session that owns their sandboxes (a discovered client sends every request on its
+    /// own, each served by a handler of its own).
+    async fn discover(
+        &self,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<DiscoverResult, ErrorData> {
+        if self.connection_is_session {
+            Ok(DiscoverResult::from_server_info(
+                self.supported_protocol_versions().into_owned(),
+                self.get_info(),
+            ))
+        } else {
+            Err(ErrorData::new(
+                ErrorCode::METHOD_NOT_FOUND,
+                "server/discover is not offered over HTTP: use the initialize handshake (an MCP \
+                 session owns the sandboxes it creates)",
+                None,
+            ))
+        }
+    }
+
+    /// Over HTTP, versions with sessions only: a session is what owns (and cleans up)
+    /// sandboxes, and the later stateless versions would make each request a session of its
+    /// own.
     fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
-        Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+        if self.connection_is_session {
+            Cow::Borrowed(ProtocolVersion::KNOWN_VERSIONS)
+        } else {
+            Cow::Borrowed(ProtocolVersion::known_up_to(&ProtocolVersion::V_2025_11_25))
+        }
     }
 }
