@@ -501,3 +501,14 @@ async fn limits_images_and_sigterm() {
     assert!(refused.contains("budget"), "{refused}");
     client.cancel().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_http_session_ends_with_its_sandboxes() {
+    let (client, mut server) = http_client(&["--idle-seconds", "2", "--max-timeout", "1"]).await;
+    let created = call(&client, "create_sandbox", json!({})).await.ok();
+    let id = created["sandbox"].as_str().unwrap().to_owned();
+    // No request for longer than --idle-seconds: the session is closed by the server.
+    assert_all_terminated(&[id]).await;
+    drop(client);
+    server.child.kill().await.unwrap();
+}

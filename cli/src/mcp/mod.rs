@@ -39,6 +39,10 @@ pub struct McpArgs {
     /// against DNS rebinding). Repeatable.
     #[arg(long = "allow-host", value_name = "HOST")]
     pub allow_hosts: Vec<String>,
+    /// An HTTP session without a message for this long is closed, and its sandboxes
+    /// terminated (more than --max-timeout: a running call sends nothing until it ends).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    pub idle_seconds: u64,
     /// Image of sandboxes created without one.
     #[arg(long, value_name = "IMAGE", default_value = "python:3.12-slim")]
     pub default_image: String,
@@ -201,7 +205,18 @@ pub fn run(connection: ConnectionArgs, args: McpArgs) -> ExitCode {
         let porter = crate::resolve::client(connection)?;
         match args.listen {
             None => serve_stdio(porter, config).await,
-            Some(addr) => serve_http(porter, config, addr, args.allow_hosts).await,
+            Some(addr) => {
+                if args.idle_seconds <= args.max_timeout {
+                    return Err(Failure::new(format!(
+                        "--idle-seconds ({}) must be more than --max-timeout ({}): a session \
+                         is idle while a call runs",
+                        args.idle_seconds, args.max_timeout
+                    ))
+                    .code(2));
+                }
+                let idle = Duration::from_secs(args.idle_seconds);
+                serve_http(porter, config, addr, args.allow_hosts, idle).await
+            }
         }
     });
     // A read of stdin may still block a thread: do not wait for it.
@@ -251,12 +266,13 @@ async fn serve_stdio(porter: porter_sandbox::Porter, config: Arc<Config>) -> Res
 }
 
 /// Streamable HTTP at `addr`: one session per MCP HTTP session, closed when the client ends it
-/// (DELETE), when it stays idle, or on a signal.
+/// (DELETE), when it stays `idle`, or on a signal.
 async fn serve_http(
     porter: porter_sandbox::Porter,
     config: Arc<Config>,
     addr: SocketAddr,
     allow_hosts: Vec<String>,
+    idle: Duration,
 ) -> Result<(), Failure> {
     if !addr.ip().is_loopback() {
         tracing::warn!(
@@ -280,8 +296,10 @@ async fn serve_http(
             Ok(SandboxTools::new(session, false))
         }
     };
+    let mut sessions = LocalSessionManager::default();
+    sessions.session_config.keep_alive = Some(idle);
     let service: StreamableHttpService<SandboxTools, LocalSessionManager> =
-        StreamableHttpService::new(factory, Arc::default(), http_config);
+        StreamableHttpService::new(factory, Arc::new(sessions), http_config);
     let router = axum::Router::new().nest_service(HTTP_PATH, service);
     let listener = tokio::net::TcpListener::bind(addr)
         .await

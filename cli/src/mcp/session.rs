@@ -71,13 +71,24 @@ pub struct Slot {
 impl Slot {
     /// Records the created sandbox in the session.
     pub fn fill(mut self, id: &str, owned: Owned) {
-        {
+        let closed = {
             let mut state = self.session.state();
             state.pending -= 1;
             state.sandboxes.insert(id.to_owned(), owned);
-        }
+            state.closed
+        };
         self.filled = true;
         self.session.arm_budget_timer();
+        if closed {
+            // The session ended while this sandbox was being created: it goes too.
+            let session = self.session.clone();
+            let id = id.to_owned();
+            tokio::spawn(async move {
+                if let Err(err) = session.terminate(&id).await {
+                    tracing::warn!(sandbox = %id, "could not terminate: {err}");
+                }
+            });
+        }
     }
 }
 
