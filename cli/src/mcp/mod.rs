@@ -5,6 +5,7 @@
 mod files;
 mod params;
 mod processes;
+mod sandboxes;
 mod session;
 mod shape;
 mod tools;
