@@ -156,8 +156,9 @@ async fn assert_all_terminated(ids: &[String]) {
     }
 }
 
-/// Drives every tool through `client`; returns the ids of the sandboxes it created.
-async fn exercise(client: &Client, protocol: &str) -> Vec<String> {
+/// Drives every tool through `client`; returns the ids of the sandboxes it created and the
+/// session's id.
+async fn exercise(client: &Client, protocol: &str) -> (Vec<String>, String) {
     let negotiated = client.peer_info().unwrap().protocol_version.to_string();
     assert_eq!(negotiated, protocol);
     let tools = client.list_all_tools().await.unwrap();
@@ -418,28 +419,50 @@ async fn exercise(client: &Client, protocol: &str) -> Vec<String> {
     assert!(gone.err().contains("not one this session created"));
     assert_all_terminated(&ids[1..]).await;
     let _ = porter.snapshots().delete(snapshot_id).await;
-    ids
+    (ids, session)
+}
+
+/// Waits until no workspace volume of `session` is left.
+async fn assert_volumes_deleted(session: &str) {
+    let prefix = format!("mcp-{session}-");
+    let porter = shared().client();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let volumes = porter.volumes().list().await.unwrap();
+        let left: Vec<String> = volumes
+            .iter()
+            .map(|v| v.record().name)
+            .filter(|name| name.starts_with(&prefix))
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "workspace volumes left behind: {left:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tool_over_stdio_and_sandboxes_end_with_the_session() {
     let client = stdio_client(&[]).await;
     // On stdio the connection is the session: the newest protocol version is offered.
-    let ids = exercise(&client, "2026-07-28").await;
+    let (ids, session) = exercise(&client, "2026-07-28").await;
     // End of input ends the session: the server terminates its sandboxes, then exits.
     client.cancel().await.unwrap();
     assert_all_terminated(&ids).await;
+    assert_volumes_deleted(&session).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tool_over_http_and_sandboxes_end_with_the_session() {
     let (client, mut server) = http_client(&[]).await;
     // Over HTTP only the versions with sessions are offered.
-    let ids = exercise(&client, "2025-11-25").await;
+    let (ids, session) = exercise(&client, "2025-11-25").await;
     // Closing the client ends its HTTP session (DELETE): its sandboxes are terminated while
     // the server keeps running.
     client.cancel().await.unwrap();
     assert_all_terminated(&ids).await;
+    assert_volumes_deleted(&session).await;
     assert!(server.child.try_wait().unwrap().is_none(), "the HTTP server keeps serving");
     server.child.kill().await.unwrap();
 }
@@ -511,4 +534,20 @@ async fn an_idle_http_session_ends_with_its_sandboxes() {
     assert_all_terminated(&[id]).await;
     drop(client);
     server.child.kill().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_leaves_sandboxes_to_their_lease() {
+    let (client, mut server) = http_client(&["--lease-seconds", "2"]).await;
+    let created = call(&client, "create_sandbox", json!({})).await.ok();
+    let id = created["sandbox"].as_str().unwrap().to_owned();
+    // SIGKILL: no clean-up runs, and nobody renews the lease any more.
+    server.child.kill().await.unwrap();
+    assert_all_terminated(std::slice::from_ref(&id)).await;
+    let status = shared().client().sandboxes().get_by_id(&id).await.unwrap().status().unwrap();
+    assert_eq!(
+        status.termination_reason,
+        Some(porter_sandbox::types::StatusResponseTerminationReason::LeaseExpired)
+    );
+    drop(client);
 }

@@ -102,7 +102,12 @@ impl SandboxTools {
             Some(path) => {
                 let volume = porter
                     .volumes()
-                    .create(porter_sandbox::types::VolumeSpec::disk())
+                    .create(porter_sandbox::types::VolumeSpec {
+                        // Named after the session: one left behind by a killed server is
+                        // recognisable.
+                        name: Some(self.session.volume_name()),
+                        ..porter_sandbox::types::VolumeSpec::disk()
+                    })
                     .await
                     .map_err(|err| format!("could not create the workspace volume: {err}"))?;
                 spec = spec.volume_mount(path, volume.id());

@@ -60,6 +60,8 @@ pub struct Session {
     initialized: std::sync::atomic::AtomicBool,
     /// Whether the budget timer runs.
     timer_armed: std::sync::atomic::AtomicBool,
+    /// Workspace volumes named so far.
+    volumes: std::sync::atomic::AtomicU64,
 }
 
 /// A reserved slot for one sandbox being created; released on drop unless it was filled.
@@ -119,6 +121,7 @@ impl Session {
             state: Mutex::new(State::default()),
             initialized: std::sync::atomic::AtomicBool::new(false),
             timer_armed: std::sync::atomic::AtomicBool::new(false),
+            volumes: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -143,6 +146,12 @@ impl Session {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A fresh name for a workspace volume: `mcp-<session id>-<n>`.
+    pub fn volume_name(&self) -> String {
+        let n = self.volumes.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        format!("mcp-{}-{n}", self.id)
     }
 
     /// Records that the client opened the session with `initialize`.
