@@ -6,6 +6,7 @@
 mod commands;
 mod error;
 mod images;
+mod mcp;
 mod output;
 mod resolve;
 mod serve;
@@ -137,6 +138,14 @@ enum Command {
         #[command(subcommand)]
         command: images::ImagesCommand,
     },
+    /// Serve sandboxes as tools to LLM clients over the Model Context Protocol (stdio, or
+    /// streamable HTTP with --listen).
+    Mcp {
+        #[command(flatten)]
+        args: mcp::McpArgs,
+        #[command(flatten)]
+        connection: CommandConnectionArgs,
+    },
     /// Print a shell completion script, e.g. `porter-sandbox completions bash >
     /// /etc/bash_completion.d/porter-sandbox`.
     Completions {
@@ -161,6 +170,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => return serve::run(args),
         Command::Completions { shell } => return completions(shell),
         Command::Images { command } => return images::run(command),
+        Command::Mcp { connection, args } => {
+            return mcp::run(cli.connection.merge(connection), args);
+        }
         Command::Create { connection, args } => (connection, Action::Create(args)),
         Command::List { connection, args } => (connection, Action::List(args)),
         Command::Get { connection, args } => (connection, Action::Get(args)),
