@@ -54,9 +54,14 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     "maturin>=1.16,<2" "ziglang>=0.17,<0.18" "auditwheel>=6.8,<7"
 # zig links against glibc 2.17's symbols, so the wheel installs on any manylinux2014 system.
-"$venv/bin/maturin" build --quiet --release --zig --compatibility manylinux2014 \
-    -m python/pyproject.toml --out "$dist"
-"$venv/bin/maturin" sdist -m python/pyproject.toml --out "$dist" >/dev/null
+# From python/, where pyproject.toml points maturin at bindings/python/Cargo.toml.
+(
+    cd python
+    # maturin runs zig as `python3 -m ziglang`: the venv's python3, which has it.
+    export PATH="$venv/bin:$PATH"
+    "$venv/bin/maturin" build --quiet --release --zig --compatibility manylinux2014 --out "$dist"
+    "$venv/bin/maturin" sdist --out "$dist" >/dev/null
+)
 wheel="$(ls "$dist"/porter_sandbox-"$version"-*.whl)"
 echo "-- auditwheel show $(basename "$wheel")"
 "$venv/bin/auditwheel" show "$wheel" | tee "$target/dist-stage/auditwheel.txt"
