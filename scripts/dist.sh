@@ -111,7 +111,9 @@ JS
 # --- Kotlin/JVM: a Maven repository directory ---------------------------------------------------
 step "kotlin: the release library, uniffi-bindgen, mvn deploy into dist/maven (jar, sources, javadoc, POM)"
 cargo build --quiet --release -p porter-sandbox-uniffi
-cargo build --quiet -p porter-sandbox-uniffi-bindgen
+# uniffi-bindgen (debug) as scripts/kotlin.sh builds it: --workspace keeps the features of the
+# setup build, so in CI this is already built.
+cargo build --quiet --workspace --bins
 # The JUnit tests run in scripts/kotlin.sh; this only packages.
 mvn -B -q -Dstyle.color=never -f kotlin/pom.xml "-Dporter.cargo.target=$target" -DskipTests \
     "-DaltDeploymentRepository=dist::file://$dist/maven" clean deploy 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g'
