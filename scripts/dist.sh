@@ -45,34 +45,6 @@ cp "$target/release/porter-sandbox" README.md CHANGELOG.md LICENSE "$stage/"
 tar -C "$(dirname "$stage")" --owner=0 --group=0 --numeric-owner --sort=name -czf "$dist/$name.tar.gz" "$name"
 (cd "$dist" && sha256sum "$name.tar.gz" >"$name.tar.gz.sha256")
 
-# --- Python: an abi3 manylinux wheel and the sdist ---------------------------------------------
-step "python: maturin build --release --zig (manylinux2014, abi3), maturin sdist"
-venv="$target/dist-venv"
-if [ ! -x "$venv/bin/python" ]; then
-    "${PYTHON:-python3}" -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "maturin>=1.16,<2" "ziglang>=0.17,<0.18" "auditwheel>=6.8,<7"
-# zig links against glibc 2.17's symbols, so the wheel installs on any manylinux2014 system.
-# From python/, where pyproject.toml points maturin at bindings/python/Cargo.toml.
-(
-    cd python
-    # maturin runs zig as `python3 -m ziglang`: the venv's python3, which has it.
-    export PATH="$venv/bin:$PATH"
-    "$venv/bin/maturin" build --quiet --release --zig --compatibility manylinux2014 --out "$dist"
-    "$venv/bin/maturin" sdist --out "$dist" >/dev/null
-)
-wheel="$(ls "$dist"/porter_sandbox-"$version"-*.whl)"
-echo "-- auditwheel show $(basename "$wheel")"
-"$venv/bin/auditwheel" show "$wheel" | tee "$target/dist-stage/auditwheel.txt"
-# The verdict, not just the report: consistent with manylinux_2_17 (manylinux2014). auditwheel
-# wraps its sentences, so read them as one line.
-tr -s ' \n' ' ' <"$target/dist-stage/auditwheel.txt" |
-    grep -q 'is consistent with the following platform tag: "manylinux_2_17_x86_64"' || {
-    echo "error: auditwheel does not find $wheel consistent with manylinux_2_17_x86_64" >&2
-    exit 1
-}
-
 # --- Node: the napi-rs layout (main package + platform package) --------------------------------
 step "node: napi build --release, npm pack (porter-sandbox, porter-sandbox-linux-x64-gnu)"
 (
@@ -109,14 +81,45 @@ fs.writeFileSync(file, JSON.stringify(pkg, null, 2) + '\n');
 JS
 (cd "$node_stage/package" && npm pack --silent --pack-destination "$dist" >/dev/null)
 
+# --- Python: an abi3 manylinux wheel and the sdist ---------------------------------------------
+step "python: maturin build --release --zig (manylinux2014, abi3), maturin sdist"
+venv="$target/dist-venv"
+if [ ! -x "$venv/bin/python" ]; then
+    "${PYTHON:-python3}" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "maturin>=1.16,<2" "ziglang>=0.17,<0.18" "auditwheel>=6.8,<7"
+# zig links against glibc 2.17's symbols, so the wheel installs on any manylinux2014 system.
+# From python/, where pyproject.toml points maturin at bindings/python/Cargo.toml.
+(
+    cd python
+    # maturin runs zig as `python3 -m ziglang`: the venv's python3, which has it.
+    export PATH="$venv/bin:$PATH"
+    # Its own target directory: linked by zig (other CC and linker settings), this build would
+    # otherwise invalidate the napi build's crates in target/<triple>/release, and back.
+    export CARGO_TARGET_DIR="$target/zig"
+    "$venv/bin/maturin" build --quiet --release --zig --compatibility manylinux2014 --out "$dist"
+    "$venv/bin/maturin" sdist --out "$dist" >/dev/null
+)
+wheel="$(ls "$dist"/porter_sandbox-"$version"-*.whl)"
+echo "-- auditwheel show $(basename "$wheel")"
+"$venv/bin/auditwheel" show "$wheel" | tee "$target/dist-stage/auditwheel.txt"
+# The verdict, not just the report: consistent with manylinux_2_17 (manylinux2014). auditwheel
+# wraps its sentences, so read them as one line.
+tr -s ' \n' ' ' <"$target/dist-stage/auditwheel.txt" |
+    grep -q 'is consistent with the following platform tag: "manylinux_2_17_x86_64"' || {
+    echo "error: auditwheel does not find $wheel consistent with manylinux_2_17_x86_64" >&2
+    exit 1
+}
+
 # --- Kotlin/JVM: a Maven repository directory ---------------------------------------------------
 step "kotlin: the release library, uniffi-bindgen, mvn deploy into dist/maven (jar, sources, javadoc, POM)"
 cargo build --quiet --release -p porter-sandbox-uniffi
 # uniffi-bindgen (debug) as scripts/kotlin.sh builds it: --workspace keeps the features of the
 # setup build, so in CI this is already built.
 cargo build --quiet --workspace --bins
-# The JUnit tests run in scripts/kotlin.sh; this only packages.
-mvn -B -q -Dstyle.color=never -f kotlin/pom.xml "-Dporter.cargo.target=$target" -DskipTests \
+# The JUnit tests run in scripts/kotlin.sh; this only packages (not even compiling them).
+mvn -B -q -Dstyle.color=never -f kotlin/pom.xml "-Dporter.cargo.target=$target" -Dmaven.test.skip=true \
     "-DaltDeploymentRepository=dist::file://$dist/maven" clean deploy 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g'
 # A deploy leaves per-repository metadata only; checksums come with it (.md5/.sha1).
 mvn_dir="$dist/maven/run/porter/porter-sandbox/$version"
