@@ -107,7 +107,7 @@ echo "-- auditwheel show $(basename "$wheel")"
 # The verdict, not just the report: consistent with manylinux_2_17 (manylinux2014). auditwheel
 # wraps its sentences, so read them as one line.
 tr -s ' \n' ' ' <"$target/dist-stage/auditwheel.txt" |
-    grep -q 'is consistent with the following platform tag: "manylinux_2_17_x86_64"' || {
+    grep 'is consistent with the following platform tag: "manylinux_2_17_x86_64"' >/dev/null || {
     echo "error: auditwheel does not find $wheel consistent with manylinux_2_17_x86_64" >&2
     exit 1
 }
@@ -126,7 +126,8 @@ mvn_dir="$dist/maven/run/porter/porter-sandbox/$version"
 for f in "porter-sandbox-$version.jar" "porter-sandbox-$version-sources.jar" "porter-sandbox-$version-javadoc.jar" "porter-sandbox-$version.pom"; do
     [ -s "$mvn_dir/$f" ] || { echo "error: $mvn_dir/$f is missing" >&2; exit 1; }
 done
-unzip -l "$mvn_dir/porter-sandbox-$version.jar" | grep -q 'linux-x86-64/libporter_sandbox_uniffi.so' || {
+# (grep reads the whole listing: with -q it could stop early and fail the pipe.)
+unzip -l "$mvn_dir/porter-sandbox-$version.jar" | grep 'linux-x86-64/libporter_sandbox_uniffi.so' >/dev/null || {
     echo "error: the jar holds no linux-x86-64/libporter_sandbox_uniffi.so" >&2
     exit 1
 }

@@ -139,7 +139,7 @@ if message="$(cd "$project" && node -e "require('porter-sandbox')" 2>&1)"; then
     echo "error: porter-sandbox loaded without its platform package" >&2
     exit 1
 fi
-echo "$message" | grep -q 'no native module for this platform (linux-x64-gnu)' || {
+echo "$message" | grep 'no native module for this platform (linux-x64-gnu)' >/dev/null || {
     echo "error: the error without a platform package does not name the platform:" >&2
     echo "$message" >&2
     exit 1
