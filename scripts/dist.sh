@@ -144,7 +144,7 @@ step "checksums"
 
 echo "== dist/ ($((SECONDS - started)) s)"
 size() { du -h --apparent-size "$1" | cut -f1; }
-echo "wheel    $(size "$wheel")  $(basename "$wheel") (module: $(unzip -l "$wheel" | awk '/_native/ {print $1}') bytes)"
+echo "wheel    $(size "$wheel")  $(basename "$wheel") (module: $(unzip -l "$wheel" | awk '/_native\.abi3\.so/ {print $1}') bytes)"
 echo "sdist    $(size "$dist/porter_sandbox-$version.tar.gz")  porter_sandbox-$version.tar.gz"
 echo "npm      $(size "$dist/porter-sandbox-$version.tgz")  porter-sandbox-$version.tgz"
 echo "npm      $(size "$dist/porter-sandbox-linux-x64-gnu-$version.tgz")  porter-sandbox-linux-x64-gnu-$version.tgz (.node: $(size node/porter-sandbox.linux-x64-gnu.node))"
