@@ -41,7 +41,7 @@ name="porter-sandbox-$version-$triple"
 stage="$target/dist-stage/$name"
 rm -rf "$stage" && mkdir -p "$stage"
 cp "$target/release/porter-sandbox" README.md CHANGELOG.md LICENSE "$stage/"
-# Reproducible-ish: fixed owner and order, no timestamps beyond the files' own.
+# Fixed owner and file order, so the tarball depends on the files alone (and their times).
 tar -C "$(dirname "$stage")" --owner=0 --group=0 --numeric-owner --sort=name -czf "$dist/$name.tar.gz" "$name"
 (cd "$dist" && sha256sum "$name.tar.gz" >"$name.tar.gz.sha256")
 
