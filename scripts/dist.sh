@@ -99,7 +99,11 @@ fi
     # otherwise invalidate the napi build's crates in target/<triple>/release, and back.
     export CARGO_TARGET_DIR="$target/zig"
     "$venv/bin/maturin" build --quiet --release --zig --compatibility manylinux2014 --out "$dist"
-    "$venv/bin/maturin" sdist --out "$dist" >/dev/null
+    # Its output only on failure: it first looks for a Cargo.toml here and says it found none.
+    if ! out="$("$venv/bin/maturin" sdist --out "$dist" 2>&1)"; then
+        echo "$out" >&2
+        exit 1
+    fi
 )
 wheel="$(ls "$dist"/porter_sandbox-"$version"-*.whl)"
 echo "-- auditwheel show $(basename "$wheel")"
