@@ -122,10 +122,11 @@ cargo build --quiet --release -p porter-sandbox-uniffi
 # uniffi-bindgen (debug) as scripts/kotlin.sh builds it: --workspace keeps the features of the
 # setup build, so in CI this is already built.
 cargo build --quiet --workspace --bins
-# The JUnit tests run in scripts/kotlin.sh; this only packages (not even compiling them).
-mvn -B -q -Dstyle.color=never -f kotlin/pom.xml "-Dporter.cargo.target=$target" -Dmaven.test.skip=true \
+# The JUnit tests run in scripts/kotlin.sh; this only packages (not even compiling them), and
+# compiles in-process (a Kotlin daemon would outlive the script).
+mvn -B -q -Dstyle.color=never -f kotlin/pom.xml "-Dporter.cargo.target=$target" -Dmaven.test.skip=true -Dkotlin.compiler.daemon=false \
     "-DaltDeploymentRepository=dist::file://$dist/maven" clean deploy 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g'
-# A deploy leaves per-repository metadata only; checksums come with it (.md5/.sha1).
+# The deploy writes maven-metadata.xml and .md5/.sha1 files beside each file, as a remote repository has.
 mvn_dir="$dist/maven/run/porter/porter-sandbox/$version"
 for f in "porter-sandbox-$version.jar" "porter-sandbox-$version-sources.jar" "porter-sandbox-$version-javadoc.jar" "porter-sandbox-$version.pom"; do
     [ -s "$mvn_dir/$f" ] || { echo "error: $mvn_dir/$f is missing" >&2; exit 1; }

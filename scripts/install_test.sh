@@ -151,7 +151,8 @@ echo "== kotlin: a fresh Maven project resolves run.porter:porter-sandbox:$versi
 mproject="$work/maven-project"
 mkdir -p "$mproject"
 cp -r kotlin/examples/quickstart/pom.xml kotlin/examples/quickstart/src "$mproject/"
-# An empty local repository, so the jar can only come from dist/maven. Third-party artifacts
+# An empty local repository, so the jar can only come from dist/maven (no Kotlin daemon: it would
+# outlive the test, running from the removed repository). Third-party artifacts
 # (Kotlin, JNA, plugins) are read from the user's repository through a view without run/porter,
 # and from Maven Central for anything missing there.
 view="$work/m2-view"
@@ -179,7 +180,7 @@ cat >"$work/settings.xml" <<EOF
 EOF
 t=$(ms)
 (cd "$mproject" && mvn -B -q -Dstyle.color=never -s "$work/settings.xml" "-Dmaven.repo.local=$work/m2" \
-    "-Dporter.repository=file://$dist/maven" package dependency:build-classpath \
+    "-Dporter.repository=file://$dist/maven" -Dkotlin.compiler.daemon=false package dependency:build-classpath \
     -Dmdep.outputFile=target/classpath.txt 2>&1 | sed -u 's/\x1b\[[0-9;]*m//g')
 resolved="$work/m2/run/porter/porter-sandbox/$version/porter-sandbox-$version.jar"
 cmp -s "$resolved" "$dist/maven/run/porter/porter-sandbox/$version/porter-sandbox-$version.jar" || {
