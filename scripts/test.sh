@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== one version in every manifest"
+bash scripts/version.sh
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -36,5 +39,12 @@ bash scripts/node.sh
 # --- Kotlin package: uniffi library, mvn install with the JUnit tests, the quickstart ----
 echo "== the Kotlin package"
 bash scripts/kotlin.sh
+
+# --- Release artifacts: dist/ (after the packages above, so it reuses their release builds), ----
+# --- then installing them without cargo/rustc/maturin on PATH ---------------------------------
+echo "== the release artifacts (scripts/dist.sh)"
+bash scripts/dist.sh
+echo "== install tests (scripts/install_test.sh)"
+bash scripts/install_test.sh
 
 echo "all tests passed"

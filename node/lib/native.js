@@ -1,8 +1,13 @@
 'use strict';
-// Loads the native module built by `npm run build` (napi-rs): porter-sandbox.<platform>.node.
+// Loads the native module (napi-rs): a `porter-sandbox.<platform>.node` next to the package, as
+// `npm run build` leaves it when developing, else the prebuilt platform package
+// `porter-sandbox-<platform>` that npm installs from `optionalDependencies` on a matching machine.
 
 const { join } = require('node:path');
 const { existsSync } = require('node:fs');
+
+/** The platforms a release ships a prebuilt module for (the platform packages that exist). */
+const PREBUILT = ['linux-x64-gnu'];
 
 function platformSuffix() {
   const { platform, arch } = process;
@@ -16,15 +21,30 @@ function platformSuffix() {
 }
 
 function load() {
+  const suffix = platformSuffix();
   const root = join(__dirname, '..');
-  const candidates = [`porter-sandbox.${platformSuffix()}.node`, 'porter-sandbox.node'];
-  for (const name of candidates) {
+  const local = [`porter-sandbox.${suffix}.node`, 'porter-sandbox.node'];
+  for (const name of local) {
     const file = join(root, name);
     if (existsSync(file)) return require(file);
   }
+  const pkg = `porter-sandbox-${suffix}`;
+  try {
+    return require(pkg);
+  } catch (error) {
+    // Only a missing package is the platform question; a module that exists but fails to load
+    // (a wrong glibc, a broken file) keeps its own error.
+    if (error?.code !== 'MODULE_NOT_FOUND' || !String(error.message).includes(pkg)) throw error;
+  }
+  const why = PREBUILT.includes(suffix)
+    ? `the package ${pkg}, which npm installs as an optional dependency of porter-sandbox, is not ` +
+      'installed (was it installed with --omit=optional or --no-optional, or from another machine\'s ' +
+      `lockfile?): reinstall porter-sandbox, or \`npm install ${pkg}\``
+    : `no prebuilt module is published for ${suffix} (prebuilt: ${PREBUILT.join(', ')}); build it ` +
+      'from source: in a checkout of the repository, `cd node && npm ci && npm run build`';
   throw new Error(
-    `porter-sandbox: the native module for ${process.platform}-${process.arch} was not found ` +
-      `(looked for ${candidates.join(', ')} in ${root}); build it with \`npm run build\`.`,
+    `porter-sandbox: no native module for this platform (${suffix}): ${why}. ` +
+      `Looked for ${local.join(', ')} in ${root} and for the package ${pkg}.`,
   );
 }
 
