@@ -38,6 +38,8 @@ fn create_list_get_delete() {
     assert_eq!((record.id.as_str(), record.name.as_str()), (id.as_str(), name.as_str()));
     let by_id = cli(&["volume", "get", &id]);
     assert!(by_id.ok().stdout.contains(&format!("Name:         {name}")), "{}", by_id.stdout);
+    let shown: VolumeRecord = cli(&["volume", "show", &name, "--json"]).ok().json();
+    assert_eq!(shown.id, id, "`show` is the unambiguous name of `get VOLUME`");
 
     let unnamed: VolumeRecord = cli(&["volume", "create", "--json"]).ok().json();
     assert_eq!(unnamed.name, unnamed.id);
@@ -119,9 +121,11 @@ fn a_multi_megabyte_file_round_trips_byte_identical() {
     cli(&["volume", "get", &name, "/blobs/big.bin", into.to_str().unwrap()]).ok();
     assert!(std::fs::read(into.join("big.bin")).unwrap() == content);
 
-    // To stdout.
+    // To stdout, with `download` (the unambiguous name of `get VOLUME PATH FILE`) and `get`.
     let piped = cli(&["volume", "get", &name, "/blobs/big.bin", "-"]);
     assert!(piped.ok().stdout_bytes == content);
+    let downloaded = cli(&["volume", "download", &name, "/blobs/big.bin", "-"]);
+    assert!(downloaded.ok().stdout_bytes == content);
     assert!(cli(&["volume", "cat", &name, "/blobs/big.bin"]).ok().stdout_bytes == content);
 
     // A failed download leaves the destination as it was and no temporary file behind.

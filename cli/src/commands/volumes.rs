@@ -20,7 +20,12 @@ pub enum VolumeCommand {
     Create(CreateArgs),
     /// List volumes.
     List(JsonArgs),
-    /// Show a volume; with PATH and LOCAL_FILE, download one of its files instead.
+    /// Show a volume (its record).
+    Show(ShowArgs),
+    /// Download a file of a volume to a local file, a directory, or stdout (`-`).
+    Download(DownloadArgs),
+    /// `show` with VOLUME alone, `download` with PATH and LOCAL_FILE (kept for existing
+    /// scripts; the two names say which is meant).
     Get(GetArgs),
     /// Delete a volume and its files (refused while a sandbox uses it).
     Delete(TargetArgs),
@@ -60,6 +65,31 @@ pub struct TargetArgs {
     target: String,
 }
 
+/// Options of `volume show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The volume's name or id.
+    #[arg(value_name = "VOLUME")]
+    target: String,
+    /// Print the volume record as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `volume download`.
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    /// The volume's name or id.
+    #[arg(value_name = "VOLUME")]
+    target: String,
+    /// The file of the volume to download.
+    #[arg(value_name = "PATH")]
+    path: String,
+    /// Where to write it: a path (written whole or not at all), a directory, or `-` for stdout.
+    #[arg(value_name = "LOCAL_FILE")]
+    local: String,
+}
+
 /// Options of `volume get`.
 #[derive(Debug, Args)]
 pub struct GetArgs {
@@ -83,6 +113,10 @@ pub async fn run(porter: &Porter, command: VolumeCommand) -> CliResult {
     match command {
         VolumeCommand::Create(args) => create(porter, args).await,
         VolumeCommand::List(args) => list(porter, args).await,
+        VolumeCommand::Show(args) => get(porter, &args.target, args.json).await,
+        VolumeCommand::Download(args) => {
+            files::download(porter, &args.target, &args.path, &args.local).await
+        }
         VolumeCommand::Get(args) => match (args.path, args.local) {
             (Some(path), Some(local)) => files::download(porter, &args.target, &path, &local).await,
             _ => get(porter, &args.target, args.json).await,
