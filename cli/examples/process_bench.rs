@@ -6,23 +6,17 @@
 //! `cargo run --release -p porter-sandbox-cli --example process_bench [-- SAMPLES]`
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/bench.rs"]
+mod bench;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bench::{BenchServer, percentile};
 use futures_util::StreamExt;
 use porter_sandbox::{
-    Porter, ProcessSpec,
+    ProcessSpec,
     types::{SandboxSpec, StatusResponsePhase},
 };
-use porter_sandbox_server::serve::{self, ServeOptions};
-
-/// The key of the benchmark's own server.
-const BENCH_KEY: &str = "bench-key-0123456789abcdef";
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let rank = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[rank]
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
@@ -46,20 +40,8 @@ fn main() {
 }
 
 async fn bench(samples: usize) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve::bind(ServeOptions {
-        ephemeral: true,
-        auth: serve::Auth::Keys(vec![BENCH_KEY.to_owned()]),
-        ..ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf())
-    })
-    .await
-    .unwrap();
-    let base = format!("http://{}", server.addr);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(async move {
-        let _ = stopped.await;
-    }));
-    let porter = Porter::builder().base_url(&base).api_key(BENCH_KEY).build().unwrap();
+    let server = BenchServer::start().await;
+    let porter = &server.porter;
     let sandbox = porter
         .sandboxes()
         .create(SandboxSpec::new("host").command(["sleep", "600"]))
@@ -135,8 +117,7 @@ async fn bench(samples: usize) {
     assert_eq!(total, expected, "bytes lost across 200 concurrent streams");
 
     sandbox.terminate().await.unwrap();
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
+    server.stop().await;
 
     println!("samples: {samples}");
     println!(

@@ -7,25 +7,19 @@
 //! `cargo run --release -p porter-sandbox-cli --example server_bench [-- SAMPLES]`
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/bench.rs"]
+mod bench;
+
 use std::time::{Duration, Instant};
 
+use bench::{BenchServer, percentile};
 use porter_sandbox::{
     Porter,
     types::{SandboxSpec, SnapshotSpec, SnapshotStatus, StatusResponsePhase},
 };
-use porter_sandbox_server::serve::{self, ServeOptions};
 
 #[path = "../../server/tests/support/registry.rs"]
 mod registry_fixture;
-
-/// The key of the benchmark's own server.
-const BENCH_KEY: &str = "bench-key-0123456789abcdef";
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let rank = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[rank]
-}
 
 /// Memory charged to one sandbox: its cgroup (the workload) plus the proportional set size of
 /// the host-side processes that serve it (shim, crun, slirp4netns), found by the id on their
@@ -62,20 +56,8 @@ fn sandbox_memory_kib(id: &str) -> u64 {
 #[tokio::main]
 async fn main() {
     let samples: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(30);
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve::bind(ServeOptions {
-        ephemeral: true,
-        auth: serve::Auth::Keys(vec![BENCH_KEY.to_owned()]),
-        ..ServeOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().to_path_buf())
-    })
-    .await
-    .unwrap();
-    let base = format!("http://{}", server.addr);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.serve(async move {
-        let _ = stopped.await;
-    }));
-    let porter = Porter::builder().base_url(&base).api_key(BENCH_KEY).build().unwrap();
+    let server = BenchServer::start().await;
+    let porter = &server.porter;
 
     // Warm-up: builds the host image once.
     let warm = porter.sandboxes().create(SandboxSpec::new("host").command(["true"])).await.unwrap();
@@ -164,9 +146,8 @@ async fn main() {
     for sandbox in &sandboxes {
         sandbox.terminate().await.unwrap();
     }
-    let registry = registry_starts(&porter, samples).await;
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
+    let registry = registry_starts(porter, samples).await;
+    server.stop().await;
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("samples: {samples} sandboxes, {} execs", exec.len());
