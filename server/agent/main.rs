@@ -1,0 +1,314 @@
+//! The exec agent: started once in each sandbox (with the sandbox's user, limits and seccomp
+//! filter, as any exec), it starts the sandbox's commands by a plain fork and exec, so a
+//! command costs no `crun exec` (a new engine process that joins every namespace and cgroup).
+//!
+//! It talks to the server over its standard input and output, a socket pair whose other end
+//! only the server holds (see `protocol.rs`): nothing inside the sandbox can connect to it.
+//! It is not dumpable, so other processes of the sandbox cannot read its descriptors or trace
+//! it either. It can do nothing a command of the sandbox could not do itself, and the server
+//! treats what it says as untrusted (bounded frames, bounded output).
+//!
+//! Built by `server/build.rs` as a static binary with `std` only, so it runs in any image
+//! (glibc, musl or none). `unsafe` is limited to the two libc calls `std` lacks: `kill` of a
+//! process group and `prctl`.
+
+use std::{
+    collections::HashMap,
+    ffi::OsString,
+    fs::File,
+    io::{self, Read, Write},
+    os::{
+        fd::AsFd,
+        unix::{
+            ffi::OsStringExt,
+            process::{CommandExt, ExitStatusExt},
+        },
+    },
+    process::{Command, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
+    thread,
+    time::Duration,
+};
+
+#[path = "protocol.rs"]
+mod protocol;
+
+use protocol::{Frame, Request};
+
+unsafe extern "C" {
+    fn kill(pid: i32, signal: i32) -> i32;
+    fn prctl(option: i32, ...) -> i32;
+}
+
+const SIGKILL: i32 = 9;
+const PR_SET_DUMPABLE: i32 = 4;
+
+/// After a command ended, how long processes it left in the background may keep its output
+/// open before the exit is reported.
+const OUTPUT_GRACE: Duration = Duration::from_millis(100);
+
+/// The server's end: frames go out one whole frame per write, under this lock.
+type Writer = Arc<Mutex<File>>;
+
+/// What the reader knows of a running command.
+struct Running {
+    /// Where its standard input goes (`None` closes it); absent without input.
+    stdin: Option<mpsc::Sender<Option<Vec<u8>>>>,
+    /// Its process group (0 until started) and whether a kill was asked for.
+    group: Arc<Mutex<(i32, bool)>>,
+}
+
+type Registry = Arc<Mutex<HashMap<u64, Running>>>;
+
+fn main() {
+    // Not dumpable: the sandbox's other processes (same user) cannot open /proc/<pid>/fd/*
+    // of the agent, take its descriptors or trace it.
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag.
+    unsafe {
+        prctl(PR_SET_DUMPABLE, 0u64, 0u64, 0u64, 0u64);
+    }
+    let (Ok(input), Ok(output)) = (
+        io::stdin().as_fd().try_clone_to_owned(),
+        io::stdout().as_fd().try_clone_to_owned(),
+    ) else {
+        std::process::exit(2);
+    };
+    let mut input = io::BufReader::with_capacity(128 * 1024, File::from(input));
+    let writer: Writer = Arc::new(Mutex::new(File::from(output)));
+    let registry: Registry = Arc::default();
+    loop {
+        let frame = match Frame::read_from(&mut input, protocol::MAX_REQUEST) {
+            Ok(Some(frame)) => frame,
+            // The server is gone (or broke the protocol): nobody will read what runs now.
+            Ok(None) | Err(_) => break,
+        };
+        handle(frame, &writer, &registry);
+    }
+    let running = registry.lock().unwrap_or_else(|e| e.into_inner());
+    for entry in running.values() {
+        kill_group(&entry.group);
+    }
+}
+
+/// Acts on one frame from the server.
+fn handle(frame: Frame, writer: &Writer, registry: &Registry) {
+    let id = frame.id;
+    match frame.kind {
+        protocol::START => {
+            let Some(request) = Request::decode(&frame.payload) else {
+                send(writer, id, protocol::FAILED, &failure(126, "malformed request"));
+                return;
+            };
+            let (tx, rx) = mpsc::channel();
+            let group = Arc::new(Mutex::new((0, false)));
+            let entry = Running { stdin: request.stdin.then_some(tx), group: group.clone() };
+            registry.lock().unwrap_or_else(|e| e.into_inner()).insert(id, entry);
+            let (thread_writer, thread_registry) = (writer.clone(), registry.clone());
+            let spawned = thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || run(id, request, rx, group, &thread_writer, &thread_registry));
+            if spawned.is_err() {
+                // No thread left (the sandbox's process limit): say so rather than hang.
+                registry.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                let message = "cannot start the command: the sandbox's process limit is reached";
+                send(writer, id, protocol::FAILED, &failure(126, message));
+            }
+        }
+        protocol::STDIN | protocol::STDIN_END => {
+            let running = registry.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(tx) = running.get(&id).and_then(|r| r.stdin.as_ref()) {
+                let data = (frame.kind == protocol::STDIN).then_some(frame.payload);
+                let _ = tx.send(data);
+            }
+        }
+        protocol::KILL => {
+            let running = registry.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = running.get(&id) {
+                kill_group(&entry.group);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Runs one command to its end and reports it.
+fn run(
+    id: u64,
+    request: Request,
+    stdin: mpsc::Receiver<Option<Vec<u8>>>,
+    group: Arc<Mutex<(i32, bool)>>,
+    writer: &Writer,
+    registry: &Registry,
+) {
+    let outcome = start_and_wait(id, request, stdin, &group, writer);
+    // Unregistered before the last frame: a kill after the exit must not hit a reused pid.
+    registry.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    match outcome {
+        Ok(code) => send(writer, id, protocol::EXIT, &code.to_le_bytes()),
+        Err((code, message)) => send(writer, id, protocol::FAILED, &failure(code, &message)),
+    }
+}
+
+/// Starts the command, pumps its input and output, and returns its status (128 + signal
+/// when a signal ended it), or the code and message of why it could not start.
+fn start_and_wait(
+    id: u64,
+    request: Request,
+    stdin: mpsc::Receiver<Option<Vec<u8>>>,
+    group: &Mutex<(i32, bool)>,
+    writer: &Writer,
+) -> Result<i32, (i32, String)> {
+    let Request { argv, env, cwd, stdin: has_stdin } = request;
+    let cwd = OsString::from_vec(cwd);
+    if !std::path::Path::new(&cwd).is_dir() {
+        let shown = cwd.to_string_lossy();
+        return Err((126, format!("cannot change to the working directory {shown}: not a directory or missing")));
+    }
+    let mut argv = argv.into_iter().map(OsString::from_vec);
+    let program = argv.next().unwrap_or_default();
+    let mut command = Command::new(&program);
+    command
+        .args(argv)
+        .env_clear()
+        .current_dir(&cwd)
+        // Its own process group, so a kill reaches what it started in the background too.
+        .process_group(0)
+        .stdin(if has_stdin { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for pair in env {
+        let pair = OsString::from_vec(pair);
+        let bytes = pair.as_encoded_bytes();
+        if let Some(at) = bytes.iter().position(|&b| b == b'=') {
+            let (key, value) = (&bytes[..at], &bytes[at + 1..]);
+            command.env(
+                OsString::from_vec(key.to_vec()),
+                OsString::from_vec(value.to_vec()),
+            );
+        }
+    }
+    let mut child = command.spawn().map_err(|e| launch_failure(&program, &e))?;
+    {
+        let mut group = group.lock().unwrap_or_else(|e| e.into_inner());
+        group.0 = i32::try_from(child.id()).unwrap_or(0);
+        if group.1 {
+            kill_pid_group(group.0);
+        }
+    }
+    if let Some(mut pipe) = child.stdin.take() {
+        let _ = thread::Builder::new().stack_size(64 * 1024).spawn(move || {
+            while let Ok(Some(data)) = stdin.recv() {
+                // The command may stop reading: a broken pipe is its choice.
+                if pipe.write_all(&data).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let closed = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = mpsc::channel();
+    let mut pumps = 0;
+    if let Some(out) = child.stdout.take() {
+        pumps += pump(out, id, protocol::STDOUT, writer, &closed, done_tx.clone());
+    }
+    if let Some(err) = child.stderr.take() {
+        pumps += pump(err, id, protocol::STDERR, writer, &closed, done_tx);
+    }
+    let status = child.wait().map_err(|e| (126, format!("cannot wait for the command: {e}")))?;
+    // Background processes may hold the output open: wait for it only briefly.
+    let grace_end = std::time::Instant::now() + OUTPUT_GRACE;
+    for _ in 0..pumps {
+        let left = grace_end.saturating_duration_since(std::time::Instant::now());
+        if done_rx.recv_timeout(left).is_err() {
+            break;
+        }
+    }
+    // Taken with the writer's lock, so no output frame follows the exit.
+    let _guard = writer.lock().unwrap_or_else(|e| e.into_inner());
+    closed.store(true, Ordering::SeqCst);
+    drop(_guard);
+    Ok(status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(255))
+}
+
+/// Copies one output pipe to the server on a thread of its own; 1 when it started.
+fn pump(
+    mut pipe: impl Read + Send + 'static,
+    id: u64,
+    kind: u8,
+    writer: &Writer,
+    closed: &Arc<AtomicBool>,
+    done: mpsc::Sender<()>,
+) -> usize {
+    let (writer, closed) = (writer.clone(), closed.clone());
+    let spawned = thread::Builder::new().stack_size(128 * 1024).spawn(move || {
+        let mut buf = vec![0u8; protocol::MAX_PAYLOAD];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let frame = Frame { kind, id, payload: buf[..n].to_vec() };
+                    let mut out = writer.lock().unwrap_or_else(|e| e.into_inner());
+                    if closed.load(Ordering::SeqCst) {
+                        continue; // reported already: drain without sending
+                    }
+                    if frame.write_to(&mut *out).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = done.send(());
+    });
+    usize::from(spawned.is_ok())
+}
+
+/// The code and message for a command that could not start, as shells answer: 127 when the
+/// program does not exist, 126 when it cannot be executed.
+fn launch_failure(program: &OsString, error: &io::Error) -> (i32, String) {
+    let shown = program.to_string_lossy();
+    if error.kind() == io::ErrorKind::NotFound {
+        let message = if shown.contains('/') {
+            format!("{shown}: no such file or directory")
+        } else {
+            format!("executable file `{shown}` not found in $PATH")
+        };
+        (127, message)
+    } else {
+        (126, format!("cannot execute {shown}: {error}"))
+    }
+}
+
+/// The payload of a [`protocol::FAILED`] frame.
+fn failure(code: i32, message: &str) -> Vec<u8> {
+    let mut payload = code.to_le_bytes().to_vec();
+    payload.extend_from_slice(message.as_bytes());
+    payload.truncate(protocol::MAX_PAYLOAD);
+    payload
+}
+
+/// Sends one frame (a failure means the server is gone; the reader then ends the agent).
+fn send(writer: &Writer, id: u64, kind: u8, payload: &[u8]) {
+    let frame = Frame { kind, id, payload: payload.to_vec() };
+    let mut out = writer.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = frame.write_to(&mut *out);
+}
+
+/// Kills the process group of a command, or marks it to be killed once it has one.
+fn kill_group(group: &Mutex<(i32, bool)>) {
+    let mut group = group.lock().unwrap_or_else(|e| e.into_inner());
+    group.1 = true;
+    kill_pid_group(group.0);
+}
+
+fn kill_pid_group(pgid: i32) {
+    if pgid > 1 {
+        // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+        unsafe {
+            kill(-pgid, SIGKILL);
+        }
+    }
+}
