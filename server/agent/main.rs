@@ -10,7 +10,7 @@
 //!
 //! Built by `server/build.rs` as a static binary with `std` only, so it runs in any image
 //! (glibc, musl or none). `unsafe` is limited to the two libc calls `std` lacks: `kill` of a
-//! process group and `prctl`.
+//! process group and `prctl` (not dumpable; commands die with the agent).
 
 use std::{
     collections::HashMap,
@@ -46,6 +46,7 @@ unsafe extern "C" {
 
 const SIGKILL: i32 = 9;
 const PR_SET_DUMPABLE: i32 = 4;
+const PR_SET_PDEATHSIG: i32 = 1;
 
 /// After a command ended, how long processes it left in the background may keep its output
 /// open before the exit is reported.
@@ -190,6 +191,17 @@ fn start_and_wait(
                 OsString::from_vec(value.to_vec()),
             );
         }
+    }
+    // SAFETY: the hook runs in the forked child before exec and only calls prctl(2), which is
+    // async-signal-safe. The command dies with the thread that started it (it lives until the
+    // command ends), so a killed agent leaves no command behind whose output nobody reads.
+    unsafe {
+        command.pre_exec(|| {
+            if prctl(PR_SET_PDEATHSIG, SIGKILL as u64, 0u64, 0u64, 0u64) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
     let mut child = command.spawn().map_err(|e| launch_failure(&program, &e))?;
     {

@@ -79,6 +79,48 @@ async fn commands_run_through_an_agent_nothing_else_can_reach() {
     eprintln!("exec through the agent: p50 {:?}", median(took));
 }
 
+/// The host pid of sandbox `id`'s agent.
+fn host_agent_pid(id: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").unwrap().flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let cgroup = std::fs::read_to_string(entry.path().join("cgroup")).ok()?;
+        (cmdline == format!("{AGENT}\0").as_bytes() && cgroup.contains(&format!("/{id}\n")))
+            .then_some(pid)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_dies_with_its_agent_and_the_answer_says_so() {
+    let Some(h) = Harness::new() else { return };
+    let id = h.id("agentdeath");
+    h.start(h.spec(&id, &["sleep", "1000"])).await;
+    the_agent(&h.rt, &id).await;
+    let argv = vec!["sh".to_owned(), "-c".to_owned(), "echo started; exec sleep 1234".to_owned()];
+    let running = h.rt.exec(&id, argv, Vec::new());
+    tokio::pin!(running);
+    let killer = async {
+        // Once the command runs, the agent is killed from the host.
+        let deadline = Instant::now() + WAIT;
+        while processes_mentioning("sleep 1234").is_empty() {
+            assert!(Instant::now() < deadline, "the command never started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let pid = host_agent_pid(&id).expect("the agent runs on the host");
+        std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+        std::future::pending::<()>().await;
+    };
+    let out = tokio::select! {
+        out = &mut running => out.unwrap(),
+        () = killer => unreachable!(),
+    };
+    assert_eq!((out.stdout.as_str(), out.exit_code), ("started\n", 137), "{out:?}");
+    assert!(out.stderr.contains("exec agent ended"), "{out:?}");
+    assert!(processes_left("sleep 1234").await.is_empty(), "the command outlived its agent");
+    // The next command gets a new agent.
+    assert_eq!(h.exec(&id, &["echo", "again"]).await, ("again\n".into(), String::new(), 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_agent_is_replaced() {
     let Some(h) = Harness::new() else { return };

@@ -295,12 +295,17 @@ impl Agent {
             return Err(Failure::NotStarted(err));
         }
         if let Some(bytes) = stdin {
-            for chunk in bytes.chunks(protocol::MAX_PAYLOAD) {
-                let frame = Frame { kind: protocol::STDIN, id, payload: chunk.to_vec() };
-                self.send(frame).await.map_err(Failure::Lost)?;
+            // A failed write means the agent is gone: the replies then end below.
+            let frames = bytes.chunks(protocol::MAX_PAYLOAD).map(|chunk| Frame {
+                kind: protocol::STDIN,
+                id,
+                payload: chunk.to_vec(),
+            });
+            for frame in frames.chain([Frame { kind: protocol::STDIN_END, id, payload: vec![] }]) {
+                if self.send(frame).await.is_err() {
+                    break;
+                }
             }
-            let end = Frame { kind: protocol::STDIN_END, id, payload: Vec::new() };
-            self.send(end).await.map_err(Failure::Lost)?;
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         let (mut out, mut err) = (Captured::default(), Captured::default());
@@ -310,8 +315,8 @@ impl Agent {
                 reply = rx.recv() => reply,
                 () = super::exec::until(deadline), if !timed_out => {
                     timed_out = true;
-                    let kill = Frame { kind: protocol::KILL, id, payload: Vec::new() };
-                    self.send(kill).await.map_err(Failure::Lost)?;
+                    // Unsent: the agent is gone, and its end killed the command (see below).
+                    let _ = self.send(Frame { kind: protocol::KILL, id, payload: vec![] }).await;
                     continue;
                 }
             };
@@ -325,9 +330,13 @@ impl Agent {
                     break code;
                 }
                 None => {
-                    guard.agent = None;
-                    let message = "the sandbox's exec agent ended while the command ran";
-                    return Err(Failure::Lost(message.to_owned()));
+                    // The agent ended (its sandbox stopped, or a workload killed it): the
+                    // command was killed with it (the agent starts each with a parent-death
+                    // signal), as `crun exec` reports a command killed by its sandbox's end.
+                    err.push(
+                        b"porter-sandbox: the command was killed: the sandbox's exec agent ended\n",
+                    );
+                    break KILLED;
                 }
             }
         };
@@ -348,9 +357,10 @@ impl Agent {
 pub(super) enum Failure {
     /// The agent could not be told to start it: it never ran (`crun exec` may run it).
     NotStarted(String),
-    /// The agent went away while it ran.
-    Lost(String),
 }
+
+/// Status of a command killed by SIGKILL.
+const KILLED: i32 = 128 + 9;
 
 /// Kills a command whose caller went away before it ended (a dropped request).
 struct KillOnDrop {

@@ -227,7 +227,6 @@ impl OciRuntime {
             let env = bundle::merge_env(&defaults.env, &spec.env);
             match agent.run(spec.clone(), env, defaults.cwd.clone()).await {
                 Ok(output) => return Ok(output),
-                Err(agent::Failure::Lost(err)) => return Err(err),
                 Err(agent::Failure::NotStarted(err)) => {
                     tracing::debug!("exec agent of {}: {err}; using crun exec", layout.id);
                 }
