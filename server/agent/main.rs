@@ -9,8 +9,9 @@
 //! treats what it says as untrusted (bounded frames, bounded output).
 //!
 //! Built by `server/build.rs` as a static binary with `std` only, so it runs in any image
-//! (glibc, musl or none). `unsafe` is limited to the two libc calls `std` lacks: `kill` of a
-//! process group and `prctl` (not dumpable; commands die with the agent).
+//! (glibc, musl or none). `unsafe` is limited to the libc calls `std` lacks: `kill` of a
+//! process group, `prctl` (not dumpable; commands die with the agent), `poll` and
+//! `pidfd_open` (one thread per command watches its output and its exit).
 
 use std::{
     collections::HashMap,
@@ -18,20 +19,16 @@ use std::{
     fs::File,
     io::{self, Read, Write},
     os::{
-        fd::AsFd,
+        fd::{AsFd, AsRawFd, FromRawFd, OwnedFd},
         unix::{
             ffi::OsStringExt,
             process::{CommandExt, ExitStatusExt},
         },
     },
     process::{Command, Stdio},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-        mpsc,
-    },
+    sync::{Arc, Mutex, mpsc},
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 #[path = "protocol.rs"]
@@ -42,7 +39,20 @@ use protocol::{Frame, Request};
 unsafe extern "C" {
     fn kill(pid: i32, signal: i32) -> i32;
     fn prctl(option: i32, ...) -> i32;
+    fn poll(fds: *mut PollFd, count: u64, timeout: i32) -> i32;
+    fn syscall(number: i64, ...) -> i64;
 }
+
+/// `struct pollfd`.
+#[repr(C)]
+struct PollFd {
+    fd: i32,
+    events: i16,
+    revents: i16,
+}
+
+const POLLIN: i16 = 1;
+const SYS_PIDFD_OPEN: i64 = 434;
 
 const SIGKILL: i32 = 9;
 const PR_SET_DUMPABLE: i32 = 4;
@@ -72,10 +82,9 @@ fn main() {
     unsafe {
         prctl(PR_SET_DUMPABLE, 0u64, 0u64, 0u64, 0u64);
     }
-    let (Ok(input), Ok(output)) = (
-        io::stdin().as_fd().try_clone_to_owned(),
-        io::stdout().as_fd().try_clone_to_owned(),
-    ) else {
+    let (Ok(input), Ok(output)) =
+        (io::stdin().as_fd().try_clone_to_owned(), io::stdout().as_fd().try_clone_to_owned())
+    else {
         std::process::exit(2);
     };
     let mut input = io::BufReader::with_capacity(128 * 1024, File::from(input));
@@ -167,7 +176,10 @@ fn start_and_wait(
     let cwd = OsString::from_vec(cwd);
     if !std::path::Path::new(&cwd).is_dir() {
         let shown = cwd.to_string_lossy();
-        return Err((126, format!("cannot change to the working directory {shown}: not a directory or missing")));
+        return Err((
+            126,
+            format!("cannot change to the working directory {shown}: not a directory or missing"),
+        ));
     }
     let mut argv = argv.into_iter().map(OsString::from_vec);
     let program = argv.next().unwrap_or_default();
@@ -186,10 +198,7 @@ fn start_and_wait(
         let bytes = pair.as_encoded_bytes();
         if let Some(at) = bytes.iter().position(|&b| b == b'=') {
             let (key, value) = (&bytes[..at], &bytes[at + 1..]);
-            command.env(
-                OsString::from_vec(key.to_vec()),
-                OsString::from_vec(value.to_vec()),
-            );
+            command.env(OsString::from_vec(key.to_vec()), OsString::from_vec(value.to_vec()));
         }
     }
     // SAFETY: the hook runs in the forked child before exec and only calls prctl(2), which is
@@ -221,61 +230,99 @@ fn start_and_wait(
             }
         });
     }
-    let closed = Arc::new(AtomicBool::new(false));
-    let (done_tx, done_rx) = mpsc::channel();
-    let mut pumps = 0;
-    if let Some(out) = child.stdout.take() {
-        pumps += pump(out, id, protocol::STDOUT, writer, &closed, done_tx.clone());
-    }
-    if let Some(err) = child.stderr.take() {
-        pumps += pump(err, id, protocol::STDERR, writer, &closed, done_tx);
-    }
-    let status = child.wait().map_err(|e| (126, format!("cannot wait for the command: {e}")))?;
-    // Background processes may hold the output open: wait for it only briefly.
-    let grace_end = std::time::Instant::now() + OUTPUT_GRACE;
-    for _ in 0..pumps {
-        let left = grace_end.saturating_duration_since(std::time::Instant::now());
-        if done_rx.recv_timeout(left).is_err() {
-            break;
-        }
-    }
-    // Taken with the writer's lock, so no output frame follows the exit.
-    let _guard = writer.lock().unwrap_or_else(|e| e.into_inner());
-    closed.store(true, Ordering::SeqCst);
-    drop(_guard);
+    let status = pump_until_exit(&mut child, id, writer)?;
     Ok(status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(255))
 }
 
-/// Copies one output pipe to the server on a thread of its own; 1 when it started.
-fn pump(
-    mut pipe: impl Read + Send + 'static,
+/// Sends the command's output as it comes, on this one thread (a sandbox's process limit
+/// counts threads: one per command, not three), until it exited and its output ended — or,
+/// when processes it left in the background hold the output open, [`OUTPUT_GRACE`] after
+/// its exit.
+fn pump_until_exit(
+    child: &mut std::process::Child,
     id: u64,
-    kind: u8,
     writer: &Writer,
-    closed: &Arc<AtomicBool>,
-    done: mpsc::Sender<()>,
-) -> usize {
-    let (writer, closed) = (writer.clone(), closed.clone());
-    let spawned = thread::Builder::new().stack_size(128 * 1024).spawn(move || {
-        let mut buf = vec![0u8; protocol::MAX_PAYLOAD];
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let frame = Frame { kind, id, payload: buf[..n].to_vec() };
-                    let mut out = writer.lock().unwrap_or_else(|e| e.into_inner());
-                    if closed.load(Ordering::SeqCst) {
-                        continue; // reported already: drain without sending
-                    }
-                    if frame.write_to(&mut *out).is_err() {
-                        break;
-                    }
-                }
+) -> Result<std::process::ExitStatus, (i32, String)> {
+    let mut pipes: Vec<(u8, Box<dyn ReadFd>)> = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        pipes.push((protocol::STDOUT, Box::new(out)));
+    }
+    if let Some(err) = child.stderr.take() {
+        pipes.push((protocol::STDERR, Box::new(err)));
+    }
+    // The exit is one more readable descriptor (Linux 5.3+); without it, a tick checks.
+    let pidfd = open_pidfd(child.id());
+    let mut buf = vec![0u8; protocol::MAX_PAYLOAD];
+    let mut exited: Option<(std::process::ExitStatus, Instant)> = None;
+    loop {
+        if let Some((status, grace_end)) = exited {
+            if pipes.is_empty() || Instant::now() >= grace_end {
+                return Ok(status);
             }
         }
-        let _ = done.send(());
-    });
-    usize::from(spawned.is_ok())
+        let mut fds: Vec<PollFd> = pipes
+            .iter()
+            .map(|(_, pipe)| PollFd { fd: pipe.raw(), events: POLLIN, revents: 0 })
+            .collect();
+        if let (None, Some(pidfd)) = (exited, &pidfd) {
+            fds.push(PollFd { fd: pidfd.as_raw_fd(), events: POLLIN, revents: 0 });
+        }
+        let timeout = match exited {
+            Some((_, end)) => end.saturating_duration_since(Instant::now()).as_millis() + 1,
+            None if pidfd.is_none() => 20,
+            None => u128::MAX,
+        };
+        let timeout = i32::try_from(timeout).unwrap_or(-1);
+        // SAFETY: `fds` is a live, exclusively borrowed array of `fds.len()` pollfd records.
+        let ready = unsafe { poll(fds.as_mut_ptr(), fds.len() as u64, timeout) };
+        if ready < 0 {
+            let error = io::Error::last_os_error();
+            if error.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err((126, format!("cannot watch the command: {error}")));
+        }
+        let mut closed = Vec::new();
+        for (index, fd) in fds.iter().enumerate().take(pipes.len()) {
+            if fd.revents == 0 {
+                continue;
+            }
+            let (kind, pipe) = &mut pipes[index];
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => closed.push(index),
+                Ok(n) => send(writer, id, *kind, &buf[..n]),
+            }
+        }
+        for index in closed.into_iter().rev() {
+            pipes.remove(index);
+        }
+        if exited.is_none() {
+            let status = child.try_wait().map_err(|e| (126, format!("cannot wait: {e}")))?;
+            if let Some(status) = status {
+                exited = Some((status, Instant::now() + OUTPUT_GRACE));
+            }
+        }
+    }
+}
+
+/// An output pipe of a command: readable, and pollable by its descriptor.
+trait ReadFd: Read {
+    fn raw(&self) -> i32;
+}
+
+impl<T: Read + AsRawFd> ReadFd for T {
+    fn raw(&self) -> i32 {
+        self.as_raw_fd()
+    }
+}
+
+/// A descriptor that becomes readable when process `pid` exits (`pidfd_open(2)`).
+fn open_pidfd(pid: u32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes two integers and returns a new descriptor or -1.
+    let fd = unsafe { syscall(SYS_PIDFD_OPEN, i64::from(pid), 0i64) };
+    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: the descriptor was just created and nothing else owns it.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// The code and message for a command that could not start, as shells answer: 127 when the
