@@ -300,3 +300,17 @@ async fn stdin_and_signals_right_after_the_start_are_never_lost() {
     }
     sandbox.terminate().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_terminal_command_sees_its_size_and_keeps_its_output() {
+    // A command that ends within milliseconds: its terminal already has the size asked for,
+    // and what it printed is kept even when it ended before the terminal was handed over.
+    let sandbox = running_sandbox(shared()).await;
+    for round in 0..12 {
+        let spec = ProcessSpec::new(["stty", "size"]).pty(123, 45);
+        let process = sandbox.start(spec).await.unwrap();
+        let (out, _) = collect(&process, 0).await;
+        assert_eq!(String::from_utf8_lossy(&out), "45 123\r\n", "round {round}");
+    }
+    sandbox.terminate().await.unwrap();
+}

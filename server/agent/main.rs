@@ -37,6 +37,7 @@ mod protocol;
 use protocol::{Frame, Request};
 
 unsafe extern "C" {
+    fn ioctl(fd: i32, request: u64, ...) -> i32;
     fn kill(pid: i32, signal: i32) -> i32;
     fn prctl(option: i32, ...) -> i32;
     fn poll(fds: *mut PollFd, count: u64, timeout: i32) -> i32;
@@ -52,6 +53,20 @@ struct PollFd {
 }
 
 const POLLIN: i16 = 1;
+const TIOCGWINSZ: u64 = 0x5413;
+
+/// `struct winsize`.
+#[repr(C)]
+#[derive(Default)]
+struct WinSize {
+    rows: u16,
+    cols: u16,
+    x_pixels: u16,
+    y_pixels: u16,
+}
+
+/// How long a terminal process waits for its terminal's size.
+const SIZE_WAIT: Duration = Duration::from_secs(2);
 const SYS_PIDFD_OPEN: i64 = 434;
 
 const SIGKILL: i32 = 9;
@@ -76,6 +91,10 @@ struct Running {
 type Registry = Arc<Mutex<HashMap<u64, Running>>>;
 
 fn main() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "--pty-gate") && args.get(2).is_some_and(|a| a == "--") {
+        pty_gate(&args[3..]);
+    }
     // Not dumpable: the sandbox's other processes (same user) cannot open /proc/<pid>/fd/*
     // of the agent, take its descriptors or trace it.
     // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag.
@@ -370,4 +389,28 @@ fn kill_pid_group(pgid: i32) {
             kill(-pgid, SIGKILL);
         }
     }
+}
+
+/// The gate of a process in a terminal (`--pty-gate -- COMMAND…`): the engine creates the
+/// terminal and hands it to the server's supervisor, which then sets its size; the command
+/// starts once the size is there (or after [`SIZE_WAIT`]), so it never sees a 0×0 terminal.
+fn pty_gate(argv: &[OsString]) -> ! {
+    let deadline = Instant::now() + SIZE_WAIT;
+    while Instant::now() < deadline {
+        let mut size = WinSize::default();
+        // SAFETY: TIOCGWINSZ writes one `struct winsize` into the live, exclusive `size`.
+        let read = unsafe { ioctl(0, TIOCGWINSZ, &raw mut size) };
+        if read != 0 || (size.rows > 0 && size.cols > 0) {
+            break;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    let Some((program, args)) = argv.split_first() else {
+        eprintln!("the terminal process has no command");
+        std::process::exit(126);
+    };
+    let error = Command::new(program).args(args).exec();
+    let (code, message) = launch_failure(program, &error);
+    eprintln!("{message}");
+    std::process::exit(code)
 }

@@ -31,6 +31,9 @@ use crate::runtime::oci::{exec::launch_failure, host};
 
 /// How long background processes may keep the output open after the process itself ended.
 const OUTPUT_GRACE: Duration = Duration::from_millis(100);
+/// How long a terminal may still arrive once its command has ended.
+const LATE_TERMINAL: Duration = Duration::from_secs(1);
+
 /// How long the engine may take to hand over a terminal.
 const CONSOLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the supervisor waits, once the process has ended, for control requests that are
@@ -165,27 +168,39 @@ async fn run(dir: &Path) -> Result<(), String> {
     if let Some(console) = console {
         let mut pending_input = pending_input;
         let size = supervisor.spec.pty;
-        tokio::select! {
-            master = receive_terminal(console) => match master {
-                Ok(master) => {
-                    if let Some(size) = size {
-                        resize(&master, size.cols, size.rows);
-                    }
-                    let reader = master.try_clone().map_err(|e| e.to_string())?;
-                    let writer = master.try_clone().map_err(|e| e.to_string())?;
-                    *lock(&supervisor.terminal) = Some(master);
-                    if let Some(input) = pending_input.as_mut() {
-                        **input = Some(Box::new(tokio::fs::File::from_std(writer)));
-                    }
-                    pumps.push(tokio::spawn(pump(
-                        supervisor.clone(),
-                        tokio::fs::File::from_std(reader),
-                        frame_kind::STDOUT,
-                    )));
+        let receive = receive_terminal(console);
+        tokio::pin!(receive);
+        let master = tokio::select! {
+            biased;
+            master = &mut receive => Some(master),
+            _ = child.wait() => None,
+        };
+        // The engine hands the terminal over before the command starts, so a command that has
+        // already ended (a quick one) left its output in it: take it all the same.
+        let master = match master {
+            Some(master) => master,
+            None => tokio::time::timeout(LATE_TERMINAL, &mut receive)
+                .await
+                .unwrap_or_else(|_| Err("the engine handed over no terminal".to_owned())),
+        };
+        match master {
+            Ok(master) => {
+                if let Some(size) = size {
+                    resize(&master, size.cols, size.rows);
                 }
-                Err(err) => tracing::warn!("no terminal: {err}"),
-            },
-            _ = child.wait() => {}
+                let reader = master.try_clone().map_err(|e| e.to_string())?;
+                let writer = master.try_clone().map_err(|e| e.to_string())?;
+                *lock(&supervisor.terminal) = Some(master);
+                if let Some(input) = pending_input.as_mut() {
+                    **input = Some(Box::new(tokio::fs::File::from_std(writer)));
+                }
+                pumps.push(tokio::spawn(pump(
+                    supervisor.clone(),
+                    tokio::fs::File::from_std(reader),
+                    frame_kind::STDOUT,
+                )));
+            }
+            Err(err) => tracing::warn!("no terminal: {err}"),
         }
     }
 

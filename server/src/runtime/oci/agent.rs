@@ -43,6 +43,15 @@ use crate::runtime::{ExecOutput, ExecSpec, TIMEOUT_EXIT_CODE};
 /// Where the agent is mounted inside every sandbox.
 pub(super) const AGENT_PATH: &str = "/dev/porter-sandbox-agent";
 
+/// The agent's first argument when it runs as the gate of a terminal process: it waits until
+/// the terminal has a size, then executes the command that follows `--`.
+pub(super) const PTY_GATE: &str = "--pty-gate";
+
+/// Whether the sandbox has the agent (sandboxes started by older servers do not).
+pub(super) fn present(layout: &Layout) -> bool {
+    layout.dir.join(SPEC_FILE).is_file()
+}
+
 /// The agent's process spec in a sandbox directory; present only when the agent is mounted.
 const SPEC_FILE: &str = "agent.json";
 
@@ -146,10 +155,10 @@ impl Slot {
     /// The sandbox's running agent, started if needed; `None` when the sandbox has none
     /// (commands then use `crun exec`).
     pub(super) async fn get(&self, layout: &Layout, engine: &Path) -> Option<Arc<Agent>> {
-        let spec = layout.dir.join(SPEC_FILE);
-        if !spec.is_file() {
+        if !present(layout) {
             return None;
         }
+        let spec = layout.dir.join(SPEC_FILE);
         let mut slot = self.0.lock().await;
         if let Some(agent) = slot.as_ref().filter(|a| a.alive.load(Ordering::SeqCst)) {
             return Some(agent.clone());

@@ -7,7 +7,7 @@ use std::path::Path;
 use porter_sandbox::types::TerminalSize;
 use serde_json::json;
 
-use super::{CGROUP_PARENT, Layout, bundle, shim};
+use super::{CGROUP_PARENT, Layout, agent, bundle, shim};
 use crate::{
     process::{CONSOLE_SOCKET, PID_FILE},
     runtime::{ExecSpec, ProcessCommand},
@@ -35,7 +35,14 @@ pub(super) fn command(
     if terminal.is_some() && !env.iter().any(|(k, _)| k == "TERM") {
         env.push(("TERM".to_owned(), "xterm-256color".to_owned()));
     }
-    let mut process = bundle::exec_process(&defaults, spec.argv.clone(), &env);
+    let mut argv = spec.argv.clone();
+    if terminal.is_some() && agent::present(layout) {
+        // The agent holds the command until the terminal has its size: a first `stty size`
+        // then sees it, and the supervisor has taken the terminal before any output.
+        let gate = [agent::AGENT_PATH, agent::PTY_GATE, "--"].map(str::to_owned);
+        argv.splice(0..0, gate);
+    }
+    let mut process = bundle::exec_process(&defaults, argv, &env);
     if let Some(workdir) = &spec.workdir {
         process["cwd"] = workdir.clone().into();
     }
