@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hardening_support::{container_exists, server_pid};
+use hardening_support::container_exists;
 use porter_sandbox::types::{SandboxSpec, StatusResponsePhase};
 use support::{start_server, start_server_in, wait_started};
 
@@ -28,7 +28,7 @@ async fn a_restart_ends_a_container_its_store_does_not_track() {
     assert!(container_exists(&id));
 
     // A crash, then the store forgets the sandbox: its container is now untracked.
-    let pid = server_pid(&first.data_dir);
+    let pid = first.pid();
     // SAFETY: signalling the test's own server process.
     #[allow(unsafe_code)]
     unsafe {
