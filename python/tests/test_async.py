@@ -117,7 +117,8 @@ def test_cancelling_a_long_exec(base_url: str) -> None:
         await sandbox.terminate()
         return elapsed
 
-    assert run(base_url, scenario) < 0.5
+    # Prompt, not after the command's 30 s (generous, for a loaded machine).
+    assert run(base_url, scenario) < 5
 
 
 def test_snapshots(base_url: str) -> None:

@@ -58,8 +58,9 @@ def test_ctrl_c_interrupts_a_long_exec(porter: ps.Porter, base_url: str) -> None
     elapsed = time.monotonic() - sent
     out, err = child.communicate(timeout=30)
     assert line == "interrupted", err
-    # The call checks for signals every 50 ms; allow for a loaded machine.
-    assert elapsed < 1.0, f"KeyboardInterrupt took {elapsed:.2f}s"
+    # The call checks for signals every 50 ms: prompt, not after the command's 30 s (generous,
+    # for a loaded machine).
+    assert elapsed < 5.0, f"KeyboardInterrupt took {elapsed:.2f}s"
     print(f"KeyboardInterrupt {elapsed * 1000:.0f} ms after SIGINT")
     assert out.strip() == "again"
     sandbox.terminate()
