@@ -132,7 +132,8 @@ async fn waits_time_out_with_the_timeout_kind() {
     assert!(err.message().contains("still creating"), "{}", err.message());
     let err = sandbox.wait(Some(Duration::from_millis(300))).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // At the timeouts, not never (generous, for a loaded machine).
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]

@@ -26,7 +26,7 @@ function coreKinds() {
 /** `kind` → the class column of node/README.md's error table. */
 function readmeTable() {
   const rows = [...read('../README.md').matchAll(/^\| `([a-z_]+)` \| [^|]+ \| (.+) \|$/gm)];
-  return new Map(rows.map((m) => [m[1], m[2]]));
+  return new Map(rows.filter((m) => m[1] !== 'kind').map((m) => [m[1], m[2]])); // not the header
 }
 
 /** The members of index.d.ts's `SandboxErrorKind` union, read with the TypeScript compiler API. */
@@ -98,7 +98,7 @@ const SCENARIOS = {
 
 test('the README table and SandboxErrorKind list every core kind', () => {
   const kinds = coreKinds();
-  assert.deepEqual([...readmeTable().keys()], kinds);
+  assert.deepEqual([...readmeTable().keys()].sort(), [...kinds].sort());
   // Configuration problems are plain Errors: no kind to declare.
   assert.deepEqual(declaredKinds().sort(), kinds.filter((k) => k !== 'config').sort());
 });

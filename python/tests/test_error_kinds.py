@@ -38,14 +38,14 @@ def readme_table() -> dict[str, str]:
     """``kind`` → the class column of python/README.md's error table."""
     text = (ROOT / "python" / "README.md").read_text()
     rows = re.findall(r"^\| `([a-z_]+)` \| [^|]+ \| (.+) \|$", text, re.MULTILINE)
-    return {kind: cls for kind, cls in rows}
+    return {kind: cls for kind, cls in rows if kind != "kind"}  # not the header
 
 
 def test_the_readme_and_the_docstring_list_every_core_kind() -> None:
     kinds = core_kinds()
-    assert list(readme_table()) == kinds
+    assert sorted(readme_table()) == sorted(kinds)
     docstring = re.findall(r"^``([a-z_]+)``\s", _errors.__doc__ or "", re.MULTILINE)
-    assert docstring[1:] == kinds  # the first is the header, ``kind``
+    assert sorted(docstring[1:]) == sorted(kinds)  # the first is the header, ``kind``
 
 
 def _porter(stub: Stub, route: Callable[[Seen], Reply], **options: float) -> ps.Porter:

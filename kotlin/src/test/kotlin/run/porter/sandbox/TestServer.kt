@@ -88,14 +88,17 @@ object TestServer {
 fun unique(prefix: String): String =
     "$prefix-${System.nanoTime().toString(36)}-${(0..9999).random()}"
 
-/** Refreshes until the sandbox left `QUEUED`/`CREATING` (15 s at most), and returns the phase. */
+/**
+ * Refreshes until the sandbox left `QUEUED`/`CREATING` (60 s at most: generous, for a loaded
+ * machine), and returns the phase.
+ */
 suspend fun Sandbox.awaitStarted(): StatusResponsePhase {
-    repeat(150) {
+    repeat(600) {
         val phase = refresh().phase
         if (phase != StatusResponsePhase.QUEUED && phase != StatusResponsePhase.CREATING) return phase
         delay(100)
     }
-    error("sandbox $id did not start within 15 s")
+    error("sandbox $id did not start within 60 s")
 }
 
 /** A running sandbox that sleeps, for exec tests. */
