@@ -400,7 +400,7 @@ async fn survives_a_server_restart() {
     let state = first.start(spec, tx).await.unwrap().state;
     receive_lines(&mut rx1, &mut lines, 10).await;
     drop(first);
-    assert!(!drain_closed(&mut rx1, &mut lines));
+    assert!(!drain_closed(&mut rx1, &mut lines).await);
 
     // A second server adopts it: output continues without duplicates or gaps.
     let second = OciRuntime::new(h.state.clone());
@@ -408,7 +408,7 @@ async fn survives_a_server_restart() {
     assert_eq!(second.adopt(&id, state.clone(), tx).await, Adoption::Running);
     receive_lines(&mut rx2, &mut lines, 15).await;
     drop(second);
-    assert!(!drain_closed(&mut rx2, &mut lines));
+    assert!(!drain_closed(&mut rx2, &mut lines).await);
 
     // It ends while no server runs.
     std::fs::write(volume.path().join("stop"), "").unwrap();
