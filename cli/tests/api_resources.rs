@@ -146,7 +146,8 @@ async fn metrics_come_from_samples_of_the_running_sandbox() {
             .get_sandbox_metrics(sandbox.id(), &SandboxMetric::CpuUsage, start, end)
             .await
             .unwrap();
-        let points = cpu.results.first().and_then(|r| r.series.first()).map(|s| s.time_series.len());
+        let points =
+            cpu.results.first().and_then(|r| r.series.first()).map(|s| s.time_series.len());
         if points.is_some_and(|n| n >= 2) || Instant::now() > deadline {
             break cpu;
         }

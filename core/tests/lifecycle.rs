@@ -316,7 +316,10 @@ async fn leases_are_renewed_while_the_client_lives() {
         if calls(&seen, "POST", "/lease") == before {
             break;
         }
-        assert!(Instant::now() < deadline, "the lease is still renewed after the client was dropped");
+        assert!(
+            Instant::now() < deadline,
+            "the lease is still renewed after the client was dropped"
+        );
     }
 }
 

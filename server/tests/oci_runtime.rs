@@ -355,7 +355,11 @@ fn line_numbers(rx: &mut UnboundedReceiver<RuntimeEvent>, into: &mut Vec<String>
 }
 
 /// Receives from `rx` until `count` more lines are in `into` (bounded by `WAIT`).
-async fn receive_lines(rx: &mut UnboundedReceiver<RuntimeEvent>, into: &mut Vec<String>, count: usize) {
+async fn receive_lines(
+    rx: &mut UnboundedReceiver<RuntimeEvent>,
+    into: &mut Vec<String>,
+    count: usize,
+) {
     let want = into.len() + count;
     let deadline = Instant::now() + WAIT;
     while into.len() < want {

@@ -67,7 +67,9 @@ fn parse(bytes: &[u8], path: &Path) -> Ready {
             .as_u64()
             .and_then(|pid| u32::try_from(pid).ok())
             .unwrap_or_else(|| panic!("no pid in {json}")),
-        data_dir: PathBuf::from(text("data_dir").unwrap_or_else(|| panic!("no data_dir in {json}"))),
+        data_dir: PathBuf::from(
+            text("data_dir").unwrap_or_else(|| panic!("no data_dir in {json}")),
+        ),
         api_key_file: text("api_key_file").map(PathBuf::from),
         auth: json["auth"].as_bool().unwrap_or_else(|| panic!("no auth in {json}")),
     }
