@@ -51,7 +51,11 @@ def test_ctrl_c_interrupts_a_long_exec(porter: ps.Porter, base_url: str) -> None
     )
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "ready"
-    time.sleep(0.5)
+    # Interrupted once the exec runs in the sandbox: the call is then blocked in the core.
+    deadline = time.monotonic() + 60
+    while sandbox.exec(["pgrep", "-x", "-f", "sleep 30"]).exit_code != 0:
+        assert time.monotonic() < deadline, "the exec never started"
+        time.sleep(0.05)
     sent = time.monotonic()
     child.send_signal(signal.SIGINT)
     line = child.stdout.readline().strip()
