@@ -88,6 +88,8 @@ export declare const StatusResponseTerminationReason: {
   readonly BackendLost: 'backend_lost';
   readonly LaunchFailed: 'launch_failed';
   readonly UserTerminated: 'user_terminated';
+  /** The sandbox's lease (`lease_seconds`) was not renewed in time (local server extension). */
+  readonly LeaseExpired: 'lease_expired';
 };
 export type StatusResponseTerminationReason = (typeof StatusResponseTerminationReason)[keyof typeof StatusResponseTerminationReason];
 
@@ -163,6 +165,11 @@ export interface StatusResponse {
   internal_address?: string;
   volume_mounts?: Record<string, string>;
   exec_target?: ExecTarget;
+  /**
+   * The image that actually runs when it is not `image` (local server extension): `host` when
+   * the server, started with `--offline-images host`, could not reach the registry.
+   */
+  runs_image?: string;
 }
 
 /** Paging of a sandbox list. */

@@ -234,7 +234,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         server
             .serve_with(serve::shutdown_signal(), |url, banner| {
                 eprint!("{banner}");
-                // The one line on stdout: scripts and test harnesses wait for it.
+                // The one line on stdout, for people and scripts that read it; the test
+                // harnesses wait for --ready-file instead (no output to parse).
                 let mut stdout = std::io::stdout();
                 let _ = writeln!(stdout, "listening on {url}");
                 let _ = stdout.flush();

@@ -92,7 +92,7 @@ fn create_json_ttl_and_command_override() {
     .json();
     assert!(created.id.starts_with("sb-"));
     assert_eq!(created.name, name);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !cli(&["logs", &created.id]).ok().stdout.contains("from-the-command") {
         assert!(std::time::Instant::now() < deadline, "the command given after -- runs");
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use porter_sandbox::{
     BinaryBody, LogsQuery,
@@ -16,6 +16,15 @@ use porter_sandbox::{
 use support::{start_server, start_unprivileged_server, unique, wait_finished, wait_started};
 
 const START: Duration = Duration::from_secs(30);
+
+/// Waits (bounded by `START`) until `sandbox` has logged `line`.
+async fn wait_for_line(sandbox: &porter_sandbox::Sandbox, line: &str) {
+    let deadline = Instant::now() + START;
+    while !sandbox.logs(LogsQuery::new()).await.unwrap().iter().any(|l| l.line == line) {
+        assert!(Instant::now() < deadline, "{line:?} was never logged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_loses_no_record_and_running_sandboxes_are_readopted() {
@@ -41,11 +50,11 @@ async fn a_crash_loses_no_record_and_running_sandboxes_are_readopted() {
     let volume = porter.volumes().create(VolumeSpec::named(unique("keep"))).await.unwrap();
     let volume = volume.into_disk().unwrap();
     volume.write_text("kept.txt", "still here").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Some output is logged before the crash, so that a line logged twice would show.
+    wait_for_line(&survivor, "tick 2").await;
 
     // kill -9 while both run; the finisher exits while no server watches.
     let server = server.crash_and_restart();
-    tokio::time::sleep(Duration::from_secs(3)).await;
     let porter = server.client();
 
     let survivor = porter.sandboxes().get(&name).await.unwrap();
@@ -53,9 +62,15 @@ async fn a_crash_loses_no_record_and_running_sandboxes_are_readopted() {
     let out = survivor.exec(["echo", "alive"]).await.unwrap();
     assert_eq!(out.stdout, "alive\n");
     let before = survivor.logs(LogsQuery::new()).await.unwrap().len();
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let logs = survivor.logs(LogsQuery::new()).await.unwrap();
-    assert!(logs.len() > before, "output keeps flowing after the restart");
+    let deadline = Instant::now() + START;
+    let logs = loop {
+        let logs = survivor.logs(LogsQuery::new()).await.unwrap();
+        if logs.len() > before + 2 {
+            break logs;
+        }
+        assert!(Instant::now() < deadline, "output keeps flowing after the restart");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let ticks: Vec<&str> =
         logs.iter().map(|l| l.line.as_str()).filter(|l| l.starts_with("tick")).collect();
     let mut unique_ticks = ticks.clone();
@@ -163,11 +178,18 @@ async fn exec_is_killed_when_the_client_goes_away() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), porter_sandbox::ErrorKind::Timeout);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let first = sandbox.exec(["wc", "-l", "/tmp/alive"]).await.unwrap().stdout;
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    let second = sandbox.exec(["wc", "-l", "/tmp/alive"]).await.unwrap().stdout;
-    assert_eq!(first, second, "the abandoned command must have been killed");
+    // Killed once the server notices the client left: the file stops growing (it grows every
+    // 0.1 s while the command runs); awaited, within a bound.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let first = sandbox.exec(["wc", "-l", "/tmp/alive"]).await.unwrap().stdout;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let second = sandbox.exec(["wc", "-l", "/tmp/alive"]).await.unwrap().stdout;
+        if first == second {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the abandoned command must have been killed");
+    }
     sandbox.terminate().await.unwrap();
     server.stop();
 }

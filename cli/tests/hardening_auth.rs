@@ -10,10 +10,31 @@ use std::{
     os::unix::fs::PermissionsExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
 };
 
 use support::cli::run_raw;
+
+/// Starts a server the way a user does (no key anywhere) on `dir/data`, announcing itself in
+/// `dir/local-server.json`; waits for its ready file.
+fn spawn_default(dir: &Path) -> (Child, support::ready::Ready) {
+    let ready_file = dir.join("ready.json");
+    support::ready::clear(&ready_file);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_porter-sandbox"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--ephemeral", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg("--ready-file")
+        .arg(&ready_file)
+        .env_remove("PORTER_SANDBOX_SERVER_API_KEYS")
+        .env_remove("PORTER_SANDBOX_SERVER_API_KEY_FILE")
+        .env("PORTER_SANDBOX_DISCOVERY_FILE", dir.join("local-server.json"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ready = support::ready::wait(&mut child, &ready_file);
+    (child, ready)
+}
 
 /// A server started the way a user starts one: no key anywhere.
 struct DefaultServer {
@@ -25,35 +46,10 @@ struct DefaultServer {
 impl DefaultServer {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_porter-sandbox"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--ephemeral", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .arg("--ready-file")
-            .arg(dir.path().join("ready.json"))
-            .env_remove("PORTER_SANDBOX_SERVER_API_KEYS")
-            .env_remove("PORTER_SANDBOX_SERVER_API_KEY_FILE")
-            .env("PORTER_SANDBOX_DISCOVERY_FILE", dir.path().join("local-server.json"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let ready = dir.path().join("ready.json");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !ready.exists() {
-            assert!(Instant::now() < deadline, "the server wrote no ready file");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&ready).unwrap()).unwrap();
-        let url = json["url"].as_str().unwrap().to_owned();
-        assert_eq!(json["auth"], true);
-        assert_eq!(json["pid"], child.id());
-        assert_eq!(
-            PathBuf::from(json["api_key_file"].as_str().unwrap()),
-            dir.path().join("data/api-key")
-        );
-        Self { child, dir, url }
+        let (child, ready) = spawn_default(dir.path());
+        assert!(ready.auth);
+        assert_eq!(ready.api_key_file, Some(dir.path().join("data/api-key")));
+        Self { child, dir, url: ready.url }
     }
 
     fn key(&self) -> String {
@@ -169,24 +165,8 @@ fn the_generated_key_survives_a_restart() {
     let DefaultServer { mut child, dir, .. } = first;
     child.kill().unwrap();
     child.wait().unwrap();
-    std::fs::remove_file(dir.path().join("ready.json")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_porter-sandbox"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--ephemeral", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg("--ready-file")
-        .arg(dir.path().join("ready.json"))
-        .env_remove("PORTER_SANDBOX_SERVER_API_KEYS")
-        .env("PORTER_SANDBOX_DISCOVERY_FILE", dir.path().join("local-server.json"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !dir.path().join("ready.json").exists() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let second = DefaultServer { child, dir, url: String::new() };
+    let (child, ready) = spawn_default(dir.path());
+    let second = DefaultServer { child, dir, url: ready.url };
     assert_eq!(second.key(), key);
     second.stop();
 }

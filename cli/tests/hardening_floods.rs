@@ -2,7 +2,6 @@
 //! memory, its data directory and its latency bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-mod hardening_support;
 mod support;
 
 use std::{
@@ -10,7 +9,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hardening_support::server_pid;
 use porter_sandbox::{
     LogsQuery, Porter,
     api::ListSandboxesParams,
@@ -65,7 +63,7 @@ async fn running(server: &TestServer, command: &str) -> porter_sandbox::Sandbox 
 async fn a_workload_printing_24_mb_keeps_memory_disk_and_latency_bounded() {
     let server = start_server(&[]);
     let porter = server.client();
-    let pid = server_pid(&server.data_dir);
+    let pid = server.pid();
     // A first sandbox, so the baseline includes what any sandbox costs.
     // (It may finish before it is seen running, so only its end is waited for.)
     let warm = porter

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hardening_support::{container_exists, server_pid};
+use hardening_support::container_exists;
 use porter_sandbox::types::{SandboxSpec, StatusResponsePhase};
 use support::{start_server, start_server_in, wait_started};
 
@@ -28,13 +28,13 @@ async fn a_restart_ends_a_container_its_store_does_not_track() {
     assert!(container_exists(&id));
 
     // A crash, then the store forgets the sandbox: its container is now untracked.
-    let pid = server_pid(&first.data_dir);
+    let pid = first.pid();
     // SAFETY: signalling the test's own server process.
     #[allow(unsafe_code)]
     unsafe {
         libc::kill(pid as i32, libc::SIGKILL);
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z ")) {
         assert!(Instant::now() < deadline, "the server did not die");
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -12,7 +12,7 @@ use porter_sandbox::{
     ErrorKind, Process, ProcessSpec, Sandbox,
     types::{OutputStreamName, ProcessState, SandboxSpec, StatusResponsePhase},
 };
-use support::{TestServer, shared, start_server, wait_started};
+use support::{TestServer, shared, start_server, unique, wait_started};
 
 async fn running_sandbox(server: &TestServer) -> Sandbox {
     let spec = SandboxSpec::new("host").command(["sleep", "infinity"]);
@@ -42,18 +42,18 @@ fn lines(from: u64, to: u64) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_is_streamed_live_tagged_by_stream_and_ends_with_the_status() {
     let sandbox = running_sandbox(shared()).await;
-    let script = "echo first; sleep 0.5; echo oops >&2; seq 1 300; exit 3";
-    let process = sandbox.start(ProcessSpec::new(["sh", "-c", script])).await.unwrap();
+    // The command holds after its first line until the test lets it go on: the first line
+    // must arrive while it still runs, however slow the machine.
+    let go = format!("/tmp/go-{}", unique("live"));
+    let script = format!(
+        "echo first; while [ ! -e {go} ]; do sleep 0.02; done; echo oops >&2; seq 1 300; exit 3"
+    );
+    let process = sandbox.start(ProcessSpec::new(["sh", "-c", &script])).await.unwrap();
     assert!(!process.id().is_empty());
     let mut stream = process.output(0);
-    let started = Instant::now();
     let first = stream.next().await.unwrap().unwrap();
-    // The first line arrives while the command still sleeps.
-    assert!(
-        started.elapsed() < Duration::from_millis(450),
-        "first byte after {:?}",
-        started.elapsed()
-    );
+    assert_eq!(process.status().await.unwrap().state, ProcessState::Running);
+    assert_eq!(sandbox.exec(["touch", &go]).await.unwrap().exit_code, 0);
     assert_eq!(
         (first.stream, first.data.as_ref(), first.offset),
         (OutputStreamName::Stdout, &b"first\n"[..], 0)

@@ -132,7 +132,8 @@ async fn waits_time_out_with_the_timeout_kind() {
     assert!(err.message().contains("still creating"), "{}", err.message());
     let err = sandbox.wait(Some(Duration::from_millis(300))).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout);
-    assert!(started.elapsed() < Duration::from_secs(3));
+    // At the timeouts, not never (generous, for a loaded machine).
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[tokio::test]
@@ -299,18 +300,27 @@ async fn leases_are_renewed_while_the_client_lives() {
     let created = porter.sandboxes().create(spec).await.unwrap();
     assert_eq!(porter.leased_sandboxes(), vec![created.id().to_owned()]);
     // A 3 s lease is renewed every second.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while calls(&seen, "POST", "/lease") < 2 {
         assert!(Instant::now() < deadline, "the lease was not renewed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(created);
     drop(porter);
-    // The renewing task notices within a tick; then nothing more arrives.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let after_drop = calls(&seen, "POST", "/lease");
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(calls(&seen, "POST", "/lease"), after_drop);
+    // The renewing task stops: no renewal (one a second while it runs) arrives for 2.5 s.
+    // A renewal in flight at the drop may still land, so quiet is awaited, within a bound.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let before = calls(&seen, "POST", "/lease");
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        if calls(&seen, "POST", "/lease") == before {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lease is still renewed after the client was dropped"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

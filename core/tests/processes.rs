@@ -72,7 +72,8 @@ async fn a_server_without_processes_fails_at_once_and_is_asked_once() {
         assert_eq!(again.kind(), ErrorKind::Unsupported);
         assert_eq!(sandbox.processes().await.unwrap_err().kind(), ErrorKind::Unsupported);
     }
-    assert!(started.elapsed() < Duration::from_millis(500), "no retries: {:?}", started.elapsed());
+    // The hit count proves there were no retries; the bound only catches a hang.
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
     assert_eq!(hits.load(Ordering::SeqCst), 1, "the discovery call is cached per client");
     // Invalid specs are refused before any request.
     let empty = sandbox.start(ProcessSpec::new(Vec::<String>::new())).await.unwrap_err();

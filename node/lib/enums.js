@@ -73,6 +73,7 @@ const StatusResponseTerminationReason = Object.freeze({
   BackendLost: 'backend_lost',
   LaunchFailed: 'launch_failed',
   UserTerminated: 'user_terminated',
+  LeaseExpired: 'lease_expired',
 });
 
 const VolumeFileEntryType = Object.freeze({

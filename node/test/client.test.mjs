@@ -91,7 +91,7 @@ describe('exports', () => {
     assert.equal(StatusResponsePhase.Running, 'running');
     assert.equal(VolumeObjectSpecAccess.WriteOnlyNewFiles, 'write_only_new_files');
     assert.equal(SandboxMetric.CpuUsage, 'cpu_usage');
-    assert.equal(Object.keys(cjs.StatusResponseTerminationReason).length, 8);
+    assert.equal(Object.keys(cjs.StatusResponseTerminationReason).length, 9); // with lease_expired
   });
 
   test('handles cannot be constructed directly', () => {

@@ -17,7 +17,8 @@ before(async () => {
   server = await startServer();
   porter = new Porter({ baseUrl: server.baseUrl });
   sandbox = await porter.sandboxes.create({ image: 'host', command: ['sleep', '300'] });
-  for (let i = 0; i < 150; i++) {
+  // 60 s at most: generous, for a loaded machine.
+  for (let i = 0; i < 600; i++) {
     const s = await sandbox.refresh();
     if (s.phase === 'running') break;
     await new Promise((r) => setTimeout(r, 100));
@@ -57,7 +58,8 @@ test('the event loop keeps running during a long call', async () => {
   clearInterval(timer);
   assert.equal(out.exit_code, 0);
   assert.ok(Date.now() - started >= 900);
-  assert.ok(ticks >= 30, `only ${ticks} ticks during a 1 s exec`);
+  // A blocked loop would tick once at most; a loaded machine may delay the 50 expected ticks.
+  assert.ok(ticks >= 10, `only ${ticks} ticks during a 1 s exec`);
 });
 
 /** Runs `node <args>` in the package directory; fails unless it exits by itself within 5 s. */

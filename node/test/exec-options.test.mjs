@@ -11,7 +11,7 @@ let server;
 let porter;
 
 async function waitRunning(sandbox) {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 600; i++) { // 60 s at most: generous, for a loaded machine
     const status = await sandbox.refresh();
     if (status.phase !== 'queued' && status.phase !== 'creating') return status;
     await new Promise((r) => setTimeout(r, 100));

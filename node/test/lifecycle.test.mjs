@@ -127,7 +127,8 @@ test('lease_seconds is renewed while the client lives and enforced once it close
     owner.close(); // stops the renewals
     const closed = Date.now();
     while (!TERMINAL.has(await phase())) {
-      assert.ok(Date.now() - closed < (lease + 5) * 1000, 'the lease was not enforced');
+      // Generous: the lease runs out `lease` s after the last renewal, then the reaper acts.
+      assert.ok(Date.now() - closed < (lease + 30) * 1000, 'the lease was not enforced');
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal((await porter.sandboxes.raw.get(sandbox.id)).termination_reason, 'lease_expired');

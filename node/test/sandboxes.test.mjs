@@ -25,7 +25,7 @@ let porter;
 const run = Date.now().toString(36);
 
 async function waitRunning(sandbox) {
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 600; i++) { // 60 s at most: generous, for a loaded machine
     const status = await sandbox.refresh();
     if (status.phase !== 'queued' && status.phase !== 'creating') return status;
     await new Promise((r) => setTimeout(r, 100));
@@ -153,7 +153,7 @@ describe('low-level sandboxes resource', () => {
     assert.equal(created.name, `raw-${run}`);
     assert.deepEqual(await raw.lookup({ name: `raw-${run}` }), { id: created.id });
     let status = await raw.get(created.id);
-    for (let i = 0; i < 150 && status.phase !== 'running'; i++) {
+    for (let i = 0; i < 600 && status.phase !== 'running'; i++) {
       await new Promise((r) => setTimeout(r, 100));
       status = await raw.get(created.id);
     }

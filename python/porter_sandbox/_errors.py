@@ -2,7 +2,8 @@
 
 Every error the API or the transport reports is a :class:`SandboxError` (or one of its
 subclasses), carrying ``message``, the HTTP ``status_code`` and the decoded response ``body``
-when the server answered, and ``kind``, the Rust core's error kind, the same in every language:
+when the server answered, and ``kind``, the Rust core's error kind, the same in every language
+(the table of python/README.md):
 
 =====================  =========================================================  ======================
 ``kind``               meaning                                                    class
@@ -16,6 +17,7 @@ when the server answered, and ``kind``, the Rust core's error kind, the same in 
 ``network``            the request could not be delivered or the answer read      SandboxError
 ``decode``             a successful answer did not have the expected shape        SandboxError
 ``invalid_argument``   the caller passed something unusable                       SandboxError
+``sandbox_terminal``   ``wait_until_running`` saw the sandbox end first           SandboxError
 ``unsupported``        the server lacks the extension the call needs              UnsupportedError
 ``config``             the client could not be configured                         ValueError (no kind)
 =====================  =========================================================  ======================

@@ -3,6 +3,7 @@ directory, --ephemeral), clients for it, and helpers to wait for sandboxes."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,9 +36,31 @@ def server_binary() -> Path:
     return binary
 
 
+#: How long a server may take to write its ready file: generous, for a loaded machine.
+READY_TIMEOUT = 60.0
+
+
+def wait_ready(process: subprocess.Popen[str], ready_file: Path) -> dict[str, Any]:
+    """Waits until `process` (started with ``--ready-file ready_file``) has written its ready
+    file, and returns it (``url``, ``pid``, ``data_dir``, ``auth``, ``api_key_file``)."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        # The server writes it atomically (temporary file + rename): complete once it exists.
+        if ready_file.exists():
+            ready: dict[str, Any] = json.loads(ready_file.read_text())
+            if ready["pid"] == process.pid:
+                return ready
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before it was ready")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server wrote no ready file in {READY_TIMEOUT} s")
+        time.sleep(0.02)
+
+
 @pytest.fixture(scope="session")
 def base_url() -> Iterator[str]:
     data = tempfile.mkdtemp(prefix="porter-sandbox-pytest-")
+    ready_file = Path(data) / "ready.json"
     # The server generates its key and announces itself in this discovery file; clients
     # given only the URL find the key there, as a user's programs do.
     os.environ["PORTER_SANDBOX_DISCOVERY_FILE"] = os.path.join(data, "local-server.json")
@@ -44,18 +68,15 @@ def base_url() -> Iterator[str]:
         [str(server_binary()), "serve", "--listen", "127.0.0.1:0", "--ephemeral",
          # Registry images in tests run on the `host` image when no registry is reachable.
          "--offline-images", "host",
-         "--data-dir", os.path.join(data, "data")],
-        stdout=subprocess.PIPE,
+         "--data-dir", os.path.join(data, "data"), "--ready-file", str(ready_file)],
+        stdout=subprocess.DEVNULL,
         env={**os.environ, "RUST_LOG": "warn"},
         text=True,
     )  # fmt: skip
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"the server did not start: {line!r}")
-        yield line.removeprefix("listening on ").strip()
+        yield wait_ready(process, ready_file)["url"]
     finally:
+        # Ended by its pid (the child), never by name.
         process.terminate()
         try:
             process.wait(timeout=20)

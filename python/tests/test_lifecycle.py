@@ -86,7 +86,8 @@ def test_leases_live_with_the_client_and_expire_after_it_closes(base_url: str) -
         client.close()  # stops the renewals
         closed = time.monotonic()
         while phase_of(observer, sandbox.id) not in TERMINAL:
-            assert time.monotonic() - closed < lease + 5, "the lease was not enforced"
+            # Generous: the lease runs out `lease` s after the last renewal, then the reaper acts.
+            assert time.monotonic() - closed < lease + 30, "the lease was not enforced"
             time.sleep(0.1)
         status = observer.sandboxes.raw.get_sandbox(sandbox.id)
         assert status.termination_reason is ps.StatusResponseTerminationReason.LEASE_EXPIRED

@@ -6,7 +6,7 @@
 # Sets `server_url`, `server_key` (the key the server generated), `server_pid` and
 # `server_dir` (temporary; holds the data directory and the server's stderr in `server.log`),
 # and stops the server and removes the directory on exit. Fails with the server's own
-# messages when it does not start within 30 s.
+# messages when it does not start within 60 s (generous, for a loaded machine).
 
 start_local_server() {
     local bin="$1"
@@ -22,7 +22,7 @@ start_local_server() {
     server_pid=$!
     trap 'stop_local_server' EXIT
     local _
-    for _ in $(seq 1 600); do
+    for _ in $(seq 1 1200); do
         [ -s "$server_dir/ready.json" ] && break
         if ! kill -0 "$server_pid" 2>/dev/null; then
             echo "error: the local server exited before it was ready:" >&2
@@ -32,12 +32,17 @@ start_local_server() {
         sleep 0.05
     done
     if [ ! -s "$server_dir/ready.json" ]; then
-        echo "error: the local server was not ready after 30 s:" >&2
+        echo "error: the local server was not ready after 60 s:" >&2
         cat "$server_dir/server.log" >&2
         return 1
     fi
-    server_url="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$server_dir/ready.json")" || server_url=""
-    server_key="$(cat "$server_dir/data/api-key" 2>/dev/null)" || server_key=""
+    local ready="$server_dir/ready.json" field='import json, sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]) or "")'
+    server_url="$(python3 -c "$field" "$ready" url)" || server_url=""
+    # The ready file names the key's file when the server generated one (no key was given).
+    local key_file
+    key_file="$(python3 -c "$field" "$ready" api_key_file)" || key_file=""
+    server_key=""
+    if [ -n "$key_file" ]; then server_key="$(cat "$key_file")" || server_key=""; fi
     if [ -z "$server_url" ]; then
         echo "error: the local server wrote no URL in its ready file:" >&2
         cat "$server_dir/server.log" >&2

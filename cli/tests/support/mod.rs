@@ -3,7 +3,6 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::{
-    io::{BufRead, BufReader},
     os::unix::process::CommandExt,
     process::{Child, Command, Stdio},
     sync::OnceLock,
@@ -20,6 +19,8 @@ pub struct TestServer {
     pub data_dir: std::path::PathBuf,
     /// The API key it accepts (clients from [`TestServer::client`] send it).
     pub api_key: String,
+    /// What its ready file said.
+    pub ready: ready::Ready,
     child: Child,
     _dir: tempfile::TempDir,
 }
@@ -27,7 +28,7 @@ pub struct TestServer {
 /// The API key every test server accepts, given through the environment (never argv).
 pub const TEST_API_KEY: &str = "test-key-0123456789abcdef";
 
-/// Starts `porter-sandbox serve` with `extra` arguments and waits for its `listening on` line.
+/// Starts `porter-sandbox serve` with `extra` arguments and waits for its ready file.
 pub fn start_server(extra: &[&str]) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
@@ -88,15 +89,20 @@ fn spawn_as_is(
     data_dir: std::path::PathBuf,
     extra: &[&str],
 ) -> TestServer {
+    // Beside the data directory, not in it: a restart on the same data directory reuses it.
+    let ready_file = dir.path().join("ready.json");
+    ready::clear(&ready_file);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--ephemeral", "--data-dir"])
         .arg(&data_dir)
+        .arg("--ready-file")
+        .arg(&ready_file)
         .args(extra)
         .env("RUST_LOG", "warn")
         .env("PORTER_SANDBOX_SERVER_API_KEYS", TEST_API_KEY)
         // Test servers never announce themselves to the user's clients.
         .env("PORTER_SANDBOX_DISCOVERY_FILE", "none")
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     // SAFETY: prctl is async-signal-safe; the server must not outlive the tests.
     #[allow(unsafe_code)]
@@ -107,15 +113,15 @@ fn spawn_as_is(
         });
     }
     let mut child = command.spawn().expect("start porter-sandbox serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base_url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the server: {line:?}"))
-        .to_owned();
-    TestServer { base_url, data_dir, api_key: TEST_API_KEY.to_owned(), child, _dir: dir }
+    let ready = ready::wait(&mut child, &ready_file);
+    TestServer {
+        base_url: ready.url.clone(),
+        data_dir,
+        api_key: TEST_API_KEY.to_owned(),
+        ready,
+        child,
+        _dir: dir,
+    }
 }
 
 impl TestServer {
@@ -126,7 +132,7 @@ impl TestServer {
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.ready.pid
     }
 
     /// The server's resident memory in KiB (`VmRSS`).
@@ -225,3 +231,4 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub mod cli;
+pub mod ready;

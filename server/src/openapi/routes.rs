@@ -1,7 +1,7 @@
 //! The route table of the OpenAPI document, part 1: health, sandboxes and snapshots. Every
 //! operation that `http::router` serves is listed with its parameters, body and every status code
-//! it answers; the test `every_documented_operation_is_routed` checks that each one reaches a
-//! handler.
+//! it answers; the test `every_documented_operation_reaches_a_handler` (cli/tests/api_openapi.rs)
+//! checks that each one reaches a handler.
 
 use porter_sandbox::types::{
     CountResponse, CreateResponse, ExecRequest, ExecResponse, HealthResponse, ListResponse,

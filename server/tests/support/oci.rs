@@ -224,10 +224,10 @@ pub fn alive(pid: u64) -> bool {
     })
 }
 
-/// Waits (up to 10 s) until no process mentions `needle`: a killed container's `crun run`
+/// Waits (up to 30 s) until no process mentions `needle`: a killed container's `crun run`
 /// exits a moment after its container; returns what is still there.
 pub async fn processes_left(needle: &str) -> Vec<String> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let left = processes_mentioning(needle);
         if left.is_empty() || std::time::Instant::now() > deadline {

@@ -26,27 +26,49 @@ object TestServer {
                 "(or set -Dporter.cargo.target / PORTER_SANDBOX_BIN)"
         }
         val state = File(dataDir, "state").apply { mkdirs() }
+        val readyFile = File(dataDir, "ready.json")
         process = ProcessBuilder(
             binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", state.path,
             // Registry images in tests run on the `host` image when no registry is reachable.
-            "--ephemeral", "--offline-images", "host",
-        ).redirectError(stderr).also {
+            "--ephemeral", "--offline-images", "host", "--ready-file", readyFile.path,
+        ).redirectError(stderr).redirectOutput(ProcessBuilder.Redirect.DISCARD).also {
             it.environment().putIfAbsent("RUST_LOG", "warn")
             // The key goes through the environment: arguments are visible in `ps`.
             it.environment()["PORTER_SANDBOX_SERVER_API_KEYS"] = API_KEY
             it.environment()["PORTER_SANDBOX_DISCOVERY_FILE"] = "none"
         }.start()
         Runtime.getRuntime().addShutdownHook(Thread(::stop))
-        val first = process.inputStream.bufferedReader().readLine()
-        val match = first?.let { Regex("listening on (http://\\S+)").find(it) }
-        if (match == null) {
+        baseUrl = try {
+            awaitReady(process, readyFile)
+        } catch (e: IllegalStateException) {
             stop()
-            error("the server did not start (first line: $first): ${stderr.readText().takeLast(4000)}")
+            throw IllegalStateException("${e.message}: ${stderr.readText().takeLast(4000)}", e)
         }
-        baseUrl = match.groupValues[1]
-        // Keep draining stdout so the server never blocks on a full pipe.
-        Thread { process.inputStream.transferTo(java.io.OutputStream.nullOutputStream()) }
-            .apply { isDaemon = true }.start()
+    }
+
+    /** How long the server may take to write its ready file: generous, for a loaded machine. */
+    private const val READY_TIMEOUT_MS = 60_000L
+
+    /**
+     * Waits until [server] (started with `--ready-file [readyFile]`) has written its ready file,
+     * and returns the `url` in it.
+     */
+    private fun awaitReady(server: java.lang.Process, readyFile: File): String {
+        val deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(READY_TIMEOUT_MS)
+        while (true) {
+            // The server writes it atomically (temporary file + rename): complete once it exists.
+            // Its own fixed format (serde, pretty-printed): a URL and a number need no JSON library.
+            if (readyFile.exists()) {
+                val text = readyFile.readText()
+                val pid = Regex("\"pid\"\\s*:\\s*(\\d+)").find(text)?.groupValues?.get(1)?.toLong()
+                val url = Regex("\"url\"\\s*:\\s*\"([^\"]+)\"").find(text)?.groupValues?.get(1)
+                check(pid != null && url != null) { "unexpected ready file: $text" }
+                if (pid == server.pid()) return url
+            }
+            check(server.isAlive) { "the server exited (${server.exitValue()}) before it was ready" }
+            check(System.nanoTime() < deadline) { "the server wrote no ready file in $READY_TIMEOUT_MS ms" }
+            Thread.sleep(20)
+        }
     }
 
     /** A client of the test server (close it with `use`). */
@@ -66,14 +88,17 @@ object TestServer {
 fun unique(prefix: String): String =
     "$prefix-${System.nanoTime().toString(36)}-${(0..9999).random()}"
 
-/** Refreshes until the sandbox left `QUEUED`/`CREATING` (15 s at most), and returns the phase. */
+/**
+ * Refreshes until the sandbox left `QUEUED`/`CREATING` (60 s at most: generous, for a loaded
+ * machine), and returns the phase.
+ */
 suspend fun Sandbox.awaitStarted(): StatusResponsePhase {
-    repeat(150) {
+    repeat(600) {
         val phase = refresh().phase
         if (phase != StatusResponsePhase.QUEUED && phase != StatusResponsePhase.CREATING) return phase
         delay(100)
     }
-    error("sandbox $id did not start within 15 s")
+    error("sandbox $id did not start within 60 s")
 }
 
 /** A running sandbox that sleeps, for exec tests. */
