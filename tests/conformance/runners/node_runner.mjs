@@ -39,6 +39,7 @@ const status = (s) => ({
   exit_code: s.exit_code ?? null,
   termination_reason: s.termination_reason ?? null,
 });
+const snapshot = (s) => ({ id: s.id, sandbox_id: s.sandbox_id, mode: s.mode, status: s.status });
 const execResult = (r) => ({ exit_code: r.exit_code, stdout: r.stdout, stderr: r.stderr });
 const entry = (f) => ({
   name: f.name,
@@ -68,7 +69,7 @@ async function op(porter, name, op, a, h) {
   switch (op) {
     case 'create_sandbox': {
       const sb = await porter.sandboxes.create(defined({
-        image: a.image, name: a.name, command: a.command, tags: a.tags,
+        image: a.image, name: a.name, command: a.command, tags: a.tags, snapshot_id: a.snapshot_id,
       }));
       return [{ id: sb.id }, sb];
     }
@@ -117,6 +118,21 @@ async function op(porter, name, op, a, h) {
     }
     case 'listdir':
       return [{ entries: (await h[a.volume].listdir(a.path)).map(entry) }];
+    case 'create_snapshot':
+      return [snapshot(await porter.snapshots.create(h[a.sandbox].id, {}))];
+    case 'wait_snapshot': {
+      const deadline = Date.now() + WAIT_MS;
+      for (;;) {
+        const found = await porter.snapshots.get(a.id);
+        if (found.status !== 'pending' || Date.now() > deadline) return [snapshot(found)];
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    case 'get_snapshot':
+      return [snapshot(await porter.snapshots.get(a.id))];
+    case 'delete_snapshot':
+      await porter.snapshots.delete(a.id);
+      return [{}];
     case 'healthz':
       return [{ status: (await porter.healthz.healthCheck()).status }];
     case 'fault_log': {

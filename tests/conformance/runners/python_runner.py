@@ -46,6 +46,10 @@ def status(s: Any) -> dict[str, Any]:
     }
 
 
+def snapshot(s: Any) -> dict[str, Any]:
+    return {"id": s.id, "sandbox_id": s.sandbox_id, "mode": wire(s.mode), "status": wire(s.status)}
+
+
 def exec_result(r: Any) -> dict[str, Any]:
     return {"exit_code": r.exit_code, "stdout": r.stdout, "stderr": r.stderr}
 
@@ -149,7 +153,8 @@ class Runner:
         call = self.call
         if op == "create_sandbox":
             sb = await call(porter.sandboxes.create(
-                a["image"], name=a.get("name"), command=a.get("command"), tags=a.get("tags")
+                a["image"], name=a.get("name"), command=a.get("command"), tags=a.get("tags"),
+                snapshot_id=a.get("snapshot_id"),
             ))
             return {"id": sb.id}, sb
         if op == "wait_until_running":
@@ -194,6 +199,20 @@ class Runner:
             return {"base64": base64.b64encode(data).decode(), "size": len(data)}, None
         if op == "listdir":
             return {"entries": [entry(f) for f in await call(h[a["volume"]].listdir(a["path"]))]}, None
+        if op == "create_snapshot":
+            return snapshot(await call(porter.snapshots.create(h[a["sandbox"]].id, ps.SnapshotSpec()))), None
+        if op == "wait_snapshot":
+            deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+            while True:
+                found = await call(porter.snapshots.get(a["id"]))
+                if wire(found.status) != "pending" or asyncio.get_running_loop().time() > deadline:
+                    return snapshot(found), None
+                await asyncio.sleep(0.1)
+        if op == "get_snapshot":
+            return snapshot(await call(porter.snapshots.get(a["id"]))), None
+        if op == "delete_snapshot":
+            await call(porter.snapshots.delete(a["id"]))
+            return {}, None
         if op == "healthz":
             return {"status": (await call(porter.healthz.health_check())).status}, None
         if op == "fault_log":

@@ -23,6 +23,8 @@ use serde_json::{Map, Value, json};
 
 /// How long a wait for a sandbox may take before the step fails.
 const WAIT: Duration = Duration::from_secs(60);
+/// The pause between two reads of a snapshot being captured.
+const POLL: Duration = Duration::from_millis(100);
 
 /// A handle a step saved for later steps.
 enum Handle {
@@ -135,6 +137,10 @@ fn status(s: &StatusResponse) -> Value {
     })
 }
 
+fn snapshot(s: &types::Snapshot) -> Value {
+    json!({"id": s.id, "sandbox_id": s.sandbox_id, "mode": s.mode.as_str(), "status": s.status.as_str()})
+}
+
 fn exec_result(r: &types::ExecResponse) -> Value {
     json!({"exit_code": r.exit_code, "stdout": r.stdout, "stderr": r.stderr})
 }
@@ -213,6 +219,9 @@ async fn operation(
             }
             if !args["tags"].is_null() {
                 spec = spec.tags(string_map(&args["tags"]));
+            }
+            if let Some(snapshot) = args["snapshot_id"].as_str() {
+                spec.snapshot_id = Some(snapshot.to_owned());
             }
             let created = porter.sandboxes().create(spec).await?;
             return Ok((json!({"id": created.id()}), Some(Handle::Sandbox(created))));
@@ -293,6 +302,28 @@ async fn operation(
                 })
                 .collect();
             json!({ "entries": entries })
+        }
+        "create_snapshot" => {
+            let id = sandbox(handles, args)?.id().to_owned();
+            snapshot(&porter.snapshots().create(&id, types::SnapshotSpec::default()).await?)
+        }
+        "wait_snapshot" => {
+            let id = text(args, "id")?;
+            let deadline = tokio::time::Instant::now() + WAIT;
+            loop {
+                let found = porter.snapshots().get(&id).await?;
+                if found.status != types::SnapshotStatus::Pending
+                    || tokio::time::Instant::now() > deadline
+                {
+                    break snapshot(&found);
+                }
+                tokio::time::sleep(POLL).await;
+            }
+        }
+        "get_snapshot" => snapshot(&porter.snapshots().get(&text(args, "id")?).await?),
+        "delete_snapshot" => {
+            porter.snapshots().delete(&text(args, "id")?).await?;
+            json!({})
         }
         "healthz" => json!({"status": porter.healthz().await?.status}),
         "fault_log" => fault_log(&settings.fault_url, key)?,
