@@ -116,7 +116,7 @@ echo "(runners took $((SECONDS - started)) s)"
 status=0
 python3 "$here/check.py" "$here/scenarios" "$here/not_applicable.json" "$CONFORMANCE_FIXTURES" \
     "$results" "${runners[@]}" || status=$?
-if [ "$status" -ne 0 ] && [ -n "${CONFORMANCE_KEEP:-}" ]; then
+if [ -n "${CONFORMANCE_KEEP:-}" ]; then
     cp -r "$results" "$CONFORMANCE_KEEP" && echo "results kept in $CONFORMANCE_KEEP"
 fi
 exit "$status"

@@ -112,7 +112,8 @@ fn substitute_text(text: &str, vars: &Map<String, Value>) -> String {
         let Some(end) = rest[start..].find('}') else { break };
         out.push_str(&rest[..start]);
         let reference = &rest[start + 2..start + end];
-        let (name, field) = reference.split_once('.').map_or((reference, None), |(n, f)| (n, Some(f)));
+        let (name, field) =
+            reference.split_once('.').map_or((reference, None), |(n, f)| (n, Some(f)));
         let found = vars.get(name).map(|v| field.map_or(v, |f| &v[f]));
         match found {
             Some(Value::String(s)) => out.push_str(s),
@@ -226,14 +227,18 @@ async fn operation(
             let created = porter.sandboxes().create(spec).await?;
             return Ok((json!({"id": created.id()}), Some(Handle::Sandbox(created))));
         }
-        "wait_until_running" => status(&sandbox(handles, args)?.wait_until_running(Some(WAIT)).await?),
+        "wait_until_running" => {
+            status(&sandbox(handles, args)?.wait_until_running(Some(WAIT)).await?)
+        }
         "wait" => json!({"exit_code": sandbox(handles, args)?.wait(Some(WAIT)).await?}),
         "refresh" => status(&sandbox(handles, args)?.refresh().await?),
         "get_sandbox" => {
             let found = porter.sandboxes().get(&text(args, "name")?).await?;
             status(&found.status().ok_or_else(|| Failure::Runner("no status".into()))?)
         }
-        "get_sandbox_by_id" => status(&porter.raw().sandboxes().get_sandbox(&text(args, "id")?).await?),
+        "get_sandbox_by_id" => {
+            status(&porter.raw().sandboxes().get_sandbox(&text(args, "id")?).await?)
+        }
         "exec" => exec_result(&sandbox(handles, args)?.exec(strings(&args["command"])).await?),
         "exec_by_id" => {
             let request = ExecRequest::new(strings(&args["command"]));
@@ -286,7 +291,8 @@ async fn operation(
         }
         "read_file" => {
             let (offset, length) = (args["offset"].as_u64(), args["length"].as_u64());
-            let data = volume(handles, args)?.read_file(&text(args, "path")?, offset, length).await?;
+            let data =
+                volume(handles, args)?.read_file(&text(args, "path")?, offset, length).await?;
             json!({"base64": STANDARD.encode(&data), "size": data.len()})
         }
         "listdir" => {
@@ -294,7 +300,8 @@ async fn operation(
             let entries: Vec<Value> = files
                 .iter()
                 .map(|f| {
-                    let mut entry = json!({"name": f.name, "path": f.path, "type": f.kind.as_str()});
+                    let mut entry =
+                        json!({"name": f.name, "path": f.path, "type": f.kind.as_str()});
                     if f.is_file() {
                         entry["size"] = json!(f.size_bytes);
                     }
@@ -335,9 +342,13 @@ async fn operation(
 fn client(settings: &Settings, key: &str, scenario: &Value) -> Result<Porter, Error> {
     let config = &scenario["client"];
     let local = scenario["server"] == "local";
-    let base = if local { settings.local_url.clone() } else { format!("{}/{key}", settings.fault_url) };
+    let base =
+        if local { settings.local_url.clone() } else { format!("{}/{key}", settings.fault_url) };
     let mut builder = Porter::builder().base_url(base);
-    let key = config["api_key"].as_str().map(str::to_owned).or_else(|| local.then(|| settings.local_key.clone()));
+    let key = config["api_key"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| local.then(|| settings.local_key.clone()));
     if let Some(key) = key {
         builder = builder.api_key(key);
     }
@@ -352,7 +363,9 @@ async fn run_scenario(settings: &Settings, out: &mut Output, name: &str, scenari
     let porter = match client(settings, &key, scenario) {
         Ok(porter) => porter,
         Err(err) => {
-            out.emit(&json!({"type": "crash", "scenario": name, "detail": format!("client: {err}")}));
+            out.emit(
+                &json!({"type": "crash", "scenario": name, "detail": format!("client: {err}")}),
+            );
             return;
         }
     };
@@ -466,7 +479,9 @@ fn fixtures(dir: &Path, out: &mut Output) {
                 if back == json { Ok(()) } else { Err(format!("round trip gave {back}")) }
             });
         let detail = outcome.as_ref().err().cloned().unwrap_or_default();
-        out.emit(&json!({"type": "fixture", "name": name, "ok": outcome.is_ok(), "detail": detail}));
+        out.emit(
+            &json!({"type": "fixture", "name": name, "ok": outcome.is_ok(), "detail": detail}),
+        );
     }
 }
 
