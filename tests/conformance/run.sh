@@ -48,7 +48,10 @@ results="$(mktemp -d)"
 fault_pid=""
 source "$root/scripts/lib/local-server.sh"
 cleanup() {
-    [ -n "$fault_pid" ] && kill "$fault_pid" 2>/dev/null && wait "$fault_pid" 2>/dev/null
+    if [ -n "$fault_pid" ]; then
+        kill "$fault_pid" 2>/dev/null || true
+        wait "$fault_pid" 2>/dev/null || true
+    fi
     stop_local_server
     rm -rf "$results"
 }
