@@ -50,6 +50,11 @@ const entry = (f) => ({
 
 function error(e) {
   if (e instanceof SandboxError) return { kind: e.kind, status: e.statusCode, message: e.message };
+  // An argument the native layer refuses before calling the core is a plain Error with the
+  // Node-API status as its code (Node's idiom, like Python's ValueError): README.md.
+  if (e instanceof Error && e.code === 'InvalidArg') {
+    return { kind: 'invalid_argument', status: null, message: e.message };
+  }
   throw e;
 }
 
@@ -132,6 +137,9 @@ async function op(porter, name, op, a, h) {
       return [snapshot(await porter.snapshots.get(a.id))];
     case 'delete_snapshot':
       await porter.snapshots.delete(a.id);
+      return [{}];
+    case 'close_client':
+      porter.close();
       return [{}];
     case 'healthz':
       return [{ status: (await porter.healthz.healthCheck()).status }];

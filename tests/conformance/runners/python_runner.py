@@ -65,7 +65,8 @@ def error(e: BaseException) -> dict[str, Any]:
     if isinstance(e, ps.SandboxError):
         return {"kind": e.kind, "status": e.status_code, "message": e.message}
     if isinstance(e, ValueError):
-        return {"kind": "config", "status": None, "message": str(e)}
+        # Python's idiom for what the caller got wrong (README.md: error kinds).
+        return {"kind": "invalid_argument", "status": None, "message": str(e)}
     raise e
 
 
@@ -212,6 +213,9 @@ class Runner:
             return snapshot(await call(porter.snapshots.get(a["id"]))), None
         if op == "delete_snapshot":
             await call(porter.snapshots.delete(a["id"]))
+            return {}, None
+        if op == "close_client":
+            await call((getattr(porter, "close", None) or porter.aclose)())
             return {}, None
         if op == "healthz":
             return {"status": (await call(porter.healthz.health_check())).status}, None

@@ -200,6 +200,7 @@ class Runner(private val out: File) {
             }
             "get_snapshot" -> snapshot(porter.snapshots.get(a["id"] as String)) to null
             "delete_snapshot" -> porter.snapshots.delete(a["id"] as String).let { none to null }
+            "close_client" -> porter.close().let { none to null }
             "healthz" -> mapOf("status" to porter.healthz().status) to null
             "fault_log" -> {
                 val uri = URI("${env.getValue("CONFORMANCE_FAULT_URL")}/__log/$name.$run")

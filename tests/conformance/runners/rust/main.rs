@@ -332,6 +332,10 @@ async fn operation(
             porter.snapshots().delete(&text(args, "id")?).await?;
             json!({})
         }
+        "close_client" => {
+            porter.close();
+            json!({})
+        }
         "healthz" => json!({"status": porter.healthz().await?.status}),
         "fault_log" => fault_log(&settings.fault_url, key)?,
         other => return Err(Failure::Runner(format!("operation {other} is not implemented"))),
