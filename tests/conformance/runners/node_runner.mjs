@@ -94,7 +94,11 @@ async function op(porter, name, op, a, h) {
       return [execResult(await porter.raw.sandboxes.exec(a.id, { command: a.command }))];
     case 'logs': {
       const lines = await h[a.sandbox].logs(defined({ limit: a.limit }));
-      return [{ lines: lines.map((l) => l.line) }];
+      return [{
+        lines: lines.map((l) => l.line),
+        levels: lines.map((l) => l.level),
+        from_exec: lines.map((l) => Boolean(l.exec_id)),
+      }];
     }
     case 'list_sandboxes': {
       const found = await porter.sandboxes.list(defined({ tags: a.tags, phase: a.phase }));

@@ -176,7 +176,11 @@ class Runner:
             return exec_result(await call(porter.raw.sandboxes.exec_sandbox(a["id"], body))), None
         if op == "logs":
             lines = await call(h[a["sandbox"]].logs(limit=a.get("limit")))
-            return {"lines": [line.line for line in lines]}, None
+            return {
+                "lines": [line.line for line in lines],
+                "levels": [wire(line.level) for line in lines],
+                "from_exec": [bool(line.exec_id) for line in lines],
+            }, None
         if op == "list_sandboxes":
             found = await call(porter.sandboxes.list(tags=a.get("tags"), phase=a.get("phase")))
             return {"ids": [sb.id for sb in found]}, None

@@ -160,7 +160,12 @@ class Runner(private val out: File) {
             "get_sandbox_by_id" -> status(porter.sandboxes.getById(a["id"] as String).status!!) to null
             "exec" -> execResult(sandbox().exec(strings("command")!!)) to null
             "exec_by_id" -> execResult(porter.sandboxes.handle(a["id"] as String).exec(strings("command")!!)) to null
-            "logs" -> mapOf("lines" to sandbox().logs(limit = a["limit"] as Long?).map { it.line }) to null
+            "logs" -> sandbox().logs(limit = a["limit"] as Long?).let { lines ->
+                mapOf(
+                    "lines" to lines.map { it.line }, "levels" to lines.map { wire(it.level) },
+                    "from_exec" to lines.map { it.execId.isNotEmpty() },
+                ) to null
+            }
             "list_sandboxes" -> {
                 val phases = strings("phase")?.map { SandboxesPhase.valueOf(it.uppercase()) }
                 val found = porter.sandboxes.list(tags = a["tags"] as Map<String, String>?, phase = phases)

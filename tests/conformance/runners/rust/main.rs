@@ -251,7 +251,11 @@ async fn operation(
                 query = query.limit(limit);
             }
             let lines = sandbox(handles, args)?.logs(query).await?;
-            json!({"lines": lines.iter().map(|l| l.line.clone()).collect::<Vec<_>>()})
+            json!({
+                "lines": lines.iter().map(|l| l.line.clone()).collect::<Vec<_>>(),
+                "levels": lines.iter().map(|l| l.level.as_str().to_owned()).collect::<Vec<_>>(),
+                "from_exec": lines.iter().map(|l| !l.exec_id.is_empty()).collect::<Vec<_>>(),
+            })
         }
         "list_sandboxes" => {
             let mut filter = SandboxFilter::new();
