@@ -81,6 +81,8 @@ def check_scenario(scenario: dict[str, Any], run: str, outcomes: dict[int, dict[
             return [f"{label} did not run"]
         if outcome["op"] != step["op"]:
             return [f"{label}: the runner reported {outcome['op']}"]
+        if "within_ms" in step and outcome.get("elapsed_ms", float("inf")) > step["within_ms"]:
+            return [f"{label}: took {outcome.get('elapsed_ms')} ms, more than {step['within_ms']} ms"]
         if "expect_error" in step:
             if outcome["ok"]:
                 return [f"{label}: expected an error {step['expect_error']}, got {json.dumps(outcome['result'])}"]

@@ -40,7 +40,9 @@ const status = (s) => ({
   termination_reason: s.termination_reason ?? null,
 });
 const snapshot = (s) => ({ id: s.id, sandbox_id: s.sandbox_id, mode: s.mode, status: s.status });
-const execResult = (r) => ({ exit_code: r.exit_code, stdout: r.stdout, stderr: r.stderr });
+const execResult = (r) => ({
+  exit_code: r.exit_code, stdout: r.stdout, stderr: r.stderr, timed_out: r.timed_out ?? null,
+});
 const entry = (f) => ({
   name: f.name,
   path: f.path,
@@ -89,7 +91,9 @@ async function op(porter, name, op, a, h) {
     case 'get_sandbox_by_id':
       return [status(await porter.raw.sandboxes.get(a.id))];
     case 'exec':
-      return [execResult(await h[a.sandbox].exec(a.command))];
+      return [execResult(await h[a.sandbox].exec(a.command, defined({
+        timeoutMs: a.timeout_ms, workdir: a.workdir, env: a.env, stdin: a.stdin,
+      })))];
     case 'exec_by_id':
       return [execResult(await porter.raw.sandboxes.exec(a.id, { command: a.command }))];
     case 'logs': {
@@ -166,14 +170,15 @@ async function runScenario(name, scenario) {
       const record = { type: 'step', scenario: name, index, op: step.op };
       let result;
       let handle;
+      const started = performance.now();
       try {
         [result, handle] = await op(porter, name, step.op, args, handles);
       } catch (e) {
-        emit({ ...record, ok: false, error: error(e) });
+        emit({ ...record, ok: false, error: error(e), elapsed_ms: Math.round(performance.now() - started) });
         if (!('expect_error' in step)) break;
         continue;
       }
-      emit({ ...record, ok: true, result });
+      emit({ ...record, ok: true, result, elapsed_ms: Math.round(performance.now() - started) });
       if (step.save) {
         vars[step.save] = result;
         if (handle) handles[step.save] = handle;

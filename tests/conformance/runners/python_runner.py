@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import sys
+import time
 import traceback
 import urllib.request
 from pathlib import Path
@@ -27,6 +28,10 @@ from porter_sandbox import _models
 
 WAIT_SECONDS = 60.0
 VAR = re.compile(r"\$\{([a-z0-9_]+)(?:\.([a-z0-9_]+))?\}")
+
+
+def elapsed(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
 
 
 def wire(value: Any) -> Any:
@@ -51,7 +56,7 @@ def snapshot(s: Any) -> dict[str, Any]:
 
 
 def exec_result(r: Any) -> dict[str, Any]:
-    return {"exit_code": r.exit_code, "stdout": r.stdout, "stderr": r.stderr}
+    return {"exit_code": r.exit_code, "stdout": r.stdout, "stderr": r.stderr, "timed_out": r.timed_out}
 
 
 def entry(f: Any) -> dict[str, Any]:
@@ -120,15 +125,16 @@ class Runner:
             for index, step in enumerate(scenario["steps"]):
                 args = self.substitute(step.get("args", {}), vars)
                 record: dict[str, Any] = {"type": "step", "scenario": name, "index": index, "op": step["op"]}
+                started = time.monotonic()
                 try:
                     result, handle = await self.op(porter, name, step["op"], args, handles)
                 except Exception as e:  # noqa: BLE001 - every failure is reported, unknown ones re-raised
-                    record.update(ok=False, error=error(e))
+                    record.update(ok=False, error=error(e), elapsed_ms=elapsed(started))
                     self.emit(record)
                     if "expect_error" not in step:
                         break
                     continue
-                record.update(ok=True, result=result)
+                record.update(ok=True, result=result, elapsed_ms=elapsed(started))
                 self.emit(record)
                 if "save" in step:
                     vars[step["save"]] = result
@@ -170,7 +176,11 @@ class Runner:
         if op == "get_sandbox_by_id":
             return status(await call(porter.raw.sandboxes.get_sandbox(a["id"]))), None
         if op == "exec":
-            return exec_result(await call(h[a["sandbox"]].exec(a["command"]))), None
+            timeout = a["timeout_ms"] / 1000 if "timeout_ms" in a else None
+            result = h[a["sandbox"]].exec(
+                a["command"], timeout=timeout, workdir=a.get("workdir"), env=a.get("env"), stdin=a.get("stdin")
+            )
+            return exec_result(await call(result)), None
         if op == "exec_by_id":
             body = ps.ExecRequest(command=a["command"])
             return exec_result(await call(porter.raw.sandboxes.exec_sandbox(a["id"], body))), None

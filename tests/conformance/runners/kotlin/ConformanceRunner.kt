@@ -11,6 +11,7 @@ import java.net.http.HttpClient
 import java.net.http.HttpRequest
 import java.net.http.HttpResponse
 import java.util.Base64
+import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.runBlocking
@@ -73,7 +74,7 @@ fun snapshot(s: Snapshot): Map<String, Any?> =
     mapOf("id" to s.id, "sandbox_id" to s.sandboxId, "mode" to wire(s.mode), "status" to wire(s.status))
 
 fun execResult(r: ExecResponse): Map<String, Any?> =
-    mapOf("exit_code" to r.exitCode, "stdout" to r.stdout, "stderr" to r.stderr)
+    mapOf("exit_code" to r.exitCode, "stdout" to r.stdout, "stderr" to r.stderr, "timed_out" to r.timedOut)
 
 @Suppress("UNCHECKED_CAST")
 fun substitute(v: Any?, vars: Map<String, Any?>): Any? = when (v) {
@@ -112,13 +113,16 @@ class Runner(private val out: File) {
                 val op = step["op"] as String
                 val args = substitute(step["args"] ?: emptyMap<String, Any?>(), vars) as Map<String, Any?>
                 val record = mapOf("type" to "step", "scenario" to name, "index" to index, "op" to op)
+                val started = System.nanoTime()
+                fun elapsed() = (System.nanoTime() - started) / 1_000_000
                 val (result, handle) = try {
                     operation(porter, name, op, args, handles)
                 } catch (e: SandboxException) {
-                    emit(record + mapOf("ok" to false, "error" to mapOf("kind" to kindOf(e), "status" to e.status, "message" to e.message)))
+                    val error = mapOf("kind" to kindOf(e), "status" to e.status, "message" to e.message)
+                    emit(record + mapOf("ok" to false, "error" to error, "elapsed_ms" to elapsed()))
                     if ("expect_error" in step) continue else break
                 }
-                emit(record + mapOf("ok" to true, "result" to result))
+                emit(record + mapOf("ok" to true, "result" to result, "elapsed_ms" to elapsed()))
                 (step["save"] as String?)?.let { save ->
                     vars[save] = result
                     if (handle != null) handles[save] = handle
@@ -158,7 +162,16 @@ class Runner(private val out: File) {
             "refresh" -> status(sandbox().refresh()) to null
             "get_sandbox" -> status(porter.sandboxes.get(a["name"] as String).status!!) to null
             "get_sandbox_by_id" -> status(porter.sandboxes.getById(a["id"] as String).status!!) to null
-            "exec" -> execResult(sandbox().exec(strings("command")!!)) to null
+            "exec" -> {
+                val timeout = (a["timeout_ms"] as Long?)?.milliseconds
+                val env = a["env"] as Map<String, String>?
+                val result = if (timeout == null && a["workdir"] == null && env == null && a["stdin"] == null) {
+                    sandbox().exec(strings("command")!!)
+                } else {
+                    sandbox().exec(strings("command")!!, timeout, a["workdir"] as String?, env, a["stdin"] as String?)
+                }
+                execResult(result) to null
+            }
             "exec_by_id" -> execResult(porter.sandboxes.handle(a["id"] as String).exec(strings("command")!!)) to null
             "logs" -> sandbox().logs(limit = a["limit"] as Long?).let { lines ->
                 mapOf(

@@ -14,7 +14,7 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use porter_sandbox::{
-    Error, LogsQuery, Porter, Sandbox, VolumeHandle,
+    Error, ExecOptions, LogsQuery, Porter, Sandbox, VolumeHandle,
     api::SandboxFilter,
     types::{self, ExecRequest, SandboxSpec, SandboxesPhase, StatusResponse, VolumeSpec},
 };
@@ -143,7 +143,9 @@ fn snapshot(s: &types::Snapshot) -> Value {
 }
 
 fn exec_result(r: &types::ExecResponse) -> Value {
-    json!({"exit_code": r.exit_code, "stdout": r.stdout, "stderr": r.stderr})
+    // `timed_out` is absent from servers without the extension: false, as every binding says.
+    let timed_out = r.timed_out.unwrap_or(false);
+    json!({"exit_code": r.exit_code, "stdout": r.stdout, "stderr": r.stderr, "timed_out": timed_out})
 }
 
 fn error(err: &Error) -> Value {
@@ -239,7 +241,23 @@ async fn operation(
         "get_sandbox_by_id" => {
             status(&porter.raw().sandboxes().get_sandbox(&text(args, "id")?).await?)
         }
-        "exec" => exec_result(&sandbox(handles, args)?.exec(strings(&args["command"])).await?),
+        "exec" => {
+            let mut options = ExecOptions::new();
+            if let Some(ms) = args["timeout_ms"].as_u64() {
+                options = options.timeout(Duration::from_millis(ms));
+            }
+            if let Some(workdir) = args["workdir"].as_str() {
+                options = options.workdir(workdir);
+            }
+            for (name, value) in string_map(&args["env"]) {
+                options = options.env(name, value);
+            }
+            if let Some(stdin) = args["stdin"].as_str() {
+                options = options.stdin(stdin);
+            }
+            let command = strings(&args["command"]);
+            exec_result(&sandbox(handles, args)?.exec_with(command, options).await?)
+        }
         "exec_by_id" => {
             let request = ExecRequest::new(strings(&args["command"]));
             let api = porter.raw().sandboxes();
@@ -384,8 +402,13 @@ async fn run_scenario(settings: &Settings, out: &mut Output, name: &str, scenari
     for (index, step) in steps.iter().enumerate() {
         let op = step["op"].as_str().unwrap_or_default();
         let args = substitute(&step["args"], &vars);
-        let record = json!({"type": "step", "scenario": name, "index": index, "op": op});
-        match operation(&porter, settings, &key, op, &args, &handles).await {
+        let started = std::time::Instant::now();
+        let outcome = operation(&porter, settings, &key, op, &args, &handles).await;
+        let elapsed_ms = started.elapsed().as_millis();
+        let record = json!({
+            "type": "step", "scenario": name, "index": index, "op": op, "elapsed_ms": elapsed_ms,
+        });
+        match outcome {
             Ok((result, handle)) => {
                 let mut record = record;
                 record["ok"] = json!(true);
