@@ -102,7 +102,10 @@ def check_scenario(scenario: dict[str, Any], run: str, outcomes: dict[int, dict[
 
 def read_results(path: Path) -> tuple[str, dict[str, dict[int, Any]], dict[str, list[str]], dict[str, Any], bool]:
     """A runner's run id, step outcomes per scenario, crashes, fixture records, and whether it ended."""
-    run, steps, crashes, fixtures, ended = "", {}, {}, {}, False
+    run, ended = "", False
+    steps: dict[str, dict[int, Any]] = {}
+    crashes: dict[str, list[str]] = {}
+    fixtures: dict[str, Any] = {}
     if not path.exists():
         return run, steps, crashes, fixtures, ended
     for line in path.read_text().splitlines():
