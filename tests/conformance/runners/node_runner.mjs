@@ -51,7 +51,9 @@ const entry = (f) => ({
 });
 
 function error(e) {
-  if (e instanceof SandboxError) return { kind: e.kind, status: e.statusCode, message: e.message };
+  if (e instanceof SandboxError) {
+    return { kind: e.kind, status: e.statusCode, message: e.message, body: e.body ?? null };
+  }
   // An argument the native layer refuses before calling the core is a plain Error with the
   // Node-API status as its code (Node's idiom, like Python's ValueError): README.md.
   if (e instanceof Error && e.code === 'InvalidArg') {

@@ -68,7 +68,7 @@ def entry(f: Any) -> dict[str, Any]:
 
 def error(e: BaseException) -> dict[str, Any]:
     if isinstance(e, ps.SandboxError):
-        return {"kind": e.kind, "status": e.status_code, "message": e.message}
+        return {"kind": e.kind, "status": e.status_code, "message": e.message, "body": e.body}
     if isinstance(e, ValueError):
         # Python's idiom for what the caller got wrong (README.md: error kinds).
         return {"kind": "invalid_argument", "status": None, "message": str(e)}

@@ -65,6 +65,9 @@ fun wire(e: Enum<*>?): String? = when {
     else -> e.name.lowercase()
 }
 
+/** An error body as the other languages hold it: JSON bodies arrive as JSON text, others as text. */
+fun body(text: String?): Any? = text?.let { runCatching { parseJson(it) }.getOrDefault(it) }
+
 fun status(s: StatusResponse): Map<String, Any?> = mapOf(
     "id" to s.id, "name" to s.name, "image" to s.image, "phase" to wire(s.phase), "tags" to s.tags,
     "exit_code" to s.exitCode, "termination_reason" to wire(s.terminationReason),
@@ -118,7 +121,7 @@ class Runner(private val out: File) {
                 val (result, handle) = try {
                     operation(porter, name, op, args, handles)
                 } catch (e: SandboxException) {
-                    val error = mapOf("kind" to kindOf(e), "status" to e.status, "message" to e.message)
+                    val error = mapOf("kind" to kindOf(e), "status" to e.status, "message" to e.message, "body" to body(e.body))
                     emit(record + mapOf("ok" to false, "error" to error, "elapsed_ms" to elapsed()))
                     if ("expect_error" in step) continue else break
                 }

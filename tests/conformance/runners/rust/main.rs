@@ -14,7 +14,7 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use porter_sandbox::{
-    Error, ExecOptions, LogsQuery, Porter, Sandbox, VolumeHandle,
+    DecodedBody, Error, ExecOptions, LogsQuery, Porter, Sandbox, VolumeHandle,
     api::SandboxFilter,
     types::{self, ExecRequest, SandboxSpec, SandboxesPhase, StatusResponse, VolumeSpec},
 };
@@ -149,7 +149,12 @@ fn exec_result(r: &types::ExecResponse) -> Value {
 }
 
 fn error(err: &Error) -> Value {
-    json!({"kind": err.kind().as_str(), "status": err.status(), "message": err.message()})
+    let body = match err.body() {
+        Some(DecodedBody::Json(value)) => value.clone(),
+        Some(DecodedBody::Text(text)) => json!(text),
+        None => Value::Null,
+    };
+    json!({"kind": err.kind().as_str(), "status": err.status(), "message": err.message(), "body": body})
 }
 
 fn text(args: &Value, key: &str) -> Result<String, Failure> {
