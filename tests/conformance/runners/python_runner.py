@@ -172,6 +172,7 @@ class Runner:
             return status(await call(h[a["sandbox"]].refresh())), None
         if op == "get_sandbox":
             sb = await call(porter.sandboxes.get(a["name"]))
+            # The status that get() read; the official surface shows only its phase and tags.
             return status(sb._status), None
         if op == "get_sandbox_by_id":
             return status(await call(porter.raw.sandboxes.get_sandbox(a["id"]))), None
