@@ -29,8 +29,13 @@ for runner in "${runners[@]}"; do
         python-*) [ -x "$venv/bin/python" ] || missing+=("$venv (scripts/python.sh)") ;;
         node) compgen -G "node/porter-sandbox.*.node" >/dev/null ||
             missing+=("node/porter-sandbox.*.node (scripts/node.sh)") ;;
-        kotlin) [ -s kotlin/target/classpath.txt ] && [ -d kotlin/target/test-classes ] ||
-            missing+=("kotlin/target/test-classes and classpath.txt (scripts/kotlin.sh)") ;;
+        kotlin)
+            compiled=kotlin/target/test-classes/run/porter/sandbox/conformance/ConformanceRunnerKt.class
+            if [ ! -s kotlin/target/classpath.txt ] || [ ! -f "$compiled" ]; then
+                missing+=("kotlin/target/test-classes and classpath.txt (scripts/kotlin.sh)")
+            elif [ -n "$(find "$here/runners/kotlin" -newer "$compiled" -name '*.kt')" ]; then
+                missing+=("a Kotlin runner compiled from the current sources (scripts/kotlin.sh)")
+            fi ;;
     esac
 done
 if [ ${#missing[@]} -gt 0 ]; then
