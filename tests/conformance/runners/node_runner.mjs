@@ -131,6 +131,16 @@ async function op(porter, name, op, a, h) {
       const data = await h[a.volume].readFile(a.path, defined({ offset: a.offset, length: a.length }));
       return [{ base64: Buffer.from(data).toString('base64'), size: data.length }];
     }
+    case 'stream': {
+      const chunks = [];
+      for await (const chunk of h[a.volume].stream(a.path, { chunkSize: a.chunk_size })) {
+        chunks.push(Buffer.from(chunk).toString('base64'));
+      }
+      return [{ chunks }];
+    }
+    case 'move_file':
+      await h[a.volume].moveFile(a.from, a.to);
+      return [{}];
     case 'listdir':
       return [{ entries: (await h[a.volume].listdir(a.path)).map(entry) }];
     case 'create_snapshot':

@@ -213,6 +213,16 @@ class Runner:
         if op == "read_file":
             data = await call(h[a["volume"]].read_file(a["path"], offset=a.get("offset"), length=a.get("length")))
             return {"base64": base64.b64encode(data).decode(), "size": len(data)}, None
+        if op == "stream":
+            chunks = h[a["volume"]].stream(a["path"], chunk_size=a["chunk_size"])
+            if self.mode == "sync":
+                data = list(chunks)
+            else:
+                data = [chunk async for chunk in chunks]
+            return {"chunks": [base64.b64encode(c).decode() for c in data]}, None
+        if op == "move_file":
+            await call(h[a["volume"]].move_file(a["from"], a["to"]))
+            return {}, None
         if op == "listdir":
             return {"entries": [entry(f) for f in await call(h[a["volume"]].listdir(a["path"]))]}, None
         if op == "create_snapshot":

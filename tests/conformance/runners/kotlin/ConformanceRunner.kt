@@ -14,6 +14,7 @@ import java.util.Base64
 import kotlin.time.Duration.Companion.milliseconds
 import kotlin.time.Duration.Companion.seconds
 import kotlinx.coroutines.delay
+import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.runBlocking
 import run.porter.sandbox.ApiException
 import run.porter.sandbox.AuthenticationException
@@ -202,6 +203,11 @@ class Runner(private val out: File) {
                 val data = volume().readFile(a["path"] as String, a["offset"] as Long?, a["length"] as Long?)
                 mapOf("base64" to Base64.getEncoder().encodeToString(data), "size" to data.size) to null
             }
+            "stream" -> {
+                val chunks = volume().stream(a["path"] as String, a["chunk_size"] as Long).toList()
+                mapOf("chunks" to chunks.map { Base64.getEncoder().encodeToString(it) }) to null
+            }
+            "move_file" -> volume().moveFile(a["from"] as String, a["to"] as String).let { none to null }
             "listdir" -> mapOf(
                 "entries" to volume().listdir(a["path"] as String).map { f ->
                     val entry = mutableMapOf<String, Any?>("name" to f.name, "path" to f.path, "type" to wire(f.kind))

@@ -8,6 +8,7 @@ use std::{
 };
 
 use base64::{Engine, engine::general_purpose::STANDARD};
+use futures_util::TryStreamExt;
 use porter_sandbox::{
     DecodedBody, Error, ExecOptions, LogsQuery, Porter, Sandbox, VolumeHandle,
     api::SandboxFilter,
@@ -238,6 +239,16 @@ pub(crate) async fn operation(
             let data =
                 volume(handles, args)?.read_file(&text(args, "path")?, offset, length).await?;
             json!({"base64": STANDARD.encode(&data), "size": data.len()})
+        }
+        "stream" => {
+            let chunk_size = args["chunk_size"].as_u64().unwrap_or_default();
+            let chunks = volume(handles, args)?.stream(&text(args, "path")?, chunk_size)?;
+            let chunks: Vec<bytes::Bytes> = chunks.try_collect().await?;
+            json!({"chunks": chunks.iter().map(|c| STANDARD.encode(c)).collect::<Vec<_>>()})
+        }
+        "move_file" => {
+            volume(handles, args)?.move_file(&text(args, "from")?, &text(args, "to")?).await?;
+            json!({})
         }
         "listdir" => {
             let files = volume(handles, args)?.listdir(&text(args, "path")?).await?;
