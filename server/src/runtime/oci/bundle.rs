@@ -206,14 +206,14 @@ fn id_mapping(base: u32) -> Value {
 }
 
 /// The `config.json` of a sandbox. `root` is the mounted overlay, `netns` the network namespace
-/// to join (`None`: a new one with only loopback), `tini` the host's `tini-static`, `ids` the
-/// host id range of the user namespace.
+/// to join (`None`: a new one with only loopback), `tini` the host's `tini-static`, `agent`
+/// the exec agent to mount (see `agent.rs`), `ids` the host id range of the user namespace.
 pub(super) fn config(
     spec: &LaunchSpec,
     defaults: &ProcessDefaults,
     root: &Path,
     netns: Option<&Path>,
-    tini: &Path,
+    (tini, agent): (&Path, Option<&Path>),
     ids: IdRange,
 ) -> Result<Value, String> {
     if spec.argv.is_empty() {
@@ -245,6 +245,12 @@ pub(super) fn config(
         "destination": INIT_PATH, "type": "bind", "source": utf8(tini)?,
         "options": ["bind", "ro", "nosuid", "nodev"],
     }));
+    if let Some(agent) = agent {
+        mounts.push(json!({
+            "destination": super::agent::AGENT_PATH, "type": "bind", "source": utf8(agent)?,
+            "options": ["bind", "ro", "nosuid", "nodev"],
+        }));
+    }
     for mount in &spec.mounts {
         mounts.push(bind(mount)?);
     }
@@ -340,7 +346,8 @@ mod tests {
             ["PATH=".to_owned() + DEFAULT_PATH, "A=1".into(), "HOME=/".into()]
         );
         let c =
-            config(&spec, &defaults, Path::new("/s/merged"), None, Path::new("/t"), IDS).unwrap();
+            config(&spec, &defaults, Path::new("/s/merged"), None, (Path::new("/t"), None), IDS)
+                .unwrap();
         assert_eq!(c["process"]["args"][0], "/dev/init");
         assert_eq!(c["process"]["args"][2], "sh");
         assert_eq!(c["process"]["user"]["uid"], 1000);
@@ -361,10 +368,15 @@ mod tests {
             &defaults,
             Path::new("/s"),
             Some(Path::new("/s/netns")),
-            Path::new("/t"),
+            (Path::new("/t"), Some(Path::new("/a"))),
             IDS,
         )
         .unwrap();
+        // The exec agent is mounted read-only when there is one.
+        let mounted = with_net["mounts"].as_array().unwrap();
+        let agent = mounted.iter().find(|m| m["destination"] == super::super::agent::AGENT_PATH);
+        assert_eq!(agent.unwrap()["options"][1], "ro");
+        assert!(!c["mounts"].to_string().contains("agent"));
         assert_eq!(with_net["linux"]["namespaces"][5]["path"], "/s/netns");
         // The host's netns cannot be configured from the sandbox's user namespace.
         assert_eq!(with_net["linux"]["sysctl"], json!({}));
@@ -385,7 +397,8 @@ mod tests {
             spec.mounts[0].target = bad.into();
             let defaults = ProcessDefaults::from_spec(&spec);
             assert!(
-                config(&spec, &defaults, Path::new("/r"), None, Path::new("/t"), IDS).is_err(),
+                config(&spec, &defaults, Path::new("/r"), None, (Path::new("/t"), None), IDS)
+                    .is_err(),
                 "{bad}"
             );
         }

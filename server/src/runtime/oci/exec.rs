@@ -37,17 +37,8 @@ pub(super) async fn run(
     engine: &Path,
     spec: ExecSpec,
 ) -> Result<ExecOutput, String> {
+    let defaults = check_runnable(layout, &spec)?;
     let ExecSpec { argv, env, workdir, stdin, timeout } = spec;
-    if argv.is_empty() {
-        return Err("the command is empty".to_owned());
-    }
-    if !layout.dir.is_dir() {
-        return Err(format!("sandbox {} is not running here", layout.id));
-    }
-    if let Some(code) = layout.exit_code() {
-        return Err(format!("sandbox {} has exited (status {code})", layout.id));
-    }
-    let defaults = layout.read_defaults()?;
     let token = format!("{:016x}", rand::random::<u64>());
     let mut guard = ExecGuard {
         id: layout.id.clone(),
@@ -141,8 +132,25 @@ pub(super) async fn run(
     })
 }
 
+/// Checks that `spec` can run in the sandbox now; returns the sandbox's process defaults.
+pub(super) fn check_runnable(
+    layout: &Layout,
+    spec: &ExecSpec,
+) -> Result<bundle::ProcessDefaults, String> {
+    if spec.argv.is_empty() {
+        return Err("the command is empty".to_owned());
+    }
+    if !layout.dir.is_dir() {
+        return Err(format!("sandbox {} is not running here", layout.id));
+    }
+    if let Some(code) = layout.exit_code() {
+        return Err(format!("sandbox {} has exited (status {code})", layout.id));
+    }
+    layout.read_defaults()
+}
+
 /// Resolves at `deadline`; never without one.
-async fn until(deadline: Option<Instant>) {
+pub(super) async fn until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
@@ -181,9 +189,20 @@ fn exit_code_of(status: std::process::ExitStatus) -> i32 {
 
 /// The output of one stream: the first [`MAX_OUTPUT`] bytes and how many more were dropped.
 #[derive(Debug, Default)]
-struct Captured {
-    kept: Vec<u8>,
-    dropped: u64,
+pub(super) struct Captured {
+    /// What is kept.
+    pub(super) kept: Vec<u8>,
+    /// How many bytes were dropped.
+    pub(super) dropped: u64,
+}
+
+impl Captured {
+    /// Keeps what fits of `data`, counts the rest.
+    pub(super) fn push(&mut self, data: &[u8]) {
+        let room = MAX_OUTPUT.saturating_sub(self.kept.len()).min(data.len());
+        self.kept.extend_from_slice(&data[..room]);
+        self.dropped += (data.len() - room) as u64;
+    }
 }
 
 /// Reads one chunk into `buf` (dropping what exceeds [`MAX_OUTPUT`]); at EOF the pipe becomes
@@ -195,11 +214,7 @@ async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut Capture
     let mut chunk = [0u8; 16 * 1024];
     match reader.read(&mut chunk).await {
         Ok(0) | Err(_) => *pipe = None,
-        Ok(n) => {
-            let room = MAX_OUTPUT.saturating_sub(buf.kept.len()).min(n);
-            buf.kept.extend_from_slice(&chunk[..room]);
-            buf.dropped += (n - room) as u64;
-        }
+        Ok(n) => buf.push(&chunk[..n]),
     }
 }
 

@@ -32,6 +32,7 @@
 //! writes is owned by range ids on the host. A volume already owned by an id of the range is
 //! left alone.
 
+mod agent;
 mod bundle;
 mod check;
 mod cleanup;
@@ -135,6 +136,8 @@ pub struct OciRuntime {
     busy: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The DNS filters of the sandboxes with egress allow-lists (they stop when dropped).
     filters: Mutex<HashMap<String, dns::Filter>>,
+    /// The exec agents of the sandboxes (see `agent.rs`).
+    agents: Mutex<HashMap<String, Arc<agent::Slot>>>,
     version: OnceLock<String>,
 }
 
@@ -148,6 +151,7 @@ impl OciRuntime {
             tailers: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashMap::new()),
             filters: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
             version: OnceLock::new(),
         }
     }
@@ -198,6 +202,39 @@ impl OciRuntime {
         };
     }
 
+    /// The exec agent slot of sandbox `id`.
+    fn agent_slot(&self, id: &str) -> Arc<agent::Slot> {
+        let mut agents = self.agents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        agents.entry(id.to_owned()).or_default().clone()
+    }
+
+    /// Forgets the exec agent of `id` (closing its socket ends it).
+    fn drop_agent(&self, id: &str) {
+        let mut agents = self.agents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        agents.remove(id);
+    }
+
+    /// Runs `spec` in the sandbox: through its exec agent when it has one, else (or when the
+    /// agent could not take the command) with `crun exec`.
+    async fn exec_in(
+        &self,
+        layout: &Layout,
+        engine: &Path,
+        spec: super::ExecSpec,
+    ) -> Result<ExecOutput, String> {
+        let defaults = exec::check_runnable(layout, &spec)?;
+        if let Some(agent) = self.agent_slot(&layout.id).get(layout, engine).await {
+            let env = bundle::merge_env(&defaults.env, &spec.env);
+            match agent.run(spec.clone(), env, defaults.cwd.clone()).await {
+                Ok(output) => return Ok(output),
+                Err(agent::Failure::NotStarted(err)) => {
+                    tracing::debug!("exec agent of {}: {err}; using crun exec", layout.id);
+                }
+            }
+        }
+        exec::run(layout, engine, spec).await
+    }
+
     /// Stops the tailer of `id` and waits until it is gone: it writes into the sandbox
     /// directory, which a teardown is about to remove.
     async fn stop_tailer(&self, id: &str) {
@@ -231,6 +268,9 @@ impl OciRuntime {
         match self.launch(&layout, &spec, &engine, &tini).await {
             Ok((started, filter)) => {
                 self.set_filter(&layout.id, filter);
+                // The agent starts now, so the first command does not wait for it.
+                let (slot, agent_layout) = (self.agent_slot(&layout.id), layout.clone());
+                tokio::spawn(async move { slot.get(&agent_layout, &engine).await });
                 self.spawn_tailer(layout, events);
                 Ok(started)
             }
@@ -294,14 +334,19 @@ impl OciRuntime {
             }
         };
         let netns_file = network.as_ref().map(|_| layout.netns());
+        let agent_binary = agent::binary();
         let config = bundle::config(
             spec,
             &defaults,
             Path::new(shim::ROOT_MOUNT),
             netns_file.as_deref(),
-            tini,
+            (tini, agent_binary),
             ids,
         )?;
+        if agent_binary.is_some() {
+            let process = bundle::exec_process(&defaults, vec![agent::AGENT_PATH.to_owned()], &[]);
+            agent::record_spec(layout, &process)?;
+        }
         std::fs::write(layout.bundle().join("config.json"), config.to_string())
             .map_err(io("write config.json"))?;
 
@@ -328,6 +373,7 @@ impl OciRuntime {
         let _busy = self.lock(id).await;
         self.stop_tailer(id).await;
         self.set_filter(id, None);
+        self.drop_agent(id);
         let layout = self.layout(id);
         cleanup::teardown(&layout, check::engine_path().as_deref()).await?;
         if let Ok(_exclusive) = starting().try_write() {
@@ -442,7 +488,7 @@ impl Runtime for OciRuntime {
         Box::pin(async move {
             validate_id(&layout.id)?;
             let engine = check::engine_path().ok_or_else(check::missing_engine)?;
-            exec::run(&layout, &engine, spec).await
+            self.exec_in(&layout, &engine, spec).await
         })
     }
 
