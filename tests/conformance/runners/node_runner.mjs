@@ -98,6 +98,8 @@ async function op(porter, name, op, a, h) {
       })))];
     case 'exec_by_id':
       return [execResult(await porter.raw.sandboxes.exec(a.id, { command: a.command }))];
+    case 'start_process':
+      return [{ started: Boolean(await h[a.sandbox].start(a.command)) }];
     case 'logs': {
       const lines = await h[a.sandbox].logs(defined({ limit: a.limit }));
       return [{

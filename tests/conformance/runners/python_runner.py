@@ -185,6 +185,9 @@ class Runner:
         if op == "exec_by_id":
             body = ps.ExecRequest(command=a["command"])
             return exec_result(await call(porter.raw.sandboxes.exec_sandbox(a["id"], body))), None
+        if op == "start_process":
+            process = await call(h[a["sandbox"]].start(a["command"]))
+            return {"started": process is not None}, None
         if op == "logs":
             lines = await call(h[a["sandbox"]].logs(limit=a.get("limit")))
             return {

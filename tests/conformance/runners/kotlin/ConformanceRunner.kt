@@ -177,6 +177,7 @@ class Runner(private val out: File) {
                 execResult(result) to null
             }
             "exec_by_id" -> execResult(porter.sandboxes.handle(a["id"] as String).exec(strings("command")!!)) to null
+            "start_process" -> sandbox().start(strings("command")!!).let { mapOf("started" to true) to null }
             "logs" -> sandbox().logs(limit = a["limit"] as Long?).let { lines ->
                 mapOf(
                     "lines" to lines.map { it.line }, "levels" to lines.map { wire(it.level) },

@@ -186,6 +186,10 @@ pub(crate) async fn operation(
             let api = porter.raw().sandboxes();
             exec_result(&api.exec_sandbox(&text(args, "id")?, &request, None).await?)
         }
+        "start_process" => {
+            sandbox(handles, args)?.start(strings(&args["command"])).await?;
+            json!({"started": true})
+        }
         "logs" => {
             let mut query = LogsQuery::new();
             if let Some(limit) = args["limit"].as_i64() {
