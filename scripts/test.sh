@@ -40,6 +40,10 @@ bash scripts/node.sh
 echo "== the Kotlin package"
 bash scripts/kotlin.sh
 
+# --- The conformance matrix: the same scenarios in every language (reuses the builds above) ----
+echo "== the cross-language conformance suite (tests/conformance)"
+bash tests/conformance/run.sh
+
 # --- Release artifacts: dist/ (after the packages above, so it reuses their release builds), ----
 # --- then installing them without cargo/rustc/maturin on PATH ---------------------------------
 echo "== the release artifacts (scripts/dist.sh)"

@@ -153,18 +153,38 @@ fn has_mount(point: &str, fstype: Option<&str>) -> bool {
     })
 }
 
+/// One look at a starting sandbox: `Ok(pid)` once crun has created the container, `Err(status)`
+/// when the shim ended without creating it, `None` while neither is known.
+///
+/// The exit status is read *before* the pid file: a workload that exits within milliseconds can
+/// run its whole life between two reads, and crun keeps its pid file after the container ends,
+/// so a pid file seen after the status proves the container was created (it then simply
+/// exited). Reading the pid file first reported such a workload as a launch failure, without
+/// its output.
+fn start_outcome(
+    exit_code: impl FnOnce() -> Option<i32>,
+    container_pid: impl FnOnce() -> Option<u32>,
+) -> Option<Result<u32, i32>> {
+    let exited = exit_code();
+    match container_pid() {
+        Some(pid) => Some(Ok(pid)),
+        None => exited.map(Err),
+    }
+}
+
 /// Waits until crun has created the container (its pid file exists). `Err` when the shim
 /// finished first or `timeout` passed, with the end of `stderr.log`, where crun's and the
 /// shim's own complaints land.
 pub(super) async fn wait_started(layout: &Layout, timeout: Duration) -> Result<u32, String> {
     let outcome = host::poll_until(timeout, Duration::from_millis(1), || {
-        if let Some(pid) = std::fs::read_to_string(layout.container_pid())
-            .ok()
-            .and_then(|t| t.trim().parse::<u32>().ok())
-        {
-            return Some(Ok(pid));
-        }
-        layout.exit_code().map(Err)
+        start_outcome(
+            || layout.exit_code(),
+            || {
+                std::fs::read_to_string(layout.container_pid())
+                    .ok()
+                    .and_then(|t| t.trim().parse::<u32>().ok())
+            },
+        )
     })
     .await;
     let reason = match outcome {
@@ -182,4 +202,39 @@ pub(super) async fn wait_started(layout: &Layout, timeout: Duration) -> Result<u
     } else {
         format!("the sandbox did not start: {reason}: {detail}")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::start_outcome;
+
+    /// The files of a sandbox whose workload starts and exits at `tick` 1: each read of either
+    /// file moves time on by one tick, as a busy machine can between two reads.
+    struct QuickWorkload {
+        tick: Cell<u32>,
+    }
+
+    impl QuickWorkload {
+        fn read<T>(&self, value: T) -> Option<T> {
+            let now = self.tick.get();
+            self.tick.set(now + 1);
+            (now >= 1).then_some(value)
+        }
+    }
+
+    #[test]
+    fn a_workload_that_exits_between_two_reads_counts_as_started() {
+        let files = QuickWorkload { tick: Cell::new(0) };
+        let outcome = start_outcome(|| files.read(7), || files.read(4242));
+        assert_eq!(outcome, Some(Ok(4242)));
+    }
+
+    #[test]
+    fn an_exit_without_a_pid_file_is_a_launch_failure() {
+        assert_eq!(start_outcome(|| Some(125), || None), Some(Err(125)));
+        assert_eq!(start_outcome(|| None, || None), None);
+        assert_eq!(start_outcome(|| None, || Some(9)), Some(Ok(9)));
+    }
 }
