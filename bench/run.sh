@@ -15,6 +15,9 @@
 #                node/porter-sandbox.*.node as scripts/dist.sh left them (scripts/test.sh)
 #   --json FILE  where the JSON goes (default bench/results/latest.json)
 #
+# With --prebuilt, BENCH_SERVER_BIN and BENCH_PYTHON_VENV (a virtualenv with our package
+# installed) replace the release server and the wheel, e.g. to measure an older build.
+#
 # Needs root, crun, wrk and busybox-static (scripts/setup.sh installs them), python3, node/npm,
 # and PyPI access the first time (the official SDK). Honours CARGO_TARGET_DIR.
 set -euo pipefail
@@ -49,16 +52,19 @@ fi
 started=$SECONDS
 step() { echo "== $* ($((SECONDS - started)) s)" >&2; }
 
-bin="$target/release/porter-sandbox"
-ours="$target/bench-venv"
+bin="${BENCH_SERVER_BIN:-$target/release/porter-sandbox}"
+ours="${BENCH_PYTHON_VENV:-$target/bench-venv}"
 official="${OFFICIAL_SDK_VENV:-$target/official-sdk-venv}"
 [ -x "$ours/bin/python" ] || python3 -m venv "$ours"
 if [ "$prebuilt" = 1 ]; then
     step "prebuilt artifacts"
-    wheel="$(ls -t dist/porter_sandbox-*.whl 2>/dev/null | head -1)"
+    wheel="$(ls -t dist/porter_sandbox-*.whl 2>/dev/null | head -1 || true)"
     ls node/porter-sandbox.*.node >/dev/null 2>&1 || { echo "error: no node/porter-sandbox.*.node: run scripts/dist.sh" >&2; exit 1; }
-    [ -n "$wheel" ] && [ -x "$bin" ] || { echo "error: no release build or wheel: run scripts/dist.sh" >&2; exit 1; }
-    "$ours/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+    [ -x "$bin" ] || { echo "error: no $bin: run scripts/dist.sh" >&2; exit 1; }
+    if [ -z "${BENCH_PYTHON_VENV:-}" ]; then
+        [ -n "$wheel" ] || { echo "error: no dist/porter_sandbox-*.whl: run scripts/dist.sh" >&2; exit 1; }
+        "$ours/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+    fi
 else
     step "cargo build --release -p porter-sandbox-cli"
     nice -n 10 cargo build --quiet --release -p porter-sandbox-cli

@@ -87,9 +87,9 @@ try {
   // Streaming a large file.
   const file = join(scratch, 'big.bin');
   const fd = openSync(file, 'w');
-  const block = Buffer.alloc(8 * 1024 * 1024);
+  const block = Buffer.alloc(1024 * 1024);
   for (let i = 0; i < block.length; i += 4) block.writeUInt32LE((i * 2654435761) >>> 0, i);
-  for (let i = 0; i < STREAM_MIB / 8; i++) writeSync(fd, block);
+  for (let i = 0; i < STREAM_MIB; i++) writeSync(fd, block);
   closeSync(fd);
   const volume = await porter.volumes.create({ name: `bench-${Date.now().toString(36)}` });
   let t = performance.now();
