@@ -3,7 +3,9 @@ over the rounds, prints one table and writes it as JSON (rows plus the raw round
 runs.
 
 Usage: report.py RUNS_DIR JSON_FILE --runs N [--require-all]
-(--require-all: exit 1 when a row has no number, which is all the smoke run checks)."""
+(--require-all: exit 1 when a row has no number, which is all the smoke run checks), or
+report.py --merge JSON_FILE OUTPUT_JSON_FILE...: one table of the rounds of several earlier runs
+(e.g. runs of two builds taken in turn, one round each)."""
 
 from __future__ import annotations
 
@@ -100,13 +102,22 @@ def number(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("runs_dir")
-    parser.add_argument("json_file")
-    parser.add_argument("--runs", type=int, required=True)
+    parser.add_argument("runs_dir", help="the rounds' directory, or with --merge the output file")
+    parser.add_argument("json_file", nargs="+")
+    parser.add_argument("--runs", type=int)
+    parser.add_argument("--merge", action="store_true")
     parser.add_argument("--require-all", action="store_true")
     args = parser.parse_args()
-    names = sorted(os.listdir(args.runs_dir), key=int)
-    rounds = [load_round(os.path.join(args.runs_dir, n)) for n in names]
+    if args.merge:
+        rounds = []
+        for name in args.json_file:
+            with open(name) as f:
+                rounds.extend(json.load(f)["raw"])
+        args.json_file = args.runs_dir
+    else:
+        names = sorted(os.listdir(args.runs_dir), key=int)
+        rounds = [load_round(os.path.join(args.runs_dir, n)) for n in names]
+        args.json_file = args.json_file[0]
 
     rows: list[dict[str, Any]] = []
     for figure, unit, ours_key, ref_key, ref_name, higher, target in ROWS:
