@@ -50,5 +50,7 @@ echo "== the release artifacts (scripts/dist.sh)"
 bash scripts/dist.sh
 echo "== install tests (scripts/install_test.sh)"
 bash scripts/install_test.sh
+echo "== benchmark smoke run (bench/run.sh --smoke: tiny counts on dist.sh's release build)"
+bash bench/run.sh --smoke --prebuilt --json "${CARGO_TARGET_DIR:-target}/bench-smoke.json"
 
 echo "all tests passed"

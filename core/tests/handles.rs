@@ -854,8 +854,30 @@ async fn stream_reads_ranged_chunks_until_the_reported_size() {
     assert_eq!(sizes, [4, 4, 2]);
     assert_eq!(chunks.concat(), TEN);
     let requests = file_requests(&seen);
-    let ranges: Vec<Option<&str>> = requests.iter().map(|r| header_of(r, header::RANGE)).collect();
+    let mut ranges: Vec<Option<&str>> =
+        requests.iter().map(|r| header_of(r, header::RANGE)).collect();
+    // The first range comes first; the others are read ahead, concurrently, in any order.
+    assert_eq!(ranges[0], Some("bytes=0-3"));
+    ranges.sort();
     assert_eq!(ranges, [Some("bytes=0-3"), Some("bytes=4-7"), Some("bytes=8-11")]);
+}
+
+#[tokio::test]
+async fn stream_fails_when_the_file_changes_size_while_it_is_read_ahead() {
+    let (volume, _seen) = disk_server(|r: &Req| match r.route() {
+        ("GET", CONTENT_PATH) if r.range() == Some("bytes=0-3") => serve_range(TEN, r.range()),
+        ("GET", CONTENT_PATH) => serve_range(b"0123456789ab", r.range()),
+        _ => unexpected(r),
+    })
+    .await;
+
+    let results: Vec<_> = volume.stream("ten.bin", 4).unwrap().collect().await;
+
+    assert_eq!(&results[0].as_ref().unwrap()[..], b"0123");
+    assert_eq!(results.len(), 2, "the stream ends at its first error");
+    let err = results[1].as_ref().expect_err("the change went unnoticed");
+    assert_eq!(err.kind(), ErrorKind::Decode);
+    assert!(err.message().contains("changed while it was streamed"), "{}", err.message());
 }
 
 #[tokio::test]

@@ -1,12 +1,14 @@
 // Benchmark (not a test): the Node package against a plain `fetch` loop (the transport of the
 // official TypeScript SDK), against one local `porter-sandbox serve`.
 //
-//   node bench/bench.mjs [--seconds 5] [--stream-mib 512]
+//   node bench/bench.mjs [--seconds 5] [--stream-mib 512] [--concurrency 1000]
 //
 // 1. calls/s of `sandbox.refresh()` (GET /v1/sandbox/{id}), sequential, vs `fetch` + JSON;
 // 2. the same with 1,000 calls in flight;
 // 3. MB/s of `volume.stream()` over a 512 MiB file (and `readFile` of it), vs one `fetch`.
-// Set PORTER_SANDBOX_BIN to use another server binary (e.g. a release build).
+// Set PORTER_SANDBOX_BIN to use another server binary (e.g. a release build), or
+// PORTER_SANDBOX_BASE_URL and PORTER_SANDBOX_API_KEY to use a running server (bench/run.sh does).
+// The last line printed is the results as JSON.
 
 import { mkdtempSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,7 +49,12 @@ function fmt(n, unit) {
   return `${n.toFixed(n >= 100 ? 0 : 1).padStart(8)} ${unit}`;
 }
 
-const server = await startServer();
+// A running server (its key in PORTER_SANDBOX_API_KEY, which the client reads too), or our own.
+const external = process.env.PORTER_SANDBOX_BASE_URL;
+const server = external ? { baseUrl: external, stop: async () => {} } : await startServer();
+const auth = process.env.PORTER_SANDBOX_API_KEY
+  ? { authorization: `Bearer ${process.env.PORTER_SANDBOX_API_KEY}` }
+  : {};
 const scratch = mkdtempSync(join(tmpdir(), 'porter-sandbox-bench-'));
 const results = [];
 try {
@@ -55,7 +62,7 @@ try {
   const sandbox = await porter.sandboxes.create({ image: 'host', command: ['sleep', '3600'] });
   while ((await sandbox.refresh()).phase !== 'running') await new Promise((r) => setTimeout(r, 100));
   const url = `${server.baseUrl}/v1/sandbox/${sandbox.id}`;
-  const headers = { accept: 'application/json', 'user-agent': 'porter-sandbox-typescript/0.0.1' };
+  const headers = { accept: 'application/json', 'user-agent': 'porter-sandbox-typescript/0.0.1', ...auth };
   const viaFetch = async () => {
     const response = await fetch(url, { headers });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -63,7 +70,7 @@ try {
   };
   const viaPorter = () => sandbox.refresh();
 
-  console.log(`server: ${serverBinary} at ${server.baseUrl}`);
+  console.log(`server: ${external ? 'running' : serverBinary} at ${server.baseUrl}`);
   console.log(`node ${process.version}, ${SECONDS} s per measurement\n`);
 
   // Warm both up (connections, JIT).
@@ -80,9 +87,9 @@ try {
   // Streaming a large file.
   const file = join(scratch, 'big.bin');
   const fd = openSync(file, 'w');
-  const block = Buffer.alloc(8 * 1024 * 1024);
+  const block = Buffer.alloc(1024 * 1024);
   for (let i = 0; i < block.length; i += 4) block.writeUInt32LE((i * 2654435761) >>> 0, i);
-  for (let i = 0; i < STREAM_MIB / 8; i++) writeSync(fd, block);
+  for (let i = 0; i < STREAM_MIB; i++) writeSync(fd, block);
   closeSync(fd);
   const volume = await porter.volumes.create({ name: `bench-${Date.now().toString(36)}` });
   let t = performance.now();
@@ -108,7 +115,7 @@ try {
     let total = 0;
     for (let offset = 0; offset < size; offset += chunk) {
       const ranged = await fetch(fileUrl, {
-        headers: { accept: 'application/octet-stream', range: `bytes=${offset}-${offset + chunk - 1}` },
+        headers: { accept: 'application/octet-stream', range: `bytes=${offset}-${offset + chunk - 1}`, ...auth },
       });
       total += (await ranged.arrayBuffer()).byteLength;
     }
@@ -116,7 +123,7 @@ try {
   };
   const porterRead = async () => (await volume.readFile('/big.bin')).byteLength;
   const fetchWhole = async () => {
-    const response = await fetch(fileUrl, { headers: { accept: 'application/octet-stream' } });
+    const response = await fetch(fileUrl, { headers: { accept: 'application/octet-stream', ...auth } });
     let total = 0;
     for await (const part of response.body) total += part.byteLength;
     return total;

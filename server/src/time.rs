@@ -17,14 +17,47 @@ pub fn now_micros() -> i64 {
 }
 
 /// `2026-11-23T10:41:56.123456Z` for a time in Unix microseconds.
+///
+/// Every record carries a few of these, so years 0–9999 (every time a request can name) are
+/// written digit by digit; `time`'s formatter, about ten times slower, writes the others.
 #[must_use]
 pub fn format_micros(micros: i64) -> String {
+    let Ok(time) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000) else {
+        return EPOCH.to_owned();
+    };
+    let (year, month, day) = time.to_calendar_date();
+    let Ok(year) = u32::try_from(year) else {
+        return format_with_time(time);
+    };
+    if year > 9999 {
+        return format_with_time(time);
+    }
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    let fields = [
+        (0..4, year),
+        (5..7, u32::from(u8::from(month))),
+        (8..10, u32::from(day)),
+        (11..13, u32::from(time.hour())),
+        (14..16, u32::from(time.minute())),
+        (17..19, u32::from(time.second())),
+        (20..26, time.microsecond()),
+    ];
+    for (digits, mut value) in fields {
+        for digit in text[digits].iter_mut().rev() {
+            *digit = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    text.iter().copied().map(char::from).collect()
+}
+
+/// What [`format_micros`] answers for a time `time` cannot represent.
+const EPOCH: &str = "1970-01-01T00:00:00.000000Z";
+
+fn format_with_time(time: OffsetDateTime) -> String {
     let format =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_else(|| "1970-01-01T00:00:00.000000Z".to_owned())
+    time.format(&format).unwrap_or_else(|_| EPOCH.to_owned())
 }
 
 /// Parses an RFC 3339 timestamp into Unix microseconds.
@@ -83,6 +116,18 @@ mod tests {
         assert_eq!(format_micros(0), "1970-01-01T00:00:00.000000Z");
         assert_eq!(format_micros(1_700_000_000_123_456), "2023-11-14T22:13:20.123456Z");
         assert_eq!(parse_rfc3339("2023-11-14T22:13:20.123456Z"), Some(1_700_000_000_123_456));
+    }
+
+    #[test]
+    fn digit_by_digit_formatting_matches_the_time_crate() {
+        let step = (MAX_MICROS - MIN_MICROS) / 9_973;
+        let mut samples = vec![MIN_MICROS, MAX_MICROS, -1, 0, 1, 951_782_400_000_000];
+        samples.extend((0..9_973).map(|i| MIN_MICROS + i * step + i * 7_919));
+        for micros in samples {
+            let time =
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).unwrap();
+            assert_eq!(format_micros(micros), format_with_time(time), "{micros}");
+        }
     }
 
     #[test]

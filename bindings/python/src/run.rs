@@ -19,10 +19,12 @@ pub fn runtime() -> PyResult<Arc<tokio::runtime::Runtime>> {
     porter_sandbox::runtime::shared().map_err(|e| Python::attach(|py| errors::to_py(py, &e)))
 }
 
-/// Runs `future` on the shared runtime and waits for its result with the GIL released. Every
-/// [`SIGNAL_POLL`] the GIL is taken back to run Python's signal handlers: when one raises (Ctrl-C
-/// raises `KeyboardInterrupt`), the task is aborted — which drops the future and so cancels the
-/// request — and the exception propagates.
+/// Runs `future` on the calling thread (inside the shared runtime, whose workers drive the
+/// connections) with the GIL released, and returns its result. Every [`SIGNAL_POLL`] the GIL is
+/// taken back to run Python's signal handlers: when one raises (Ctrl-C raises
+/// `KeyboardInterrupt`), the future is dropped — which cancels the request — and the exception
+/// propagates. Polling the call here rather than spawning it on a worker saves a hand-off to a
+/// worker thread and the channel back on every call.
 pub fn block_on<F, T>(py: Python<'_>, future: F) -> PyResult<T>
 where
     F: Future<Output = porter_sandbox::Result<T>> + Send + 'static,
@@ -35,25 +37,16 @@ where
         ));
     }
     let runtime = runtime()?;
-    let (sender, mut receiver) = std::sync::mpsc::sync_channel(1);
-    let task = runtime.spawn(async move {
-        let _ = sender.send(future.await);
-    });
+    let mut future = std::pin::pin!(future);
     loop {
-        let waiting = &mut receiver;
-        match py.detach(move || waiting.recv_timeout(SIGNAL_POLL)) {
+        let pending = &mut future;
+        let waited = py.detach(|| {
+            runtime.block_on(async { tokio::time::timeout(SIGNAL_POLL, pending).await })
+        });
+        match waited {
             Ok(result) => return result.map_err(|e| errors::to_py(py, &e)),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if let Err(interrupt) = py.check_signals() {
-                    task.abort();
-                    return Err(interrupt);
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                    "the call's task ended without a result",
-                ));
-            }
+            // Returning drops the future, which cancels the request.
+            Err(_elapsed) => py.check_signals()?,
         }
     }
 }

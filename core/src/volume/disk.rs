@@ -1,16 +1,20 @@
 //! The disk volume handle and its file operations.
 
-use std::pin::Pin;
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+};
 
 use bytes::Bytes;
-use futures_util::{Stream, stream};
+use futures_util::{Stream, StreamExt, TryStreamExt, future, stream};
 
 use super::{
     VolumeState,
     files::{VolumeFile, normalize_path, search_tree},
 };
 use crate::{
-    Error, Result,
+    BinaryContent, Error, ErrorKind, Result,
     api::VolumesApi,
     transport::BinaryBody,
     types::{VolumeFileEntry, VolumeFileMoveRequest},
@@ -150,7 +154,12 @@ impl Volume {
     }
 
     /// Reads a file in ranged chunks of `chunk_size` bytes (see [`DEFAULT_CHUNK_BYTES`]), one
-    /// request per chunk, so memory stays bounded whatever the file size.
+    /// request per chunk, so memory stays bounded whatever the file size. Once the first chunk
+    /// gave the file's size, the next two chunks are requested while the
+    /// caller consumes the current one (so at most that many more chunks are held); a chunk that
+    /// does not cover exactly the range asked for (the file changed size meanwhile) ends the
+    /// stream with an error. A server that answers shorter ranges than asked is read one range
+    /// after the other, each starting where the previous one ended.
     pub fn stream(
         &self,
         path: &str,
@@ -159,35 +168,123 @@ impl Volume {
         if chunk_size == 0 {
             return Err(Error::invalid_argument("chunk_size must be at least 1 byte"));
         }
-        let state =
-            ChunkState { volume: self.clone(), path: normalize_path(path), offset: Some(0) };
-        Ok(Box::pin(stream::try_unfold(state, move |mut state| async move {
-            loop {
-                let Some(offset) = state.offset else {
-                    return Ok(None);
+        let (volume, path) = (self.clone(), normalize_path(path));
+        let first = read_range(volume.clone(), path.clone(), 0, chunk_size);
+        let chunks = stream::once(first).map_ok(move |content| {
+            let head = stream::iter([Ok(content.data)]);
+            let tail: Pin<Box<dyn Stream<Item = Result<Bytes>> + Send>> =
+                match content.content_range {
+                    Some(r) if r.end.saturating_add(1) < r.size => {
+                        let (volume, path) = (volume.clone(), path.clone());
+                        if r.start == 0 && r.end.saturating_add(1) == chunk_size {
+                            Box::pin(read_ahead(volume, path, chunk_size, r.end + 1, r.size))
+                        } else {
+                            Box::pin(read_in_turn(volume, path, chunk_size, r.end + 1))
+                        }
+                    }
+                    _ => Box::pin(stream::empty()),
                 };
-                let range = format!("bytes={offset}-{}", offset.saturating_add(chunk_size - 1));
-                let content = state
-                    .volume
-                    .api()
-                    .read_volume_file(state.volume.id(), &state.path, Some(&range), None)
-                    .await?;
-                state.offset = match content.content_range {
-                    Some(r) if r.end.saturating_add(1) < r.size => Some(r.end + 1),
-                    _ => None,
-                };
-                if !content.data.is_empty() {
-                    return Ok(Some((content.data, state)));
-                }
-            }
-        })))
+            head.chain(tail)
+        });
+        // An error ends the stream, as it did when every chunk was read in turn.
+        let mut failed = false;
+        let chunks = chunks.try_flatten().take_while(move |item| {
+            let go_on = !failed;
+            failed |= item.is_err();
+            future::ready(go_on)
+        });
+        Ok(Box::pin(chunks.try_filter(|data| future::ready(!data.is_empty()))))
     }
 }
 
-struct ChunkState {
+/// How many chunk requests [`Volume::stream`] keeps running ahead of its reader.
+const STREAM_READ_AHEAD: usize = 2;
+
+/// `bytes=offset-(offset + chunk_size - 1)` of the file, read whole.
+async fn read_range(
     volume: Volume,
     path: String,
-    offset: Option<u64>,
+    offset: u64,
+    chunk_size: u64,
+) -> Result<BinaryContent> {
+    let range = format!("bytes={offset}-{}", offset.saturating_add(chunk_size - 1));
+    volume.api().read_volume_file(volume.id(), &path, Some(&range), None).await
+}
+
+/// The chunks from `offset` to `size`, [`STREAM_READ_AHEAD`] requests in flight, each on the
+/// runtime (so it completes while the reader works) and aborted when the stream is dropped.
+fn read_ahead(
+    volume: Volume,
+    path: String,
+    chunk_size: u64,
+    offset: u64,
+    size: u64,
+) -> impl Stream<Item = Result<Bytes>> + Send {
+    let offsets = (offset..size).step_by(usize::try_from(chunk_size).unwrap_or(usize::MAX));
+    stream::iter(offsets)
+        .map(move |offset| {
+            let expected_end = offset.saturating_add(chunk_size - 1).min(size - 1);
+            let task = tokio::spawn(read_range(volume.clone(), path.clone(), offset, chunk_size));
+            let task = AbortOnDrop(task);
+            let path = path.clone();
+            async move {
+                let content = task.await?;
+                match content.content_range {
+                    Some(r) if r.start == offset && r.end == expected_end && r.size == size => {
+                        Ok(content.data)
+                    }
+                    _ => Err(Error::new(
+                        ErrorKind::Decode,
+                        format!("{path} changed while it was streamed: read it again"),
+                    )),
+                }
+            }
+        })
+        .buffered(STREAM_READ_AHEAD)
+}
+
+/// The chunks from `offset`, one request after the other, each where the previous one ended.
+fn read_in_turn(
+    volume: Volume,
+    path: String,
+    chunk_size: u64,
+    offset: u64,
+) -> impl Stream<Item = Result<Bytes>> + Send {
+    stream::try_unfold(Some(offset), move |offset| {
+        let (volume, path) = (volume.clone(), path.clone());
+        async move {
+            let Some(offset) = offset else {
+                return Ok(None);
+            };
+            let content = read_range(volume, path, offset, chunk_size).await?;
+            let next = match content.content_range {
+                Some(r) if r.end.saturating_add(1) < r.size => Some(r.end + 1),
+                _ => None,
+            };
+            Ok(Some((content.data, next)))
+        }
+    })
+}
+
+/// A task that is aborted when its handle is dropped (a dropped stream cancels its reads).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<Result<T>> {
+    type Output = Result<T>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|joined| {
+            joined.unwrap_or_else(|e| {
+                Err(Error::new(ErrorKind::Network, format!("a chunk read stopped: {e}")))
+            })
+        })
+    }
 }
 
 fn push_children(stack: &mut Vec<Pending>, children: Vec<VolumeFileEntry>, parent: &str) {

@@ -5,6 +5,8 @@
 //! terminal transition wins: a late workload-exit event cannot overwrite a termination, nor the
 //! other way round.
 
+use std::sync::LazyLock;
+
 use porter_sandbox::types::{
     SandboxSpec, StatusResponse, StatusResponsePhase, StatusResponseTerminationReason,
 };
@@ -18,6 +20,10 @@ use crate::time::{format_micros, now_micros};
 pub(super) const COLUMNS: &str = "id, name, image, spec_json, phase, exit_code, created_at, \
      started_at, finished_at, termination_reason, host, internal_address, runtime_state_json, \
      snapshot_id, runs_image";
+
+/// The statement of [`Store::get_sandbox`], formatted once (status reads are the hottest path).
+static SELECT_BY_ID: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {COLUMNS} FROM sandboxes WHERE id = ?1"));
 
 /// SQL rank of the stored phase: live phases 0..=2, anything else (terminal) 9, so a
 /// `rank <= new rank` test both forbids going backwards and freezes terminal rows.
@@ -243,16 +249,15 @@ impl Store {
 
     /// The sandbox with this id, in any phase.
     pub fn get_sandbox(&self, id: &str) -> StoreResult<Option<SandboxRow>> {
-        self.read(|tx| {
-            let mut stmt =
-                tx.prepare_cached(&format!("SELECT {COLUMNS} FROM sandboxes WHERE id = ?1"))?;
+        self.read_one(|conn| {
+            let mut stmt = conn.prepare_cached(&SELECT_BY_ID)?;
             stmt.query_row([id], |r| Ok(decode(r))).optional()?.transpose()
         })
     }
 
     /// The id of the sandbox that has (or had) this name.
     pub fn sandbox_id_by_name(&self, name: &str) -> StoreResult<Option<String>> {
-        self.read(|tx| {
+        self.read_one(|tx| {
             let mut stmt = tx.prepare_cached("SELECT id FROM sandboxes WHERE name = ?1")?;
             Ok(stmt.query_row([name], |r| r.get(0)).optional()?)
         })

@@ -123,7 +123,7 @@ impl Store {
 
     /// One snapshot.
     pub fn get_snapshot(&self, id: &str) -> StoreResult<Option<SnapshotRow>> {
-        self.read(|tx| {
+        self.read_one(|tx| {
             let mut stmt =
                 tx.prepare_cached(&format!("SELECT {COLUMNS} FROM snapshots WHERE id = ?1"))?;
             Ok(stmt.query_row([id], decode).optional()?)

@@ -139,7 +139,7 @@ impl Store {
 
     /// The volume with this id.
     pub fn get_volume(&self, id: &str) -> StoreResult<Option<VolumeRow>> {
-        self.read(|tx| {
+        self.read_one(|tx| {
             let mut stmt =
                 tx.prepare_cached(&format!("SELECT {COLUMNS} FROM volumes WHERE id = ?1"))?;
             stmt.query_row([id], |r| Ok(decode(r))).optional()?.transpose()
@@ -148,7 +148,7 @@ impl Store {
 
     /// The id of the existing volume with this name.
     pub fn volume_id_by_name(&self, name: &str) -> StoreResult<Option<String>> {
-        self.read(|tx| {
+        self.read_one(|tx| {
             let mut stmt = tx.prepare_cached("SELECT id FROM volumes WHERE name = ?1")?;
             Ok(stmt.query_row([name], |r| r.get(0)).optional()?)
         })
