@@ -66,7 +66,7 @@ struct WinSize {
 }
 
 /// How long a terminal process waits for its terminal's size.
-const SIZE_WAIT: Duration = Duration::from_secs(2);
+const SIZE_WAIT: Duration = Duration::from_secs(10);
 const SYS_PIDFD_OPEN: i64 = 434;
 
 const SIGKILL: i32 = 9;
