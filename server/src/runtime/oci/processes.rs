@@ -21,16 +21,7 @@ pub(super) fn command(
     terminal: Option<TerminalSize>,
     dir: &Path,
 ) -> Result<ProcessCommand, String> {
-    if spec.argv.is_empty() {
-        return Err("the command is empty".to_owned());
-    }
-    if !layout.dir.is_dir() {
-        return Err(format!("sandbox {} is not running here", layout.id));
-    }
-    if let Some(code) = layout.exit_code() {
-        return Err(format!("sandbox {} has exited (status {code})", layout.id));
-    }
-    let defaults = layout.read_defaults()?;
+    let defaults = super::exec::check_runnable(layout, spec)?;
     let mut env = spec.env.clone();
     if terminal.is_some() && !env.iter().any(|(k, _)| k == "TERM") {
         env.push(("TERM".to_owned(), "xterm-256color".to_owned()));
