@@ -90,10 +90,23 @@ struct Running {
 
 type Registry = Arc<Mutex<HashMap<u64, Running>>>;
 
+/// Commands start from the agent's environment and directory (`--inherit-env`); the request's
+/// variables override those, and an empty directory keeps the agent's.
+static INHERIT_ENV: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "--pty-gate") && args.get(2).is_some_and(|a| a == "--") {
         pty_gate(&args[3..]);
+    }
+    if args.get(1).is_some_and(|a| a == "--ping") {
+        // A readiness probe: the agent can run in this sandbox.
+        std::process::exit(0);
+    }
+    // In a pod the agent is started by the cluster's exec inside the workload's container:
+    // its own environment and directory are the workload's, which commands then start from.
+    if args.get(1).is_some_and(|a| a == "--inherit-env") {
+        INHERIT_ENV.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     // Not dumpable: the sandbox's other processes (same user) cannot open /proc/<pid>/fd/*
     // of the agent, take its descriptors or trace it.
@@ -192,7 +205,12 @@ fn start_and_wait(
     writer: &Writer,
 ) -> Result<i32, (i32, String)> {
     let Request { argv, env, cwd, stdin: has_stdin } = request;
-    let cwd = OsString::from_vec(cwd);
+    let inherit = INHERIT_ENV.load(std::sync::atomic::Ordering::Relaxed);
+    let cwd = if cwd.is_empty() && inherit {
+        std::env::current_dir().map(std::path::PathBuf::into_os_string).unwrap_or_default()
+    } else {
+        OsString::from_vec(cwd)
+    };
     if !std::path::Path::new(&cwd).is_dir() {
         let shown = cwd.to_string_lossy();
         return Err((
@@ -203,9 +221,11 @@ fn start_and_wait(
     let mut argv = argv.into_iter().map(OsString::from_vec);
     let program = argv.next().unwrap_or_default();
     let mut command = Command::new(&program);
+    if !inherit {
+        command.env_clear();
+    }
     command
         .args(argv)
-        .env_clear()
         .current_dir(&cwd)
         // Its own process group, so a kill reaches what it started in the background too.
         .process_group(0)

@@ -144,6 +144,12 @@ impl AllowList {
         &self.nets
     }
 
+    /// Whether any entry is a hostname or wildcard (which only a DNS-aware runtime enforces).
+    #[must_use]
+    pub fn has_names(&self) -> bool {
+        !self.names.is_empty() || !self.suffixes.is_empty()
+    }
+
     /// The entries in canonical form (what [`AllowList::parse`] reads back unchanged).
     #[must_use]
     pub fn entries(&self) -> Vec<String> {

@@ -3,6 +3,7 @@
 
 pub mod egress;
 pub mod idmap;
+pub(crate) mod agent_client;
 pub mod oci;
 
 use std::{path::PathBuf, pin::Pin};

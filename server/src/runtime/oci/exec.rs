@@ -189,16 +189,16 @@ fn exit_code_of(status: std::process::ExitStatus) -> i32 {
 
 /// The output of one stream: the first [`MAX_OUTPUT`] bytes and how many more were dropped.
 #[derive(Debug, Default)]
-pub(super) struct Captured {
+pub(crate) struct Captured {
     /// What is kept.
-    pub(super) kept: Vec<u8>,
+    pub(crate) kept: Vec<u8>,
     /// How many bytes were dropped.
-    pub(super) dropped: u64,
+    pub(crate) dropped: u64,
 }
 
 impl Captured {
     /// Keeps what fits of `data`, counts the rest.
-    pub(super) fn push(&mut self, data: &[u8]) {
+    pub(crate) fn push(&mut self, data: &[u8]) {
         let room = MAX_OUTPUT.saturating_sub(self.kept.len()).min(data.len());
         self.kept.extend_from_slice(&data[..room]);
         self.dropped += (data.len() - room) as u64;
