@@ -157,10 +157,22 @@ enum Command {
 fn main() -> ExitCode {
     // The server runs this binary as the supervisor of each process it starts.
     let mut args = std::env::args_os();
-    if args.nth(1).is_some_and(|a| a == porter_sandbox_server::process::SUPERVISOR_ARG) {
+    let first = args.nth(1);
+    if first.as_ref().is_some_and(|a| a == porter_sandbox_server::process::SUPERVISOR_ARG) {
         let Some(dir) = args.next() else { return ExitCode::from(2) };
         let code = porter_sandbox_server::process::supervisor::main(std::path::Path::new(&dir));
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    // A pod's init container installs the exec agent with this binary.
+    if first.is_some_and(|a| a == porter_sandbox_server::runtime::INSTALL_AGENT_ARG) {
+        let Some(dir) = args.next() else { return ExitCode::from(2) };
+        return match porter_sandbox_server::runtime::install_agent(std::path::Path::new(&dir)) {
+            Ok(_) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(1)
+            }
+        };
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

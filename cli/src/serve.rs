@@ -65,6 +65,25 @@ pub struct ServeArgs {
     /// descriptor limit, at most 65536].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: Option<u32>,
+    /// What runs the sandboxes: `oci` (containers on this machine, with crun or runc) or
+    /// `kubernetes` (pods of a cluster: see --kubeconfig and --namespace).
+    #[arg(long, value_name = "oci|kubernetes", default_value = "oci")]
+    runtime: RuntimeKind,
+    /// With --runtime kubernetes: the kubeconfig file [default: the pod's service account in a
+    /// cluster, else KUBECONFIG, else ~/.kube/config].
+    #[arg(long, value_name = "FILE")]
+    kubeconfig: Option<PathBuf>,
+    /// With --runtime kubernetes: the namespace of the sandboxes' pods.
+    #[arg(long, value_name = "NAMESPACE", default_value = "default")]
+    namespace: String,
+    /// With --runtime kubernetes: the image with this server's binary, from which each pod's
+    /// init container installs the exec agent [default: porter-sandbox:VERSION].
+    #[arg(long, value_name = "IMAGE")]
+    kube_agent_image: Option<String>,
+    /// With --runtime kubernetes: how long a pod may take to become ready (scheduling and
+    /// image pull included) before its sandbox fails, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_start_timeout)]
+    kube_start_timeout: Duration,
     /// Terminate every sandbox when the server stops (by default they keep running and are
     /// re-adopted at the next start).
     #[arg(long)]
@@ -167,6 +186,43 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// What runs the sandboxes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RuntimeKind {
+    /// Containers on this machine.
+    Oci,
+    /// Pods of a Kubernetes cluster.
+    Kubernetes,
+}
+
+fn parse_start_timeout(text: &str) -> Result<Duration, String> {
+    match text.parse::<u64>() {
+        Ok(seconds) if (1..=86_400).contains(&seconds) => Ok(Duration::from_secs(seconds)),
+        _ => Err(format!("{text:?} is not a whole number of seconds between 1 and 86400")),
+    }
+}
+
+fn runtime_choice(args: &ServeArgs) -> Result<serve::RuntimeChoice, String> {
+    use porter_sandbox_server::runtime::kube::KubeOptions;
+    let kube_flags = args.kubeconfig.is_some() || args.kube_agent_image.is_some();
+    match args.runtime {
+        RuntimeKind::Oci if kube_flags => {
+            Err("--kubeconfig and --kube-agent-image only apply with --runtime kubernetes"
+                .to_owned())
+        }
+        RuntimeKind::Oci => Ok(serve::RuntimeChoice::Oci),
+        RuntimeKind::Kubernetes => {
+            let mut options = KubeOptions::new(args.namespace.clone());
+            options.kubeconfig.clone_from(&args.kubeconfig);
+            if let Some(image) = &args.kube_agent_image {
+                options.agent_image.clone_from(image);
+            }
+            options.start_timeout = args.kube_start_timeout;
+            Ok(serve::RuntimeChoice::Kubernetes(options))
+        }
+    }
+}
+
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> ExitCode {
     use std::io::IsTerminal;
@@ -180,6 +236,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
         .init();
     let auth = match auth(&args) {
         Ok(auth) => auth,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime_choice = match runtime_choice(&args) {
+        Ok(choice) => choice,
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);
@@ -221,6 +284,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         image_prune_interval: args
             .prune_images_every
             .map(|minutes| std::time::Duration::from_secs(minutes * 60)),
+        runtime: runtime_choice,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

@@ -36,6 +36,27 @@ pub(crate) const BINARY: Option<&[u8]> =
 #[cfg(not(porter_agent))]
 pub(crate) const BINARY: Option<&[u8]> = None;
 
+/// The argument with which this server's binary writes the exec agent into a directory
+/// (`porter-sandbox __install-agent DIR`: a pod's init container runs it).
+pub const INSTALL_AGENT_ARG: &str = "__install-agent";
+
+/// Writes this build's exec agent to `dir/agent` (mode 0755) and returns its path.
+///
+/// # Errors
+///
+/// When this build has no agent or the file cannot be written.
+pub fn install_agent(dir: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let bytes = BINARY.ok_or("this build of porter-sandbox has no exec agent")?;
+    let path = dir.join("agent");
+    let temp = dir.join(".agent.partial");
+    std::fs::write(&temp, bytes)
+        .and_then(|()| std::fs::set_permissions(&temp, std::fs::Permissions::from_mode(0o755)))
+        .and_then(|()| std::fs::rename(&temp, &path))
+        .map_err(|e| format!("cannot write the exec agent into {}: {e}", dir.display()))?;
+    Ok(path)
+}
+
 /// Replies queued per command before the agent's reader waits for it.
 const REPLY_QUEUE: usize = 64;
 

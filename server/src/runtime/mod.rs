@@ -1,9 +1,12 @@
 //! Runtimes run sandboxes. The server talks to them only through [`Runtime`]; the default
 //! backend on Linux is [`oci`] (crun or runc driving OCI bundles on overlayfs).
 
+pub(crate) mod agent_client;
 pub mod egress;
 pub mod idmap;
-pub(crate) mod agent_client;
+pub use agent_client::{INSTALL_AGENT_ARG, install_agent};
+#[cfg(feature = "kubernetes")]
+pub mod kube;
 pub mod oci;
 
 use std::{path::PathBuf, pin::Pin};
@@ -95,6 +98,21 @@ pub struct LaunchSpec {
     pub network: NetworkMode,
     /// Resource limits.
     pub limits: Limits,
+    /// The image and command as the caller gave them, for a runtime that pulls images itself
+    /// ([`Runtime::pulls_images`]; `rootfs` is then empty); `None` for the others.
+    pub workload: Option<Workload>,
+}
+
+/// The image and command of a sandbox as the caller gave them (Kubernetes semantics: `command`
+/// replaces the image's entrypoint, `args` its cmd).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workload {
+    /// The image reference.
+    pub image: String,
+    /// The command, if given.
+    pub command: Option<Vec<String>>,
+    /// The arguments, if given.
+    pub args: Option<Vec<String>>,
 }
 
 /// A sandbox the runtime started.
@@ -219,6 +237,23 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Whether the runtime can start sandboxes; the error says why not and what to install.
     fn check(&self) -> Result<(), String>;
+
+    /// Whether the runtime pulls images itself: the server then resolves no image and passes
+    /// [`LaunchSpec::workload`] instead of a root filesystem.
+    fn pulls_images(&self) -> bool {
+        false
+    }
+
+    /// Why this runtime cannot run a sandbox of `spec` (checked before the sandbox is accepted,
+    /// answered as a 400), or `None`.
+    fn refuse(&self, _spec: &porter_sandbox::types::SandboxSpec) -> Option<String> {
+        None
+    }
+
+    /// Why this runtime cannot take snapshots (answered as a 400), or `None` when it can.
+    fn refuse_snapshots(&self) -> Option<String> {
+        None
+    }
 
     /// Starts the workload. Resolves once it runs (see [`Started`]). Output and the exit
     /// arrive as [`RuntimeEvent`]s on `events`.

@@ -72,6 +72,19 @@ pub struct ServeOptions {
     pub images: ImageOptions,
     /// Prune unused images this often (none: only by `porter-sandbox images prune`).
     pub image_prune_interval: Option<Duration>,
+    /// What runs the sandboxes.
+    pub runtime: RuntimeChoice,
+}
+
+/// What runs the sandboxes of a server.
+#[derive(Debug, Clone, Default)]
+pub enum RuntimeChoice {
+    /// Containers on this machine (crun or runc).
+    #[default]
+    Oci,
+    /// Pods of a Kubernetes cluster.
+    #[cfg(feature = "kubernetes")]
+    Kubernetes(crate::runtime::kube::KubeOptions),
 }
 
 impl ServeOptions {
@@ -98,6 +111,7 @@ impl ServeOptions {
             metrics_interval: crate::service::metrics::DEFAULT_INTERVAL,
             images: ImageOptions::default(),
             image_prune_interval: None,
+            runtime: RuntimeChoice::Oci,
         }
     }
 }
@@ -212,7 +226,13 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
     listener::raise_nofile_limit();
     secure_data_dir(&options.data_dir)?;
     let keys = keys::resolve(&options.auth, &options.data_dir)?;
-    let runtime: Arc<dyn Runtime> = Arc::new(OciRuntime::new(options.data_dir.join("sandboxes")));
+    let runtime: Arc<dyn Runtime> = match &options.runtime {
+        RuntimeChoice::Oci => Arc::new(OciRuntime::new(options.data_dir.join("sandboxes"))),
+        #[cfg(feature = "kubernetes")]
+        RuntimeChoice::Kubernetes(kube) => {
+            crate::runtime::kube::KubeRuntime::connect(kube.clone()).await?
+        }
+    };
     if let Err(reason) = runtime.check() {
         tracing::warn!("sandboxes cannot start until this is fixed: {reason}");
     }

@@ -157,26 +157,11 @@ impl Service {
         if !creating.map_err(|e| format!("cannot record the sandbox as creating: {e}"))? {
             return Ok(()); // terminated while queued
         }
-        // A registry pull happens here, in `creating`, with its progress in the sandbox's log.
-        let notify = |notice: crate::images::Notice| {
-            let level = if notice.warning { LogLineLevel::Warning } else { LogLineLevel::Info };
-            self.log_system(id, level, &notice.line);
+        let spec = if self.runtime.pulls_images() {
+            self.workload_spec(&row)?
+        } else {
+            self.resolved_spec(id, &row).await?
         };
-        let image = self
-            .images
-            .resolve_for(&row.image, Some(id), &notify)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(substitute) = &image.substitute {
-            // The status must say so: a sandbox never silently runs another image.
-            self.store
-                .set_runs_image(id, substitute)
-                .map_err(|e| format!("cannot record the image the sandbox runs: {e}"))?;
-        }
-        let mut spec = self.launch_spec(&row, image)?;
-        if let Some(snapshot_id) = &row.snapshot_id {
-            spec.layers = self.snapshot_layers(snapshot_id)?;
-        }
         if self.sandbox_row(id).map_err(|e| e.message)?.phase.is_terminal() {
             return Ok(());
         }
@@ -204,6 +189,56 @@ impl Service {
             running.map_err(|e| format!("cannot record the sandbox as running: {e}"))?;
         }
         Ok(())
+    }
+
+    /// The launch of a sandbox whose image this server resolves (pulls and unpacks).
+    async fn resolved_spec(&self, id: &str, row: &SandboxRow) -> Result<LaunchSpec, String> {
+        // A registry pull happens here, in `creating`, with its progress in the sandbox's log.
+        let notify = |notice: crate::images::Notice| {
+            let level = if notice.warning { LogLineLevel::Warning } else { LogLineLevel::Info };
+            self.log_system(id, level, &notice.line);
+        };
+        let image = self
+            .images
+            .resolve_for(&row.image, Some(id), &notify)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(substitute) = &image.substitute {
+            // The status must say so: a sandbox never silently runs another image.
+            self.store
+                .set_runs_image(id, substitute)
+                .map_err(|e| format!("cannot record the image the sandbox runs: {e}"))?;
+        }
+        let mut spec = self.launch_spec(row, image)?;
+        if let Some(snapshot_id) = &row.snapshot_id {
+            spec.layers = self.snapshot_layers(snapshot_id)?;
+        }
+        Ok(spec)
+    }
+
+    /// The launch of a sandbox on a runtime that pulls its image itself.
+    fn workload_spec(&self, row: &SandboxRow) -> Result<LaunchSpec, String> {
+        let spec = &row.spec;
+        let workload = crate::runtime::Workload {
+            image: row.image.clone(),
+            command: spec.command.clone(),
+            args: spec.args.clone(),
+        };
+        let argv = workload.command.iter().chain(&workload.args).flatten().cloned().collect();
+        Ok(LaunchSpec {
+            sandbox_id: row.id.clone(),
+            rootfs: std::path::PathBuf::new(),
+            layers: Vec::new(),
+            image_mounts: Vec::new(),
+            argv,
+            env: spec.env.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            cwd: "/".to_owned(),
+            user: DEFAULT_USER,
+            mounts: Vec::new(),
+            network: super::networking::network_mode(spec)?,
+            limits: Limits { disk_bytes: self.options.sandbox_disk_bytes, ..limits_of(spec)? },
+            workload: Some(workload),
+        })
     }
 
     fn launch_spec(&self, row: &SandboxRow, image: ResolvedImage) -> Result<LaunchSpec, String> {
@@ -261,6 +296,7 @@ impl Service {
             network,
             layers: Vec::new(),
             limits: Limits { disk_bytes: self.options.sandbox_disk_bytes, ..limits_of(spec)? },
+            workload: None,
         })
     }
 

@@ -86,6 +86,9 @@ impl Service {
             names::validate_name("sandbox", name).map_err(ApiError::bad_request)?;
         }
         super::networking::validate(spec)?;
+        if let Some(why) = self.runtime.refuse(spec) {
+            return Err(ApiError::bad_request(why));
+        }
         if let Some(groups) = spec.env_groups.as_ref().filter(|g| !g.is_empty()) {
             return Err(ApiError::bad_request(format!(
                 "env group {:?} does not exist: this local server has no environment groups; \

@@ -44,6 +44,9 @@ impl Service {
         spec: SnapshotSpec,
     ) -> ApiResult<Snapshot> {
         let row = self.sandbox_row(sandbox_id)?;
+        if let Some(why) = self.runtime.refuse_snapshots() {
+            return Err(ApiError::bad_request(why));
+        }
         let mode = spec.mode.unwrap_or(SnapshotMode::Filesystem);
         match &mode {
             SnapshotMode::Filesystem => {}

@@ -77,6 +77,7 @@ impl Harness {
             mounts: Vec::new(),
             network: NetworkMode::None,
             limits: Limits { pids: Some(256), ..Limits::default() },
+            workload: None,
         }
     }
 

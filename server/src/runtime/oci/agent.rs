@@ -21,8 +21,8 @@ use std::{
 };
 
 use super::{Layout, shim};
-pub(super) use crate::runtime::agent_client::{Agent, Failure};
 use crate::runtime::agent_client::BINARY;
+pub(super) use crate::runtime::agent_client::{Agent, Failure};
 
 /// Where the agent is mounted inside every sandbox.
 pub(super) const AGENT_PATH: &str = "/dev/porter-sandbox-agent";
@@ -167,4 +167,3 @@ async fn start(layout: &Layout, engine: &Path, spec: &Path) -> Result<Agent, Str
     let (read, write) = stream.into_split();
     Ok(Agent::spawn(read, write))
 }
-

@@ -334,6 +334,7 @@ mod tests {
                 cpu_millis: Some(500),
                 disk_bytes: None,
             },
+            workload: None,
         }
     }
 
