@@ -348,7 +348,7 @@ fn line_numbers(rx: &mut UnboundedReceiver<RuntimeEvent>, into: &mut Vec<String>
     while let Ok(event) = rx.try_recv() {
         match event {
             RuntimeEvent::Line { line, .. } => into.push(line),
-            RuntimeEvent::Exited { .. } => exited = true,
+            RuntimeEvent::Exited { .. } | RuntimeEvent::Terminated { .. } => exited = true,
         }
     }
     exited
@@ -377,7 +377,9 @@ async fn drain_closed(rx: &mut UnboundedReceiver<RuntimeEvent>, into: &mut Vec<S
     loop {
         match tokio::time::timeout(WAIT, rx.recv()).await {
             Ok(Some(RuntimeEvent::Line { line, .. })) => into.push(line),
-            Ok(Some(RuntimeEvent::Exited { .. })) => exited = true,
+            Ok(Some(RuntimeEvent::Exited { .. } | RuntimeEvent::Terminated { .. })) => {
+                exited = true;
+            }
             Ok(None) => return exited,
             Err(_) => panic!("the dropped runtime's tailer still runs after {WAIT:?}"),
         }

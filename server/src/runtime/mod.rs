@@ -105,7 +105,7 @@ pub struct LaunchSpec {
 
 /// The image and command of a sandbox as the caller gave them (Kubernetes semantics: `command`
 /// replaces the image's entrypoint, `args` its cmd).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
     /// The image reference.
     pub image: String,
@@ -113,6 +113,24 @@ pub struct Workload {
     pub command: Option<Vec<String>>,
     /// The arguments, if given.
     pub args: Option<Vec<String>>,
+    /// The server's record of the sandbox ([`SharedRecord`]), which a runtime whose state
+    /// other servers share keeps with the sandbox, so they can adopt it.
+    pub record: Option<SharedRecord>,
+}
+
+/// What a server sharing a runtime with others needs to track a sandbox another one created.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SharedRecord {
+    /// The sandbox id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The image it runs.
+    pub image: String,
+    /// Its spec, with the limits actually applied.
+    pub spec: porter_sandbox::types::SandboxSpec,
+    /// When it was created, Unix microseconds.
+    pub created_at: i64,
 }
 
 /// A sandbox the runtime started.
@@ -146,6 +164,11 @@ pub enum RuntimeEvent {
         line: String,
         /// When it was read, Unix microseconds.
         at: i64,
+    },
+    /// Another server sharing the runtime terminated the sandbox.
+    Terminated {
+        /// The sandbox.
+        sandbox_id: String,
     },
     /// The workload ended.
     Exited {
@@ -248,6 +271,24 @@ pub trait Runtime: Send + Sync + 'static {
     /// answered as a 400), or `None`.
     fn refuse(&self, _spec: &porter_sandbox::types::SandboxSpec) -> Option<String> {
         None
+    }
+
+    /// Whether other servers share this runtime's sandboxes (several replicas on one cluster):
+    /// a sandbox this server does not track is then adopted from its [`SharedRecord`]
+    /// ([`Runtime::records`]), never ended.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// The records of every sandbox of a [`Runtime::shared`] runtime.
+    fn records(&self) -> BoxFuture<'_, Vec<SharedRecord>> {
+        Box::pin(async { Vec::new() })
+    }
+
+    /// Whether this server ends the sandboxes whose TTL or lease ran out (of several servers
+    /// sharing a runtime, only the elected one does).
+    fn leads(&self) -> bool {
+        true
     }
 
     /// Why this runtime cannot take snapshots (answered as a 400), or `None` when it can.

@@ -21,6 +21,8 @@ const DEFAULT_USER: (u32, u32) = (1000, 1000);
 
 /// How often sandboxes found on the host are checked against the store (besides at start).
 const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// How often a server sharing its runtime with others adopts their new sandboxes.
+const SHARED_RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Launches sandbox `id` in the background.
 pub(super) fn spawn_launch(service: Arc<Service>, id: String) {
@@ -71,8 +73,9 @@ pub(super) fn spawn_event_loop(service: Arc<Service>, mut events: mpsc::Receiver
                         });
                     }
                     RuntimeEvent::Exited { sandbox_id, exit_code } => {
-                        exits.push((sandbox_id, exit_code));
+                        exits.push((sandbox_id, Some(exit_code)));
                     }
+                    RuntimeEvent::Terminated { sandbox_id } => exits.push((sandbox_id, None)),
                 }
             }
             if !lines.is_empty() {
@@ -89,6 +92,18 @@ pub(super) fn spawn_event_loop(service: Arc<Service>, mut events: mpsc::Receiver
                 }
             }
             for (id, code) in exits {
+                let Some(code) = code else {
+                    // Another server of the cluster terminated it (and recorded why).
+                    service
+                        .finish(
+                            &id,
+                            &StatusResponsePhase::Terminated,
+                            None,
+                            StatusResponseTerminationReason::Sdk,
+                        )
+                        .await;
+                    continue;
+                };
                 service.explain_kill(&id, code, None);
                 let phase = if code == 0 {
                     StatusResponsePhase::Succeeded
@@ -117,7 +132,10 @@ pub(super) fn spawn_reaper(service: Arc<Service>) {
         let mut last_reconcile = tokio::time::Instant::now();
         loop {
             tick.tick().await;
-            if last_reconcile.elapsed() >= RECONCILE_EVERY {
+            // Servers sharing a cluster adopt each other's new sandboxes within a second.
+            let every =
+                if service.runtime.shared() { SHARED_RECONCILE_EVERY } else { RECONCILE_EVERY };
+            if last_reconcile.elapsed() >= every {
                 last_reconcile = tokio::time::Instant::now();
                 service.reconcile().await;
             }
@@ -128,6 +146,9 @@ pub(super) fn spawn_reaper(service: Arc<Service>) {
                     continue;
                 }
             };
+            if !service.runtime.leads() {
+                continue; // another server of the cluster reaps
+            }
             let now = now_micros();
             service.expire_leases(&live).await;
             for row in live {
@@ -223,6 +244,13 @@ impl Service {
             image: row.image.clone(),
             command: spec.command.clone(),
             args: spec.args.clone(),
+            record: Some(crate::runtime::SharedRecord {
+                id: row.id.clone(),
+                name: row.name.clone(),
+                image: row.image.clone(),
+                spec: spec.clone(),
+                created_at: row.created_at,
+            }),
         };
         let argv = workload.command.iter().chain(&workload.args).flatten().cloned().collect();
         Ok(LaunchSpec {

@@ -11,6 +11,7 @@ mod networking;
 pub mod processes;
 pub mod quantity;
 mod sandboxes;
+mod shared;
 mod snapshots;
 mod teardown;
 pub mod validate;

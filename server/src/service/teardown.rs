@@ -58,6 +58,10 @@ impl Service {
     /// record, read after it was found, is terminal or missing: records are written before
     /// containers start, so a sandbox being launched is never taken for an untracked one.
     pub(super) async fn reconcile(&self) {
+        if self.runtime.shared() {
+            self.adopt_shared().await;
+            return;
+        }
         for id in self.runtime.found().await {
             match self.store.get_sandbox(&id) {
                 Ok(Some(row)) if !row.phase.is_terminal() => continue,

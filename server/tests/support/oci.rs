@@ -203,6 +203,7 @@ pub async fn run_to_exit(
         match event {
             RuntimeEvent::Line { stream, line, .. } => lines.push((stream, line)),
             RuntimeEvent::Exited { exit_code, .. } => return (lines, Some(exit_code)),
+            RuntimeEvent::Terminated { .. } => return (lines, None),
         }
     }
     (lines, None)

@@ -13,6 +13,7 @@
 //!   with a 400 naming this runtime.
 
 mod exec;
+pub mod lease;
 mod logs;
 pub mod objects;
 pub mod state;
@@ -31,7 +32,7 @@ use k8s_openapi::api::{
 };
 use kube::{
     Client, Config,
-    api::{Api, DeleteParams, ListParams, PostParams},
+    api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams},
     config::{KubeConfigOptions, Kubeconfig},
     runtime::{WatchStreamExt, watcher},
 };
@@ -41,7 +42,7 @@ use tokio::task::JoinHandle;
 use self::state::PodState;
 use super::{
     Adoption, BoxFuture, EventSender, ExecOutput, ExecSpec, LaunchSpec, Runtime, RuntimeEvent,
-    Started, Usage,
+    SharedRecord, Started, Usage,
 };
 
 /// Settings of the Kubernetes runtime.
@@ -89,6 +90,7 @@ pub struct KubeRuntime {
     health: Arc<Mutex<Result<(), String>>>,
     watched: Watched,
     agents: Mutex<HashMap<String, Arc<exec::Slot>>>,
+    leadership: Arc<lease::Leadership>,
 }
 
 impl std::fmt::Debug for KubeRuntime {
@@ -138,7 +140,8 @@ impl KubeRuntime {
         let runtime = Arc::new(Self {
             pods: Api::namespaced(client.clone(), &namespace),
             services: Api::namespaced(client.clone(), &namespace),
-            policies: Api::namespaced(client, &namespace),
+            policies: Api::namespaced(client.clone(), &namespace),
+            leadership: lease::start(Api::namespaced(client, &namespace)),
             options,
             health: Arc::new(Mutex::new(Ok(()))),
             watched: Arc::default(),
@@ -245,6 +248,14 @@ impl KubeRuntime {
 
     async fn delete_all(&self, id: &str) -> Result<(), String> {
         self.unwatch(id);
+        // Other servers watching the pod learn it was terminated, not killed from outside.
+        let mark = serde_json::json!({ "metadata": { "annotations": {
+            objects::TERMINATED_ANNOTATION: "true" } } });
+        let marked = self.pods.patch(id, &PatchParams::default(), &Patch::Merge(&mark)).await;
+        if let Err(err) = marked.map(drop).or_else(|e| if not_found(&e) { Ok(()) } else { Err(e) })
+        {
+            tracing::warn!("cannot mark the pod of {id} as terminated: {err}");
+        }
         let params = DeleteParams { grace_period_seconds: Some(1), ..DeleteParams::default() };
         let gone = |result: Result<(), kube::Error>, what: &str| {
             result
@@ -317,10 +328,18 @@ async fn watch_exits(pods: Api<Pod>, watched: Watched) {
             }
         };
         let Some(id) = pod.metadata.name.clone() else { continue };
-        let code = match state::of(&pod) {
-            PodState::Exited(code) => code,
-            // Deleted by someone else than this server: the sandbox was killed.
-            _ if deleted => 128 + 9,
+        let terminated = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(objects::TERMINATED_ANNOTATION));
+        let event = match state::of(&pod) {
+            _ if deleted && terminated => RuntimeEvent::Terminated { sandbox_id: id.clone() },
+            PodState::Exited(code) => {
+                RuntimeEvent::Exited { sandbox_id: id.clone(), exit_code: code }
+            }
+            // Deleted from outside the servers: the sandbox was killed.
+            _ if deleted => RuntimeEvent::Exited { sandbox_id: id.clone(), exit_code: 128 + 9 },
             _ => continue,
         };
         let Some(watch) = lock(&watched).remove(&id) else { continue };
@@ -330,8 +349,7 @@ async fn watch_exits(pods: Api<Pod>, watched: Watched) {
             if tokio::time::timeout(Duration::from_secs(5), &mut logs).await.is_err() {
                 logs.abort();
             }
-            let _ =
-                watch.events.send(RuntimeEvent::Exited { sandbox_id: id, exit_code: code }).await;
+            let _ = watch.events.send(event).await;
         });
     }
 }
@@ -395,6 +413,36 @@ impl Runtime for KubeRuntime {
 
     fn refuse_snapshots(&self) -> Option<String> {
         Some(SNAPSHOTS_REFUSED.to_owned())
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn leads(&self) -> bool {
+        self.leadership.held()
+    }
+
+    fn records(&self) -> BoxFuture<'_, Vec<SharedRecord>> {
+        Box::pin(async {
+            let params = ListParams::default().labels(&objects::managed_selector());
+            let pods = match self.pods.list(&params).await {
+                Ok(list) => list.items,
+                Err(err) => {
+                    tracing::warn!("cannot list the sandboxes' pods: {err}");
+                    return Vec::new();
+                }
+            };
+            pods.iter()
+                // A pod still starting is adopted once ready: never `running` before that.
+                .filter(|pod| matches!(state::of(pod), PodState::Ready | PodState::Exited(_)))
+                .filter_map(|pod| {
+                    let text =
+                        pod.metadata.annotations.as_ref()?.get(objects::RECORD_ANNOTATION)?;
+                    serde_json::from_str(text).ok()
+                })
+                .collect()
+        })
     }
 
     fn start(

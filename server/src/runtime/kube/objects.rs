@@ -15,6 +15,11 @@ pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const MANAGER: &str = "porter-sandbox";
 /// Label naming the sandbox an object belongs to.
 pub const SANDBOX_LABEL: &str = "porter-sandbox.dev/sandbox";
+/// Annotation with the server's record of the sandbox ([`crate::runtime::SharedRecord`]).
+pub const RECORD_ANNOTATION: &str = "porter-sandbox.dev/record";
+/// Annotation a server sets on a pod before it deletes it: the sandbox was terminated, not
+/// killed from outside.
+pub const TERMINATED_ANNOTATION: &str = "porter-sandbox.dev/terminated";
 /// The workload's container.
 pub const CONTAINER: &str = "sandbox";
 /// Where the exec agent is mounted in the workload's container.
@@ -38,6 +43,11 @@ pub fn pod(spec: &LaunchSpec, agent_image: &str) -> Result<Pod, String> {
     let workload = spec.workload.as_ref().ok_or_else(|| {
         "the kubernetes runtime needs the image reference of the sandbox".to_owned()
     })?;
+    let record = match &workload.record {
+        Some(record) => serde_json::to_string(record)
+            .map_err(|e| format!("cannot encode the sandbox's record: {e}"))?,
+        None => String::new(),
+    };
     let env: Vec<Value> =
         spec.env.iter().map(|(name, value)| json!({ "name": name, "value": value })).collect();
     let mut limits = serde_json::Map::new();
@@ -79,7 +89,11 @@ pub fn pod(spec: &LaunchSpec, agent_image: &str) -> Result<Pod, String> {
     let pod = json!({
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": { "name": spec.sandbox_id, "labels": labels(&spec.sandbox_id) },
+        "metadata": {
+            "name": spec.sandbox_id,
+            "labels": labels(&spec.sandbox_id),
+            "annotations": { RECORD_ANNOTATION: record },
+        },
         "spec": {
             "restartPolicy": "Never",
             "automountServiceAccountToken": false,
@@ -189,6 +203,7 @@ mod tests {
                 image: "busybox:1.36".into(),
                 command: Some(vec!["sleep".into()]),
                 args: Some(vec!["60".into()]),
+                record: None,
             }),
         }
     }
