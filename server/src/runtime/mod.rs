@@ -2,6 +2,7 @@
 //! backend on Linux is [`oci`] (crun or runc driving OCI bundles on overlayfs).
 
 pub mod egress;
+pub mod fake;
 pub mod idmap;
 pub mod oci;
 
