@@ -2,6 +2,7 @@
 //! backend on Linux is [`oci`] (crun or runc driving OCI bundles on overlayfs).
 
 pub mod egress;
+mod error;
 pub mod fake;
 pub mod idmap;
 pub mod oci;
@@ -9,6 +10,8 @@ pub mod oci;
 use std::{path::PathBuf, pin::Pin};
 
 use tokio::sync::mpsc;
+
+pub use self::error::{RuntimeError, RuntimeResult};
 
 /// Events the runtime's log tailers may queue before they wait for the server to catch up:
 /// the channel is bounded so a flood of output applies back-pressure instead of memory.
@@ -218,7 +221,7 @@ pub trait Runtime: Send + Sync + 'static {
     fn name(&self) -> String;
 
     /// Whether the runtime can start sandboxes; the error says why not and what to install.
-    fn check(&self) -> Result<(), String>;
+    fn check(&self) -> Result<(), RuntimeError>;
 
     /// Starts the workload. Resolves once it runs (see [`Started`]). Output and the exit
     /// arrive as [`RuntimeEvent`]s on `events`.
@@ -226,7 +229,7 @@ pub trait Runtime: Send + Sync + 'static {
         &self,
         spec: LaunchSpec,
         events: EventSender,
-    ) -> BoxFuture<'_, Result<Started, String>>;
+    ) -> BoxFuture<'_, Result<Started, RuntimeError>>;
 
     /// Runs `spec` inside the running sandbox and waits for it (or its deadline). Dropping the
     /// future kills the command.
@@ -234,7 +237,7 @@ pub trait Runtime: Send + Sync + 'static {
         &self,
         sandbox_id: &str,
         spec: ExecSpec,
-    ) -> BoxFuture<'_, Result<ExecOutput, String>>;
+    ) -> BoxFuture<'_, Result<ExecOutput, RuntimeError>>;
 
     /// Runs `argv` with `env` merged over the sandbox's: [`Runtime::exec_with`] without a
     /// deadline, working directory or input.
@@ -243,7 +246,7 @@ pub trait Runtime: Send + Sync + 'static {
         sandbox_id: &str,
         argv: Vec<String>,
         env: Vec<(String, String)>,
-    ) -> BoxFuture<'_, Result<ExecOutput, String>> {
+    ) -> BoxFuture<'_, Result<ExecOutput, RuntimeError>> {
         self.exec_with(sandbox_id, ExecSpec { argv, env, ..ExecSpec::default() })
     }
 
@@ -262,8 +265,8 @@ pub trait Runtime: Send + Sync + 'static {
         _spec: &ExecSpec,
         _terminal: Option<porter_sandbox::types::TerminalSize>,
         _dir: &std::path::Path,
-    ) -> Result<ProcessCommand, String> {
-        Err("this runtime cannot run processes".to_owned())
+    ) -> Result<ProcessCommand, RuntimeError> {
+        Err(RuntimeError::Unsupported("this runtime cannot run processes".to_owned()))
     }
 
     /// Current resource counters of a running sandbox; `None` when it is not running (or the
@@ -273,10 +276,11 @@ pub trait Runtime: Send + Sync + 'static {
     /// Copies the sandbox's writable layer into the new directory `dest` (which must not
     /// exist) while the sandbox keeps running; the copy is consistent (the sandbox is paused
     /// for it) and appears at `dest` only once complete. Resolves to the bytes captured.
-    fn snapshot(&self, sandbox_id: &str, dest: PathBuf) -> BoxFuture<'_, Result<u64, String>>;
+    fn snapshot(&self, sandbox_id: &str, dest: PathBuf)
+    -> BoxFuture<'_, Result<u64, RuntimeError>>;
 
     /// Stops the sandbox and removes everything it used on the host (idempotent).
-    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), String>>;
+    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), RuntimeError>>;
 
     /// After a server restart: finds the sandbox again from its stored state.
     fn adopt(

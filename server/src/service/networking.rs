@@ -68,7 +68,8 @@ pub(super) fn validate(spec: &SandboxSpec) -> ApiResult<()> {
                  (cover more with wildcards such as *.example.com or CIDR ranges)"
             )));
         }
-        AllowList::parse(&egress.allowed_destinations).map_err(ApiError::bad_request)?;
+        AllowList::parse(&egress.allowed_destinations)
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
     }
     Ok(())
 }
@@ -81,8 +82,12 @@ pub(super) fn network_mode(spec: &SandboxSpec) -> Result<NetworkMode, String> {
         }
         None => None,
     };
-    let egress =
-        spec.egress.as_ref().map(|e| AllowList::parse(&e.allowed_destinations)).transpose()?;
+    let egress = spec
+        .egress
+        .as_ref()
+        .map(|e| AllowList::parse(&e.allowed_destinations))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     Ok(match (egress, port) {
         // Nothing in or out: no network to set up at all.
         (Some(allow), None) if allow.is_empty() => NetworkMode::None,

@@ -18,6 +18,7 @@ use porter_sandbox::types::{
 use super::{Service, names, store_error};
 use crate::{
     error::{ApiError, ApiResult},
+    runtime::RuntimeError,
     store::SnapshotRow,
     time::now_micros,
 };
@@ -94,11 +95,14 @@ impl Service {
         // sandbox runs on it.
         let outcome = match self.images.resolve_for(image, Some(id), &|_| {}).await {
             Ok(_) => self.runtime.snapshot(sandbox_id, dest.clone()).await,
-            Err(err) => Err(format!("the base image {image} is not available: {err}")),
+            Err(err) => {
+                Err(RuntimeError::other(format!("the base image {image} is not available: {err}")))
+            }
         };
         // The recorded reason reaches clients: the data directory's place stays in the log.
         let data_dir = self.options.data_dir.to_string_lossy();
-        let redacted = outcome.as_ref().err().map(|r| r.replace(data_dir.as_ref(), "<data dir>"));
+        let redacted =
+            outcome.as_ref().err().map(|r| r.message().replace(data_dir.as_ref(), "<data dir>"));
         let result = match &outcome {
             Ok(size) => Ok(i64::try_from(*size).unwrap_or(i64::MAX)),
             Err(_) => Err(redacted.as_deref().unwrap_or_default()),

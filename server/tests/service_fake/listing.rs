@@ -51,7 +51,7 @@ async fn listings_page_filter_and_look_up() {
     let (_, red) = server.get("/v1/sandbox?tag=team=red").await;
     assert_eq!(ids(&red).len(), 27);
     let (_, terminated) = server.get("/v1/sandbox?phase=terminated").await;
-    assert_eq!(ids(&terminated), [ended.clone()]);
+    assert_eq!(ids(&terminated), [ended]);
     let (_, searched) = server.get("/v1/sandbox?search=JOB-5").await;
     assert_eq!(ids(&searched).len(), 3, "job-50 to job-52, case-insensitive");
     let (_, with_values) = server.get("/v1/sandbox?include_filter_values=true&page=2").await;

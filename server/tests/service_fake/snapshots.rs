@@ -43,7 +43,7 @@ async fn snapshots_are_captured_listed_started_from_and_deleted_in_order() {
     assert_eq!(child_status["image"], "host", "{child_status}");
     let launch = fake.launches().pop().unwrap();
     assert_eq!(launch.sandbox_id, child);
-    assert_eq!(launch.layers, [base_layer.clone()]);
+    assert_eq!(launch.layers, std::slice::from_ref(&base_layer));
     // A snapshot of it stacks on the base.
     let top = snapshot(&server, &child).await;
     assert_eq!(top["status"], "ready", "{top}");

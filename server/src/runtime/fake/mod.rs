@@ -16,6 +16,7 @@
 //! Everything the runtime was asked is recorded ([`FakeRuntime::launches`],
 //! [`FakeRuntime::execs`], [`FakeRuntime::kills`]) for tests to check.
 
+use crate::runtime::RuntimeError;
 mod script;
 
 use std::{
@@ -267,7 +268,7 @@ impl FakeRuntime {
         &self,
         spec: LaunchSpec,
         events: EventSender,
-    ) -> Result<Started, String> {
+    ) -> Result<Started, RuntimeError> {
         let id = spec.sandbox_id.clone();
         let delay = self.workload(&spec.argv).start_delay;
         tokio::time::sleep(delay).await;
@@ -275,14 +276,17 @@ impl FakeRuntime {
             let mut host = self.host();
             host.launches.push(spec.clone());
             if let Some(reason) = &host.unavailable {
-                return Err(reason.clone());
+                return Err(RuntimeError::Unavailable(reason.clone()));
             }
             if let Some(layer) = spec.layers.iter().find(|l| !l.is_dir()) {
-                return Err(format!("the snapshot layer {} is missing", layer.display()));
+                return Err(RuntimeError::Invalid(format!(
+                    "the snapshot layer {} is missing",
+                    layer.display()
+                )));
             }
             let workload = Self::workload_in(&host, &spec.argv);
             if let Some(reason) = workload.start_failure {
-                return Err(reason);
+                return Err(RuntimeError::other(reason));
             }
             let port = match &spec.network {
                 NetworkMode::Nat(nat) if nat.port.is_some() => {
@@ -319,18 +323,27 @@ impl FakeRuntime {
         Ok(started)
     }
 
-    async fn exec_in(&self, sandbox_id: &str, spec: ExecSpec) -> Result<ExecOutput, String> {
+    async fn exec_in(&self, sandbox_id: &str, spec: ExecSpec) -> Result<ExecOutput, RuntimeError> {
         let script = {
             let mut host = self.host();
             host.exec_log.push((sandbox_id.to_owned(), spec.clone()));
             match host.sandboxes.get(sandbox_id) {
                 Some(sandbox) if sandbox.state == FakeState::Running => {}
-                _ => return Err(format!("sandbox {sandbox_id} is not running")),
+                Some(_) => {
+                    return Err(RuntimeError::NotRunning(format!(
+                        "sandbox {sandbox_id} has exited"
+                    )));
+                }
+                None => {
+                    return Err(RuntimeError::NotFound(format!(
+                        "sandbox {sandbox_id} is not running"
+                    )));
+                }
             }
             host.execs.get(&spec.argv).cloned().unwrap_or_else(|| script::builtin(&spec.argv))
         };
         if let Some(reason) = script.failure {
-            return Err(reason);
+            return Err(RuntimeError::other(reason));
         }
         match spec.timeout {
             Some(deadline) if deadline < script.takes => {
@@ -348,11 +361,11 @@ impl FakeRuntime {
         }
     }
 
-    fn capture(&self, sandbox_id: &str, dest: &std::path::Path) -> Result<u64, String> {
+    fn capture(&self, sandbox_id: &str, dest: &std::path::Path) -> Result<u64, RuntimeError> {
         let record = {
             let mut host = self.host();
             if let Some(reason) = host.snapshot_failure.take() {
-                return Err(reason);
+                return Err(RuntimeError::other(reason));
             }
             match host.sandboxes.get(sandbox_id) {
                 Some(sandbox) if sandbox.state == FakeState::Running => {
@@ -360,11 +373,20 @@ impl FakeRuntime {
                         sandbox.spec.layers.iter().map(|l| l.display().to_string()).collect();
                     serde_json::json!({ "sandbox": sandbox_id, "layers": layers }).to_string()
                 }
-                _ => return Err(format!("sandbox {sandbox_id} is not running")),
+                Some(_) => {
+                    return Err(RuntimeError::NotRunning(format!(
+                        "sandbox {sandbox_id} has exited"
+                    )));
+                }
+                None => {
+                    return Err(RuntimeError::NotFound(format!(
+                        "sandbox {sandbox_id} is not running"
+                    )));
+                }
             }
         };
         if dest.exists() {
-            return Err(format!("{} already exists", dest.display()));
+            return Err(RuntimeError::other(format!("{} already exists", dest.display())));
         }
         // Written aside and renamed: the layer appears at `dest` only once complete.
         let staging = dest.with_extension("partial");
@@ -381,15 +403,15 @@ impl Runtime for FakeRuntime {
         "fake".to_owned()
     }
 
-    fn check(&self) -> Result<(), String> {
-        self.host().unavailable.clone().map_or(Ok(()), Err)
+    fn check(&self) -> Result<(), RuntimeError> {
+        self.host().unavailable.clone().map_or(Ok(()), |r| Err(RuntimeError::Unavailable(r)))
     }
 
     fn start(
         &self,
         spec: LaunchSpec,
         events: EventSender,
-    ) -> BoxFuture<'_, Result<Started, String>> {
+    ) -> BoxFuture<'_, Result<Started, RuntimeError>> {
         Box::pin(self.start_sandbox(spec, events))
     }
 
@@ -397,7 +419,7 @@ impl Runtime for FakeRuntime {
         &self,
         sandbox_id: &str,
         spec: ExecSpec,
-    ) -> BoxFuture<'_, Result<ExecOutput, String>> {
+    ) -> BoxFuture<'_, Result<ExecOutput, RuntimeError>> {
         let id = sandbox_id.to_owned();
         Box::pin(async move { self.exec_in(&id, spec).await })
     }
@@ -408,19 +430,23 @@ impl Runtime for FakeRuntime {
         (sandbox.state == FakeState::Running).then_some(sandbox.usage)
     }
 
-    fn snapshot(&self, sandbox_id: &str, dest: PathBuf) -> BoxFuture<'_, Result<u64, String>> {
+    fn snapshot(
+        &self,
+        sandbox_id: &str,
+        dest: PathBuf,
+    ) -> BoxFuture<'_, Result<u64, RuntimeError>> {
         let id = sandbox_id.to_owned();
         Box::pin(async move { self.capture(&id, &dest) })
     }
 
-    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), String>> {
+    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), RuntimeError>> {
         let id = sandbox_id.to_owned();
         Box::pin(async move {
             let mut host = self.host();
             host.kills.push(id.clone());
             if host.kill_failures > 0 {
                 host.kill_failures -= 1;
-                return Err(format!("the fake host refused to stop {id}"));
+                return Err(RuntimeError::other(format!("the fake host refused to stop {id}")));
             }
             host.sandboxes.remove(&id);
             Ok(())

@@ -13,6 +13,7 @@
 //! Everything the agent says is untrusted: frames are bounded, output is capped as for any
 //! exec, and a protocol error ends the agent.
 
+use crate::runtime::RuntimeError;
 #[path = "../../../agent/protocol.rs"]
 mod protocol;
 
@@ -117,9 +118,12 @@ fn install(bytes: &[u8]) -> std::io::Result<PathBuf> {
 }
 
 /// Records the agent's process spec in a new sandbox's directory (it is mounted there).
-pub(super) fn record_spec(layout: &Layout, process: &serde_json::Value) -> Result<(), String> {
+pub(super) fn record_spec(
+    layout: &Layout,
+    process: &serde_json::Value,
+) -> Result<(), RuntimeError> {
     std::fs::write(layout.dir.join(SPEC_FILE), process.to_string())
-        .map_err(|e| format!("cannot write the agent's process spec: {e}"))
+        .map_err(|e| RuntimeError::other(format!("cannot write the agent's process spec: {e}")))
 }
 
 /// What the agent reports about one command.
@@ -183,7 +187,7 @@ impl Slot {
 }
 
 /// Starts the agent with `crun exec --detach`, its standard input and output a socket pair.
-async fn start(layout: &Layout, engine: &Path, spec: &Path) -> Result<Agent, String> {
+async fn start(layout: &Layout, engine: &Path, spec: &Path) -> Result<Agent, RuntimeError> {
     let (ours, theirs) =
         std::os::unix::net::UnixStream::pair().map_err(|e| format!("socket pair: {e}"))?;
     let theirs_out = theirs.try_clone().map_err(|e| format!("socket pair: {e}"))?;
@@ -210,7 +214,10 @@ async fn start(layout: &Layout, engine: &Path, spec: &Path) -> Result<Agent, Str
     let status = child.wait().await.map_err(|e| format!("crun exec: {e}"))?;
     if !status.success() {
         let message = super::host::tail_of(&log_path, 2048);
-        return Err(format!("crun exec failed ({status}): {}", message.trim()));
+        return Err(RuntimeError::other(format!(
+            "crun exec failed ({status}): {}",
+            message.trim()
+        )));
     }
     ours.set_nonblocking(true).map_err(|e| format!("socket: {e}"))?;
     let stream = tokio::net::UnixStream::from_std(ours).map_err(|e| format!("socket: {e}"))?;
@@ -274,9 +281,12 @@ async fn read_frame(read: &mut OwnedReadHalf) -> std::io::Result<Frame> {
 }
 
 impl Agent {
-    async fn send(&self, frame: Frame) -> Result<(), String> {
+    async fn send(&self, frame: Frame) -> Result<(), RuntimeError> {
         let mut writer = self.writer.lock().await;
-        writer.write_all(&frame.encode()).await.map_err(|e| format!("the exec agent: {e}"))
+        writer
+            .write_all(&frame.encode())
+            .await
+            .map_err(|e| RuntimeError::other(format!("the exec agent: {e}")))
     }
 
     /// Runs `spec` with `env` (the whole environment) in `cwd`, like `exec::run`.
@@ -365,7 +375,7 @@ impl Agent {
 #[derive(Debug)]
 pub(super) enum Failure {
     /// The agent could not be told to start it: it never ran (`crun exec` may run it).
-    NotStarted(String),
+    NotStarted(RuntimeError),
 }
 
 /// Status of a command killed by SIGKILL.
