@@ -1,7 +1,6 @@
 //! A local, self-hostable Porter Sandbox API server: the same endpoints, JSON and status codes as
 //! the cluster API, running every sandbox as a real, isolated Linux container.
 
-pub mod error;
 pub mod http;
 pub mod images;
 pub mod openapi;

@@ -486,7 +486,7 @@ async fn failed_starts_explain_and_leave_nothing() {
     spec.network = NetworkMode::Nat(Nat::default());
     let err = h.rt.start(spec, tx.clone()).await.unwrap_err();
     eprintln!("bad root: {err}");
-    assert!(err.contains("no-such-image"), "{err}");
+    assert!(err.message().contains("no-such-image"), "{err}");
     assert!(!h.state.join(&id).exists());
     assert!(!Path::new("/run/netns").join(format!("sbx-{id}")).exists());
     assert!(cgroup_leaves(&id).is_empty());
@@ -502,7 +502,7 @@ async fn failed_starts_explain_and_leave_nothing() {
     });
     let err = h.rt.start(spec, tx.clone()).await.unwrap_err();
     eprintln!("bad volume: {err}");
-    assert!(err.contains("/nonexistent/vol"), "{err}");
+    assert!(err.message().contains("/nonexistent/vol"), "{err}");
     assert!(!h.state.join(&id).exists());
 
     // A missing program is the workload's failure (exit 127 with tini's message), as with

@@ -17,7 +17,7 @@ use super::{
     extract::{JsonBody, Params},
 };
 use crate::{
-    error::{ApiError, ApiResult},
+    http::error::{ApiError, ApiResult},
     volumes::DEFAULT_LIST_BUDGET,
 };
 

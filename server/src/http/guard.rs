@@ -12,7 +12,7 @@ use axum::{
 };
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// Largest JSON request body accepted (file uploads are streamed and unlimited).
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;

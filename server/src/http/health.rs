@@ -4,7 +4,7 @@ use axum::{Json, extract::State};
 use porter_sandbox::types::{HealthResponse, ReadinessResponse};
 
 use super::AppState;
-use crate::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 
 /// The process is up.
 pub async fn healthz() -> Json<HealthResponse> {
@@ -13,5 +13,5 @@ pub async fn healthz() -> Json<HealthResponse> {
 
 /// The runtime can start sandboxes (503 with the reason when it cannot).
 pub async fn readyz(State(service): State<AppState>) -> ApiResult<Json<ReadinessResponse>> {
-    service.readiness().map(Json)
+    service.readiness().map(Json).map_err(ApiError::from)
 }

@@ -1,5 +1,6 @@
 //! HTTP routes: one file per resource, all answering the API's JSON shapes and status codes.
 
+pub mod error;
 mod extract;
 mod files;
 mod guard;
@@ -22,7 +23,8 @@ use axum::{
 pub use extract::enum_value;
 pub use guard::{JSON_BODY_LIMIT, RequestGuard};
 
-use crate::{error::ApiError, service::Service};
+use crate::service::Service;
+use error::ApiError;
 
 /// Shared state of every handler.
 pub type AppState = Arc<Service>;

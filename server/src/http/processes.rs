@@ -20,7 +20,7 @@ use super::{
     extract::{JsonBody, Params},
 };
 use crate::{
-    error::ApiResult,
+    http::error::{ApiError, ApiResult},
     process::{self, control, log},
 };
 
@@ -38,7 +38,11 @@ pub async fn start(
     Path(id): Path<String>,
     JsonBody(request): JsonBody<ProcessRequest>,
 ) -> ApiResult<(StatusCode, Json<ProcessStatus>)> {
-    service.start_process(&id, request).await.map(|s| (StatusCode::CREATED, Json(s)))
+    service
+        .start_process(&id, request)
+        .await
+        .map(|s| (StatusCode::CREATED, Json(s)))
+        .map_err(ApiError::from)
 }
 
 /// `GET /v1/sandbox/{id}/processes`.
@@ -46,7 +50,7 @@ pub async fn list(
     State(service): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ProcessList>> {
-    service.list_processes(&id).await.map(Json)
+    service.list_processes(&id).await.map(Json).map_err(ApiError::from)
 }
 
 /// `GET /v1/sandbox/{id}/processes/{exec_id}?wait_seconds=`.
@@ -59,13 +63,13 @@ pub async fn status(
         .get("wait_seconds")
         .map(|v| {
             v.parse::<f64>().map_err(|_| {
-                crate::error::ApiError::bad_request(format!(
+                crate::http::error::ApiError::bad_request(format!(
                     "query parameter wait_seconds must be a number of seconds, not {v:?}"
                 ))
             })
         })
         .transpose()?;
-    service.process_status(&id, &exec_id, wait).await.map(Json)
+    service.process_status(&id, &exec_id, wait).await.map(Json).map_err(ApiError::from)
 }
 
 /// `POST …/stdin`: the raw body is appended to standard input.
@@ -74,7 +78,11 @@ pub async fn stdin(
     Path((id, exec_id)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    service.write_process_stdin(&id, &exec_id, &body).await.map(|()| StatusCode::NO_CONTENT)
+    service
+        .write_process_stdin(&id, &exec_id, &body)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .map_err(ApiError::from)
 }
 
 /// `POST …/stdin/close`.
@@ -82,7 +90,11 @@ pub async fn close_stdin(
     State(service): State<AppState>,
     Path((id, exec_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    service.close_process_stdin(&id, &exec_id).await.map(|()| StatusCode::NO_CONTENT)
+    service
+        .close_process_stdin(&id, &exec_id)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .map_err(ApiError::from)
 }
 
 /// `POST …/signal`.
@@ -91,7 +103,11 @@ pub async fn signal(
     Path((id, exec_id)): Path<(String, String)>,
     JsonBody(request): JsonBody<SignalRequest>,
 ) -> ApiResult<StatusCode> {
-    service.signal_process(&id, &exec_id, request).await.map(|()| StatusCode::NO_CONTENT)
+    service
+        .signal_process(&id, &exec_id, request)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .map_err(ApiError::from)
 }
 
 /// `POST …/resize`.
@@ -100,7 +116,11 @@ pub async fn resize(
     Path((id, exec_id)): Path<(String, String)>,
     JsonBody(size): JsonBody<TerminalSize>,
 ) -> ApiResult<StatusCode> {
-    service.resize_process(&id, &exec_id, size).await.map(|()| StatusCode::NO_CONTENT)
+    service
+        .resize_process(&id, &exec_id, size)
+        .await
+        .map(|()| StatusCode::NO_CONTENT)
+        .map_err(ApiError::from)
 }
 
 /// `GET …/output?offset=&follow=`: frames from `offset`, then (with `follow`) live output until

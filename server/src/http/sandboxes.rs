@@ -16,7 +16,7 @@ use super::{
     extract::{JsonBody, Params, enum_value},
 };
 use crate::{
-    error::{ApiError, ApiResult},
+    http::error::{ApiError, ApiResult},
     service::{SandboxQuery, metrics::Metric, validate::MAX_TAGS},
 };
 
@@ -81,7 +81,7 @@ pub async fn list(
     let query = query_from(&params)?;
     let page = params.int_in("page", 1, MAX_PAGE)?.unwrap_or(1);
     let include = params.bool("include_filter_values")?.unwrap_or(false);
-    service.list_sandboxes(&query, page, include).map(Json)
+    service.list_sandboxes(&query, page, include).map(Json).map_err(ApiError::from)
 }
 
 /// `GET /v1/sandbox/counts`.
@@ -89,7 +89,7 @@ pub async fn counts(
     State(service): State<AppState>,
     params: Params,
 ) -> ApiResult<Json<CountResponse>> {
-    service.sandbox_counts(&query_from(&params)?).map(Json)
+    service.sandbox_counts(&query_from(&params)?).map(Json).map_err(ApiError::from)
 }
 
 /// `POST /v1/sandbox/run` → 202. With an `Idempotency-Key` header a repeated request (same
@@ -128,7 +128,7 @@ pub async fn lookup(
     State(service): State<AppState>,
     params: Params,
 ) -> ApiResult<Json<LookupResult>> {
-    service.lookup_sandbox(params.required("name")?).map(Json)
+    service.lookup_sandbox(params.required("name")?).map(Json).map_err(ApiError::from)
 }
 
 /// `GET /v1/sandbox/{id}`.
@@ -136,7 +136,7 @@ pub async fn get(
     State(service): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<StatusResponse>> {
-    service.get_sandbox(&id).map(Json)
+    service.get_sandbox(&id).map(Json).map_err(ApiError::from)
 }
 
 /// `DELETE /v1/sandbox/{id}` → 204; idempotent.
@@ -166,7 +166,7 @@ pub async fn logs(
     // Larger limits are read as the largest (MAX_LOG_LIMIT), as they always were.
     let limit = params.int_in("limit", 1, i64::MAX)?;
     let since = params.time("since")?;
-    service.sandbox_logs(&id, limit, since).map(Json)
+    service.sandbox_logs(&id, limit, since).map(Json).map_err(ApiError::from)
 }
 
 /// `POST /v1/sandbox/{id}/exec`: held open until the command ends; if the client goes away the
@@ -177,7 +177,7 @@ pub async fn exec(
     JsonBody(body): JsonBody<serde_json::Value>,
 ) -> ApiResult<Json<ExecResponse>> {
     let request = crate::service::exec_options::decode_request(body)?;
-    service.exec(&id, request).await.map(Json)
+    service.exec(&id, request).await.map(Json).map_err(ApiError::from)
 }
 
 /// `GET /v1/sandbox/{id}/metrics-summary?since=`.
@@ -187,7 +187,7 @@ pub async fn metrics_summary(
     params: Params,
 ) -> ApiResult<Json<MetricSummaryResponse>> {
     let since = params.time("since")?;
-    service.metrics_summary(&id, since).map(Json)
+    service.metrics_summary(&id, since).map(Json).map_err(ApiError::from)
 }
 
 /// `GET /v1/sandbox/{id}/metrics?metric=&start_time_utc=&end_time_utc=`.
@@ -207,5 +207,5 @@ pub async fn metrics(
     params.required("end_time_utc")?;
     let start = params.time("start_time_utc")?.unwrap_or_default();
     let end = params.time("end_time_utc")?.unwrap_or_default();
-    service.metrics_series(&id, metric, start, end).map(Json)
+    service.metrics_series(&id, metric, start, end).map(Json).map_err(ApiError::from)
 }

@@ -11,7 +11,7 @@ use super::{
     AppState,
     extract::{JsonBody, Params},
 };
-use crate::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 
 /// `POST /v1/sandbox/{id}/snapshot` → 202 with the pending snapshot; the capture runs in the
 /// background (poll `GET /v1/snapshot/{id}` until `ready` or `failed`).
@@ -29,7 +29,7 @@ pub async fn list(
     State(service): State<AppState>,
     params: Params,
 ) -> ApiResult<Json<SnapshotListResponse>> {
-    service.list_snapshots(params.get("sandbox_id")).map(Json)
+    service.list_snapshots(params.get("sandbox_id")).map(Json).map_err(ApiError::from)
 }
 
 /// `GET /v1/snapshot/{id}`.
@@ -37,7 +37,7 @@ pub async fn get(
     State(service): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Snapshot>> {
-    service.get_snapshot(&id).map(Json)
+    service.get_snapshot(&id).map(Json).map_err(ApiError::from)
 }
 
 /// `DELETE /v1/snapshot/{id}` → 204.

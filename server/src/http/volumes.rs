@@ -11,11 +11,11 @@ use super::{
     AppState,
     extract::{JsonBody, Params},
 };
-use crate::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 
 /// `GET /v1/volume`.
 pub async fn list(State(service): State<AppState>) -> ApiResult<Json<VolumeListResponse>> {
-    service.list_volumes().map(Json)
+    service.list_volumes().map(Json).map_err(ApiError::from)
 }
 
 /// `POST /v1/volume` → 201.
@@ -31,7 +31,7 @@ pub async fn lookup(
     State(service): State<AppState>,
     params: Params,
 ) -> ApiResult<Json<LookupResult>> {
-    service.lookup_volume(params.required("name")?).map(Json)
+    service.lookup_volume(params.required("name")?).map(Json).map_err(ApiError::from)
 }
 
 /// `GET /v1/volume/{id}`.
@@ -39,7 +39,7 @@ pub async fn get(
     State(service): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<VolumeRecord>> {
-    service.get_volume(&id).map(Json)
+    service.get_volume(&id).map(Json).map_err(ApiError::from)
 }
 
 /// `DELETE /v1/volume/{id}` → 204.

@@ -136,7 +136,7 @@ pub(crate) fn materialize(dirs: &StoreDirs, plan: &Plan) -> Result<PathBuf, Imag
 
 /// The sandboxes' id range, as an image error.
 pub(crate) fn sandbox_ids() -> Result<IdRange, ImageError> {
-    idmap::range().map_err(ImageError::Io)
+    idmap::range().map_err(|e| ImageError::Io(e.to_string()))
 }
 
 /// Whether `dest` is a rootfs unpacked for the id range `ids` (its root belongs to the range's

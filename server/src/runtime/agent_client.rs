@@ -25,7 +25,7 @@ use tokio::{
     time::Instant,
 };
 
-use super::{ExecOutput, ExecSpec, TIMEOUT_EXIT_CODE, oci::exec::Captured};
+use super::{ExecOutput, ExecSpec, RuntimeError, TIMEOUT_EXIT_CODE, oci::exec::Captured};
 
 /// The agent binary of this build (static, runs in any image), or `None` when it was built
 /// without one (commands then use the engine's exec).
@@ -168,9 +168,12 @@ impl Agent {
         self.alive.load(Ordering::SeqCst)
     }
 
-    async fn send(&self, frame: Frame) -> Result<(), String> {
+    async fn send(&self, frame: Frame) -> Result<(), RuntimeError> {
         let mut writer = self.writer.lock().await;
-        writer.write_all(&frame.encode()).await.map_err(|e| format!("the exec agent: {e}"))
+        writer
+            .write_all(&frame.encode())
+            .await
+            .map_err(|e| RuntimeError::other(format!("the exec agent: {e}")))
     }
 
     /// Runs `spec` with `env` (the whole environment) in `cwd`, like `exec::run`.
@@ -259,7 +262,7 @@ impl Agent {
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// The agent could not be told to start it: it never ran (`crun exec` may run it).
-    NotStarted(String),
+    NotStarted(RuntimeError),
 }
 
 /// Status of a command killed by SIGKILL.

@@ -6,6 +6,7 @@
 //! CIDR range (`203.0.113.0/24`, `2001:db8::/32`). Names are case-folded and a trailing dot is
 //! dropped; CIDR host bits are cleared.
 
+use crate::runtime::RuntimeError;
 use std::net::IpAddr;
 
 /// An IP range: an address and the number of leading bits that must match.
@@ -56,7 +57,7 @@ pub struct AllowList {
 impl AllowList {
     /// Parses `allowed_destinations`; the error names the first bad entry and the forms that
     /// are accepted.
-    pub fn parse(entries: &[String]) -> Result<Self, String> {
+    pub fn parse(entries: &[String]) -> Result<Self, RuntimeError> {
         let mut list = Self::default();
         for entry in entries {
             list.add(entry)?;
@@ -64,13 +65,13 @@ impl AllowList {
         Ok(list)
     }
 
-    fn add(&mut self, entry: &str) -> Result<(), String> {
+    fn add(&mut self, entry: &str) -> Result<(), RuntimeError> {
         let bad = |why: &str| {
-            format!(
+            RuntimeError::Invalid(format!(
                 "egress destination {entry:?} is invalid: {why}; allowed_destinations takes \
                  hostnames (api.example.com), wildcards (*.example.com), IP addresses \
                  (203.0.113.7) and CIDR ranges (203.0.113.0/24)"
-            )
+            ))
         };
         if entry.trim() != entry || entry.is_empty() {
             return Err(bad("it is empty or has surrounding spaces"));
@@ -234,7 +235,7 @@ mod tests {
             ("a..com", "not a hostname"),
             ("*.", "not a hostname"),
         ] {
-            let err = AllowList::parse(&[entry.to_owned()]).unwrap_err();
+            let err = AllowList::parse(&[entry.to_owned()]).unwrap_err().to_string();
             assert!(err.contains(word) && err.contains("CIDR"), "{entry}: {err}");
         }
     }

@@ -15,6 +15,7 @@
 //! Image files are shifted into the range when an image is unpacked; the server's own writes
 //! into volumes should be given to the sandbox root with [`give_to_sandbox_root`].
 
+use crate::runtime::RuntimeError;
 use std::io;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -59,8 +60,8 @@ impl IdRange {
 
 /// The range of this host (read once from `/etc/subuid` and `/etc/subgid`). The error says
 /// what to add to those files.
-pub fn range() -> Result<IdRange, String> {
-    static RANGE: OnceLock<Result<IdRange, String>> = OnceLock::new();
+pub fn range() -> Result<IdRange, RuntimeError> {
+    static RANGE: OnceLock<Result<IdRange, RuntimeError>> = OnceLock::new();
     RANGE
         .get_or_init(|| {
             let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
@@ -84,7 +85,7 @@ pub fn give_to_sandbox_root(path: &Path) -> io::Result<()> {
 }
 
 /// The base from the text of `/etc/subuid` or `/etc/subgid` (`name:start:count` lines).
-fn choose(text: &str, file: &str) -> Result<u32, String> {
+fn choose(text: &str, file: &str) -> Result<u32, RuntimeError> {
     let entries: Vec<(&str, u64, u64)> = text
         .lines()
         .filter_map(|line| {
@@ -97,20 +98,20 @@ fn choose(text: &str, file: &str) -> Result<u32, String> {
         let fits = *count >= u64::from(SIZE) && start + u64::from(SIZE) <= u64::from(u32::MAX);
         return match u32::try_from(*start) {
             Ok(start) if fits && start > 0 => Ok(start),
-            _ => Err(format!(
+            _ => Err(RuntimeError::Unavailable(format!(
                 "the `{RANGE_OWNER}` entry of {file} must start above 0 and hold at least \
                  {SIZE} ids (e.g. `{RANGE_OWNER}:{DEFAULT_BASE}:{SIZE}`); fix it and restart"
-            )),
+            ))),
         };
     }
     let (lo, hi) = (u64::from(DEFAULT_BASE), u64::from(DEFAULT_BASE) + u64::from(SIZE));
     if let Some((name, start, count)) = entries.iter().find(|(_, s, c)| *s < hi && s + c > lo) {
-        return Err(format!(
+        return Err(RuntimeError::Unavailable(format!(
             "the sandboxes' default id range {lo}-{} overlaps the ids of `{name}` in {file} \
              ({start}+{count}); add a free range for sandboxes to /etc/subuid and /etc/subgid, \
              e.g. `{RANGE_OWNER}:START:{SIZE}`, and restart the server",
             hi - 1
-        ));
+        )));
     }
     Ok(DEFAULT_BASE)
 }
@@ -124,7 +125,7 @@ mod tests {
         assert_eq!(choose("", "f"), Ok(DEFAULT_BASE));
         assert_eq!(choose("alice:100000:65536\nbob:165536:65536\n", "f"), Ok(DEFAULT_BASE));
         assert_eq!(choose("alice:100000:65536\nporter-sandbox:300000:65536", "f"), Ok(300_000));
-        let clash = choose("alice:99999999:10", "f").unwrap_err();
+        let clash = choose("alice:99999999:10", "f").unwrap_err().to_string();
         assert!(clash.contains("alice") && clash.contains("porter-sandbox:START"), "{clash}");
         assert!(choose("porter-sandbox:300000:100", "f").is_err());
         assert!(choose("porter-sandbox:0:65536", "f").is_err());

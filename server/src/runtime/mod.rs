@@ -3,6 +3,8 @@
 
 pub(crate) mod agent_client;
 pub mod egress;
+mod error;
+pub mod fake;
 pub mod idmap;
 pub use agent_client::{INSTALL_AGENT_ARG, install_agent};
 #[cfg(feature = "kubernetes")]
@@ -12,6 +14,8 @@ pub mod oci;
 use std::{path::PathBuf, pin::Pin};
 
 use tokio::sync::mpsc;
+
+pub use self::error::{RuntimeError, RuntimeResult};
 
 /// Events the runtime's log tailers may queue before they wait for the server to catch up:
 /// the channel is bounded so a flood of output applies back-pressure instead of memory.
@@ -259,7 +263,7 @@ pub trait Runtime: Send + Sync + 'static {
     fn name(&self) -> String;
 
     /// Whether the runtime can start sandboxes; the error says why not and what to install.
-    fn check(&self) -> Result<(), String>;
+    fn check(&self) -> Result<(), RuntimeError>;
 
     /// Whether the runtime pulls images itself: the server then resolves no image and passes
     /// [`LaunchSpec::workload`] instead of a root filesystem.
@@ -302,7 +306,7 @@ pub trait Runtime: Send + Sync + 'static {
         &self,
         spec: LaunchSpec,
         events: EventSender,
-    ) -> BoxFuture<'_, Result<Started, String>>;
+    ) -> BoxFuture<'_, Result<Started, RuntimeError>>;
 
     /// Runs `spec` inside the running sandbox and waits for it (or its deadline). Dropping the
     /// future kills the command.
@@ -310,7 +314,7 @@ pub trait Runtime: Send + Sync + 'static {
         &self,
         sandbox_id: &str,
         spec: ExecSpec,
-    ) -> BoxFuture<'_, Result<ExecOutput, String>>;
+    ) -> BoxFuture<'_, Result<ExecOutput, RuntimeError>>;
 
     /// Runs `argv` with `env` merged over the sandbox's: [`Runtime::exec_with`] without a
     /// deadline, working directory or input.
@@ -319,7 +323,7 @@ pub trait Runtime: Send + Sync + 'static {
         sandbox_id: &str,
         argv: Vec<String>,
         env: Vec<(String, String)>,
-    ) -> BoxFuture<'_, Result<ExecOutput, String>> {
+    ) -> BoxFuture<'_, Result<ExecOutput, RuntimeError>> {
         self.exec_with(sandbox_id, ExecSpec { argv, env, ..ExecSpec::default() })
     }
 
@@ -338,8 +342,8 @@ pub trait Runtime: Send + Sync + 'static {
         _spec: &ExecSpec,
         _terminal: Option<porter_sandbox::types::TerminalSize>,
         _dir: &std::path::Path,
-    ) -> Result<ProcessCommand, String> {
-        Err("this runtime cannot run processes".to_owned())
+    ) -> Result<ProcessCommand, RuntimeError> {
+        Err(RuntimeError::Unsupported("this runtime cannot run processes".to_owned()))
     }
 
     /// Current resource counters of a running sandbox; `None` when it is not running (or the
@@ -349,10 +353,11 @@ pub trait Runtime: Send + Sync + 'static {
     /// Copies the sandbox's writable layer into the new directory `dest` (which must not
     /// exist) while the sandbox keeps running; the copy is consistent (the sandbox is paused
     /// for it) and appears at `dest` only once complete. Resolves to the bytes captured.
-    fn snapshot(&self, sandbox_id: &str, dest: PathBuf) -> BoxFuture<'_, Result<u64, String>>;
+    fn snapshot(&self, sandbox_id: &str, dest: PathBuf)
+    -> BoxFuture<'_, Result<u64, RuntimeError>>;
 
     /// Stops the sandbox and removes everything it used on the host (idempotent).
-    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), String>>;
+    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), RuntimeError>>;
 
     /// After a server restart: finds the sandbox again from its stored state.
     fn adopt(

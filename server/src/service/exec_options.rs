@@ -4,8 +4,9 @@
 use porter_sandbox::types::ExecRequest;
 use serde_json::Value;
 
+use super::error::ServiceError;
 use super::validate::{MAX_ENV_BYTES, MAX_ENV_VARS};
-use crate::{error::ApiError, runtime::ExecSpec};
+use crate::runtime::ExecSpec;
 
 /// Longest deadline an exec may ask for: 7 days (longer commands simply omit the deadline).
 pub const MAX_EXEC_TIMEOUT_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
@@ -17,7 +18,7 @@ const MAX_WORKDIR: usize = 4096;
 type FieldCheck<'a> = (&'a str, &'a dyn Fn(&Value) -> bool, &'a str);
 
 /// Decodes the body of an exec request; a field of the wrong type is named in the 400.
-pub fn decode_request(body: Value) -> Result<ExecRequest, ApiError> {
+pub fn decode_request(body: Value) -> Result<ExecRequest, ServiceError> {
     let strings = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_string));
     let string_map = |v: &Value| v.as_object().is_some_and(|m| m.values().all(Value::is_string));
     let fields: [FieldCheck<'_>; 5] = [
@@ -30,25 +31,25 @@ pub fn decode_request(body: Value) -> Result<ExecRequest, ApiError> {
     for (name, valid, what) in fields {
         match body.get(name) {
             Some(value) if !value.is_null() && !valid(value) => {
-                return Err(ApiError::bad_request(format!("{name} must be {what}")));
+                return Err(ServiceError::invalid(format!("{name} must be {what}")));
             }
             _ => {}
         }
     }
     serde_json::from_value(body).map_err(|e| {
-        ApiError::bad_request(format!("the request body is not valid for this endpoint: {e}"))
+        ServiceError::invalid(format!("the request body is not valid for this endpoint: {e}"))
     })
 }
 
 /// Checks an argv: a program, no NUL bytes.
-pub(super) fn check_command(command: &[String]) -> Result<(), ApiError> {
+pub(super) fn check_command(command: &[String]) -> Result<(), ServiceError> {
     if command.first().is_none_or(String::is_empty) {
-        return Err(ApiError::bad_request(
+        return Err(ServiceError::invalid(
             "command is empty: give the program and its arguments, e.g. [\"ls\", \"-l\"]",
         ));
     }
     if command.iter().any(|a| a.contains('\0')) {
-        return Err(ApiError::bad_request("command arguments must not contain NUL bytes"));
+        return Err(ServiceError::invalid("command arguments must not contain NUL bytes"));
     }
     Ok(())
 }
@@ -58,14 +59,14 @@ pub(super) fn check_command(command: &[String]) -> Result<(), ApiError> {
 pub(super) fn exec_spec(
     request: ExecRequest,
     sandbox_env: Vec<(String, String)>,
-) -> Result<ExecSpec, ApiError> {
+) -> Result<ExecSpec, ServiceError> {
     let ExecRequest { command, timeout_seconds, workdir, env, stdin } = request;
-    let timeout = timeout_seconds.map(timeout).transpose().map_err(ApiError::bad_request)?;
+    let timeout = timeout_seconds.map(timeout).transpose().map_err(ServiceError::invalid)?;
     if let Some(dir) = &workdir {
-        check_workdir(dir).map_err(ApiError::bad_request)?;
+        check_workdir(dir).map_err(ServiceError::invalid)?;
     }
     let extra: Vec<(String, String)> = env.into_iter().flatten().collect();
-    check_env(&extra).map_err(ApiError::bad_request)?;
+    check_env(&extra).map_err(ServiceError::invalid)?;
     let mut merged = sandbox_env;
     merged.extend(extra);
     Ok(ExecSpec {

@@ -4,15 +4,11 @@
 
 use std::sync::Arc;
 
-use axum::http::StatusCode;
 use porter_sandbox::types::{CreateResponse, SandboxSpec};
 
+use super::error::{ServiceError, ServiceResult};
 use super::{Service, store_error};
-use crate::{
-    error::{ApiError, ApiResult},
-    store::IdempotentCall,
-    time::now_micros,
-};
+use crate::{store::IdempotentCall, time::now_micros};
 
 /// How long an idempotency key is remembered: 24 hours.
 pub const IDEMPOTENCY_WINDOW_MICROS: i64 = 24 * 3600 * 1_000_000;
@@ -34,18 +30,18 @@ impl Service {
         self: &Arc<Self>,
         key: &str,
         spec: SandboxSpec,
-    ) -> ApiResult<IdempotentCreate> {
+    ) -> ServiceResult<IdempotentCreate> {
         if key.is_empty()
             || key.len() > MAX_IDEMPOTENCY_KEY_LEN
             || !key.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "the Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII \
                  characters, such as a random UUID"
             )));
         }
         let request_json = serde_json::to_string(&spec)
-            .map_err(|e| ApiError::internal(format!("cannot encode the request: {e}")))?;
+            .map_err(|e| ServiceError::internal(format!("cannot encode the request: {e}")))?;
         // One keyed create at a time: a retry that arrives while the first attempt is still
         // being served waits for it instead of creating a second sandbox.
         let _serial = self.idempotent_creates.lock().await;
@@ -53,8 +49,8 @@ impl Service {
         let since = now - IDEMPOTENCY_WINDOW_MICROS;
         if let Some(call) = self.store.idempotent_call(key, since).map_err(store_error)? {
             if call.request_json != request_json {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                return Err(ServiceError::new(
+                    super::ErrorKind::Unprocessable,
                     format!(
                         "Idempotency-Key {key:?} was already used for a different request in the \
                          last 24 hours: send a new key for a new sandbox (a retry must repeat \
@@ -63,13 +59,15 @@ impl Service {
                 ));
             }
             let response = serde_json::from_str(&call.response_json).map_err(|e| {
-                ApiError::internal(format!("the recorded response of {key:?} is unreadable: {e}"))
+                ServiceError::internal(format!(
+                    "the recorded response of {key:?} is unreadable: {e}"
+                ))
             })?;
             return Ok(IdempotentCreate { response, replayed: true });
         }
         let response = self.create_sandbox(spec).await?;
         let response_json = serde_json::to_string(&response)
-            .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")))?;
+            .map_err(|e| ServiceError::internal(format!("cannot encode the response: {e}")))?;
         let call = IdempotentCall { request_json, response_json };
         if let Err(err) = self.store.remember_idempotent_call(key, &call, now, since) {
             // The sandbox exists; only a retry of this very call could now duplicate it.

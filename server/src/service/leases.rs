@@ -13,11 +13,8 @@ use std::{
 use porter_sandbox::types::{StatusResponsePhase, StatusResponseTerminationReason};
 
 use super::Service;
-use crate::{
-    error::{ApiError, ApiResult},
-    store::SandboxRow,
-    time::now_micros,
-};
+use super::error::{ServiceError, ServiceResult};
+use crate::{store::SandboxRow, time::now_micros};
 
 /// When each leased sandbox's lease was last renewed.
 #[derive(Debug)]
@@ -51,16 +48,16 @@ impl Leases {
 
 impl Service {
     /// `POST /v1/sandbox/{id}/lease`: renews the lease of a live leased sandbox.
-    pub fn renew_lease(&self, id: &str) -> ApiResult<()> {
+    pub fn renew_lease(&self, id: &str) -> ServiceResult<()> {
         let row = self.sandbox_row(id)?;
         if row.phase.is_terminal() {
-            return Err(ApiError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "sandbox {id} is already {}: only a live sandbox's lease can be renewed",
                 row.phase
             )));
         }
         if row.spec.lease_seconds.is_none() {
-            return Err(ApiError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "sandbox {id} has no lease: it was created without lease_seconds"
             )));
         }

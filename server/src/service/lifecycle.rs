@@ -186,7 +186,8 @@ impl Service {
         if self.sandbox_row(id).map_err(|e| e.message)?.phase.is_terminal() {
             return Ok(());
         }
-        let started = self.runtime.start(spec, self.events.clone()).await?;
+        let started =
+            self.runtime.start(spec, self.events.clone()).await.map_err(|e| e.to_string())?;
         if let Err(err) = self.store.set_runtime_state(id, Some(&started.state.to_string())) {
             // Never leave a sandbox running that a restarted server could not find again.
             if let Err(kill) = super::teardown::kill_retrying(self.runtime.as_ref(), id).await {

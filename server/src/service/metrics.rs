@@ -14,9 +14,9 @@ use porter_sandbox::types::{
     SandboxMetricsSeries, StatusResponsePhase,
 };
 
+use super::error::{ServiceError, ServiceResult};
 use super::{Service, store_error};
 use crate::{
-    error::{ApiError, ApiResult},
     store::{SandboxRow, UsageSample},
     time::{format_micros, now_micros},
 };
@@ -142,7 +142,7 @@ impl Service {
         &self,
         id: &str,
         since: Option<i64>,
-    ) -> ApiResult<MetricSummaryResponse> {
+    ) -> ServiceResult<MetricSummaryResponse> {
         let row = self.sandbox_row(id)?;
         let now = now_micros();
         let asked = since.map_or(DEFAULT_WINDOW_SECONDS, |t| (now - t) / 1_000_000);
@@ -183,10 +183,10 @@ impl Service {
         metric: Metric,
         start: i64,
         end: i64,
-    ) -> ApiResult<SandboxMetricsResponse> {
+    ) -> ServiceResult<SandboxMetricsResponse> {
         let row = self.sandbox_row(id)?;
         if start > end {
-            return Err(ApiError::bad_request("start_time_utc must not be after end_time_utc"));
+            return Err(ServiceError::invalid("start_time_utc must not be after end_time_utc"));
         }
         let samples = thin(self.store.usage(id, start, end).map_err(store_error)?);
         let (cpu_limit, mem_limit) = limits_of(&row);

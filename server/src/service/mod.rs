@@ -1,6 +1,7 @@
 //! The domain: sandbox lifecycle, names, TTLs, exec bookkeeping and volumes, over the store,
 //! the runtime and the image store.
 
+mod error;
 pub mod exec_options;
 pub mod idempotency;
 mod leases;
@@ -24,9 +25,9 @@ use std::{
     time::Duration,
 };
 
+pub use self::error::{ErrorKind, ServiceError, ServiceResult};
 pub use crate::store::SandboxQuery;
 use crate::{
-    error::{ApiError, ApiResult},
     images::{ImageOptions, ImageStore},
     runtime::{EventSender, Runtime},
     store::{Store, StoreError},
@@ -195,10 +196,10 @@ impl Service {
     }
 
     /// `GET /readyz`: 503 with the reason when the runtime cannot start sandboxes.
-    pub fn readiness(&self) -> ApiResult<ReadinessResponse> {
+    pub fn readiness(&self) -> ServiceResult<ReadinessResponse> {
         self.runtime.check().map_err(|reason| {
-            ApiError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            ServiceError::new(
+                ErrorKind::Unavailable,
                 format!("the sandbox runtime is not usable: {reason}"),
             )
         })?;
@@ -207,8 +208,8 @@ impl Service {
     }
 }
 
-/// A store failure as a 500 that says what failed.
-pub(crate) fn store_error(err: StoreError) -> ApiError {
+/// A store failure: the server's own ([`ErrorKind::Internal`]), saying what failed.
+pub(crate) fn store_error(err: StoreError) -> ServiceError {
     tracing::error!("store: {err}");
-    ApiError::internal(format!("the state database failed: {err}"))
+    ServiceError::internal(format!("the state database failed: {err}"))
 }

@@ -11,10 +11,8 @@
 
 use porter_sandbox::types::SandboxSpec;
 
-use crate::{
-    error::{ApiError, ApiResult},
-    runtime::{Nat, NetworkMode, egress::AllowList},
-};
+use super::error::{ServiceError, ServiceResult};
+use crate::runtime::{Nat, NetworkMode, egress::AllowList};
 
 /// The lowest port a sandbox may expose (below are the privileged ports).
 const FIRST_PORT: i64 = 1024;
@@ -23,10 +21,10 @@ const FIRST_PORT: i64 = 1024;
 pub const MAX_EGRESS_ENTRIES: usize = 256;
 
 /// Checks `networking` and `egress`; the error names the problem and the fix.
-pub(super) fn validate(spec: &SandboxSpec) -> ApiResult<()> {
+pub(super) fn validate(spec: &SandboxSpec) -> ServiceResult<()> {
     let entries = spec.networking.as_deref().unwrap_or_default();
     if entries.len() > 1 {
-        return Err(ApiError::bad_request(format!(
+        return Err(ServiceError::invalid(format!(
             "networking has {} entries, but a sandbox exposes at most one port: send a single \
              {{\"port\": ...}} entry",
             entries.len()
@@ -35,25 +33,25 @@ pub(super) fn validate(spec: &SandboxSpec) -> ApiResult<()> {
     if let Some(entry) = entries.first() {
         let port = entry.port;
         if (1..FIRST_PORT).contains(&port) {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "networking port {port} is a privileged port (1-1023), which sandboxes cannot \
                  expose: listen on a port from {FIRST_PORT} to 65535, e.g. 8080"
             )));
         }
         if !(FIRST_PORT..=65535).contains(&port) {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "networking port {port} is not a valid port: use one from {FIRST_PORT} to 65535"
             )));
         }
         let domains = entry.domains.as_deref().unwrap_or_default();
         if !domains.is_empty() && entry.internal == Some(true) {
-            return Err(ApiError::bad_request(
+            return Err(ServiceError::invalid(
                 "networking internal: true cannot be combined with domains (an internal port \
                  has no public hostname): drop one of them",
             ));
         }
         if !domains.is_empty() {
-            return Err(ApiError::bad_request(
+            return Err(ServiceError::invalid(
                 "networking domains need a sandbox ingress, which this local server does not \
                  have: omit domains; the port is forwarded to the host's loopback, at the \
                  address the sandbox's status reports as internal_address",
@@ -63,12 +61,13 @@ pub(super) fn validate(spec: &SandboxSpec) -> ApiResult<()> {
     if let Some(egress) = &spec.egress {
         let count = egress.allowed_destinations.len();
         if count > MAX_EGRESS_ENTRIES {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "egress allowed_destinations has {count} entries: at most {MAX_EGRESS_ENTRIES} \
                  (cover more with wildcards such as *.example.com or CIDR ranges)"
             )));
         }
-        AllowList::parse(&egress.allowed_destinations).map_err(ApiError::bad_request)?;
+        AllowList::parse(&egress.allowed_destinations)
+            .map_err(|e| ServiceError::invalid(e.to_string()))?;
     }
     Ok(())
 }
@@ -81,8 +80,12 @@ pub(super) fn network_mode(spec: &SandboxSpec) -> Result<NetworkMode, String> {
         }
         None => None,
     };
-    let egress =
-        spec.egress.as_ref().map(|e| AllowList::parse(&e.allowed_destinations)).transpose()?;
+    let egress = spec
+        .egress
+        .as_ref()
+        .map(|e| AllowList::parse(&e.allowed_destinations))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     Ok(match (egress, port) {
         // Nothing in or out: no network to set up at all.
         (Some(allow), None) if allow.is_empty() => NetworkMode::None,

@@ -13,11 +13,9 @@ use porter_sandbox::types::{
 };
 use tokio::io::AsyncReadExt;
 
+use super::error::{ServiceError, ServiceResult};
 use super::{Service, names};
-use crate::{
-    error::{ApiError, ApiResult},
-    process::{self, SupervisorSpec, control},
-};
+use crate::process::{self, SupervisorSpec, control};
 
 /// Processes that may run at once in one sandbox.
 pub const MAX_RUNNING: usize = 256;
@@ -44,10 +42,10 @@ impl Service {
     }
 
     /// The processes directory of a running sandbox (409 otherwise).
-    fn processes_root(&self, id: &str) -> ApiResult<PathBuf> {
+    fn processes_root(&self, id: &str) -> ServiceResult<PathBuf> {
         let row = self.sandbox_row(id)?;
         if row.phase != StatusResponsePhase::Running {
-            return Err(ApiError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "sandbox {id} {}: processes need a running sandbox{}",
                 row.phase.as_state(),
                 if row.phase.is_terminal() { "" } else { "; wait until its phase is running" }
@@ -57,7 +55,7 @@ impl Service {
     }
 
     /// The directory of process `exec_id` of sandbox `id` (404 when unknown).
-    fn process_dir(&self, id: &str, exec_id: &str) -> ApiResult<PathBuf> {
+    fn process_dir(&self, id: &str, exec_id: &str) -> ServiceResult<PathBuf> {
         self.sandbox_row(id)?;
         let valid = !exec_id.is_empty()
             && exec_id.len() <= 64
@@ -65,7 +63,7 @@ impl Service {
         let dir = self.runtime.processes_dir(id).map(|root| root.join(exec_id));
         match dir {
             Some(dir) if valid && dir.join(process::SPEC_FILE).is_file() => Ok(dir),
-            _ => Err(ApiError::not_found(format!(
+            _ => Err(ServiceError::not_found(format!(
                 "process {exec_id} does not exist in sandbox {id} (processes end with their \
                  sandbox; list them with GET /v1/sandbox/{id}/processes)"
             ))),
@@ -77,7 +75,7 @@ impl Service {
         &self,
         id: &str,
         request: ProcessRequest,
-    ) -> ApiResult<ProcessStatus> {
+    ) -> ServiceResult<ProcessStatus> {
         let supervisor = self.options.process_supervisor.clone().ok_or_else(unsupported)?;
         let root = self.processes_root(id)?;
         let ProcessRequest { command, env, workdir, stdin, pty, timeout_seconds } = request;
@@ -92,13 +90,14 @@ impl Service {
             ExecRequest { command: command.clone(), timeout_seconds, workdir, env, stdin: None };
         let spec = super::exec_options::exec_spec(exec, sandbox_env)?;
         std::fs::create_dir_all(&root).map_err(|e| {
-            ApiError::internal(format!("cannot create the processes directory: {e}"))
+            ServiceError::internal(format!("cannot create the processes directory: {e}"))
         })?;
         prune(&root)?;
         let exec_id = names::new_id("ex");
         let dir = root.join(&exec_id);
-        std::fs::create_dir(&dir)
-            .map_err(|e| ApiError::internal(format!("cannot create the process directory: {e}")))?;
+        std::fs::create_dir(&dir).map_err(|e| {
+            ServiceError::internal(format!("cannot create the process directory: {e}"))
+        })?;
         let started = self.launch_process(
             id,
             &exec_id,
@@ -128,10 +127,10 @@ impl Service {
         dir: &Path,
         supervisor: &Path,
         launch: SupervisorLaunch<'_>,
-    ) -> ApiResult<ProcessStatus> {
+    ) -> ServiceResult<ProcessStatus> {
         let command =
             self.runtime.process_command(id, launch.spec, launch.pty, dir).map_err(|e| {
-                ApiError::conflict(format!("cannot start a process in sandbox {id}: {e}"))
+                ServiceError::conflict(format!("cannot start a process in sandbox {id}: {e}"))
             })?;
         let spec = SupervisorSpec {
             exec_id: exec_id.to_owned(),
@@ -145,9 +144,9 @@ impl Service {
             retention: self.options.process_output_retention,
             started_at: crate::time::format_micros(crate::time::now_micros()),
         };
-        let text = serde_json::to_vec(&spec).map_err(|e| ApiError::internal(e.to_string()))?;
+        let text = serde_json::to_vec(&spec).map_err(|e| ServiceError::internal(e.to_string()))?;
         std::fs::write(dir.join(process::SPEC_FILE), text)
-            .map_err(|e| ApiError::internal(format!("cannot write the process spec: {e}")))?;
+            .map_err(|e| ServiceError::internal(format!("cannot write the process spec: {e}")))?;
         let mut child = tokio::process::Command::new(supervisor)
             .arg(process::SUPERVISOR_ARG)
             .arg(dir)
@@ -155,7 +154,9 @@ impl Service {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| ApiError::internal(format!("cannot start the process supervisor: {e}")))?;
+            .map_err(|e| {
+                ServiceError::internal(format!("cannot start the process supervisor: {e}"))
+            })?;
         let mut stderr = child.stderr.take();
         // Reaped here while this server runs; after a restart, by init.
         tokio::spawn(async move {
@@ -172,17 +173,17 @@ impl Service {
         let deadline = tokio::time::Instant::now() + SUPERVISOR_START;
         while !socket.exists() && process::read_final(dir).is_none() {
             if tokio::time::Instant::now() > deadline {
-                return Err(ApiError::internal("the process supervisor did not start in time"));
+                return Err(ServiceError::internal("the process supervisor did not start in time"));
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         process::status(dir)
             .await
-            .ok_or_else(|| ApiError::internal("the process has no record after its start"))
+            .ok_or_else(|| ServiceError::internal("the process has no record after its start"))
     }
 
     /// `GET /v1/sandbox/{id}/processes`: newest first.
-    pub async fn list_processes(&self, id: &str) -> ApiResult<ProcessList> {
+    pub async fn list_processes(&self, id: &str) -> ServiceResult<ProcessList> {
         self.sandbox_row(id)?;
         let mut processes = Vec::new();
         if let Some(root) = self.runtime.processes_dir(id) {
@@ -201,11 +202,11 @@ impl Service {
         id: &str,
         exec_id: &str,
         wait_seconds: Option<f64>,
-    ) -> ApiResult<ProcessStatus> {
+    ) -> ServiceResult<ProcessStatus> {
         let dir = self.process_dir(id, exec_id)?;
         if let Some(wait) = wait_seconds {
             if !(wait.is_finite() && (0.0..=MAX_WAIT_SECONDS).contains(&wait)) {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::invalid(format!(
                     "wait_seconds is {wait}: give a number of seconds from 0 to {MAX_WAIT_SECONDS}"
                 )));
             }
@@ -223,15 +224,20 @@ impl Service {
     }
 
     /// The directory to read the output of `exec_id` from.
-    pub fn process_output_dir(&self, id: &str, exec_id: &str) -> ApiResult<PathBuf> {
+    pub fn process_output_dir(&self, id: &str, exec_id: &str) -> ServiceResult<PathBuf> {
         self.process_dir(id, exec_id)
     }
 
     /// `POST …/stdin`.
-    pub async fn write_process_stdin(&self, id: &str, exec_id: &str, data: &[u8]) -> ApiResult<()> {
+    pub async fn write_process_stdin(
+        &self,
+        id: &str,
+        exec_id: &str,
+        data: &[u8],
+    ) -> ServiceResult<()> {
         if data.len() > MAX_STDIN_WRITE {
-            return Err(ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            return Err(ServiceError::new(
+                super::ErrorKind::TooLarge,
                 format!("a stdin write holds at most {MAX_STDIN_WRITE} bytes: split the data"),
             ));
         }
@@ -240,10 +246,10 @@ impl Service {
     }
 
     /// `POST …/stdin/close`: idempotent.
-    pub async fn close_process_stdin(&self, id: &str, exec_id: &str) -> ApiResult<()> {
+    pub async fn close_process_stdin(&self, id: &str, exec_id: &str) -> ServiceResult<()> {
         let dir = self.process_dir(id, exec_id)?;
         match self.control(&dir, id, exec_id, control::Op::CloseStdin, &[]).await {
-            Err(err) if err.status == axum::http::StatusCode::CONFLICT => Ok(()),
+            Err(err) if err.kind == super::ErrorKind::Conflict => Ok(()),
             other => other.map(drop),
         }
     }
@@ -254,8 +260,8 @@ impl Service {
         id: &str,
         exec_id: &str,
         request: SignalRequest,
-    ) -> ApiResult<()> {
-        let number = process::signals::parse(&request.signal).map_err(ApiError::bad_request)?;
+    ) -> ServiceResult<()> {
+        let number = process::signals::parse(&request.signal).map_err(ServiceError::invalid)?;
         let dir = self.process_dir(id, exec_id)?;
         match control::call(&dir, control::Op::Signal, &number.to_le_bytes()).await {
             // The signal ended the process, whose supervisor then stopped before answering.
@@ -270,7 +276,7 @@ impl Service {
         id: &str,
         exec_id: &str,
         size: TerminalSize,
-    ) -> ApiResult<()> {
+    ) -> ServiceResult<()> {
         check_size(size)?;
         let dir = self.process_dir(id, exec_id)?;
         let mut payload = size.cols.to_le_bytes().to_vec();
@@ -285,17 +291,19 @@ impl Service {
         exec_id: &str,
         op: control::Op,
         payload: &[u8],
-    ) -> ApiResult<Vec<u8>> {
+    ) -> ServiceResult<Vec<u8>> {
         control::call(dir, op, payload).await.map_err(|err| control_error(err, id, exec_id))
     }
 }
 
-fn control_error(err: control::CallError, id: &str, exec_id: &str) -> ApiError {
+fn control_error(err: control::CallError, id: &str, exec_id: &str) -> ServiceError {
     match err {
-        control::CallError::Gone | control::CallError::Unanswered => ApiError::conflict(format!(
-            "process {exec_id} in sandbox {id} has ended: read its status and output instead"
-        )),
-        control::CallError::Refused(text) => ApiError::conflict(text),
+        control::CallError::Gone | control::CallError::Unanswered => {
+            ServiceError::conflict(format!(
+                "process {exec_id} in sandbox {id} has ended: read its status and output instead"
+            ))
+        }
+        control::CallError::Refused(text) => ServiceError::conflict(text),
     }
 }
 
@@ -308,35 +316,35 @@ struct SupervisorLaunch<'a> {
     timeout_seconds: Option<f64>,
 }
 
-fn check_size(size: TerminalSize) -> ApiResult<()> {
+fn check_size(size: TerminalSize) -> ServiceResult<()> {
     if (1..=1000).contains(&size.cols) && (1..=1000).contains(&size.rows) {
         Ok(())
     } else {
-        Err(ApiError::bad_request(format!(
+        Err(ServiceError::invalid(format!(
             "terminal size {}x{} is out of range: cols and rows must each be from 1 to 1000",
             size.cols, size.rows
         )))
     }
 }
 
-fn unsupported() -> ApiError {
-    ApiError::new(
-        axum::http::StatusCode::NOT_IMPLEMENTED,
+fn unsupported() -> ServiceError {
+    ServiceError::new(
+        super::ErrorKind::NotImplemented,
         "this server cannot run processes (start it with `porter-sandbox serve`)",
     )
 }
 
-fn gone(id: &str, exec_id: &str) -> ApiError {
-    ApiError::not_found(format!("process {exec_id} of sandbox {id} is gone"))
+fn gone(id: &str, exec_id: &str) -> ServiceError {
+    ServiceError::not_found(format!("process {exec_id} of sandbox {id} is gone"))
 }
 
 /// Refuses a new process when [`MAX_RUNNING`] run, and removes the oldest ended records beyond
 /// [`MAX_RECORDS`].
-fn prune(root: &Path) -> ApiResult<()> {
+fn prune(root: &Path) -> ServiceResult<()> {
     let dirs = process::dirs(root);
     let running = dirs.iter().filter(|d| process::read_final(d).is_none()).count();
     if running >= MAX_RUNNING {
-        return Err(ApiError::conflict(format!(
+        return Err(ServiceError::conflict(format!(
             "{running} processes are running in this sandbox, the most allowed: wait for one \
                  to end or kill one"
         )));

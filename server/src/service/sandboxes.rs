@@ -9,12 +9,12 @@ use porter_sandbox::types::{
     StatusResponseTerminationReason,
 };
 
+use super::error::{ServiceError, ServiceResult};
 use super::{
     DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT, PAGE_SIZE, SandboxQuery, Service, names, quantity,
     store_error,
 };
 use crate::{
-    error::{ApiError, ApiResult},
     images::ImageStore,
     runtime::EXEC_OUTPUT_LIMIT,
     store::{NewLogLine, SandboxRow, StoreError},
@@ -27,7 +27,7 @@ impl Service {
     pub async fn create_sandbox(
         self: &std::sync::Arc<Self>,
         mut spec: SandboxSpec,
-    ) -> ApiResult<CreateResponse> {
+    ) -> ServiceResult<CreateResponse> {
         // The SDKs send `"image": ""` with a snapshot, and an empty snapshot id means none.
         spec.snapshot_id = spec.snapshot_id.take().filter(|s| !s.is_empty());
         self.validate_spec(&spec)?;
@@ -50,7 +50,7 @@ impl Service {
         match self.store.insert_sandbox_with_volumes(&row, &volume_ids) {
             Ok(()) => {}
             Err(StoreError::NameTaken(name)) => {
-                return Err(ApiError::conflict(format!(
+                return Err(ServiceError::conflict(format!(
                     "sandbox name {name:?} is already used (sandbox names are never reused, even \
                      after termination): choose another name"
                 )));
@@ -61,36 +61,36 @@ impl Service {
         Ok(CreateResponse { id, name, volume_mounts: spec.volume_mounts })
     }
 
-    fn validate_spec(&self, spec: &SandboxSpec) -> ApiResult<()> {
+    fn validate_spec(&self, spec: &SandboxSpec) -> ServiceResult<()> {
         super::validate::spec(spec)?;
         match (spec.image.trim().is_empty(), &spec.snapshot_id) {
             (false, Some(_)) => {
-                return Err(ApiError::bad_request(
+                return Err(ServiceError::invalid(
                     "image and snapshot_id are both set: a sandbox starts either from an image \
                      or from a snapshot (which brings its own base image); leave image empty",
                 ));
             }
             (true, None) => {
-                return Err(ApiError::bad_request(
+                return Err(ServiceError::invalid(
                     "image is required (or snapshot_id): use \"host\" (the host's system tools, \
                      e.g. python3), a registry image such as \"python:3.12-slim\", \
                      \"oci-layout:/path[:tag]\" or \"docker-archive:/path.tar\"",
                 ));
             }
             (false, None) => {
-                ImageStore::check_reference(&spec.image).map_err(ApiError::bad_request)?;
+                ImageStore::check_reference(&spec.image).map_err(ServiceError::invalid)?;
             }
             (true, Some(_)) => {}
         }
         if let Some(name) = &spec.name {
-            names::validate_name("sandbox", name).map_err(ApiError::bad_request)?;
+            names::validate_name("sandbox", name).map_err(ServiceError::invalid)?;
         }
         super::networking::validate(spec)?;
         if let Some(why) = self.runtime.refuse(spec) {
-            return Err(ApiError::bad_request(why));
+            return Err(ServiceError::invalid(why));
         }
         if let Some(groups) = spec.env_groups.as_ref().filter(|g| !g.is_empty()) {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "env group {:?} does not exist: this local server has no environment groups; \
                  pass the variables in env instead",
                 groups[0]
@@ -98,24 +98,24 @@ impl Service {
         }
         if let Some(ttl) = spec.ttl_seconds {
             if ttl <= 0 {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::invalid(format!(
                     "ttl_seconds must be a positive number of seconds, not {ttl}; omit it for no limit"
                 )));
             }
         }
         if let Some(lease) = spec.lease_seconds.filter(|lease| *lease <= 0) {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "lease_seconds must be a positive number of seconds, not {lease}; omit it for no lease"
             )));
         }
         if spec.command.as_ref().is_some_and(Vec::is_empty) {
-            return Err(ApiError::bad_request(
+            return Err(ServiceError::invalid(
                 "command is empty: give the program to run, e.g. [\"python3\", \"app.py\"], or omit it",
             ));
         }
         for (key, value) in spec.env.iter().flatten() {
             if key.is_empty() || key.contains('=') || key.contains('\0') || value.contains('\0') {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::invalid(format!(
                     "environment variable {key:?} is invalid: names must be non-empty without '=' \
                      or NUL, values without NUL"
                 )));
@@ -132,13 +132,13 @@ impl Service {
     fn effective_resources(
         &self,
         asked: Option<&SandboxResourcesSpec>,
-    ) -> ApiResult<SandboxResourcesSpec> {
+    ) -> ServiceResult<SandboxResourcesSpec> {
         let cpu = match asked.and_then(|r| r.cpu.as_deref()) {
-            Some(text) => quantity::cpu_millis(text).map_err(ApiError::bad_request)?,
+            Some(text) => quantity::cpu_millis(text).map_err(ServiceError::invalid)?,
             None => self.options.default_cpu_millis,
         };
         let memory = match asked.and_then(|r| r.memory.as_deref()) {
-            Some(text) => quantity::memory_bytes(text).map_err(ApiError::bad_request)?,
+            Some(text) => quantity::memory_bytes(text).map_err(ServiceError::invalid)?,
             None => self.options.default_memory_bytes,
         };
         Ok(SandboxResourcesSpec {
@@ -147,7 +147,7 @@ impl Service {
         })
     }
 
-    fn validate_mount(&self, path: &str, volume_id: &str) -> ApiResult<()> {
+    fn validate_mount(&self, path: &str, volume_id: &str) -> ServiceResult<()> {
         let clean = FsPath::new(path);
         let bad = !path.starts_with('/')
             || path == "/"
@@ -157,39 +157,39 @@ impl Service {
                 .iter()
                 .any(|p| path == *p || path.starts_with(&format!("{p}/")));
         if bad {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "volume mount path {path:?} is invalid: use an absolute path such as /data, not \
                  /, a system directory (/proc, /sys, /dev, /usr) or one with '..'"
             )));
         }
         let row = self.store.get_volume(volume_id).map_err(store_error)?.ok_or_else(|| {
-            ApiError::bad_request(format!(
+            ServiceError::invalid(format!(
                 "volume {volume_id:?} (mounted at {path}) does not exist: volume_mounts maps a \
                  mount path to a volume id; create the volume first"
             ))
         })?;
         if row.r#type != porter_sandbox::types::VolumeType::Disk {
-            return Err(ApiError::unsupported("mounting object volumes"));
+            return Err(ServiceError::unsupported_option("mounting object volumes"));
         }
         Ok(())
     }
 
     /// `GET /v1/sandbox/lookup?name=`.
-    pub fn lookup_sandbox(&self, name: &str) -> ApiResult<LookupResult> {
+    pub fn lookup_sandbox(&self, name: &str) -> ServiceResult<LookupResult> {
         let id = self.store.sandbox_id_by_name(name).map_err(store_error)?;
         id.map(|id| LookupResult { id })
-            .ok_or_else(|| ApiError::not_found(format!("no sandbox is named {name:?}")))
+            .ok_or_else(|| ServiceError::not_found(format!("no sandbox is named {name:?}")))
     }
 
-    pub(crate) fn sandbox_row(&self, id: &str) -> ApiResult<SandboxRow> {
+    pub(crate) fn sandbox_row(&self, id: &str) -> ServiceResult<SandboxRow> {
         self.store
             .get_sandbox(id)
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::not_found(format!("sandbox {id} does not exist")))
+            .ok_or_else(|| ServiceError::not_found(format!("sandbox {id} does not exist")))
     }
 
     /// `GET /v1/sandbox/{id}`.
-    pub fn get_sandbox(&self, id: &str) -> ApiResult<StatusResponse> {
+    pub fn get_sandbox(&self, id: &str) -> ServiceResult<StatusResponse> {
         Ok(self.sandbox_row(id)?.to_status())
     }
 
@@ -199,7 +199,7 @@ impl Service {
         query: &SandboxQuery,
         page: i64,
         include_filter_values: bool,
-    ) -> ApiResult<ListResponse> {
+    ) -> ServiceResult<ListResponse> {
         let (rows, total) =
             self.store.list_sandboxes(query, page, PAGE_SIZE).map_err(store_error)?;
         let total_pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
@@ -225,12 +225,12 @@ impl Service {
 
     /// `GET /v1/sandbox/counts`: gap-free buckets over the window (default: the last 24 hours),
     /// about 60 of them, on round boundaries.
-    pub fn sandbox_counts(&self, query: &SandboxQuery) -> ApiResult<CountResponse> {
+    pub fn sandbox_counts(&self, query: &SandboxQuery) -> ServiceResult<CountResponse> {
         const MINUTE: i64 = 60_000_000;
         let end = query.end_time.unwrap_or_else(now_micros);
         let start = query.start_time.unwrap_or(end - 24 * 60 * MINUTE);
         if start >= end {
-            return Err(ApiError::bad_request("start_time must be before end_time"));
+            return Err(ServiceError::invalid("start_time must be before end_time"));
         }
         let span = end - start;
         let granularity = [1, 5, 15, 30, 60, 360, 720, 1440, 10080]
@@ -255,7 +255,7 @@ impl Service {
         id: &str,
         limit: Option<i64>,
         since: Option<i64>,
-    ) -> ApiResult<LogsResponse> {
+    ) -> ServiceResult<LogsResponse> {
         self.sandbox_row(id)?;
         let limit = limit.unwrap_or(DEFAULT_LOG_LIMIT).min(MAX_LOG_LIMIT);
         let logs = self.store.logs(id, since, limit).map_err(store_error)?;
@@ -263,7 +263,7 @@ impl Service {
     }
 
     /// `DELETE /v1/sandbox/{id}`: idempotent; `source` becomes the termination reason.
-    pub async fn terminate_sandbox(&self, id: &str, source: Option<&str>) -> ApiResult<()> {
+    pub async fn terminate_sandbox(&self, id: &str, source: Option<&str>) -> ServiceResult<()> {
         let row = self.sandbox_row(id)?;
         if row.phase.is_terminal() {
             return Ok(());
@@ -271,13 +271,13 @@ impl Service {
         let reason = StatusResponseTerminationReason::from_wire(source.unwrap_or("sdk"));
         // Stopped first, recorded second: success is only answered once both are done.
         self.teardown(id).await.map_err(|err| {
-            ApiError::internal(format!(
+            ServiceError::internal(format!(
                 "cannot stop sandbox {id}: {err}; it is still {}: retry the request",
                 row.phase
             ))
         })?;
         self.settle(id, &StatusResponsePhase::Terminated, None, reason).map_err(|err| {
-            ApiError::internal(format!(
+            ServiceError::internal(format!(
                 "sandbox {id} was stopped but its termination could not be recorded: {err}; \
                  retry the request"
             ))
@@ -287,10 +287,10 @@ impl Service {
 
     /// `POST /v1/sandbox/{id}/exec`: runs the command in the running sandbox; its output is also
     /// logged under the exec's id. Dropping the future (client gone) kills the command.
-    pub async fn exec(&self, id: &str, request: ExecRequest) -> ApiResult<ExecResponse> {
+    pub async fn exec(&self, id: &str, request: ExecRequest) -> ServiceResult<ExecResponse> {
         let row = self.sandbox_row(id)?;
         if row.phase != StatusResponsePhase::Running {
-            return Err(ApiError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "sandbox {id} {}: exec needs a running sandbox{}",
                 row.phase.as_state(),
                 if row.phase.is_terminal() { "" } else { "; wait until its phase is running" }
@@ -308,7 +308,7 @@ impl Service {
             .runtime
             .exec_with(id, spec)
             .await
-            .map_err(|e| ApiError::internal(format!("exec in sandbox {id} failed: {e}")))?;
+            .map_err(|e| ServiceError::internal(format!("exec in sandbox {id} failed: {e}")))?;
         self.explain_kill(id, output.exit_code, Some((&exec_id, oom_before)));
         let crate::runtime::ExecOutput { mut stdout, mut stderr, exit_code, timed_out, .. } =
             output;

@@ -15,12 +15,9 @@ use porter_sandbox::types::{
     Snapshot, SnapshotListResponse, SnapshotMode, SnapshotSpec, SnapshotStatus, StatusResponsePhase,
 };
 
+use super::error::{ServiceError, ServiceResult};
 use super::{Service, names, store_error};
-use crate::{
-    error::{ApiError, ApiResult},
-    store::SnapshotRow,
-    time::now_micros,
-};
+use crate::{runtime::RuntimeError, store::SnapshotRow, time::now_micros};
 
 /// Parents followed at most when assembling a snapshot's layers (overlayfs allows ~500 lower
 /// layers; a chain this long is a loop or a misuse).
@@ -42,29 +39,29 @@ impl Service {
         self: &Arc<Self>,
         sandbox_id: &str,
         spec: SnapshotSpec,
-    ) -> ApiResult<Snapshot> {
+    ) -> ServiceResult<Snapshot> {
         let row = self.sandbox_row(sandbox_id)?;
         if let Some(why) = self.runtime.refuse_snapshots() {
-            return Err(ApiError::bad_request(why));
+            return Err(ServiceError::invalid(why));
         }
         let mode = spec.mode.unwrap_or(SnapshotMode::Filesystem);
         match &mode {
             SnapshotMode::Filesystem => {}
             SnapshotMode::Full => {
-                return Err(ApiError::bad_request(
+                return Err(ServiceError::invalid(
                     "snapshot mode \"full\" (memory and processes) is not supported by this local \
                      server: use mode \"filesystem\" (the default), which captures every file",
                 ));
             }
             other => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::invalid(format!(
                     "unknown snapshot mode {:?}: use \"filesystem\"",
                     other.as_str()
                 )));
             }
         }
         if row.phase != StatusResponsePhase::Running {
-            return Err(ApiError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "sandbox {sandbox_id} {}: only a running sandbox can be snapshotted{}",
                 row.phase.as_state(),
                 if row.phase.is_terminal() { "" } else { "; wait until its phase is running" }
@@ -97,11 +94,14 @@ impl Service {
         // sandbox runs on it.
         let outcome = match self.images.resolve_for(image, Some(id), &|_| {}).await {
             Ok(_) => self.runtime.snapshot(sandbox_id, dest.clone()).await,
-            Err(err) => Err(format!("the base image {image} is not available: {err}")),
+            Err(err) => {
+                Err(RuntimeError::other(format!("the base image {image} is not available: {err}")))
+            }
         };
         // The recorded reason reaches clients: the data directory's place stays in the log.
         let data_dir = self.options.data_dir.to_string_lossy();
-        let redacted = outcome.as_ref().err().map(|r| r.replace(data_dir.as_ref(), "<data dir>"));
+        let redacted =
+            outcome.as_ref().err().map(|r| r.message().replace(data_dir.as_ref(), "<data dir>"));
         let result = match &outcome {
             Ok(size) => Ok(i64::try_from(*size).unwrap_or(i64::MAX)),
             Err(_) => Err(redacted.as_deref().unwrap_or_default()),
@@ -125,41 +125,41 @@ impl Service {
     }
 
     /// `GET /v1/snapshot`: newest first.
-    pub fn list_snapshots(&self, sandbox_id: Option<&str>) -> ApiResult<SnapshotListResponse> {
+    pub fn list_snapshots(&self, sandbox_id: Option<&str>) -> ServiceResult<SnapshotListResponse> {
         let rows = self.store.list_snapshots(sandbox_id).map_err(store_error)?;
         Ok(SnapshotListResponse { snapshots: rows.iter().map(SnapshotRow::to_wire).collect() })
     }
 
-    fn snapshot_row(&self, id: &str) -> ApiResult<SnapshotRow> {
+    fn snapshot_row(&self, id: &str) -> ServiceResult<SnapshotRow> {
         self.store
             .get_snapshot(id)
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::not_found(format!("snapshot {id} does not exist")))
+            .ok_or_else(|| ServiceError::not_found(format!("snapshot {id} does not exist")))
     }
 
     /// `GET /v1/snapshot/{id}`.
-    pub fn get_snapshot(&self, id: &str) -> ApiResult<Snapshot> {
+    pub fn get_snapshot(&self, id: &str) -> ServiceResult<Snapshot> {
         Ok(self.snapshot_row(id)?.to_wire())
     }
 
     /// `DELETE /v1/snapshot/{id}`: the record and its captured files.
-    pub fn delete_snapshot(&self, id: &str) -> ApiResult<()> {
+    pub fn delete_snapshot(&self, id: &str) -> ServiceResult<()> {
         let row = self.snapshot_row(id)?;
         if row.status == SnapshotStatus::Pending {
-            return Err(ApiError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "snapshot {id} is still being captured: delete it once its status is ready or \
                  failed"
             )));
         }
         let (sandboxes, snapshots) = self.store.snapshot_users(id).map_err(store_error)?;
         if !sandboxes.is_empty() {
-            return Err(ApiError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "snapshot {id} is in use by running sandboxes ({}): terminate them first",
                 sandboxes.join(", ")
             )));
         }
         if !snapshots.is_empty() {
-            return Err(ApiError::conflict(format!(
+            return Err(ServiceError::conflict(format!(
                 "snapshot {id} is the base of snapshots {}, which need its files: delete those \
                  first",
                 snapshots.join(", ")
@@ -171,18 +171,18 @@ impl Service {
     }
 
     /// Checks `snapshot_id` of a create request: it must exist and be ready. Returns it.
-    pub(crate) fn snapshot_for_launch(&self, id: &str) -> ApiResult<SnapshotRow> {
+    pub(crate) fn snapshot_for_launch(&self, id: &str) -> ServiceResult<SnapshotRow> {
         let row = self.store.get_snapshot(id).map_err(store_error)?.ok_or_else(|| {
-            ApiError::bad_request(format!(
+            ServiceError::invalid(format!(
                 "snapshot {id:?} does not exist: pass the id of a snapshot from GET /v1/snapshot"
             ))
         })?;
         match row.status {
             SnapshotStatus::Ready => Ok(row),
-            SnapshotStatus::Pending => Err(ApiError::conflict(format!(
+            SnapshotStatus::Pending => Err(ServiceError::conflict(format!(
                 "snapshot {id} is still being captured: start from it once its status is ready"
             ))),
-            _ => Err(ApiError::bad_request(format!(
+            _ => Err(ServiceError::invalid(format!(
                 "snapshot {id} cannot be used: its capture failed ({})",
                 row.failure_reason.as_deref().unwrap_or("no reason recorded")
             ))),

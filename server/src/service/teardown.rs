@@ -12,13 +12,13 @@ use std::{
 use porter_sandbox::types::LogLineLevel;
 
 use super::Service;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, RuntimeError};
 
 impl Service {
     /// Stops sandbox `id` (retrying with backoff) in a task of its own: a request dropped
     /// midway (client gone) must not cut a teardown short, and a stopping server waits for the
     /// teardowns in flight (`wait_teardowns`).
-    pub(crate) async fn teardown(&self, id: &str) -> Result<(), String> {
+    pub(crate) async fn teardown(&self, id: &str) -> Result<(), RuntimeError> {
         let runtime = self.runtime.clone();
         let guard = TeardownGuard::new(self.teardowns.clone());
         let owned = id.to_owned();
@@ -26,7 +26,9 @@ impl Service {
             let _guard = guard;
             kill_retrying(runtime.as_ref(), &owned).await
         });
-        let result = task.await.unwrap_or_else(|e| Err(format!("the teardown task failed: {e}")));
+        let result = task
+            .await
+            .unwrap_or_else(|e| Err(RuntimeError::other(format!("the teardown task failed: {e}"))));
         if let Err(err) = &result {
             tracing::error!("cannot stop sandbox {id}: {err}");
         }
@@ -101,7 +103,7 @@ pub(super) const RETRY_DELAYS: [Duration; 6] = [
 
 /// Stops sandbox `id`, retrying with backoff (each failure logged): a teardown that failed
 /// once (no file descriptors, a busy mount) usually succeeds a moment later.
-pub(super) async fn kill_retrying(runtime: &dyn Runtime, id: &str) -> Result<(), String> {
+pub(super) async fn kill_retrying(runtime: &dyn Runtime, id: &str) -> Result<(), RuntimeError> {
     let mut delays = RETRY_DELAYS.iter();
     loop {
         match runtime.kill(id).await {

@@ -8,7 +8,7 @@
 
 use porter_sandbox::types::SandboxSpec;
 
-use crate::error::{ApiError, ApiResult};
+use super::error::{ServiceError, ServiceResult};
 
 /// Most tags on one sandbox.
 pub const MAX_TAGS: usize = 64;
@@ -29,19 +29,19 @@ pub const MAX_IMAGE_REF: usize = 4096;
 const SYSTEM_DIRS: [&str; 4] = ["/proc", "/sys", "/dev", "/usr"];
 
 /// Checks every limit of this module on `spec`; the error names the field and the offender.
-pub(super) fn spec(spec: &SandboxSpec) -> ApiResult<()> {
+pub(super) fn spec(spec: &SandboxSpec) -> ServiceResult<()> {
     if spec.image.len() > MAX_IMAGE_REF || has_control(&spec.image) {
-        return Err(ApiError::bad_request(format!(
+        return Err(ServiceError::invalid(format!(
             "image is {} bytes or has control characters: give a registry reference or a path \
              of at most {MAX_IMAGE_REF} bytes",
             spec.image.len()
         )));
     }
-    tags(spec).map_err(ApiError::bad_request)?;
-    env(spec).map_err(ApiError::bad_request)?;
-    argv(spec).map_err(ApiError::bad_request)?;
+    tags(spec).map_err(ServiceError::invalid)?;
+    env(spec).map_err(ServiceError::invalid)?;
+    argv(spec).map_err(ServiceError::invalid)?;
     for path in spec.volume_mounts.iter().flatten().map(|(path, _)| path) {
-        mount_path(path).map_err(ApiError::bad_request)?;
+        mount_path(path).map_err(ServiceError::invalid)?;
     }
     Ok(())
 }

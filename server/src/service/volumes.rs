@@ -6,9 +6,9 @@ use porter_sandbox::types::{
     VolumeType,
 };
 
+use super::error::{ServiceError, ServiceResult};
 use super::{Service, names, store_error};
 use crate::{
-    error::{ApiError, ApiResult},
     store::{DeleteOutcome, StoreError, VolumeRow},
     time::now_micros,
     volumes::{VolumeFs, image::ImageError, storage},
@@ -16,33 +16,33 @@ use crate::{
 
 impl Service {
     /// `GET /v1/volume`.
-    pub fn list_volumes(&self) -> ApiResult<VolumeListResponse> {
+    pub fn list_volumes(&self) -> ServiceResult<VolumeListResponse> {
         Ok(VolumeListResponse { volumes: self.store.volume_records().map_err(store_error)? })
     }
 
     /// `POST /v1/volume`: a disk volume, ready at once.
-    pub async fn create_volume(&self, spec: VolumeSpec) -> ApiResult<VolumeRecord> {
+    pub async fn create_volume(&self, spec: VolumeSpec) -> ServiceResult<VolumeRecord> {
         match spec.r#type.clone().unwrap_or(VolumeSpecType::Disk) {
             VolumeSpecType::Disk => {}
             VolumeSpecType::Object => {
-                return Err(ApiError::bad_request(
+                return Err(ServiceError::invalid(
                     "object volumes need a registered bucket, and this local server has none: \
                      create a disk volume (omit type, or type \"disk\")",
                 ));
             }
             other => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ServiceError::invalid(format!(
                     "unknown volume type {other:?}: use \"disk\""
                 )));
             }
         }
         if spec.object.is_some() {
-            return Err(ApiError::bad_request(
+            return Err(ServiceError::invalid(
                 "object is only valid with type \"object\": remove it for a disk volume",
             ));
         }
         if let Some(name) = &spec.name {
-            names::validate_name("volume", name).map_err(ApiError::bad_request)?;
+            names::validate_name("volume", name).map_err(ServiceError::invalid)?;
         }
         let id = names::new_id("vol");
         let dir = self.volumes_dir().join(&id);
@@ -55,19 +55,21 @@ impl Service {
             Ok(Ok(())) => {}
             Ok(Err(ImageError::NoSpace(detail))) => {
                 tracing::error!("creating volume {id}: {detail}");
-                return Err(ApiError::insufficient_storage(
+                return Err(ServiceError::storage_full(
                     "the server's data disk is full, so the volume cannot be created: free \
                      space on the server's host, or delete unused volumes, sandboxes and images",
                 ));
             }
             Ok(Err(ImageError::Failed(detail))) => {
                 tracing::error!("creating volume {id}: {detail}");
-                return Err(ApiError::internal(
+                return Err(ServiceError::internal(
                     "the volume's size-limited filesystem cannot be created or mounted (are \
                      mkfs.ext4 and loop devices available?); the server log says why",
                 ));
             }
-            Err(err) => return Err(ApiError::internal(format!("volume creation failed: {err}"))),
+            Err(err) => {
+                return Err(ServiceError::internal(format!("volume creation failed: {err}")));
+            }
         }
         let row = VolumeRow {
             name: spec.name.unwrap_or_else(|| id.clone()),
@@ -85,7 +87,7 @@ impl Service {
         }
         match inserted {
             Ok(()) => Ok(row.to_record(Vec::new())),
-            Err(StoreError::NameTaken(name)) => Err(ApiError::conflict(format!(
+            Err(StoreError::NameTaken(name)) => Err(ServiceError::conflict(format!(
                 "a volume named {name:?} already exists: choose another name, or delete that \
                  volume first"
             ))),
@@ -94,29 +96,29 @@ impl Service {
     }
 
     /// `GET /v1/volume/lookup?name=`.
-    pub fn lookup_volume(&self, name: &str) -> ApiResult<LookupResult> {
+    pub fn lookup_volume(&self, name: &str) -> ServiceResult<LookupResult> {
         let id = self.store.volume_id_by_name(name).map_err(store_error)?;
         id.map(|id| LookupResult { id })
-            .ok_or_else(|| ApiError::not_found(format!("no volume is named {name:?}")))
+            .ok_or_else(|| ServiceError::not_found(format!("no volume is named {name:?}")))
     }
 
     /// `GET /v1/volume/{id}`.
-    pub fn get_volume(&self, id: &str) -> ApiResult<VolumeRecord> {
+    pub fn get_volume(&self, id: &str) -> ServiceResult<VolumeRecord> {
         self.store
             .volume_record(id)
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::not_found(format!("volume {id} does not exist")))
+            .ok_or_else(|| ServiceError::not_found(format!("volume {id} does not exist")))
     }
 
     /// `DELETE /v1/volume/{id}`: refused (409) while attached; the name is free afterwards.
-    pub async fn delete_volume(&self, id: &str) -> ApiResult<()> {
+    pub async fn delete_volume(&self, id: &str) -> ServiceResult<()> {
         match self.store.delete_volume(id) {
             Ok(DeleteOutcome::Deleted) => {}
             Ok(DeleteOutcome::NotFound) => {
-                return Err(ApiError::not_found(format!("volume {id} does not exist")));
+                return Err(ServiceError::not_found(format!("volume {id} does not exist")));
             }
             Err(StoreError::Attached(sandboxes)) => {
-                return Err(ApiError::conflict(format!(
+                return Err(ServiceError::conflict(format!(
                     "volume {id} is attached to sandbox {}: terminate it first",
                     sandboxes.join(", ")
                 )));
@@ -185,20 +187,20 @@ impl Service {
     }
 
     /// The files API of disk volume `id`.
-    pub fn volume_fs(&self, id: &str) -> ApiResult<VolumeFs> {
+    pub fn volume_fs(&self, id: &str) -> ServiceResult<VolumeFs> {
         let row = self
             .store
             .get_volume(id)
             .map_err(store_error)?
-            .ok_or_else(|| ApiError::not_found(format!("volume {id} does not exist")))?;
+            .ok_or_else(|| ServiceError::not_found(format!("volume {id} does not exist")))?;
         if row.r#type != VolumeType::Disk {
-            return Err(ApiError::bad_request(format!(
+            return Err(ServiceError::invalid(format!(
                 "volume {id} is an object volume: manage its files in its bucket"
             )));
         }
         let dir = self.volumes_dir().join(&row.path);
         // Never the bare directory under a missing mount: it is on the host's disk, unlimited.
-        storage::check_mounted(&dir).map_err(ApiError::internal)?;
+        storage::check_mounted(&dir).map_err(ServiceError::internal)?;
         Ok(VolumeFs::new(dir))
     }
 }

@@ -1,20 +1,21 @@
-//! Errors of the volume file layer, each with the HTTP status it maps to.
+//! Errors of the volume file layer (the service gives each a kind: `crate::service::ServiceError`).
 
 use std::{fmt::Display, io};
 
 /// What went wrong in a volume file operation; `Display` is the message for `{"error": ...}`.
 #[derive(Debug, thiserror::Error)]
 pub enum FsError {
-    /// The path is unusable (`..`, NUL, a symlink on the way, wrong kind of entry): 400.
+    /// The path is unusable (`..`, NUL, a symlink on the way, wrong kind of entry).
     #[error("{0}")]
     InvalidPath(String),
-    /// The file or directory (or a parent of it) does not exist: 404.
+    /// The file or directory (or a parent of it) does not exist.
     #[error("{0}")]
     NotFound(String),
-    /// The request conflicts with what is there (move target taken, write onto a directory): 409.
+    /// The request conflicts with what is there (move target taken, write onto a directory).
     #[error("{0}")]
     Conflict(String),
-    /// The `Range` asks for bytes the file does not have: 416 with `Content-Range: bytes */size`.
+    /// The `Range` asks for bytes the file does not have (answered with
+    /// `Content-Range: bytes */size`).
     #[error(
         "the requested range is not satisfiable: the file has {size} bytes; ask for a range \
          starting below {size}, or send no Range header to read the whole file"
@@ -23,33 +24,18 @@ pub enum FsError {
         /// Current size of the file, for `Content-Range: bytes */<size>`.
         size: u64,
     },
-    /// The volume (or the disk under it) is full: 507 Insufficient Storage, which clients
-    /// must not retry as they would a 500.
+    /// The volume (or the disk under it) is full, which clients must not retry as they would
+    /// a failure of the server.
     #[error("{0}")]
     NoSpace(String),
-    /// The storage itself failed: 500.
+    /// The storage itself failed.
     #[error("volume storage error: {0}")]
     Io(#[from] io::Error),
 }
 
-impl FsError {
-    /// The HTTP status for this error (400, 404, 409, 416, 507 or 500).
-    #[must_use]
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::InvalidPath(_) => 400,
-            Self::NotFound(_) => 404,
-            Self::Conflict(_) => 409,
-            Self::RangeNotSatisfiable { .. } => 416,
-            Self::NoSpace(_) => 507,
-            Self::Io(_) => 500,
-        }
-    }
-}
-
 /// Wraps an unexpected I/O error with what was being done (never a host path: the message
 /// reaches the client); a name the filesystem finds too long is the caller's mistake, so it
-/// becomes a 400, and a full volume a 507.
+/// is invalid, and a full volume is [`FsError::NoSpace`].
 pub(crate) fn io_error(err: io::Error, doing: impl Display) -> FsError {
     match err.raw_os_error() {
         Some(libc::ENAMETOOLONG) => {
@@ -79,19 +65,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_and_messages() {
-        assert_eq!(FsError::InvalidPath("bad".into()).status(), 400);
+    fn kinds_and_messages() {
         assert_eq!(FsError::NotFound("gone".into()).to_string(), "gone");
-        assert_eq!(FsError::Conflict("taken".into()).status(), 409);
         let range = FsError::RangeNotSatisfiable { size: 10 };
-        assert_eq!(range.status(), 416);
         assert!(range.to_string().contains("10 bytes"));
-        assert_eq!(FsError::Io(io::Error::other("disk")).status(), 500);
         let long = io_error(io::Error::from_raw_os_error(libc::ENAMETOOLONG), "writing \"/x\"");
-        assert_eq!(long.status(), 400);
+        assert!(matches!(long, FsError::InvalidPath(_)), "{long}");
         let full = io_error(io::Error::from_raw_os_error(libc::ENOSPC), "writing \"/x\"");
-        assert_eq!(full.status(), 507);
+        assert!(matches!(full, FsError::NoSpace(_)), "{full}");
         assert!(full.to_string().contains("volume is full"), "{full}");
-        assert_eq!(io_error(io::Error::from_raw_os_error(libc::EDQUOT), "x").status(), 507);
+        let quota = io_error(io::Error::from_raw_os_error(libc::EDQUOT), "x");
+        assert!(matches!(quota, FsError::NoSpace(_)), "{quota}");
+        let other = io_error(io::Error::from_raw_os_error(libc::EIO), "x");
+        assert!(matches!(other, FsError::Io(_)), "{other}");
     }
 }

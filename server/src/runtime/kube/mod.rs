@@ -41,8 +41,8 @@ use tokio::task::JoinHandle;
 
 use self::state::PodState;
 use super::{
-    Adoption, BoxFuture, EventSender, ExecOutput, ExecSpec, LaunchSpec, Runtime, RuntimeEvent,
-    SharedRecord, Started, Usage,
+    Adoption, BoxFuture, EventSender, ExecOutput, ExecSpec, LaunchSpec, Runtime, RuntimeError,
+    RuntimeEvent, RuntimeResult, SharedRecord, Started, Usage,
 };
 
 /// Settings of the Kubernetes runtime.
@@ -399,8 +399,8 @@ impl Runtime for KubeRuntime {
         format!("kubernetes/{}", self.options.namespace)
     }
 
-    fn check(&self) -> Result<(), String> {
-        lock(&self.health).clone()
+    fn check(&self) -> RuntimeResult<()> {
+        lock(&self.health).clone().map_err(RuntimeError::Unavailable)
     }
 
     fn pulls_images(&self) -> bool {
@@ -449,7 +449,7 @@ impl Runtime for KubeRuntime {
         &self,
         spec: LaunchSpec,
         events: EventSender,
-    ) -> BoxFuture<'_, Result<Started, String>> {
+    ) -> BoxFuture<'_, RuntimeResult<Started>> {
         Box::pin(async move {
             let id = spec.sandbox_id.clone();
             let started = self.start_pod(spec, events).await;
@@ -459,7 +459,7 @@ impl Runtime for KubeRuntime {
                     tracing::warn!("cleanup of {id}: {err}");
                 }
             }
-            started
+            started.map_err(RuntimeError::from)
         })
     }
 
@@ -467,16 +467,16 @@ impl Runtime for KubeRuntime {
         &self,
         sandbox_id: &str,
         spec: ExecSpec,
-    ) -> BoxFuture<'_, Result<ExecOutput, String>> {
+    ) -> BoxFuture<'_, RuntimeResult<ExecOutput>> {
         let id = sandbox_id.to_owned();
         Box::pin(async move {
             let slot = lock(&self.agents).entry(id.clone()).or_default().clone();
-            let agent = slot.get(&self.pods, &id).await?;
+            let agent = slot.get(&self.pods, &id).await.map_err(RuntimeError::from)?;
             let env = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
             // An empty directory: the agent's own, the container's working directory.
             agent.run(spec, env, String::new()).await.map_err(|failure| match failure {
                 super::agent_client::Failure::NotStarted(err) => {
-                    format!("the command did not start in {id}: {err}")
+                    err.context(&format!("the command did not start in {id}"))
                 }
             })
         })
@@ -486,13 +486,13 @@ impl Runtime for KubeRuntime {
         None
     }
 
-    fn snapshot(&self, _sandbox_id: &str, _dest: PathBuf) -> BoxFuture<'_, Result<u64, String>> {
-        Box::pin(async { Err(SNAPSHOTS_REFUSED.to_owned()) })
+    fn snapshot(&self, _sandbox_id: &str, _dest: PathBuf) -> BoxFuture<'_, RuntimeResult<u64>> {
+        Box::pin(async { Err(RuntimeError::Unsupported(SNAPSHOTS_REFUSED.to_owned())) })
     }
 
-    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), String>> {
+    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, RuntimeResult<()>> {
         let id = sandbox_id.to_owned();
-        Box::pin(async move { self.delete_all(&id).await })
+        Box::pin(async move { self.delete_all(&id).await.map_err(RuntimeError::from) })
     }
 
     fn adopt(

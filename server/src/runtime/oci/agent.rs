@@ -21,8 +21,8 @@ use std::{
 };
 
 use super::{Layout, shim};
-use crate::runtime::agent_client::BINARY;
 pub(super) use crate::runtime::agent_client::{Agent, Failure};
+use crate::runtime::{RuntimeError, agent_client::BINARY};
 
 /// Where the agent is mounted inside every sandbox.
 pub(super) const AGENT_PATH: &str = "/dev/porter-sandbox-agent";
@@ -92,9 +92,12 @@ fn install(bytes: &[u8]) -> std::io::Result<PathBuf> {
 }
 
 /// Records the agent's process spec in a new sandbox's directory (it is mounted there).
-pub(super) fn record_spec(layout: &Layout, process: &serde_json::Value) -> Result<(), String> {
+pub(super) fn record_spec(
+    layout: &Layout,
+    process: &serde_json::Value,
+) -> Result<(), RuntimeError> {
     std::fs::write(layout.dir.join(SPEC_FILE), process.to_string())
-        .map_err(|e| format!("cannot write the agent's process spec: {e}"))
+        .map_err(|e| RuntimeError::other(format!("cannot write the agent's process spec: {e}")))
 }
 
 /// The agent of one sandbox: started at most once at a time, restarted when it died.
@@ -133,7 +136,7 @@ impl Slot {
 }
 
 /// Starts the agent with `crun exec --detach`, its standard input and output a socket pair.
-async fn start(layout: &Layout, engine: &Path, spec: &Path) -> Result<Agent, String> {
+async fn start(layout: &Layout, engine: &Path, spec: &Path) -> Result<Agent, RuntimeError> {
     let (ours, theirs) =
         std::os::unix::net::UnixStream::pair().map_err(|e| format!("socket pair: {e}"))?;
     let theirs_out = theirs.try_clone().map_err(|e| format!("socket pair: {e}"))?;
@@ -160,7 +163,10 @@ async fn start(layout: &Layout, engine: &Path, spec: &Path) -> Result<Agent, Str
     let status = child.wait().await.map_err(|e| format!("crun exec: {e}"))?;
     if !status.success() {
         let message = super::host::tail_of(&log_path, 2048);
-        return Err(format!("crun exec failed ({status}): {}", message.trim()));
+        return Err(RuntimeError::other(format!(
+            "crun exec failed ({status}): {}",
+            message.trim()
+        )));
     }
     ours.set_nonblocking(true).map_err(|e| format!("socket: {e}"))?;
     let stream = tokio::net::UnixStream::from_std(ours).map_err(|e| format!("socket: {e}"))?;

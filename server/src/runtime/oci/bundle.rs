@@ -16,6 +16,7 @@
 //! - A per-sandbox bound on open files: `RLIMIT_NOFILE` × the pids limit (see [`nofile_limit`]).
 //! - The default masked and read-only `/proc` paths; `/sys` read-only.
 
+use crate::runtime::RuntimeError;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -99,20 +100,20 @@ fn home_of(rootfs: &Path, uid: u32) -> String {
 }
 
 /// Checks a mount target: absolute, normalized, not `/`, no NUL.
-fn check_target(target: &str) -> Result<(), String> {
+fn check_target(target: &str) -> Result<(), RuntimeError> {
     let bad = !target.starts_with('/')
         || target == "/"
         || target.contains('\0')
         || target.split('/').any(|part| part == ".." || part == ".");
     if bad {
-        return Err(format!(
+        return Err(RuntimeError::other(format!(
             "mount target {target:?} must be an absolute path below / without . or .. parts"
-        ));
+        )));
     }
     Ok(())
 }
 
-fn bind(mount: &BindMount) -> Result<Value, String> {
+fn bind(mount: &BindMount) -> Result<Value, RuntimeError> {
     check_target(&mount.target)?;
     let source = mount
         .source
@@ -215,9 +216,9 @@ pub(super) fn config(
     netns: Option<&Path>,
     (tini, agent): (&Path, Option<&Path>),
     ids: IdRange,
-) -> Result<Value, String> {
+) -> Result<Value, RuntimeError> {
     if spec.argv.is_empty() {
-        return Err("the sandbox has no command to run".to_owned());
+        return Err(RuntimeError::Invalid("the sandbox has no command to run".to_owned()));
     }
     let utf8 = |p: &Path| {
         p.to_str().map(str::to_owned).ok_or_else(|| format!("path {} is not UTF-8", p.display()))

@@ -1,5 +1,6 @@
 //! Whether this host can run sandboxes, and where the tools are.
 
+use crate::runtime::RuntimeError;
 use std::path::{Path, PathBuf};
 
 use super::host;
@@ -12,7 +13,7 @@ const INSTALL_HINT: &str = "apt-get install -y crun tini slirp4netns nftables";
 
 /// Checks root, crun (or runc), tini-static, util-linux, overlayfs and cgroups; returns the OCI
 /// runtime's path, or every problem with what to install.
-pub(super) fn detect() -> Result<PathBuf, String> {
+pub(super) fn detect() -> Result<PathBuf, RuntimeError> {
     let mut problems = Vec::new();
     if host::effective_uid() != Some(0) {
         problems.push(
@@ -23,7 +24,7 @@ pub(super) fn detect() -> Result<PathBuf, String> {
     }
     let engine = engine_path();
     if engine.is_none() {
-        problems.push(missing_engine());
+        problems.push(missing_engine().to_string());
     }
     if tini_path().is_none() {
         problems.push(format!(
@@ -32,7 +33,7 @@ pub(super) fn detect() -> Result<PathBuf, String> {
         ));
     }
     if let Err(problem) = util_linux() {
-        problems.push(problem);
+        problems.push(problem.to_string());
     }
     if !overlay_supported() {
         problems.push(
@@ -46,15 +47,15 @@ pub(super) fn detect() -> Result<PathBuf, String> {
     }
     if let Some(engine) = &engine {
         if let Err(problem) = engine_features(engine) {
-            problems.push(problem);
+            problems.push(problem.to_string());
         }
     }
     if let Err(problem) = user_namespaces() {
-        problems.push(problem);
+        problems.push(problem.to_string());
     }
     match engine {
         Some(engine) if problems.is_empty() => Ok(engine),
-        _ => Err(problems.join("; ")),
+        _ => Err(RuntimeError::Unavailable(problems.join("; "))),
     }
 }
 
@@ -67,20 +68,22 @@ const MIN_RUNC: (u32, u32) = (1, 1);
 
 /// Checks the OCI runtime's version and that it was built with seccomp (once per process: it
 /// runs `--version`).
-fn engine_features(engine: &Path) -> Result<(), String> {
-    static CHECKED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+fn engine_features(engine: &Path) -> Result<(), RuntimeError> {
+    static CHECKED: std::sync::OnceLock<Result<(), RuntimeError>> = std::sync::OnceLock::new();
     CHECKED
         .get_or_init(|| {
             let output = std::process::Command::new(engine).arg("--version").output();
             let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-            let text = text.map_err(|e| format!("`{} --version` failed: {e}", engine.display()))?;
+            let text = text.map_err(|e| {
+                RuntimeError::Unavailable(format!("`{} --version` failed: {e}", engine.display()))
+            })?;
             check_version(&text, engine)
         })
         .clone()
 }
 
 /// Checks the `--version` text of crun or runc.
-fn check_version(text: &str, engine: &Path) -> Result<(), String> {
+fn check_version(text: &str, engine: &Path) -> Result<(), RuntimeError> {
     let first = text.lines().next().unwrap_or_default();
     let crun = first.starts_with("crun");
     let version = first.split_whitespace().nth(2).unwrap_or_default();
@@ -88,46 +91,48 @@ fn check_version(text: &str, engine: &Path) -> Result<(), String> {
     let found = match (parts.next().flatten(), parts.next().flatten()) {
         (Some(major), Some(minor)) => (major, minor),
         _ => {
-            return Err(format!(
+            return Err(RuntimeError::Unavailable(format!(
                 "cannot tell the version of {} from `{first}`; install crun with `{INSTALL_HINT}`",
                 engine.display()
-            ));
+            )));
         }
     };
     let (name, min) = if crun { ("crun", MIN_CRUN) } else { ("runc", MIN_RUNC) };
     if found < min {
-        return Err(format!(
+        return Err(RuntimeError::Unavailable(format!(
             "{name} {version} is too old: sandboxes need {name} {}.{} or newer (user \
              namespaces, seccomp argument filters); upgrade it with `{INSTALL_HINT}`",
             min.0, min.1
-        ));
+        )));
     }
     // crun lists its build features (`+SECCOMP`), runc its libseccomp version.
     let seccomp = if crun { text.contains("+SECCOMP") } else { text.contains("libseccomp") };
     if !seccomp {
-        return Err(format!(
+        return Err(RuntimeError::Unavailable(format!(
             "{name} {version} was built without seccomp, which sandboxes need; install the \
              distribution's package with `{INSTALL_HINT}`"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// User namespaces must be available (every sandbox runs in one), and the sandboxes' id range
 /// must be usable.
-fn user_namespaces() -> Result<(), String> {
+fn user_namespaces() -> Result<(), RuntimeError> {
     let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
     if max.trim() == "0" {
-        return Err("user namespaces are disabled (user.max_user_namespaces = 0), and every \
-                    sandbox runs in one: run `sysctl -w user.max_user_namespaces=15000`"
-            .to_owned());
+        return Err(RuntimeError::Unavailable(
+            "user namespaces are disabled (user.max_user_namespaces = 0), and every sandbox \
+             runs in one: run `sysctl -w user.max_user_namespaces=15000`"
+                .to_owned(),
+        ));
     }
     crate::runtime::idmap::range().map(drop)
 }
 
 /// The message for a missing OCI runtime.
-pub(super) fn missing_engine() -> String {
-    format!("crun is not installed: run `{INSTALL_HINT}`")
+pub(super) fn missing_engine() -> RuntimeError {
+    RuntimeError::Unavailable(format!("crun is not installed: run `{INSTALL_HINT}`"))
 }
 
 /// crun, else runc.
@@ -142,10 +147,12 @@ pub(super) fn tini_path() -> Option<PathBuf> {
 }
 
 /// `setsid` and `unshare` (util-linux, present on every Debian).
-pub(super) fn util_linux() -> Result<(PathBuf, PathBuf), String> {
+pub(super) fn util_linux() -> Result<(PathBuf, PathBuf), RuntimeError> {
     match (host::which("setsid"), host::which("unshare")) {
         (Some(setsid), Some(unshare)) => Ok((setsid, unshare)),
-        _ => Err("setsid and unshare are missing: run `apt-get install -y util-linux`".to_owned()),
+        _ => Err(RuntimeError::Unavailable(
+            "setsid and unshare are missing: run `apt-get install -y util-linux`".to_owned(),
+        )),
     }
 }
 
@@ -171,13 +178,15 @@ mod tests {
         let crun = Path::new("/usr/bin/crun");
         let ok = "crun version 1.8.1\ncommit: f8a0\nspec: 1.0.0\n+SYSTEMD +SECCOMP +CAP\n";
         assert_eq!(check_version(ok, crun), Ok(()));
-        let old = check_version("crun version 0.17\n+SECCOMP\n", crun).unwrap_err();
+        let old = check_version("crun version 0.17\n+SECCOMP\n", crun).unwrap_err().to_string();
         assert!(old.contains("too old") && old.contains("apt-get install"), "{old}");
-        let bare = check_version("crun version 1.8.1\n+SYSTEMD\n", crun).unwrap_err();
+        let bare = check_version("crun version 1.8.1\n+SYSTEMD\n", crun).unwrap_err().to_string();
         assert!(bare.contains("without seccomp"), "{bare}");
         let runc = Path::new("/usr/bin/runc");
         assert_eq!(check_version("runc version 1.1.12\nlibseccomp: 2.5.4\n", runc), Ok(()));
         assert!(check_version("runc version 1.0.3\nlibseccomp: 2.5.4\n", runc).is_err());
-        assert!(check_version("something else", crun).unwrap_err().contains("cannot tell"));
+        assert!(
+            check_version("something else", crun).unwrap_err().to_string().contains("cannot tell")
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Teardown of a sandbox: everything it may own on the host, found by its id alone, so a
 //! restarted server (or a start that failed halfway) can clean up as well (idempotent).
 
+use crate::runtime::RuntimeError;
 use std::{
     path::{Path, PathBuf},
     time::Duration,
@@ -16,17 +17,22 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// What `crun state` says about a container: `Ok(None)` only when the engine says it does not
 /// exist; `Err` when the engine cannot tell (it could not run, out of file descriptors, …).
-pub(super) async fn container_status(engine: &Path, id: &str) -> Result<Option<String>, String> {
+pub(super) async fn container_status(
+    engine: &Path,
+    id: &str,
+) -> Result<Option<String>, RuntimeError> {
     let text = match host::run(engine, &["state", id]).await {
         Ok(text) => text,
         // crun: "error opening file `/run/crun/<id>/status`: No such file or directory";
         // runc: "container does not exist".
         // The engine itself could not be started: it told nothing.
-        Err(err) if err.starts_with("cannot run ") => return Err(err),
-        Err(err) if err.contains("No such file or directory") || err.contains("does not exist") => {
+        Err(host::RunError::Failed { stderr, .. })
+            if stderr.contains("No such file or directory")
+                || stderr.contains("does not exist") =>
+        {
             return Ok(None);
         }
-        Err(err) => return Err(err),
+        Err(err) => return Err(err.into()),
     };
     let state: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("unreadable state of container {id}: {e}"))?;
@@ -37,7 +43,7 @@ pub(super) async fn container_status(engine: &Path, id: &str) -> Result<Option<S
 /// removed unless the container is known to be gone: a sandbox whose state cannot be read
 /// (e.g. the server is out of file descriptors) is left intact and the error says why, so the
 /// caller retries instead of deleting the files of a workload that still runs.
-pub(super) async fn teardown(layout: &Layout, engine: Option<&Path>) -> Result<(), String> {
+pub(super) async fn teardown(layout: &Layout, engine: Option<&Path>) -> Result<(), RuntimeError> {
     let id = layout.id.as_str();
     let shim = host::read_pid_file(&layout.shim_pid());
     let shim_alive = || shim.is_some_and(|(pid, start)| host::alive(pid, start));
@@ -53,7 +59,9 @@ pub(super) async fn teardown(layout: &Layout, engine: Option<&Path>) -> Result<(
                 let _ = host::run(engine, &["delete", "-f", id]).await;
             }
             if let Some(status) = container_status(engine, id).await? {
-                return Err(format!("container {id} is still there ({status}) after kill"));
+                return Err(RuntimeError::other(format!(
+                    "container {id} is still there ({status}) after kill"
+                )));
             }
         }
     }
@@ -161,7 +169,7 @@ fn unescape_mount_path(field: &str) -> String {
 /// the supervisor's mount namespace; should anything be mounted below `dir` in ours, it is
 /// unmounted first, and the directory is kept if that fails: deleting through a mount could
 /// reach files that are not the sandbox's.
-async fn remove_dir(dir: &Path) -> Result<(), String> {
+async fn remove_dir(dir: &Path) -> Result<(), RuntimeError> {
     let mut mounts = mounts_under(dir);
     if !mounts.is_empty() {
         mounts.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
@@ -172,7 +180,10 @@ async fn remove_dir(dir: &Path) -> Result<(), String> {
         }
         let left = mounts_under(dir);
         if !left.is_empty() {
-            return Err(format!("cannot unmount {left:?}: keeping {}", dir.display()));
+            return Err(RuntimeError::other(format!(
+                "cannot unmount {left:?}: keeping {}",
+                dir.display()
+            )));
         }
     }
     let mut attempt = 0;
@@ -182,7 +193,9 @@ async fn remove_dir(dir: &Path) -> Result<(), String> {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             // A process that was just stopped may have created a file meanwhile.
             Err(_) if attempt < 3 => attempt += 1,
-            Err(err) => return Err(format!("cannot remove {}: {err}", dir.display())),
+            Err(err) => {
+                return Err(RuntimeError::other(format!("cannot remove {}: {err}", dir.display())));
+            }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -210,7 +223,7 @@ mod tests {
         let engine = Path::new("/nonexistent/crun");
         assert!(container_status(engine, "t-unknown").await.is_err());
         let err = teardown(&layout, Some(engine)).await.unwrap_err();
-        assert!(err.contains("cannot run"), "{err}");
+        assert!(err.message().contains("cannot run"), "{err}");
         assert!(layout.dir.join("upper/file").exists(), "the writable layer was kept");
     }
 

@@ -18,6 +18,7 @@
 //! The filter lives as long as the server process: a restarted server starts it again for the
 //! sandboxes it re-adopts (`OciRuntime::adopt`); while no server runs, names do not resolve.
 
+use crate::runtime::RuntimeError;
 use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
@@ -90,7 +91,7 @@ struct Resolver {
 }
 
 /// Binds the filter's sockets inside the namespace at `netns` and starts serving.
-pub(super) async fn start(netns: &Path, allow: AllowList) -> Result<Filter, String> {
+pub(super) async fn start(netns: &Path, allow: AllowList) -> Result<Filter, RuntimeError> {
     let path = netns.to_path_buf();
     let (sender, receiver) = tokio::sync::oneshot::channel();
     // setns changes the calling thread only: a thread of its own, gone right after.
@@ -117,7 +118,7 @@ pub(super) async fn start(netns: &Path, allow: AllowList) -> Result<Filter, Stri
 }
 
 /// Joins the namespace (this thread only) and binds UDP and TCP on the filter's address.
-fn bind_in(netns: &Path) -> Result<(std::net::UdpSocket, std::net::TcpListener), String> {
+fn bind_in(netns: &Path) -> Result<(std::net::UdpSocket, std::net::TcpListener), RuntimeError> {
     let file = std::fs::File::open(netns)
         .map_err(|e| format!("cannot open the network namespace {}: {e}", netns.display()))?;
     rustix::thread::move_into_link_name_space(
@@ -264,7 +265,7 @@ impl Resolver {
     }
 
     /// Adds the addresses not allowed (or refreshed) recently to the sandbox's allowed set.
-    async fn allow_addresses(&self, addrs: &[IpAddr]) -> Result<(), String> {
+    async fn allow_addresses(&self, addrs: &[IpAddr]) -> Result<(), RuntimeError> {
         let now = Instant::now();
         let stale: Vec<IpAddr> = {
             let allowed = self.allowed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -289,7 +290,7 @@ impl Resolver {
 
 /// The addresses of `name`: from the [`ENV_EGRESS_HOSTS`] file when it lists the name, else
 /// from the host's resolver.
-async fn resolve(name: &str) -> Result<Vec<IpAddr>, String> {
+async fn resolve(name: &str) -> Result<Vec<IpAddr>, RuntimeError> {
     if let Some(path) = std::env::var_os(ENV_EGRESS_HOSTS).filter(|p| !p.is_empty()) {
         let text = tokio::fs::read_to_string(&path).await.unwrap_or_default();
         let pinned = hosts_lookup(&text, name);
@@ -311,7 +312,7 @@ async fn resolve(name: &str) -> Result<Vec<IpAddr>, String> {
         {
             Vec::new()
         }
-        Err(err) => return Err(err.to_string()),
+        Err(err) => return Err(RuntimeError::other(err.to_string())),
     };
     // One entry per socket type: keep the first of each address, in the resolver's order.
     let mut seen = std::collections::HashSet::new();

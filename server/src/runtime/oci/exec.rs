@@ -11,6 +11,7 @@
 //! output read so far is returned with exit code [`TIMEOUT_EXIT_CODE`]. A process that left the
 //! session on purpose (`setsid`) is not part of the tree; it ends with the sandbox.
 
+use crate::runtime::RuntimeError;
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
@@ -36,7 +37,7 @@ pub(super) async fn run(
     layout: &Layout,
     engine: &Path,
     spec: ExecSpec,
-) -> Result<ExecOutput, String> {
+) -> Result<ExecOutput, RuntimeError> {
     let defaults = check_runnable(layout, &spec)?;
     let ExecSpec { argv, env, workdir, stdin, timeout } = spec;
     let token = format!("{:016x}", rand::random::<u64>());
@@ -136,15 +137,18 @@ pub(super) async fn run(
 pub(super) fn check_runnable(
     layout: &Layout,
     spec: &ExecSpec,
-) -> Result<bundle::ProcessDefaults, String> {
+) -> Result<bundle::ProcessDefaults, RuntimeError> {
     if spec.argv.is_empty() {
-        return Err("the command is empty".to_owned());
+        return Err(RuntimeError::Invalid("the command is empty".to_owned()));
     }
     if !layout.dir.is_dir() {
-        return Err(format!("sandbox {} is not running here", layout.id));
+        return Err(RuntimeError::NotFound(format!("sandbox {} is not running here", layout.id)));
     }
     if let Some(code) = layout.exit_code() {
-        return Err(format!("sandbox {} has exited (status {code})", layout.id));
+        return Err(RuntimeError::NotRunning(format!(
+            "sandbox {} has exited (status {code})",
+            layout.id
+        )));
     }
     layout.read_defaults()
 }

@@ -9,6 +9,7 @@
 //! [`DNS_ADDR`]. Refused packets get an ICMP "administratively prohibited", so clients fail at
 //! once instead of timing out.
 
+use crate::runtime::RuntimeError;
 use std::{
     net::{IpAddr, Ipv4Addr},
     path::{Path, PathBuf},
@@ -70,7 +71,7 @@ pub(super) fn ruleset(allow: &AllowList) -> String {
     )
 }
 
-fn tools() -> Result<(PathBuf, PathBuf), String> {
+fn tools() -> Result<(PathBuf, PathBuf), RuntimeError> {
     let nft = host::which("nft").ok_or_else(|| NFT_MISSING.to_owned())?;
     let nsenter = host::which("nsenter").ok_or_else(|| {
         "egress allow-lists need nsenter: run `apt-get install -y util-linux`".to_owned()
@@ -79,30 +80,34 @@ fn tools() -> Result<(PathBuf, PathBuf), String> {
 }
 
 /// Runs `nft args…` inside the namespace at `netns`.
-async fn nft(netns: &Path, args: &[&str]) -> Result<String, String> {
+async fn nft(netns: &Path, args: &[&str]) -> Result<String, RuntimeError> {
     let (nsenter, nft) = tools()?;
     let net = format!("--net={}", netns.display());
     let nft = nft.to_string_lossy();
     let mut all = vec![net.as_str(), "--", nft.as_ref()];
     all.extend_from_slice(args);
-    host::run(&nsenter, &all).await
+    Ok(host::run(&nsenter, &all).await?)
 }
 
 /// Whether egress allow-lists can be enforced here; the error says what to install.
-pub(super) fn check() -> Result<(), String> {
+pub(super) fn check() -> Result<(), RuntimeError> {
     tools().map(|_| ())
 }
 
 /// Installs the rules for `allow` in the namespace at `netns` (the file is kept in `dir` for
 /// whoever debugs it).
-pub(super) async fn install(netns: &Path, dir: &Path, allow: &AllowList) -> Result<(), String> {
+pub(super) async fn install(
+    netns: &Path,
+    dir: &Path,
+    allow: &AllowList,
+) -> Result<(), RuntimeError> {
     let file = dir.join("egress.nft");
     host::write_atomic(&file, ruleset(allow).as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
     nft(netns, &["-f", &file.to_string_lossy()])
         .await
         .map(|_| ())
-        .map_err(|e| format!("cannot install the egress rules: {e}"))
+        .map_err(|e| e.context("cannot install the egress rules"))
 }
 
 /// Lets the sandbox reach `addrs` for `timeout` (refreshed when already allowed).
@@ -110,7 +115,7 @@ pub(super) async fn allow_resolved(
     netns: &Path,
     addrs: &[IpAddr],
     timeout: Duration,
-) -> Result<(), String> {
+) -> Result<(), RuntimeError> {
     let secs = timeout.as_secs().max(1);
     let mut commands = Vec::new();
     for addr in addrs {

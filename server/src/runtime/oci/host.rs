@@ -1,6 +1,7 @@
 //! Small host helpers without `unsafe`: finding programs, reading `/proc`, signalling pids
 //! (through `kill(1)`, since the crate forbids `unsafe` and therefore `libc::kill`).
 
+use crate::runtime::RuntimeError;
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -201,25 +202,55 @@ pub(super) async fn poll_until<T>(
     }
 }
 
+/// Why a command of [`run`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RunError {
+    /// The program could not be started at all (out of file descriptors, not installed): it
+    /// told nothing.
+    NotStarted(String),
+    /// It ran and failed.
+    Failed {
+        /// The program, its arguments, its status and its stderr.
+        message: String,
+        /// Its trimmed stderr alone.
+        stderr: String,
+    },
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotStarted(message) | Self::Failed { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl From<RunError> for RuntimeError {
+    fn from(err: RunError) -> Self {
+        Self::Failed(err.to_string())
+    }
+}
+
 /// Runs a command to completion; `Err` carries its trimmed stderr (or the spawn error).
-pub(super) async fn run(program: &Path, args: &[&str]) -> Result<String, String> {
+pub(super) async fn run(program: &Path, args: &[&str]) -> Result<String, RunError> {
     let output = tokio::process::Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+        .map_err(|e| RunError::NotStarted(format!("cannot run {}: {e}", program.display())))?;
     if output.status.success() {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        Err(format!(
+        let message = format!(
             "{} {} failed ({}): {stderr}",
             program.display(),
             args.join(" "),
             output.status
-        ))
+        );
+        Err(RunError::Failed { message, stderr })
     }
 }
 

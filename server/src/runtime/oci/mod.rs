@@ -32,6 +32,7 @@
 //! writes is owned by range ids on the host. A volume already owned by an id of the range is
 //! left alone.
 
+use crate::runtime::RuntimeError;
 mod agent;
 mod bundle;
 mod check;
@@ -118,10 +119,11 @@ impl Layout {
     fn exit_code(&self) -> Option<i32> {
         std::fs::read_to_string(self.dir.join("exit_code")).ok()?.trim().parse().ok()
     }
-    fn read_defaults(&self) -> Result<bundle::ProcessDefaults, String> {
+    fn read_defaults(&self) -> Result<bundle::ProcessDefaults, RuntimeError> {
         let text = std::fs::read_to_string(self.process_json())
             .map_err(|e| format!("sandbox {} has no process record: {e}", self.id))?;
-        serde_json::from_str(&text).map_err(|e| format!("bad process record of {}: {e}", self.id))
+        serde_json::from_str(&text)
+            .map_err(|e| RuntimeError::other(format!("bad process record of {}: {e}", self.id)))
     }
 }
 
@@ -165,7 +167,7 @@ impl OciRuntime {
     /// Checks that this host can run sandboxes: root, crun (or runc), tini-static, overlayfs.
     /// Returns the OCI runtime's path; the error lists every problem and what to install.
     /// slirp4netns is only needed for [`NetworkMode::Nat`]: without it, only such launches fail.
-    pub fn detect() -> Result<PathBuf, String> {
+    pub fn detect() -> Result<PathBuf, RuntimeError> {
         check::detect()
     }
 
@@ -221,7 +223,7 @@ impl OciRuntime {
         layout: &Layout,
         engine: &Path,
         spec: super::ExecSpec,
-    ) -> Result<ExecOutput, String> {
+    ) -> Result<ExecOutput, RuntimeError> {
         let defaults = exec::check_runnable(layout, &spec)?;
         if let Some(agent) = self.agent_slot(&layout.id).get(layout, engine).await {
             let env = bundle::merge_env(&defaults.env, &spec.env);
@@ -253,7 +255,7 @@ impl OciRuntime {
         &self,
         spec: LaunchSpec,
         events: super::EventSender,
-    ) -> Result<Started, String> {
+    ) -> Result<Started, RuntimeError> {
         validate_id(&spec.sandbox_id)?;
         let engine = Self::detect()?;
         let tini = check::tini_path().ok_or("tini-static is not installed")?;
@@ -289,20 +291,23 @@ impl OciRuntime {
         spec: &LaunchSpec,
         engine: &Path,
         tini: &Path,
-    ) -> Result<(Started, Option<dns::Filter>), String> {
+    ) -> Result<(Started, Option<dns::Filter>), RuntimeError> {
         let io = |what: &str| {
             let what = what.to_owned();
             move |e: std::io::Error| format!("cannot {what}: {e}")
         };
         let ids = idmap::range()?;
         if !spec.rootfs.is_dir() {
-            return Err(format!(
+            return Err(RuntimeError::other(format!(
                 "the image's root filesystem {} is missing",
                 spec.rootfs.display()
-            ));
+            )));
         }
         if let Some(layer) = spec.layers.iter().find(|l| !l.is_dir()) {
-            return Err(format!("the snapshot layer {} is missing", layer.display()));
+            return Err(RuntimeError::other(format!(
+                "the snapshot layer {} is missing",
+                layer.display()
+            )));
         }
         std::fs::create_dir_all(&self.state_dir).map_err(io("create the state directory"))?;
         // 0700: the writable layer holds the workload's files.
@@ -368,7 +373,7 @@ impl OciRuntime {
         Ok((Started { state, internal_address }, filter))
     }
 
-    async fn kill_sandbox(&self, id: &str) -> Result<(), String> {
+    async fn kill_sandbox(&self, id: &str) -> Result<(), RuntimeError> {
         validate_id(id)?;
         let _busy = self.lock(id).await;
         self.stop_tailer(id).await;
@@ -467,7 +472,7 @@ impl Runtime for OciRuntime {
         format!("oci/{version}")
     }
 
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> Result<(), RuntimeError> {
         Self::detect().map(|_| ())
     }
 
@@ -475,7 +480,7 @@ impl Runtime for OciRuntime {
         &self,
         spec: LaunchSpec,
         events: super::EventSender,
-    ) -> BoxFuture<'_, Result<Started, String>> {
+    ) -> BoxFuture<'_, Result<Started, RuntimeError>> {
         Box::pin(self.start_sandbox(spec, events))
     }
 
@@ -483,7 +488,7 @@ impl Runtime for OciRuntime {
         &self,
         sandbox_id: &str,
         spec: super::ExecSpec,
-    ) -> BoxFuture<'_, Result<ExecOutput, String>> {
+    ) -> BoxFuture<'_, Result<ExecOutput, RuntimeError>> {
         let layout = self.layout(sandbox_id);
         Box::pin(async move {
             validate_id(&layout.id)?;
@@ -503,7 +508,7 @@ impl Runtime for OciRuntime {
         spec: &super::ExecSpec,
         terminal: Option<porter_sandbox::types::TerminalSize>,
         dir: &Path,
-    ) -> Result<super::ProcessCommand, String> {
+    ) -> Result<super::ProcessCommand, RuntimeError> {
         validate_id(sandbox_id)?;
         let engine = check::engine_path().ok_or_else(check::missing_engine)?;
         processes::command(&self.layout(sandbox_id), &engine, spec, terminal, dir)
@@ -514,7 +519,11 @@ impl Runtime for OciRuntime {
         usage::read(&self.layout(sandbox_id))
     }
 
-    fn snapshot(&self, sandbox_id: &str, dest: PathBuf) -> BoxFuture<'_, Result<u64, String>> {
+    fn snapshot(
+        &self,
+        sandbox_id: &str,
+        dest: PathBuf,
+    ) -> BoxFuture<'_, Result<u64, RuntimeError>> {
         let id = sandbox_id.to_owned();
         Box::pin(async move {
             validate_id(&id)?;
@@ -523,13 +532,13 @@ impl Runtime for OciRuntime {
             let _busy = self.lock(&id).await;
             let layout = self.layout(&id);
             if !layout.dir.is_dir() {
-                return Err(format!("sandbox {id} is not running"));
+                return Err(RuntimeError::NotFound(format!("sandbox {id} is not running")));
             }
             snapshot::capture(&layout, &engine, &dest).await
         })
     }
 
-    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), String>> {
+    fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), RuntimeError>> {
         let id = sandbox_id.to_owned();
         Box::pin(async move { self.kill_sandbox(&id).await })
     }
@@ -551,23 +560,23 @@ impl Runtime for OciRuntime {
 
 /// Sandbox ids become paths, cgroup names, netns names and hostnames: lowercase letters,
 /// digits, `-` and `_`, 1–63 characters, not starting with `-`.
-fn validate_id(id: &str) -> Result<(), String> {
+fn validate_id(id: &str) -> Result<(), RuntimeError> {
     let ok = !id.is_empty()
         && id.len() <= 63
         && !id.starts_with('-')
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(format!("invalid sandbox id {id:?}")) }
+    if ok { Ok(()) } else { Err(RuntimeError::Invalid(format!("invalid sandbox id {id:?}"))) }
 }
 
 /// Gives a volume directory owned outside the id range to the workload's user in the range
 /// (see the module docs).
-fn hand_over(dir: &Path, (uid, gid): (u32, u32), ids: IdRange) -> Result<(), String> {
+fn hand_over(dir: &Path, (uid, gid): (u32, u32), ids: IdRange) -> Result<(), RuntimeError> {
     let meta = std::fs::symlink_metadata(dir)
         .map_err(|e| format!("volume directory {}: {e}", dir.display()))?;
     if !meta.is_dir() {
-        return Err(format!("volume {} is not a directory", dir.display()));
+        return Err(RuntimeError::other(format!("volume {} is not a directory", dir.display())));
     }
     if !ids.contains_uid(meta.uid()) {
         let (host_uid, host_gid) = (ids.host_uid(uid), ids.host_gid(gid));

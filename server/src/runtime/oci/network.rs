@@ -9,6 +9,7 @@
 //! in the host namespace it would unmount every other sandbox's netns.
 //! `--disable-host-loopback` keeps the host's 127.0.0.1 unreachable (10.0.2.2 is refused).
 
+use crate::runtime::RuntimeError;
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
@@ -81,7 +82,7 @@ const NETNS_SYSCTLS: &str = "echo 0 >/proc/sys/net/ipv4/ip_unprivileged_port_sta
 
 /// Creates `sbx-<id>` with its egress rules, attaches slirp4netns, forwards the port and
 /// starts the DNS filter; resolves once all of it works. On failure, [`down`] cleans up.
-pub(super) async fn up(id: &str, dir: &Path, nat: &Nat) -> Result<Network, String> {
+pub(super) async fn up(id: &str, dir: &Path, nat: &Nat) -> Result<Network, RuntimeError> {
     let slirp = host::which("slirp4netns").ok_or_else(|| SLIRP_MISSING.to_owned())?;
     let ip = host::which("ip").ok_or_else(|| {
         "outbound networking needs `ip`, which is not installed: run `apt-get install -y iproute2`"
@@ -136,7 +137,10 @@ pub(super) async fn up(id: &str, dir: &Path, nat: &Nat) -> Result<Network, Strin
     if !ready {
         host::kill(&[pid]).await;
         let _ = host::run(&ip, &["netns", "del", &name]).await;
-        return Err(format!("slirp4netns did not come up: {}", host::tail_of(&log, 2000)));
+        return Err(RuntimeError::other(format!(
+            "slirp4netns did not come up: {}",
+            host::tail_of(&log, 2000)
+        )));
     }
     host::write_pid_file(&dir.join("slirp.pid"), pid)
         .map_err(|e| format!("cannot record the slirp4netns pid: {e}"))?;
@@ -153,7 +157,7 @@ pub(super) async fn up(id: &str, dir: &Path, nat: &Nat) -> Result<Network, Strin
 
 /// After a server restart: starts the DNS filter of a running sandbox again, from the
 /// `network` member of its stored state (`None` when it needs none).
-pub(super) async fn resume(id: &str, state: &Value) -> Result<Option<dns::Filter>, String> {
+pub(super) async fn resume(id: &str, state: &Value) -> Result<Option<dns::Filter>, RuntimeError> {
     let Some(entries) = state["egress"].as_array() else { return Ok(None) };
     let entries: Vec<String> =
         entries.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect();

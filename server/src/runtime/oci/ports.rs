@@ -4,6 +4,7 @@
 //! ends with the teardown. Forwarded connections reach the workload from slirp's gateway
 //! address, so it must listen on all addresses (`0.0.0.0`), not only on 127.0.0.1.
 
+use crate::runtime::RuntimeError;
 use std::{
     net::{Ipv4Addr, SocketAddr},
     os::fd::AsRawFd,
@@ -31,7 +32,7 @@ const ATTEMPTS: usize = 5;
 
 /// Forwards a free port on [`HOST_ADDR`] to `guest_port` through the slirp4netns whose API
 /// socket is in `dir`; returns the host side.
-pub(super) async fn forward(dir: &Path, guest_port: u16) -> Result<SocketAddr, String> {
+pub(super) async fn forward(dir: &Path, guest_port: u16) -> Result<SocketAddr, RuntimeError> {
     let mut last = String::new();
     for _ in 0..ATTEMPTS {
         let host_port = free_port()?;
@@ -52,18 +53,18 @@ pub(super) async fn forward(dir: &Path, guest_port: u16) -> Result<SocketAddr, S
             Err(err) => return Err(err),
         }
     }
-    Err(format!("slirp4netns cannot forward port {guest_port}: {last}"))
+    Err(RuntimeError::other(format!("slirp4netns cannot forward port {guest_port}: {last}")))
 }
 
 /// A port nobody listens on right now (the kernel's pick for an ephemeral bind).
-fn free_port() -> Result<u16, String> {
+fn free_port() -> Result<u16, RuntimeError> {
     let probe = std::net::TcpListener::bind((HOST_ADDR, 0))
         .map_err(|e| format!("cannot find a free port on {HOST_ADDR}: {e}"))?;
-    probe.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
+    probe.local_addr().map(|a| a.port()).map_err(|e| RuntimeError::other(e.to_string()))
 }
 
 /// One request on slirp4netns's API socket (it answers and closes).
-async fn call(dir: &Path, request: &Value) -> Result<Value, String> {
+async fn call(dir: &Path, request: &Value) -> Result<Value, RuntimeError> {
     // Through an open directory: the socket's own path may exceed the 108 bytes of sun_path.
     let handle = std::fs::File::open(dir)
         .map_err(|e| format!("cannot open the sandbox directory {}: {e}", dir.display()))?;
@@ -81,5 +82,6 @@ async fn call(dir: &Path, request: &Value) -> Result<Value, String> {
         .map_err(|_| "the slirp4netns API did not answer".to_owned())?
         .map_err(|e| format!("the slirp4netns API failed: {e}"))?;
     drop(handle);
-    serde_json::from_slice(&reply).map_err(|e| format!("bad slirp4netns API reply: {e}"))
+    serde_json::from_slice(&reply)
+        .map_err(|e| RuntimeError::other(format!("bad slirp4netns API reply: {e}")))
 }

@@ -2,6 +2,7 @@
 //! the pid file the supervisor signals the tree through, and, for a terminal, the console
 //! socket the engine hands the terminal's master to.
 
+use crate::runtime::RuntimeError;
 use std::path::Path;
 
 use porter_sandbox::types::TerminalSize;
@@ -20,7 +21,7 @@ pub(super) fn command(
     spec: &ExecSpec,
     terminal: Option<TerminalSize>,
     dir: &Path,
-) -> Result<ProcessCommand, String> {
+) -> Result<ProcessCommand, RuntimeError> {
     let defaults = super::exec::check_runnable(layout, spec)?;
     let mut env = spec.env.clone();
     if terminal.is_some() && !env.iter().any(|(k, _)| k == "TERM") {

@@ -11,6 +11,7 @@
 //! Snapshots read the layer through the supervisor's root (`/proc/<pid>/root`), which shows
 //! its mount namespace.
 
+use crate::runtime::RuntimeError;
 use std::{
     fs::DirBuilder,
     os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt},
@@ -28,7 +29,7 @@ const MOUNT: &str = "layer";
 /// Makes the layer image of `size` bytes for the sandbox directory `dir`, whose `upper/` and
 /// `work/` already exist (they stay as the staging copy's model); `None` keeps the layer on
 /// the data disk without a limit.
-pub(super) fn prepare(dir: &Path, size: Option<u64>) -> Result<(), String> {
+pub(super) fn prepare(dir: &Path, size: Option<u64>) -> Result<(), RuntimeError> {
     let Some(size) = size else { return Ok(()) };
     let staging = dir.join(MOUNT);
     DirBuilder::new()
@@ -50,13 +51,15 @@ pub(super) fn prepare(dir: &Path, size: Option<u64>) -> Result<(), String> {
         // The details name host paths: they go to the server's log, not to the client.
         tracing::error!("making the writable layer of {}: {e}", dir.display());
         match e {
-            image::ImageError::NoSpace(_) => "the server's data disk is full, so the sandbox's \
-                 writable layer cannot be made: free space on the host, or delete unused \
-                 sandboxes, volumes and images"
-                .to_owned(),
-            image::ImageError::Failed(_) => "cannot make the sandbox's size-limited writable \
-                 layer (is mkfs.ext4 installed?); the server log says why"
-                .to_owned(),
+            image::ImageError::NoSpace(_) => RuntimeError::NoSpace(
+                "the server's data disk is full, so the sandbox's writable layer cannot be \
+                 made: free space on the host, or delete unused sandboxes, volumes and images"
+                    .to_owned(),
+            ),
+            image::ImageError::Failed(_) => RuntimeError::other(
+                "cannot make the sandbox's size-limited writable layer (is mkfs.ext4 \
+                 installed?); the server log says why",
+            ),
         }
     })
 }

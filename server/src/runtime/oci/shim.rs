@@ -17,6 +17,7 @@
 //! 5. writes that status atomically to `exit_code`, which is how the server learns it, even
 //!    when the server restarted in the meantime.
 
+use crate::runtime::RuntimeError;
 use std::{
     fs::{File, OpenOptions},
     path::Path,
@@ -88,7 +89,7 @@ pub(super) fn spawn(
     engine: &Path,
     lowers: &[&Path],
     netns: Option<&Path>,
-) -> Result<u32, String> {
+) -> Result<u32, RuntimeError> {
     let (setsid, unshare) = super::check::util_linux()?;
     let mut lower = String::new();
     for layer in lowers {
@@ -96,7 +97,7 @@ pub(super) fn spawn(
         // overlayfs splits its options at ',' (and lowerdir at ':'): such paths cannot be
         // expressed.
         if text.is_empty() || text.contains([',', ':', '\n']) {
-            return Err(format!("unusable image layer {}", layer.display()));
+            return Err(RuntimeError::other(format!("unusable image layer {}", layer.display())));
         }
         if !lower.is_empty() {
             lower.push(':');
@@ -104,17 +105,20 @@ pub(super) fn spawn(
         lower.push_str(text);
     }
     if lower.is_empty() {
-        return Err("the sandbox has no image layers".to_owned());
+        return Err(RuntimeError::Invalid("the sandbox has no image layers".to_owned()));
     }
     if layout.dir.to_string_lossy().contains([',', ':', '\n']) {
-        return Err(format!("unusable state directory {}", layout.dir.display()));
+        return Err(RuntimeError::other(format!(
+            "unusable state directory {}",
+            layout.dir.display()
+        )));
     }
-    let open_log = |path: &Path| -> Result<File, String> {
+    let open_log = |path: &Path| -> Result<File, RuntimeError> {
         OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))
+            .map_err(|e| RuntimeError::other(format!("cannot open {}: {e}", path.display())))
     };
     let stdout = open_log(&layout.stdout())?;
     let stderr = open_log(&layout.stderr())?;
@@ -175,7 +179,7 @@ fn start_outcome(
 /// Waits until crun has created the container (its pid file exists). `Err` when the shim
 /// finished first or `timeout` passed, with the end of `stderr.log`, where crun's and the
 /// shim's own complaints land.
-pub(super) async fn wait_started(layout: &Layout, timeout: Duration) -> Result<u32, String> {
+pub(super) async fn wait_started(layout: &Layout, timeout: Duration) -> Result<u32, RuntimeError> {
     let outcome = host::poll_until(timeout, Duration::from_millis(1), || {
         start_outcome(
             || layout.exit_code(),
@@ -197,11 +201,11 @@ pub(super) async fn wait_started(layout: &Layout, timeout: Duration) -> Result<u
     let tail = host::tail_of(&layout.stderr(), 2000);
     let detail =
         tail.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | ");
-    Err(if detail.is_empty() {
+    Err(RuntimeError::other(if detail.is_empty() {
         format!("the sandbox did not start: {reason}")
     } else {
         format!("the sandbox did not start: {reason}: {detail}")
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -6,18 +6,29 @@
 //! later be stacked as a read-only lower layer above the same image. It is written to
 //! `<dest>.partial` and renamed into place: `dest` exists only when complete.
 
+use crate::runtime::RuntimeError;
 use std::path::{Path, PathBuf};
 
 use super::{Layout, host, shim};
 
 /// Copies the writable layer of the sandbox in `layout` to `dest`; returns the bytes captured.
-pub(super) async fn capture(layout: &Layout, engine: &Path, dest: &Path) -> Result<u64, String> {
+pub(super) async fn capture(
+    layout: &Layout,
+    engine: &Path,
+    dest: &Path,
+) -> Result<u64, RuntimeError> {
     let upper = super::quota::upper_dir(layout).unwrap_or_else(|| layout.dir.join("upper"));
     if !upper.is_dir() {
-        return Err(format!("sandbox {} has no writable layer to capture", layout.id));
+        return Err(RuntimeError::other(format!(
+            "sandbox {} has no writable layer to capture",
+            layout.id
+        )));
     }
     if dest.exists() {
-        return Err(format!("snapshot directory {} already exists", dest.display()));
+        return Err(RuntimeError::other(format!(
+            "snapshot directory {} already exists",
+            dest.display()
+        )));
     }
     let partial = partial_path(dest);
     if partial.exists() {
@@ -61,7 +72,7 @@ pub(super) fn partial_path(dest: &Path) -> PathBuf {
 }
 
 /// `crun pause|resume ID`.
-async fn pause(engine: &Path, id: &str, verb: &str) -> Result<(), String> {
+async fn pause(engine: &Path, id: &str, verb: &str) -> Result<(), RuntimeError> {
     let flag = shim::engine_flag(engine);
     let mut args: Vec<&str> = Vec::new();
     if !flag.is_empty() {
@@ -71,17 +82,17 @@ async fn pause(engine: &Path, id: &str, verb: &str) -> Result<(), String> {
     host::run(engine, &args)
         .await
         .map(|_| ())
-        .map_err(|e| format!("cannot {verb} sandbox {id}: {e}"))
+        .map_err(|e| RuntimeError::other(format!("cannot {verb} sandbox {id}: {e}")))
 }
 
-async fn copy_tree(cp: &Path, from: &Path, to: &Path) -> Result<(), String> {
+async fn copy_tree(cp: &Path, from: &Path, to: &Path) -> Result<(), RuntimeError> {
     // `from/.` copies the directory's contents (and its own mode) into the new `to`.
     let source = from.join(".");
     let (source, target) = (source.to_string_lossy(), to.to_string_lossy());
     host::run(cp, &["-a", "--reflink=auto", &source, &target])
         .await
         .map(|_| ())
-        .map_err(|e| format!("copying the writable layer failed: {e}"))
+        .map_err(|e| RuntimeError::other(format!("copying the writable layer failed: {e}")))
 }
 
 /// Bytes in regular files under `dir` (symlinks and whiteouts count as nothing).
