@@ -90,12 +90,25 @@ launch() {
     echo "$name $pid $(start_time "$pid")" >>"$dir/pids"
 }
 
-# wait_for WHAT SECONDS COMMAND... — polls COMMAND until it succeeds.
+# all_alive — fails, naming it, if a process `up` started has ended.
+all_alive() {
+    local name pid start
+    while read -r name pid start; do
+        if ! alive "$pid" "$start"; then
+            k8s_log "error: $name ended (see $dir/logs/$name.log)"
+            return 1
+        fi
+    done <"$dir/pids"
+}
+
+# wait_for WHAT SECONDS COMMAND... — polls COMMAND until it succeeds; fails at once if a process
+# of the cluster ends meanwhile.
 wait_for() {
     local what=$1 limit=$2 deadline
     shift 2
     deadline=$((SECONDS + limit))
     until "$@" >/dev/null 2>&1; do
+        all_alive || return 1
         if [ $SECONDS -ge $deadline ]; then
             k8s_log "error: $what not ready after $limit s"
             return 1
