@@ -56,21 +56,20 @@ cmd_down() {
     local dir=$1 down_started
     down_started=$(now_ms)
     if [ -f "$dir/pids" ]; then
-        local lines name pid start
-        # The reverse order of starting: clients before the API server, etcd last.
+        local lines name pid start deadline
+        # One at a time, in the reverse order of starting: clients before the API server, etcd
+        # last (an API server whose etcd is gone first takes seconds retrying it before exiting).
         mapfile -t lines < <(tac "$dir/pids")
         for line in "${lines[@]}"; do
             read -r name pid start <<<"$line"
-            if alive "$pid" "$start"; then kill -TERM "$pid" 2>/dev/null || true; fi
-        done
-        local deadline=$((SECONDS + 8))
-        for line in "${lines[@]}"; do
-            read -r name pid start <<<"$line"
-            while alive "$pid" "$start" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+            alive "$pid" "$start" || continue
+            kill -TERM "$pid" 2>/dev/null || true
+            deadline=$((SECONDS + 8))
+            while alive "$pid" "$start" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
             if alive "$pid" "$start"; then
-                k8s_log "$name ($pid) ignored SIGTERM: killing it"
+                k8s_log "$name ($pid) ignored SIGTERM for 8 s: killing it"
                 kill -KILL "$pid" 2>/dev/null || true
-                while alive "$pid" "$start"; do sleep 0.1; done
+                while alive "$pid" "$start"; do sleep 0.05; done
             fi
         done
         # Reap our own children when `up` cleans up after a failure.
