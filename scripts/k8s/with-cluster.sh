@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs a command against a throwaway cluster of scripts/k8s/cluster.sh, then stops the cluster
+# (also when the command fails or the run is interrupted); exits with the command's status.
+#
+#   scripts/k8s/with-cluster.sh COMMAND [ARG...]
+#   e.g. scripts/k8s/with-cluster.sh cargo test -p porter-sandbox-server --test kubernetes
+#
+# The command sees the variables of the cluster's env file exported (KUBECONFIG_ADMIN,
+# KUBECONFIG_SERVER, KUBECONFIG_RESTRICTED, PORTER_K8S_NAMESPACE, KUBE_API, KUBE_CA,
+# PORTER_K8S_NODE) and PORTER_K8S_CLUSTER_DIR. Binaries are built on a cache miss first.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+[ $# -ge 1 ] || { echo "usage: $0 COMMAND [ARG...]" >&2; exit 2; }
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/porter-k8s.XXXXXX")
+trap '"$here/cluster.sh" down "$dir"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+"$here/cluster.sh" up "$dir" >/dev/null
+set -a
+# shellcheck disable=SC1091
+. "$dir/env"
+set +a
+export PORTER_K8S_CLUSTER_DIR="$dir"
+status=0
+"$@" || status=$?
+exit $status
