@@ -85,7 +85,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = parse_start_timeout)]
     kube_start_timeout: Duration,
     /// Terminate every sandbox when the server stops (by default they keep running and are
-    /// re-adopted at the next start).
+    /// re-adopted at the next start). No effect with --runtime kubernetes, where sandboxes
+    /// belong to the cluster (and to every server of it).
     #[arg(long)]
     ephemeral: bool,
     /// CPU limit of sandboxes whose `resources.cpu` is unset (Kubernetes quantity: "1", "500m").

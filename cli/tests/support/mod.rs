@@ -171,6 +171,14 @@ impl TestServer {
         self.crash_and_restart_with(&[])
     }
 
+    /// [`TestServer::crash_and_restart`], the new server with `extra` arguments.
+    pub fn crash_and_restart_as(mut self, extra: &[&str]) -> TestServer {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let TestServer { _dir, data_dir, .. } = self;
+        start_server_in(_dir, data_dir, extra, &[])
+    }
+
     /// [`TestServer::crash_and_restart`], the new server with `env` set.
     pub fn crash_and_restart_with(mut self, env: &[(&str, &str)]) -> TestServer {
         let _ = self.child.kill();

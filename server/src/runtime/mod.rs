@@ -173,6 +173,8 @@ pub enum RuntimeEvent {
     Terminated {
         /// The sandbox.
         sandbox_id: String,
+        /// Why, as that server recorded it (a `termination_reason` wire value).
+        reason: String,
     },
     /// The workload ended.
     Exited {
@@ -282,6 +284,13 @@ pub trait Runtime: Send + Sync + 'static {
     /// ([`Runtime::records`]), never ended.
     fn shared(&self) -> bool {
         false
+    }
+
+    /// Tells the other servers of a [`Runtime::shared`] runtime why sandbox `id` is about to
+    /// be stopped (`reason`: a `termination_reason` wire value); they report it as
+    /// [`RuntimeEvent::Terminated`].
+    fn record_end(&self, _sandbox_id: &str, _reason: &str) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
     }
 
     /// The records of every sandbox of a [`Runtime::shared`] runtime.

@@ -352,7 +352,12 @@ impl RunningServer {
             let _ = std::fs::remove_file(path);
         }
         if self.options.ephemeral {
-            self.service.terminate_all().await;
+            if self.service.runtime_is_shared() {
+                // The cluster's sandboxes are also other servers': one stopping ends none.
+                tracing::warn!("--ephemeral ends no sandbox on a shared (kubernetes) runtime");
+            } else {
+                self.service.terminate_all().await;
+            }
         }
         // A sandbox marked terminated whose teardown is cut short would keep running unseen.
         self.service.wait_teardowns(TEARDOWN_TIMEOUT).await;

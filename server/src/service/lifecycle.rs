@@ -73,9 +73,11 @@ pub(super) fn spawn_event_loop(service: Arc<Service>, mut events: mpsc::Receiver
                         });
                     }
                     RuntimeEvent::Exited { sandbox_id, exit_code } => {
-                        exits.push((sandbox_id, Some(exit_code)));
+                        exits.push((sandbox_id, Ok(exit_code)));
                     }
-                    RuntimeEvent::Terminated { sandbox_id } => exits.push((sandbox_id, None)),
+                    RuntimeEvent::Terminated { sandbox_id, reason } => {
+                        exits.push((sandbox_id, Err(reason)));
+                    }
                 }
             }
             if !lines.is_empty() {
@@ -92,17 +94,15 @@ pub(super) fn spawn_event_loop(service: Arc<Service>, mut events: mpsc::Receiver
                 }
             }
             for (id, code) in exits {
-                let Some(code) = code else {
-                    // Another server of the cluster terminated it (and recorded why).
-                    service
-                        .finish(
-                            &id,
-                            &StatusResponsePhase::Terminated,
-                            None,
-                            StatusResponseTerminationReason::Sdk,
-                        )
-                        .await;
-                    continue;
+                let code = match code {
+                    Ok(code) => code,
+                    Err(reason) => {
+                        // Another server of the cluster terminated it, for this reason.
+                        let reason = StatusResponseTerminationReason::from_wire(&reason);
+                        let phase = StatusResponsePhase::Terminated;
+                        service.finish(&id, &phase, None, reason).await;
+                        continue;
+                    }
                 };
                 service.explain_kill(&id, code, None);
                 let phase = if code == 0 {
@@ -365,7 +365,12 @@ impl Service {
         let mut delays = super::teardown::RETRY_DELAYS.iter();
         loop {
             match self.settle(id, phase, exit_code, reason.clone()) {
-                Ok(true) => break,
+                Ok(true) => {
+                    if *phase == StatusResponsePhase::Terminated && self.runtime.shared() {
+                        self.runtime.record_end(id, reason.as_str()).await;
+                    }
+                    break;
+                }
                 Ok(false) => return,
                 Err(err) => match delays.next() {
                     Some(delay) => {

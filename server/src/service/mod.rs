@@ -189,6 +189,12 @@ impl Service {
         &self.options.api_keys
     }
 
+    /// Whether other servers share the runtime's sandboxes (several replicas on a cluster).
+    #[must_use]
+    pub fn runtime_is_shared(&self) -> bool {
+        self.runtime.shared()
+    }
+
     /// The data directory.
     #[must_use]
     pub fn data_dir(&self) -> &Path {

@@ -332,10 +332,12 @@ async fn watch_exits(pods: Api<Pod>, watched: Watched) {
             .metadata
             .annotations
             .as_ref()
-            .is_some_and(|a| a.contains_key(objects::TERMINATED_ANNOTATION));
-        let event = match state::of(&pod) {
-            _ if deleted && terminated => RuntimeEvent::Terminated { sandbox_id: id.clone() },
-            PodState::Exited(code) => {
+            .and_then(|a| a.get(objects::TERMINATED_ANNOTATION))
+            .cloned();
+        let event = match (state::of(&pod), terminated) {
+            // Marked by the server that terminates it: whatever its state, it was terminated.
+            (_, Some(reason)) => RuntimeEvent::Terminated { sandbox_id: id.clone(), reason },
+            (PodState::Exited(code), None) => {
                 RuntimeEvent::Exited { sandbox_id: id.clone(), exit_code: code }
             }
             // Deleted from outside the servers: the sandbox was killed.
@@ -421,6 +423,21 @@ impl Runtime for KubeRuntime {
 
     fn leads(&self) -> bool {
         self.leadership.held()
+    }
+
+    fn record_end(&self, sandbox_id: &str, reason: &str) -> BoxFuture<'_, ()> {
+        let id = sandbox_id.to_owned();
+        let mark = serde_json::json!({ "metadata": { "annotations": {
+            objects::TERMINATED_ANNOTATION: reason } } });
+        Box::pin(async move {
+            // Other servers watching the pod learn it was terminated, and why.
+            let marked = self.pods.patch(&id, &PatchParams::default(), &Patch::Merge(&mark)).await;
+            match marked {
+                Ok(_) => {}
+                Err(err) if not_found(&err) => {}
+                Err(err) => tracing::warn!("cannot mark the pod of {id} as terminated: {err}"),
+            }
+        })
     }
 
     fn records(&self) -> BoxFuture<'_, Vec<SharedRecord>> {

@@ -17,8 +17,8 @@ pub const MANAGER: &str = "porter-sandbox";
 pub const SANDBOX_LABEL: &str = "porter-sandbox.dev/sandbox";
 /// Annotation with the server's record of the sandbox ([`crate::runtime::SharedRecord`]).
 pub const RECORD_ANNOTATION: &str = "porter-sandbox.dev/record";
-/// Annotation a server sets on a pod before it deletes it: the sandbox was terminated, not
-/// killed from outside.
+/// Annotation a server sets on a pod before it deletes it: the sandbox was terminated (its
+/// value: the `termination_reason`), not killed from outside.
 pub const TERMINATED_ANNOTATION: &str = "porter-sandbox.dev/terminated";
 /// The workload's container.
 pub const CONTAINER: &str = "sandbox";
