@@ -25,6 +25,12 @@ bash tests/compat/run_official_sdk.sh "${CARGO_TARGET_DIR:-target}/debug/porter-
 echo "== schemathesis fuzzes our server from spec/openapi.json"
 bash tests/fuzz/run_schemathesis.sh "${CARGO_TARGET_DIR:-target}/debug/porter-sandbox"
 
+echo "== the kubernetes runtime against a real API server (etcd, kube-apiserver, scheduler, kwok)"
+# The binaries are built from tools/ on a cache miss (several minutes on a fresh machine).
+PORTER_REQUIRE_K8S=1 bash scripts/k8s/with-cluster.sh bash -c 'set -e
+    bash scripts/k8s/check-manifests.sh "$PORTER_K8S_CLUSTER_DIR"
+    cargo test -p porter-sandbox-cli --test kubernetes -- --test-threads 2'
+
 echo "== types build without the HTTP client"
 cargo check -p porter-sandbox --no-default-features
 
