@@ -40,6 +40,8 @@ key=$(
         done
     } | sha256sum | cut -c1-16
 )
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd) # the printed bin directory must not depend on the caller's directory
 dest="$cache/$key"
 
 if [ -d "$dest/bin" ]; then
@@ -47,7 +49,6 @@ if [ -d "$dest/bin" ]; then
     exit 0
 fi
 
-mkdir -p "$cache"
 # One build per key at a time: a second run waits here and then finds the finished directory.
 exec 9>"$cache/.lock-$key"
 flock 9
