@@ -239,6 +239,9 @@ apiVersion: v1
 kind: Namespace
 metadata:
   name: $namespace
+  labels: # as deploy/rbac.yaml labels the sandbox namespace
+    pod-security.kubernetes.io/enforce: baseline
+    pod-security.kubernetes.io/warn: baseline
 ---
 apiVersion: v1
 kind: ServiceAccount

@@ -29,7 +29,7 @@ K8S_BODY="$(mktemp)"
 cleanup() {
     local status=$?
     "$here/cluster.sh" down "$dir" || status=1
-    rm -f "$K8S_BODY"
+    rm -f "$K8S_BODY" "$K8S_BODY.headers"
     if [ $status -eq 0 ]; then
         k8s_log "passed in $(seconds_since "$started") s"
     else
