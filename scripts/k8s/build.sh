@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the binaries of the Kubernetes test tier — etcd, kube-apiserver, kube-scheduler, kwok —
 # and kwok's stage definitions, from the pinned wrapper modules under tools/, into a cache outside
-# the repository:
+# the repository (with --with-node also kube-controller-manager and kubelet, for a real node):
 #
 #   ${PORTER_K8S_CACHE:-$HOME/.cache/porter-sandbox/k8s}/<key>/bin/
 #
@@ -21,6 +21,12 @@ cache="${PORTER_K8S_CACHE:-$HOME/.cache/porter-sandbox/k8s}"
 # Bump when the set of binaries or the way they are built changes (the key must change then too).
 build_format=1
 k8s_commands=(kube-apiserver kube-scheduler)
+case "${1:-}" in
+"") ;;
+# The real-node tier also needs a kubelet and the controllers (its own cache key).
+--with-node) k8s_commands+=(kube-controller-manager kubelet) ;;
+*) echo "usage: $0 [--with-node]" >&2; exit 2 ;;
+esac
 
 log() { echo "build.sh: $*" >&2; }
 
@@ -40,6 +46,8 @@ key=$(
         done
     } | sha256sum | cut -c1-16
 )
+mkdir -p "$cache"
+cache=$(cd "$cache" && pwd) # the printed bin directory must not depend on the caller's directory
 dest="$cache/$key"
 
 if [ -d "$dest/bin" ]; then
@@ -47,7 +55,6 @@ if [ -d "$dest/bin" ]; then
     exit 0
 fi
 
-mkdir -p "$cache"
 # One build per key at a time: a second run waits here and then finds the finished directory.
 exec 9>"$cache/.lock-$key"
 flock 9

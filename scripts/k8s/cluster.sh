@@ -19,7 +19,15 @@
 #   DIR/pids                   NAME PID START-TIME of each process
 # and prints DIR/env as its last stdout line. If any step fails, `up` stops what it started and
 # removes DIR. The namespace porter-sandbox-test has its `default` ServiceAccount and
-# kube-root-ca.crt ConfigMap (there is no controller-manager to make them).
+# kube-root-ca.crt ConfigMap (there is no controller-manager to make them) and the Pod Security
+# level of the sandbox namespace of deploy/rbac.yaml.
+#
+# What kwok does and does not do, for tests: a pod on kwok-node-0 is Running and Ready (init
+# containers Completed, probes ignored) well under a second after its creation, and gone at once
+# when deleted. Nothing runs: pods/log answers 404 and exec upgrades, then reports a 500 status
+# ("unable to upgrade connection"). kwok only moves Pending pods, so a test can end a workload by
+# patching the pod's status (phase Failed or Succeeded, a terminated container state with its
+# exit code) as the admin; the server's user may not patch pods/status.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -239,6 +247,9 @@ apiVersion: v1
 kind: Namespace
 metadata:
   name: $namespace
+  labels: # as deploy/rbac.yaml labels the sandbox namespace
+    pod-security.kubernetes.io/enforce: baseline
+    pod-security.kubernetes.io/warn: baseline
 ---
 apiVersion: v1
 kind: ServiceAccount

@@ -22,14 +22,16 @@ k8s_server() {
 }
 
 # k8s_request KUBECONFIG METHOD PATH [BODY_FILE] — one API request with the kubeconfig's token,
-# checked against the cluster's CA (K8S_CA, set from the kubeconfig's directory). Prints the HTTP
-# status; the response body is left in "$K8S_BODY". A YAML body is sent as application/yaml, which
-# the API server decodes like JSON; a *.merge-patch.json body as a JSON merge patch.
+# checked against the cluster's CA (K8S_CA, else pki/ca.crt beside the kubeconfig). Prints the
+# HTTP status (000: no answer); the response body is left in "$K8S_BODY", its headers in
+# "$K8S_BODY.headers". A YAML body is sent as application/yaml, which the API server decodes like
+# JSON; a *.merge-patch.json body as a JSON merge patch.
 k8s_request() {
     local kubeconfig=$1 method=$2 path=$3 body=${4:-}
     local ca="${K8S_CA:-$(dirname "$kubeconfig")/pki/ca.crt}"
-    local args=(--silent --show-error --max-time 30 --cacert "$ca" -o "$K8S_BODY" -w '%{http_code}'
-        -X "$method" -H "Authorization: Bearer $(k8s_token "$kubeconfig")" -H 'Accept: application/json')
+    local args=(--silent --show-error --max-time 30 --cacert "$ca" -w '%{http_code}'
+        -o "$K8S_BODY" -D "$K8S_BODY.headers" -X "$method" -H 'Accept: application/json'
+        -H "Authorization: Bearer $(k8s_token "$kubeconfig")")
     if [ -n "$body" ]; then
         case "$body" in
         *.merge-patch.json) args+=(-H 'Content-Type: application/merge-patch+json') ;;
@@ -38,7 +40,8 @@ k8s_request() {
         esac
         args+=(--data-binary "@$body")
     fi
-    curl "${args[@]}" "$(k8s_server "$kubeconfig")$path" || echo 000
+    # On a failed connection curl still writes the status, as 000.
+    curl "${args[@]}" "$(k8s_server "$kubeconfig")$path" || true
 }
 
 # k8s_expect STATUS... -- KUBECONFIG METHOD PATH [BODY_FILE] — k8s_request that fails (with the
@@ -98,7 +101,9 @@ k8s_collection_path() {
 #   K8S_SKIP_KINDS="A B" creates all but documents of these kinds;
 #   K8S_EXISTING_OK=1    accepts objects that exist already (409);
 #   K8S_DRY_RUN=1        has the API server validate, default, admit and authorise each object
-#                        without storing it (dryRun=All).
+#                        without storing it (dryRun=All);
+#   K8S_NO_WARNINGS=1    fails on any warning of the API server too (a deprecated field, a pod
+#                        template that the namespace's Pod Security level would refuse).
 # Unknown or duplicate fields are refused (fieldValidation=Strict), so a typo fails loudly. The
 # documents must keep `apiVersion:`, `kind:` and `metadata:` at the top level, as deploy/ does.
 k8s_create_manifest() {
@@ -109,7 +114,7 @@ k8s_create_manifest() {
     parts=$(mktemp -d)
     sed "$rewrite" "$file" |
         awk -v dir="$parts" 'BEGIN { n = 0 } /^---/ { n++; next } { print > (dir "/" sprintf("%03d", n) ".yaml") }'
-    local part kind api_version namespace
+    local part kind api_version namespace collection
     for part in "$parts"/*.yaml; do
         kind=$(sed -n 's/^kind: *//p' "$part" | head -n1)
         api_version=$(sed -n 's/^apiVersion: *//p' "$part" | head -n1)
@@ -120,9 +125,16 @@ k8s_create_manifest() {
         if [[ " ${K8S_SKIP_KINDS:-} " == *" $kind "* ]]; then
             continue
         fi
-        namespace=$(awk '/^metadata:/ { m = 1; next } /^[^ #]/ { m = 0 } m && /^  namespace:/ { print $2; exit }' "$part")
-        if ! k8s_expect "${accepted[@]}" -- "$kubeconfig" POST "$(k8s_collection_path "$api_version" "$kind" "$namespace")$query" "$part"; then
+        namespace=$(awk '/^metadata:/ { m = 1; next } /^[^ #]/ { m = 0 }
+            m && /^  namespace:/ { print $2; exit }' "$part")
+        collection=$(k8s_collection_path "$api_version" "$kind" "$namespace")
+        if ! k8s_expect "${accepted[@]}" -- "$kubeconfig" POST "$collection$query" "$part"; then
             k8s_log "error: creating the $kind of $file failed"
+            rm -rf "$parts"
+            return 1
+        fi
+        if [ -n "${K8S_NO_WARNINGS:-}" ] && grep -i '^warning:' "$K8S_BODY.headers" >&2; then
+            k8s_log "error: the API server warned about the $kind of $file"
             rm -rf "$parts"
             return 1
         fi

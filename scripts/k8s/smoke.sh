@@ -2,8 +2,10 @@
 # Smoke test of the Kubernetes test tier, end to end: builds the binaries (on a cache miss), starts
 # a cluster (scripts/k8s/cluster.sh) in a temporary directory, checks the deploy/ manifests with a
 # server-side dry run, and as the server's user (only deploy/rbac.yaml's Role) creates a pod that
-# kwok must report Running and Ready on its node, then deletes it; checks that RBAC refuses what
-# the Role does not grant; stops the cluster. Exits non-zero on any failure; leaves nothing behind.
+# kwok must report Running and Ready on its node, then deletes it; checks that the server's user
+# may exec into it over WebSocket and manage services, PVCs, network policies and leases, and that
+# RBAC refuses what the Role does not grant; stops the cluster. Exits non-zero on any failure;
+# leaves nothing behind.
 #
 #   scripts/k8s/smoke.sh
 set -euo pipefail
@@ -27,7 +29,7 @@ K8S_BODY="$(mktemp)"
 cleanup() {
     local status=$?
     "$here/cluster.sh" down "$dir" || status=1
-    rm -f "$K8S_BODY"
+    rm -f "$K8S_BODY" "$K8S_BODY.headers"
     if [ $status -eq 0 ]; then
         k8s_log "passed in $(seconds_since "$started") s"
     else
@@ -112,10 +114,63 @@ until [ "$(k8s_request "$server" GET "$pods/$name")" = 404 ]; do
 done
 phase "pod deleted and gone"
 
+# The other objects the Role lets the server manage: create, get, list, delete each.
+ns=$PORTER_K8S_NAMESPACE
+cat >"$dir/objects.yaml" <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: $name
+  namespace: $ns
+spec:
+  selector: { app: $name }
+  ports: [{ port: 8080 }]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: $name
+  namespace: $ns
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: { requests: { storage: 1Gi } }
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: $name
+  namespace: $ns
+spec:
+  podSelector: { matchLabels: { app: $name } }
+  policyTypes: [Egress]
+  egress: [{ to: [{ ipBlock: { cidr: 10.1.2.0/24 } }] }]
+---
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata:
+  name: $name
+  namespace: $ns
+spec:
+  holderIdentity: smoke
+EOF
+k8s_create_manifest "$server" "$dir/objects.yaml"
+for collection in "/api/v1/namespaces/$ns/services" "/api/v1/namespaces/$ns/persistentvolumeclaims" \
+    "/apis/networking.k8s.io/v1/namespaces/$ns/networkpolicies"; do
+    k8s_expect 200 -- "$server" GET "$collection"
+    k8s_expect 200 -- "$server" GET "$collection/$name"
+    k8s_expect 200 202 -- "$server" DELETE "$collection/$name"
+done
+leases="/apis/coordination.k8s.io/v1/namespaces/$ns/leases"
+k8s_expect 200 -- "$server" GET "$leases/$name"
+k8s_json 'json.dumps(dict(o, spec=dict(o["spec"], holderIdentity="smoke-2")))' >"$dir/lease.json"
+k8s_expect 200 -- "$server" PUT "$leases/$name" "$dir/lease.json"
+phase "services, PVCs, network policies and leases as the server's user"
+
 # RBAC refusals: a user without grants, and the server's user outside its Role.
 k8s_expect 403 -- "$KUBECONFIG_RESTRICTED" POST "$pods" "$dir/pod.yaml"
 k8s_expect 403 -- "$KUBECONFIG_RESTRICTED" GET "$pods"
 k8s_expect 403 -- "$server" POST /api/v1/namespaces/default/pods "$dir/pod.yaml"
 k8s_expect 403 -- "$server" GET "/api/v1/namespaces/$PORTER_K8S_NAMESPACE/secrets"
 k8s_expect 403 -- "$server" GET /api/v1/nodes
+k8s_expect 403 -- "$server" DELETE "$leases/$name" # leases: get, create, update only
 phase "RBAC refusals (403)"
