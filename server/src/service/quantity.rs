@@ -6,6 +6,8 @@
 //! or a decimal exponent (`e3`, `E-2`). Amounts are computed exactly in integers (no float
 //! rounding): `"0.1"` CPU is 100 millicores, `"1.5Gi"` is 1 610 612 736 bytes.
 
+use super::error::{ServiceError, ServiceResult};
+
 /// The smallest CPU limit: the kernel's minimum CFS quota is 1 ms per 100 ms period.
 pub const MIN_CPU_MILLIS: u64 = 10;
 /// The smallest memory limit that still starts a sandbox (its init and a shell).
@@ -95,21 +97,21 @@ fn parse(text: &str) -> Result<Quantity, String> {
 /// A CPU quantity as thousandths of a core (`"500m"` → 500, `"2"` → 2000).
 ///
 /// # Errors
-/// A message saying what is wrong with `text` and what to write instead.
-pub fn cpu_millis(text: &str) -> Result<u64, String> {
+/// [`ServiceError::invalid`], saying what is wrong with `text` and what to write instead.
+pub fn cpu_millis(text: &str) -> ServiceResult<u64> {
     let bad = |why: String| {
-        format!(
+        ServiceError::invalid(format!(
             "resources.cpu {text:?} is not a valid CPU quantity: {why}; write cores (\"2\", \
              \"0.5\") or millicores (\"500m\")"
-        )
+        ))
     };
     let millis =
         parse(text).map_err(bad)?.times_ceil(1000).ok_or_else(|| bad("too large".into()))?;
     if millis < MIN_CPU_MILLIS {
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "resources.cpu {text:?} is too small: the least a sandbox can get is \
              {MIN_CPU_MILLIS}m (a hundredth of a core)"
-        ));
+        )));
     }
     Ok(millis)
 }
@@ -117,20 +119,20 @@ pub fn cpu_millis(text: &str) -> Result<u64, String> {
 /// A memory quantity in bytes (`"512Mi"` → 536 870 912, `"1G"` → 10^9).
 ///
 /// # Errors
-/// A message saying what is wrong with `text` and what to write instead.
-pub fn memory_bytes(text: &str) -> Result<u64, String> {
+/// [`ServiceError::invalid`], saying what is wrong with `text` and what to write instead.
+pub fn memory_bytes(text: &str) -> ServiceResult<u64> {
     let bad = |why: String| {
-        format!(
+        ServiceError::invalid(format!(
             "resources.memory {text:?} is not a valid memory quantity: {why}; write bytes with a \
              unit, e.g. \"512Mi\" or \"2Gi\""
-        )
+        ))
     };
     let bytes = parse(text).map_err(bad)?.times_ceil(1).ok_or_else(|| bad("too large".into()))?;
     if bytes < MIN_MEMORY_BYTES {
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "resources.memory {text:?} is too small: a sandbox needs at least {} MiB",
             MIN_MEMORY_BYTES >> 20
-        ));
+        )));
     }
     Ok(bytes)
 }
@@ -173,7 +175,7 @@ mod tests {
             assert_eq!(cpu_millis(text), Ok(millis), "{text}");
         }
         for text in ["", "-1", "abc", "1x", "5m", "0", "1..2", ".", "1Qi", "1e99"] {
-            let err = cpu_millis(text).expect_err(text);
+            let err = cpu_millis(text).expect_err(text).message;
             assert!(err.contains("resources.cpu"), "{err}");
         }
     }
@@ -194,7 +196,7 @@ mod tests {
             assert_eq!(memory_bytes(text), Ok(bytes), "{text}");
         }
         for text in ["", "-1Gi", "1GB", "Gi", "1Mi", "lots", "99999999999999999999999Ei"] {
-            let err = memory_bytes(text).expect_err(text);
+            let err = memory_bytes(text).expect_err(text).message;
             assert!(err.contains("resources.memory"), "{err}");
         }
     }
