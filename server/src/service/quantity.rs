@@ -32,28 +32,41 @@ impl Quantity {
 }
 
 /// Why a quantity string was refused (without the field name; callers add it).
-fn parse(text: &str) -> Result<Quantity, String> {
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Refusal {
+    #[error("it is empty")]
+    Empty,
+    #[error("it is negative")]
+    Negative,
+    #[error("it does not start with a number")]
+    NotANumber,
+    #[error("the number is too large")]
+    TooLarge,
+    #[error("too many digits")]
+    TooManyDigits,
+    #[error("the unit {0:?} is unknown (use m for millicores, or Ki, Mi, Gi, k, M, G for bytes)")]
+    UnknownUnit(String),
+}
+
+fn parse(text: &str) -> Result<Quantity, Refusal> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("it is empty".to_owned());
+        return Err(Refusal::Empty);
     }
     if text.starts_with('-') {
-        return Err("it is negative".to_owned());
+        return Err(Refusal::Negative);
     }
     let text = text.strip_prefix('+').unwrap_or(text);
     let number_len = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, suffix) = text.split_at(number_len);
     let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
     if (int_part.is_empty() && frac_part.is_empty()) || frac_part.contains('.') {
-        return Err("it does not start with a number".to_owned());
+        return Err(Refusal::NotANumber);
     }
     let digits = format!("{int_part}{frac_part}");
-    let numerator: u128 = if digits.is_empty() {
-        0
-    } else {
-        digits.parse().map_err(|_| "the number is too large".to_owned())?
-    };
-    let mut scale = u32::try_from(frac_part.len()).map_err(|_| "too many digits".to_owned())?;
+    let numerator: u128 =
+        if digits.is_empty() { 0 } else { digits.parse().map_err(|_| Refusal::TooLarge)? };
+    let mut scale = u32::try_from(frac_part.len()).map_err(|_| Refusal::TooManyDigits)?;
     let (binary, decimal_exp): (u32, i32) = match suffix {
         "" => (0, 0),
         "Ki" => (10, 0),
@@ -74,20 +87,15 @@ fn parse(text: &str) -> Result<Quantity, String> {
         other => match other.strip_prefix(['e', 'E']).map(str::parse::<i32>) {
             Some(Ok(exp)) if (-30..=30).contains(&exp) => (0, exp),
             _ => {
-                return Err(format!(
-                    "the unit {other:?} is unknown (use m for millicores, or Ki, Mi, Gi, k, M, G \
-                     for bytes)"
-                ));
+                return Err(Refusal::UnknownUnit(other.to_owned()));
             }
         },
     };
-    let mut numerator = numerator
-        .checked_mul(1u128 << binary)
-        .ok_or_else(|| "the number is too large".to_owned())?;
+    let mut numerator = numerator.checked_mul(1u128 << binary).ok_or(Refusal::TooLarge)?;
     if decimal_exp >= 0 {
         numerator = numerator
             .checked_mul(10u128.pow(decimal_exp.unsigned_abs()))
-            .ok_or_else(|| "the number is too large".to_owned())?;
+            .ok_or(Refusal::TooLarge)?;
     } else {
         scale += decimal_exp.unsigned_abs();
     }
@@ -105,8 +113,10 @@ pub fn cpu_millis(text: &str) -> ServiceResult<u64> {
              \"0.5\") or millicores (\"500m\")"
         ))
     };
-    let millis =
-        parse(text).map_err(bad)?.times_ceil(1000).ok_or_else(|| bad("too large".into()))?;
+    let millis = parse(text)
+        .map_err(|r| bad(r.to_string()))?
+        .times_ceil(1000)
+        .ok_or_else(|| bad("too large".into()))?;
     if millis < MIN_CPU_MILLIS {
         return Err(ServiceError::invalid(format!(
             "resources.cpu {text:?} is too small: the least a sandbox can get is \
@@ -127,7 +137,10 @@ pub fn memory_bytes(text: &str) -> ServiceResult<u64> {
              unit, e.g. \"512Mi\" or \"2Gi\""
         ))
     };
-    let bytes = parse(text).map_err(bad)?.times_ceil(1).ok_or_else(|| bad("too large".into()))?;
+    let bytes = parse(text)
+        .map_err(|r| bad(r.to_string()))?
+        .times_ceil(1)
+        .ok_or_else(|| bad("too large".into()))?;
     if bytes < MIN_MEMORY_BYTES {
         return Err(ServiceError::invalid(format!(
             "resources.memory {text:?} is too small: a sandbox needs at least {} MiB",
