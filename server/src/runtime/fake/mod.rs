@@ -300,27 +300,26 @@ impl FakeRuntime {
                 spec,
                 state: FakeState::Running,
                 exit_at,
-                events: None,
+                events: Some(events.clone()),
                 generation: 0,
                 usage: Usage::default(),
             };
             host.sandboxes.insert(id.clone(), sandbox);
-            self.watch(&mut host, &id, events.clone());
             (workload.output, port)
         };
+        // Queued before the exit can be armed: what a workload printed always arrives before
+        // its end, as with a real one.
+        for (stream, line) in output {
+            let at = now_micros();
+            let line = RuntimeEvent::Line { sandbox_id: id.clone(), stream, line, at };
+            let _ = events.send(line).await;
+        }
+        self.watch(&mut self.host(), &id, events);
         let state = serde_json::json!({ "fake": true });
-        let started = Started {
+        Ok(Started {
             state,
             internal_address: port.map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p))),
-        };
-        // The lines go out after the start resolves, as a real workload's would.
-        let runtime = self.clone();
-        tokio::spawn(async move {
-            for (stream, line) in output {
-                runtime.print(&id, stream, &line).await;
-            }
-        });
-        Ok(started)
+        })
     }
 
     async fn exec_in(&self, sandbox_id: &str, spec: ExecSpec) -> Result<ExecOutput, RuntimeError> {
@@ -483,3 +482,6 @@ impl Runtime for FakeRuntime {
         Box::pin(async move { self.sandbox_ids() })
     }
 }
+
+#[cfg(test)]
+mod tests;
