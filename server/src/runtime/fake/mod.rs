@@ -24,6 +24,7 @@ use std::{
     net::{Ipv4Addr, SocketAddr},
     path::PathBuf,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
 };
 
 use tokio::time::Instant;
@@ -62,6 +63,7 @@ struct Host {
     kills: Vec<String>,
     unavailable: Option<String>,
     snapshot_failure: Option<String>,
+    snapshot_time: Duration,
     kill_failures: usize,
     next_port: u16,
     /// Bumped whenever a sandbox gets a new watcher, so an old exit timer stands down.
@@ -119,6 +121,11 @@ impl FakeRuntime {
     /// The next snapshot fails with `message`.
     pub fn fail_next_snapshot(&self, message: &str) {
         self.host().snapshot_failure = Some(message.to_owned());
+    }
+
+    /// Every snapshot takes `time` before it is written (a capture still pending meanwhile).
+    pub fn set_snapshot_time(&self, time: Duration) {
+        self.host().snapshot_time = time;
     }
 
     /// The next `count` kills fail (a teardown the host refuses for a moment).
@@ -435,7 +442,11 @@ impl Runtime for FakeRuntime {
         dest: PathBuf,
     ) -> BoxFuture<'_, Result<u64, RuntimeError>> {
         let id = sandbox_id.to_owned();
-        Box::pin(async move { self.capture(&id, &dest) })
+        Box::pin(async move {
+            let time = self.host().snapshot_time;
+            tokio::time::sleep(time).await;
+            self.capture(&id, &dest)
+        })
     }
 
     fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), RuntimeError>> {
