@@ -142,11 +142,12 @@ pub struct ServeArgs {
 }
 
 fn parse_cpu(text: &str) -> Result<u64, String> {
-    quantity::cpu_millis(text).map_err(|e| e.replacen("resources.cpu", "--default-cpu", 1))
+    quantity::cpu_millis(text).map_err(|e| e.message.replacen("resources.cpu", "--default-cpu", 1))
 }
 
 fn parse_memory(text: &str) -> Result<u64, String> {
-    quantity::memory_bytes(text).map_err(|e| e.replacen("resources.memory", "--default-memory", 1))
+    quantity::memory_bytes(text)
+        .map_err(|e| e.message.replacen("resources.memory", "--default-memory", 1))
 }
 
 fn parse_disk(text: &str) -> Result<u64, String> {
@@ -154,7 +155,7 @@ fn parse_disk(text: &str) -> Result<u64, String> {
         return Ok(0);
     }
     quantity::memory_bytes(text)
-        .map_err(|e| e.replacen("resources.memory", "the size", 1))
+        .map_err(|e| e.message.replacen("resources.memory", "the size", 1))
         .and_then(|bytes| {
             if bytes < 64 << 20 {
                 Err(format!("{text:?} is too small: give at least 64Mi (or 0 for no limit)"))
@@ -165,8 +166,8 @@ fn parse_disk(text: &str) -> Result<u64, String> {
 }
 
 fn parse_log_retention(text: &str) -> Result<u64, String> {
-    let bytes =
-        quantity::memory_bytes(text).map_err(|e| e.replacen("resources.memory", "the size", 1))?;
+    let bytes = quantity::memory_bytes(text)
+        .map_err(|e| e.message.replacen("resources.memory", "the size", 1))?;
     if bytes < 64 << 10 {
         return Err(format!("{text:?} is too small: give at least 64Ki"));
     }

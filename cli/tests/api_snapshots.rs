@@ -1,5 +1,6 @@
-//! Snapshots end to end: filesystem captures of running sandboxes, sandboxes started from them
-//! (also from a snapshot of a snapshot, deletions included), and the refusals.
+//! Snapshots end to end: filesystem captures of real sandboxes and sandboxes started from them
+//! (also from a snapshot of a snapshot, deletions included). The refusals run on the fake
+//! runtime in `server/tests/api/snapshots.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -12,7 +13,7 @@ use porter_sandbox::{
         SandboxSpec, Snapshot, SnapshotMode, SnapshotSpec, SnapshotStatus, StatusResponsePhase,
     },
 };
-use support::{shared, unique, wait_finished, wait_started};
+use support::{shared, unique, wait_started};
 
 const START: Duration = Duration::from_secs(30);
 
@@ -129,46 +130,4 @@ async fn snapshots_of_snapshots_keep_deletions() {
     assert!(err.message().contains(&top.id), "{}", err.message());
     porter.snapshots().delete(&top.id).await.unwrap();
     porter.snapshots().delete(&base.id).await.unwrap();
-}
-
-#[tokio::test]
-async fn snapshot_refusals_say_what_is_wrong() {
-    let porter = shared().client();
-    let api = porter.raw().snapshots();
-
-    let err = api.create_snapshot("sb-nope", &SnapshotSpec::default()).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-    for err in [
-        api.get_snapshot("snap-nope").await.unwrap_err(),
-        api.delete_snapshot("snap-nope").await.unwrap_err(),
-    ] {
-        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-    }
-
-    let sandbox = running(&porter, SandboxSpec::new("host").command(["sleep", "300"])).await;
-    let full = SnapshotSpec { mode: Some(SnapshotMode::Full) };
-    let err = api.create_snapshot(sandbox.id(), &full).await.unwrap_err();
-    assert_eq!(err.status(), Some(400), "{err}");
-    assert!(err.message().contains("full"), "{}", err.message());
-
-    // Both an image and a snapshot: refused, naming both.
-    let snapshot = capture(&porter, &sandbox).await;
-    let mut both = SandboxSpec::from_snapshot(&snapshot.id);
-    both.image = "host".into();
-    let err = porter.sandboxes().create(both).await.unwrap_err();
-    assert_eq!(err.status(), Some(400), "{err}");
-    assert!(err.message().contains("snapshot_id"), "{}", err.message());
-
-    // Only running sandboxes can be captured.
-    sandbox.terminate().await.unwrap();
-    assert_eq!(wait_finished(&sandbox, START).await, StatusResponsePhase::Terminated);
-    let err = api.create_snapshot(sandbox.id(), &SnapshotSpec::default()).await.unwrap_err();
-    assert_eq!(err.status(), Some(409), "{err}");
-    assert!(err.message().contains("running"), "{}", err.message());
-
-    // A snapshot outlives its source sandbox and still starts new ones.
-    let copy =
-        running(&porter, SandboxSpec::from_snapshot(&snapshot.id).command(["sleep", "300"])).await;
-    copy.terminate().await.unwrap();
-    api.delete_snapshot(&snapshot.id).await.unwrap();
 }

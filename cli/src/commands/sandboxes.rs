@@ -135,7 +135,7 @@ pub async fn create(porter: &Porter, args: CreateArgs) -> CliResult {
 fn parse_cpu(text: &str) -> Result<String, String> {
     quantity::cpu_millis(text)
         .map(|_| text.to_owned())
-        .map_err(|e| e.replacen("resources.cpu", "--cpu", 1))
+        .map_err(|e| e.message.replacen("resources.cpu", "--cpu", 1))
 }
 
 /// Checks `--memory` before anything is sent; the message explains the units (Kubernetes
@@ -144,6 +144,7 @@ fn parse_memory(text: &str) -> Result<String, String> {
     match quantity::memory_bytes(text) {
         Ok(_) => Ok(text.to_owned()),
         Err(why) => {
+            let why = why.message;
             let trimmed = text.trim();
             let number_end = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.'));
             let unit = number_end.map_or("", |i| &trimmed[i..]);

@@ -255,7 +255,8 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
         },
         runtime,
     )
-    .await?;
+    .await
+    .map_err(|e| e.to_string())?;
     let listener =
         listen(options.listen).map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     let addr = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;

@@ -2,7 +2,7 @@
 //! (what was wrong and what to do). `crate::http` is the one place that turns kinds into HTTP
 //! statuses.
 
-use crate::{runtime::RuntimeError, volumes::FsError};
+use crate::{images::ImageError, runtime::RuntimeError, volumes::FsError};
 
 /// What kind of failure a service operation had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +93,19 @@ impl From<RuntimeError> for ServiceError {
             RuntimeError::Unsupported(_) => ErrorKind::NotImplemented,
             RuntimeError::Unavailable(_) => ErrorKind::Unavailable,
             RuntimeError::Failed(_) => ErrorKind::Internal,
+        };
+        Self::new(kind, err.to_string())
+    }
+}
+
+/// An image that cannot be made ready, by kind, with the image store's message.
+impl From<ImageError> for ServiceError {
+    fn from(err: ImageError) -> Self {
+        let kind = match &err {
+            ImageError::Unsupported(_) | ImageError::Invalid(_) => ErrorKind::Invalid,
+            ImageError::NotFound(_) => ErrorKind::NotFound,
+            ImageError::Unreachable(_) | ImageError::Registry(_) => ErrorKind::Unavailable,
+            ImageError::Io(_) => ErrorKind::Internal,
         };
         Self::new(kind, err.to_string())
     }

@@ -4,7 +4,7 @@
 use porter_sandbox::types::ExecRequest;
 use serde_json::Value;
 
-use super::error::ServiceError;
+use super::error::{ServiceError, ServiceResult};
 use super::validate::{MAX_ENV_BYTES, MAX_ENV_VARS};
 use crate::runtime::ExecSpec;
 
@@ -61,12 +61,12 @@ pub(super) fn exec_spec(
     sandbox_env: Vec<(String, String)>,
 ) -> Result<ExecSpec, ServiceError> {
     let ExecRequest { command, timeout_seconds, workdir, env, stdin } = request;
-    let timeout = timeout_seconds.map(timeout).transpose().map_err(ServiceError::invalid)?;
+    let timeout = timeout_seconds.map(timeout).transpose()?;
     if let Some(dir) = &workdir {
-        check_workdir(dir).map_err(ServiceError::invalid)?;
+        check_workdir(dir)?;
     }
     let extra: Vec<(String, String)> = env.into_iter().flatten().collect();
-    check_env(&extra).map_err(ServiceError::invalid)?;
+    check_env(&extra)?;
     let mut merged = sandbox_env;
     merged.extend(extra);
     Ok(ExecSpec {
@@ -78,46 +78,49 @@ pub(super) fn exec_spec(
     })
 }
 
-fn timeout(seconds: f64) -> Result<std::time::Duration, String> {
+fn timeout(seconds: f64) -> ServiceResult<std::time::Duration> {
     if !(seconds.is_finite() && seconds > 0.0 && seconds <= MAX_EXEC_TIMEOUT_SECONDS) {
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "timeout_seconds is {seconds}: give a number of seconds greater than 0 and at most \
              {MAX_EXEC_TIMEOUT_SECONDS} (7 days), or omit it to wait as long as the command runs"
-        ));
+        )));
     }
     std::time::Duration::try_from_secs_f64(seconds)
-        .map_err(|e| format!("timeout_seconds is {seconds}: {e}"))
+        .map_err(|e| ServiceError::invalid(format!("timeout_seconds is {seconds}: {e}")))
 }
 
-fn check_workdir(dir: &str) -> Result<(), String> {
+fn check_workdir(dir: &str) -> ServiceResult<()> {
     if !dir.starts_with('/') || dir.len() > MAX_WORKDIR || dir.chars().any(char::is_control) {
         let shown: String = dir.chars().take(80).collect();
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "workdir {shown:?} must be an absolute path in the sandbox (starting with '/'), at \
              most {MAX_WORKDIR} bytes, without control characters"
-        ));
+        )));
     }
     Ok(())
 }
 
-fn check_env(env: &[(String, String)]) -> Result<(), String> {
+fn check_env(env: &[(String, String)]) -> ServiceResult<()> {
     if env.len() > MAX_ENV_VARS {
-        return Err(format!("env has {} variables: at most {MAX_ENV_VARS}", env.len()));
+        return Err(ServiceError::invalid(format!(
+            "env has {} variables: at most {MAX_ENV_VARS}",
+            env.len()
+        )));
     }
     for (key, value) in env {
         if key.is_empty() || key.contains('=') || key.contains('\0') || value.contains('\0') {
             let shown: String = key.chars().take(80).collect();
-            return Err(format!(
+            return Err(ServiceError::invalid(format!(
                 "env variable {shown:?} is invalid: names are non-empty without '=' or NUL, \
                  values without NUL"
-            ));
+            )));
         }
     }
     let bytes: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
     if bytes > MAX_ENV_BYTES {
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "env is {bytes} bytes: at most {MAX_ENV_BYTES} (pass large data as stdin or a file)"
-        ));
+        )));
     }
     Ok(())
 }

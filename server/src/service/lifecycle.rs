@@ -6,7 +6,7 @@ use std::{collections::HashMap, sync::Arc};
 use porter_sandbox::types::{LogLineLevel, StatusResponsePhase, StatusResponseTerminationReason};
 use tokio::sync::mpsc;
 
-use super::Service;
+use super::{Service, ServiceError, ServiceResult};
 use crate::{
     images::ResolvedImage,
     runtime::{Adoption, LaunchSpec, Limits, OutputStream, RuntimeEvent},
@@ -170,12 +170,15 @@ pub(super) fn spawn_reaper(service: Arc<Service>) {
 }
 
 impl Service {
-    /// queued → creating → running. An error is the launch-failure reason.
-    async fn launch(&self, id: &str) -> Result<(), String> {
-        let row = self.sandbox_row(id).map_err(|e| e.message)?;
+    /// queued → creating → running. An error's message is the launch-failure reason.
+    async fn launch(&self, id: &str) -> ServiceResult<()> {
+        let row = self.sandbox_row(id)?;
         let creating =
             self.store.set_phase(id, &StatusResponsePhase::Creating, &PhaseUpdate::default());
-        if !creating.map_err(|e| format!("cannot record the sandbox as creating: {e}"))? {
+        let creating = creating.map_err(|e| {
+            ServiceError::internal(format!("cannot record the sandbox as creating: {e}"))
+        })?;
+        if !creating {
             return Ok(()); // terminated while queued
         }
         let spec = if self.runtime.pulls_images() {
@@ -183,17 +186,18 @@ impl Service {
         } else {
             self.resolved_spec(id, &row).await?
         };
-        if self.sandbox_row(id).map_err(|e| e.message)?.phase.is_terminal() {
+        if self.sandbox_row(id)?.phase.is_terminal() {
             return Ok(());
         }
-        let started =
-            self.runtime.start(spec, self.events.clone()).await.map_err(|e| e.to_string())?;
+        let started = self.runtime.start(spec, self.events.clone()).await?;
         if let Err(err) = self.store.set_runtime_state(id, Some(&started.state.to_string())) {
             // Never leave a sandbox running that a restarted server could not find again.
             if let Err(kill) = super::teardown::kill_retrying(self.runtime.as_ref(), id).await {
                 tracing::error!("cleanup of {id}: {kill}");
             }
-            return Err(format!("cannot record the started sandbox: {err}"));
+            return Err(ServiceError::internal(format!(
+                "cannot record the started sandbox: {err}"
+            )));
         }
         if let Some(address) = started.internal_address {
             // No public hostname: there is no ingress locally (see `networking.rs`).
@@ -208,28 +212,26 @@ impl Service {
             if let Err(err) = super::teardown::kill_retrying(self.runtime.as_ref(), id).await {
                 tracing::error!("cleanup of {id}: {err}");
             }
-            running.map_err(|e| format!("cannot record the sandbox as running: {e}"))?;
+            running.map_err(|e| {
+                ServiceError::internal(format!("cannot record the sandbox as running: {e}"))
+            })?;
         }
         Ok(())
     }
 
     /// The launch of a sandbox whose image this server resolves (pulls and unpacks).
-    async fn resolved_spec(&self, id: &str, row: &SandboxRow) -> Result<LaunchSpec, String> {
+    async fn resolved_spec(&self, id: &str, row: &SandboxRow) -> ServiceResult<LaunchSpec> {
         // A registry pull happens here, in `creating`, with its progress in the sandbox's log.
         let notify = |notice: crate::images::Notice| {
             let level = if notice.warning { LogLineLevel::Warning } else { LogLineLevel::Info };
             self.log_system(id, level, &notice.line);
         };
-        let image = self
-            .images
-            .resolve_for(&row.image, Some(id), &notify)
-            .await
-            .map_err(|e| e.to_string())?;
+        let image = self.images.resolve_for(&row.image, Some(id), &notify).await?;
         if let Some(substitute) = &image.substitute {
             // The status must say so: a sandbox never silently runs another image.
-            self.store
-                .set_runs_image(id, substitute)
-                .map_err(|e| format!("cannot record the image the sandbox runs: {e}"))?;
+            self.store.set_runs_image(id, substitute).map_err(|e| {
+                ServiceError::internal(format!("cannot record the image the sandbox runs: {e}"))
+            })?;
         }
         let mut spec = self.launch_spec(row, image)?;
         if let Some(snapshot_id) = &row.snapshot_id {
@@ -239,7 +241,7 @@ impl Service {
     }
 
     /// The launch of a sandbox on a runtime that pulls its image itself.
-    fn workload_spec(&self, row: &SandboxRow) -> Result<LaunchSpec, String> {
+    fn workload_spec(&self, row: &SandboxRow) -> ServiceResult<LaunchSpec> {
         let spec = &row.spec;
         let workload = crate::runtime::Workload {
             image: row.image.clone(),
@@ -270,7 +272,7 @@ impl Service {
         })
     }
 
-    fn launch_spec(&self, row: &SandboxRow, image: ResolvedImage) -> Result<LaunchSpec, String> {
+    fn launch_spec(&self, row: &SandboxRow, image: ResolvedImage) -> ServiceResult<LaunchSpec> {
         let spec = &row.spec;
         let config = image.config;
         // Kubernetes semantics: `command` replaces the entrypoint (and drops the image's cmd),
@@ -281,10 +283,10 @@ impl Service {
             (None, None) => config.entrypoint.iter().chain(&config.cmd).cloned().collect(),
         };
         if argv.is_empty() {
-            return Err(format!(
+            return Err(ServiceError::invalid(format!(
                 "image {} defines no command to run: pass command (e.g. [\"sleep\", \"infinity\"])",
                 row.image
-            ));
+            )));
         }
         let mut env: Vec<(String, String)> = config.env.clone();
         for (key, value) in spec.env.iter().flatten() {
@@ -308,10 +310,10 @@ impl Service {
             .flatten()
             .map(|(target, volume_id)| {
                 let source = volumes_root.join(volume_id);
-                crate::volumes::storage::check_mounted(&source)?;
+                crate::volumes::storage::check_mounted(&source).map_err(ServiceError::internal)?;
                 Ok(crate::runtime::BindMount { source, target: target.clone(), read_only: false })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<ServiceResult<_>>()?;
         let network = super::networking::network_mode(spec)?;
         Ok(LaunchSpec {
             sandbox_id: row.id.clone(),
@@ -503,7 +505,7 @@ impl Service {
 
 /// The cgroup limits of a sandbox: its (effective, see `create_sandbox`) resources and the
 /// fixed process limit.
-fn limits_of(spec: &porter_sandbox::types::SandboxSpec) -> Result<Limits, String> {
+fn limits_of(spec: &porter_sandbox::types::SandboxSpec) -> ServiceResult<Limits> {
     let resources = spec.resources.as_ref();
     let cpu = resources.and_then(|r| r.cpu.as_deref()).map(super::quantity::cpu_millis);
     let memory = resources.and_then(|r| r.memory.as_deref()).map(super::quantity::memory_bytes);
@@ -516,7 +518,7 @@ fn limits_of(spec: &porter_sandbox::types::SandboxSpec) -> Result<Limits, String
 }
 
 /// `uid[:gid]` or a user name from the image's `/etc/passwd`.
-fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32), String> {
+fn resolve_user(rootfs: &std::path::Path, user: &str) -> ServiceResult<(u32, u32)> {
     let (name, group) = user.split_once(':').map_or((user, None), |(u, g)| (u, Some(g)));
     let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
     let entry = |field: usize, key: &str| {
@@ -526,15 +528,13 @@ fn resolve_user(rootfs: &std::path::Path, user: &str) -> Result<(u32, u32), Stri
             .find(|f| f.first() == Some(&key))
             .and_then(|f| f.get(field)?.parse::<u32>().ok())
     };
-    let uid = name
-        .parse::<u32>()
-        .ok()
-        .or_else(|| entry(2, name))
-        .ok_or_else(|| format!("the image's user {name:?} is not in its /etc/passwd"))?;
+    let uid = name.parse::<u32>().ok().or_else(|| entry(2, name)).ok_or_else(|| {
+        ServiceError::invalid(format!("the image's user {name:?} is not in its /etc/passwd"))
+    })?;
     let gid = match group {
-        Some(g) => {
-            g.parse::<u32>().map_err(|_| format!("the image's group {g:?} must be numeric"))?
-        }
+        Some(g) => g.parse::<u32>().map_err(|_| {
+            ServiceError::invalid(format!("the image's group {g:?} must be numeric"))
+        })?,
         None => passwd
             .lines()
             .map(|l| l.split(':').collect::<Vec<_>>())

@@ -146,12 +146,15 @@ impl Service {
     pub async fn start(
         options: ServiceOptions,
         runtime: Arc<dyn Runtime>,
-    ) -> Result<Arc<Self>, String> {
+    ) -> ServiceResult<Arc<Self>> {
         std::fs::create_dir_all(options.data_dir.join("volumes")).map_err(|e| {
-            format!("cannot create the data directory {}: {e}", options.data_dir.display())
+            ServiceError::internal(format!(
+                "cannot create the data directory {}: {e}",
+                options.data_dir.display()
+            ))
         })?;
         let store = Store::open(&options.data_dir.join("state.db"))
-            .map_err(|e| format!("cannot open the state database: {e}"))?;
+            .map_err(|e| ServiceError::internal(format!("cannot open the state database: {e}")))?;
         let (events, receiver) = crate::runtime::event_channel();
         let service = Arc::new(Self {
             store: Arc::new(store),

@@ -2,6 +2,8 @@
 
 use rand::Rng;
 
+use super::error::{ServiceError, ServiceResult};
+
 /// Characters of generated ids: lowercase letters and digits, so every id is a DNS label.
 const ID_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -16,7 +18,7 @@ pub fn new_id(prefix: &str) -> String {
 
 /// Checks that `name` is a DNS label: 1–63 lowercase letters, digits and hyphens, starting and
 /// ending with a letter or digit. `what` names the thing in the error (`sandbox`, `volume`).
-pub fn validate_name(what: &str, name: &str) -> Result<(), String> {
+pub fn validate_name(what: &str, name: &str) -> ServiceResult<()> {
     let problem = if name.is_empty() {
         Some("is empty")
     } else if name.len() > 63 {
@@ -30,10 +32,10 @@ pub fn validate_name(what: &str, name: &str) -> Result<(), String> {
     };
     match problem {
         None => Ok(()),
-        Some(problem) => Err(format!(
+        Some(problem) => Err(ServiceError::invalid(format!(
             "{what} name {name:?} {problem}: use a DNS label such as my-{what}-1 (lowercase \
              letters, digits and hyphens, at most 63 characters)"
-        )),
+        ))),
     }
 }
 
@@ -56,7 +58,7 @@ mod tests {
             assert!(validate_name("sandbox", good).is_ok(), "{good}");
         }
         for bad in ["", "-a", "a-", "My", "a_b", "a.b", "ä", &"a".repeat(64)] {
-            let err = validate_name("sandbox", bad).unwrap_err();
+            let err = validate_name("sandbox", bad).unwrap_err().message;
             assert!(err.contains("DNS label"), "{err}");
         }
     }

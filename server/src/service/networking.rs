@@ -73,11 +73,12 @@ pub(super) fn validate(spec: &SandboxSpec) -> ServiceResult<()> {
 }
 
 /// The runtime network of a validated spec.
-pub(super) fn network_mode(spec: &SandboxSpec) -> Result<NetworkMode, String> {
+pub(super) fn network_mode(spec: &SandboxSpec) -> ServiceResult<NetworkMode> {
     let port = match spec.networking.as_deref().unwrap_or_default().first() {
-        Some(entry) => {
-            Some(u16::try_from(entry.port).map_err(|_| format!("invalid port {}", entry.port))?)
-        }
+        Some(entry) => Some(
+            u16::try_from(entry.port)
+                .map_err(|_| ServiceError::invalid(format!("invalid port {}", entry.port)))?,
+        ),
         None => None,
     };
     let egress = spec
@@ -85,7 +86,7 @@ pub(super) fn network_mode(spec: &SandboxSpec) -> Result<NetworkMode, String> {
         .as_ref()
         .map(|e| AllowList::parse(&e.allowed_destinations))
         .transpose()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ServiceError::invalid(e.to_string()))?;
     Ok(match (egress, port) {
         // Nothing in or out: no network to set up at all.
         (Some(allow), None) if allow.is_empty() => NetworkMode::None,

@@ -6,6 +6,8 @@
 //! or a decimal exponent (`e3`, `E-2`). Amounts are computed exactly in integers (no float
 //! rounding): `"0.1"` CPU is 100 millicores, `"1.5Gi"` is 1 610 612 736 bytes.
 
+use super::error::{ServiceError, ServiceResult};
+
 /// The smallest CPU limit: the kernel's minimum CFS quota is 1 ms per 100 ms period.
 pub const MIN_CPU_MILLIS: u64 = 10;
 /// The smallest memory limit that still starts a sandbox (its init and a shell).
@@ -30,28 +32,41 @@ impl Quantity {
 }
 
 /// Why a quantity string was refused (without the field name; callers add it).
-fn parse(text: &str) -> Result<Quantity, String> {
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum Refusal {
+    #[error("it is empty")]
+    Empty,
+    #[error("it is negative")]
+    Negative,
+    #[error("it does not start with a number")]
+    NotANumber,
+    #[error("the number is too large")]
+    TooLarge,
+    #[error("too many digits")]
+    TooManyDigits,
+    #[error("the unit {0:?} is unknown (use m for millicores, or Ki, Mi, Gi, k, M, G for bytes)")]
+    UnknownUnit(String),
+}
+
+fn parse(text: &str) -> Result<Quantity, Refusal> {
     let text = text.trim();
     if text.is_empty() {
-        return Err("it is empty".to_owned());
+        return Err(Refusal::Empty);
     }
     if text.starts_with('-') {
-        return Err("it is negative".to_owned());
+        return Err(Refusal::Negative);
     }
     let text = text.strip_prefix('+').unwrap_or(text);
     let number_len = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
     let (number, suffix) = text.split_at(number_len);
     let (int_part, frac_part) = number.split_once('.').unwrap_or((number, ""));
     if (int_part.is_empty() && frac_part.is_empty()) || frac_part.contains('.') {
-        return Err("it does not start with a number".to_owned());
+        return Err(Refusal::NotANumber);
     }
     let digits = format!("{int_part}{frac_part}");
-    let numerator: u128 = if digits.is_empty() {
-        0
-    } else {
-        digits.parse().map_err(|_| "the number is too large".to_owned())?
-    };
-    let mut scale = u32::try_from(frac_part.len()).map_err(|_| "too many digits".to_owned())?;
+    let numerator: u128 =
+        if digits.is_empty() { 0 } else { digits.parse().map_err(|_| Refusal::TooLarge)? };
+    let mut scale = u32::try_from(frac_part.len()).map_err(|_| Refusal::TooManyDigits)?;
     let (binary, decimal_exp): (u32, i32) = match suffix {
         "" => (0, 0),
         "Ki" => (10, 0),
@@ -72,20 +87,15 @@ fn parse(text: &str) -> Result<Quantity, String> {
         other => match other.strip_prefix(['e', 'E']).map(str::parse::<i32>) {
             Some(Ok(exp)) if (-30..=30).contains(&exp) => (0, exp),
             _ => {
-                return Err(format!(
-                    "the unit {other:?} is unknown (use m for millicores, or Ki, Mi, Gi, k, M, G \
-                     for bytes)"
-                ));
+                return Err(Refusal::UnknownUnit(other.to_owned()));
             }
         },
     };
-    let mut numerator = numerator
-        .checked_mul(1u128 << binary)
-        .ok_or_else(|| "the number is too large".to_owned())?;
+    let mut numerator = numerator.checked_mul(1u128 << binary).ok_or(Refusal::TooLarge)?;
     if decimal_exp >= 0 {
         numerator = numerator
             .checked_mul(10u128.pow(decimal_exp.unsigned_abs()))
-            .ok_or_else(|| "the number is too large".to_owned())?;
+            .ok_or(Refusal::TooLarge)?;
     } else {
         scale += decimal_exp.unsigned_abs();
     }
@@ -95,21 +105,23 @@ fn parse(text: &str) -> Result<Quantity, String> {
 /// A CPU quantity as thousandths of a core (`"500m"` → 500, `"2"` → 2000).
 ///
 /// # Errors
-/// A message saying what is wrong with `text` and what to write instead.
-pub fn cpu_millis(text: &str) -> Result<u64, String> {
+/// [`ServiceError::invalid`], saying what is wrong with `text` and what to write instead.
+pub fn cpu_millis(text: &str) -> ServiceResult<u64> {
     let bad = |why: String| {
-        format!(
+        ServiceError::invalid(format!(
             "resources.cpu {text:?} is not a valid CPU quantity: {why}; write cores (\"2\", \
              \"0.5\") or millicores (\"500m\")"
-        )
+        ))
     };
-    let millis =
-        parse(text).map_err(bad)?.times_ceil(1000).ok_or_else(|| bad("too large".into()))?;
+    let millis = parse(text)
+        .map_err(|r| bad(r.to_string()))?
+        .times_ceil(1000)
+        .ok_or_else(|| bad("too large".into()))?;
     if millis < MIN_CPU_MILLIS {
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "resources.cpu {text:?} is too small: the least a sandbox can get is \
              {MIN_CPU_MILLIS}m (a hundredth of a core)"
-        ));
+        )));
     }
     Ok(millis)
 }
@@ -117,20 +129,23 @@ pub fn cpu_millis(text: &str) -> Result<u64, String> {
 /// A memory quantity in bytes (`"512Mi"` → 536 870 912, `"1G"` → 10^9).
 ///
 /// # Errors
-/// A message saying what is wrong with `text` and what to write instead.
-pub fn memory_bytes(text: &str) -> Result<u64, String> {
+/// [`ServiceError::invalid`], saying what is wrong with `text` and what to write instead.
+pub fn memory_bytes(text: &str) -> ServiceResult<u64> {
     let bad = |why: String| {
-        format!(
+        ServiceError::invalid(format!(
             "resources.memory {text:?} is not a valid memory quantity: {why}; write bytes with a \
              unit, e.g. \"512Mi\" or \"2Gi\""
-        )
+        ))
     };
-    let bytes = parse(text).map_err(bad)?.times_ceil(1).ok_or_else(|| bad("too large".into()))?;
+    let bytes = parse(text)
+        .map_err(|r| bad(r.to_string()))?
+        .times_ceil(1)
+        .ok_or_else(|| bad("too large".into()))?;
     if bytes < MIN_MEMORY_BYTES {
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "resources.memory {text:?} is too small: a sandbox needs at least {} MiB",
             MIN_MEMORY_BYTES >> 20
-        ));
+        )));
     }
     Ok(bytes)
 }
@@ -173,7 +188,7 @@ mod tests {
             assert_eq!(cpu_millis(text), Ok(millis), "{text}");
         }
         for text in ["", "-1", "abc", "1x", "5m", "0", "1..2", ".", "1Qi", "1e99"] {
-            let err = cpu_millis(text).expect_err(text);
+            let err = cpu_millis(text).expect_err(text).message;
             assert!(err.contains("resources.cpu"), "{err}");
         }
     }
@@ -194,7 +209,7 @@ mod tests {
             assert_eq!(memory_bytes(text), Ok(bytes), "{text}");
         }
         for text in ["", "-1Gi", "1GB", "Gi", "1Mi", "lots", "99999999999999999999999Ei"] {
-            let err = memory_bytes(text).expect_err(text);
+            let err = memory_bytes(text).expect_err(text).message;
             assert!(err.contains("resources.memory"), "{err}");
         }
     }

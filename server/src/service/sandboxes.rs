@@ -83,7 +83,7 @@ impl Service {
             (true, Some(_)) => {}
         }
         if let Some(name) = &spec.name {
-            names::validate_name("sandbox", name).map_err(ServiceError::invalid)?;
+            names::validate_name("sandbox", name)?;
         }
         super::networking::validate(spec)?;
         if let Some(why) = self.runtime.refuse(spec) {
@@ -134,11 +134,11 @@ impl Service {
         asked: Option<&SandboxResourcesSpec>,
     ) -> ServiceResult<SandboxResourcesSpec> {
         let cpu = match asked.and_then(|r| r.cpu.as_deref()) {
-            Some(text) => quantity::cpu_millis(text).map_err(ServiceError::invalid)?,
+            Some(text) => quantity::cpu_millis(text)?,
             None => self.options.default_cpu_millis,
         };
         let memory = match asked.and_then(|r| r.memory.as_deref()) {
-            Some(text) => quantity::memory_bytes(text).map_err(ServiceError::invalid)?,
+            Some(text) => quantity::memory_bytes(text)?,
             None => self.options.default_memory_bytes,
         };
         Ok(SandboxResourcesSpec {

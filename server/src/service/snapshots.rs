@@ -190,18 +190,20 @@ impl Service {
     }
 
     /// The read-only layers of a sandbox started from `snapshot_id`, topmost first.
-    pub(crate) fn snapshot_layers(&self, snapshot_id: &str) -> Result<Vec<PathBuf>, String> {
+    pub(crate) fn snapshot_layers(&self, snapshot_id: &str) -> ServiceResult<Vec<PathBuf>> {
         let mut layers = Vec::new();
         let mut next = Some(snapshot_id.to_owned());
         while let Some(id) = next {
             if layers.len() >= MAX_CHAIN {
-                return Err(format!("snapshot {snapshot_id} has more than {MAX_CHAIN} layers"));
+                return Err(ServiceError::invalid(format!(
+                    "snapshot {snapshot_id} has more than {MAX_CHAIN} layers"
+                )));
             }
             let row = self
                 .store
                 .get_snapshot(&id)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("snapshot {id} was deleted"))?;
+                .map_err(|e| ServiceError::internal(e.to_string()))?
+                .ok_or_else(|| ServiceError::not_found(format!("snapshot {id} was deleted")))?;
             layers.push(self.snapshot_layer(&id));
             next = row.parent_id;
         }

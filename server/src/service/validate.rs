@@ -37,11 +37,11 @@ pub(super) fn spec(spec: &SandboxSpec) -> ServiceResult<()> {
             spec.image.len()
         )));
     }
-    tags(spec).map_err(ServiceError::invalid)?;
-    env(spec).map_err(ServiceError::invalid)?;
-    argv(spec).map_err(ServiceError::invalid)?;
+    tags(spec)?;
+    env(spec)?;
+    argv(spec)?;
     for path in spec.volume_mounts.iter().flatten().map(|(path, _)| path) {
-        mount_path(path).map_err(ServiceError::invalid)?;
+        mount_path(path)?;
     }
     Ok(())
 }
@@ -50,10 +50,13 @@ fn has_control(text: &str) -> bool {
     text.chars().any(char::is_control)
 }
 
-fn tags(spec: &SandboxSpec) -> Result<(), String> {
+fn tags(spec: &SandboxSpec) -> ServiceResult<()> {
     let tags: Vec<(&String, &String)> = spec.tags.iter().flatten().collect();
     if tags.len() > MAX_TAGS {
-        return Err(format!("tags has {} entries: at most {MAX_TAGS} are allowed", tags.len()));
+        return Err(ServiceError::invalid(format!(
+            "tags has {} entries: at most {MAX_TAGS} are allowed",
+            tags.len()
+        )));
     }
     for (key, value) in tags {
         let problem = if key.is_empty() {
@@ -70,42 +73,45 @@ fn tags(spec: &SandboxSpec) -> Result<(), String> {
             continue;
         };
         let key: String = key.chars().take(80).collect();
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "tag {key:?} {problem}: tag keys are 1-{MAX_TAG_KEY} characters without '=', values \
              at most {MAX_TAG_VALUE} characters, neither with control characters"
-        ));
+        )));
     }
     Ok(())
 }
 
-fn env(spec: &SandboxSpec) -> Result<(), String> {
+fn env(spec: &SandboxSpec) -> ServiceResult<()> {
     let env: Vec<(&String, &String)> = spec.env.iter().flatten().collect();
     if env.len() > MAX_ENV_VARS {
-        return Err(format!("env has {} variables: at most {MAX_ENV_VARS}", env.len()));
+        return Err(ServiceError::invalid(format!(
+            "env has {} variables: at most {MAX_ENV_VARS}",
+            env.len()
+        )));
     }
     let bytes: usize = env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
     if bytes > MAX_ENV_BYTES {
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "env is {bytes} bytes: at most {MAX_ENV_BYTES} (pass large data as a file instead)"
-        ));
+        )));
     }
     Ok(())
 }
 
-fn argv(spec: &SandboxSpec) -> Result<(), String> {
+fn argv(spec: &SandboxSpec) -> ServiceResult<()> {
     let all = spec.command.iter().flatten().chain(spec.args.iter().flatten());
     let mut bytes = 0;
     for arg in all {
         if arg.contains('\0') {
-            return Err("command and args may not contain NUL characters".to_owned());
+            return Err(ServiceError::invalid("command and args may not contain NUL characters"));
         }
         bytes += arg.len() + 1;
     }
     if bytes > MAX_ARGV_BYTES {
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "command and args are {bytes} bytes: at most {MAX_ARGV_BYTES} (pass large data as a \
              file instead)"
-        ));
+        )));
     }
     Ok(())
 }
@@ -125,17 +131,17 @@ fn normalise(path: &str) -> Option<String> {
 }
 
 /// Checks a volume mount path after normalising it.
-fn mount_path(path: &str) -> Result<(), String> {
+fn mount_path(path: &str) -> ServiceResult<()> {
     let clean = normalise(path).filter(|p| !path.contains('\0') && !has_control(p));
     let denied = clean.as_deref().is_none_or(|clean| {
         clean == "/"
             || SYSTEM_DIRS.iter().any(|d| clean == *d || clean.starts_with(&format!("{d}/")))
     });
     if denied {
-        return Err(format!(
+        return Err(ServiceError::invalid(format!(
             "volume mount {path:?} is invalid: use an absolute path such as /data, not /, a system \
              directory (/proc, /sys, /dev, /usr, however written) or one with '..'"
-        ));
+        )));
     }
     Ok(())
 }
@@ -170,7 +176,7 @@ mod tests {
             "/da\0ta",
             "/da\nta",
         ] {
-            let err = mount_path(bad).unwrap_err();
+            let err = mount_path(bad).unwrap_err().message;
             assert!(err.contains("volume mount") && err.contains("/data"), "{bad}: {err}");
         }
         assert_eq!(normalise("//a/./b//").as_deref(), Some("/a/b"));
@@ -191,7 +197,7 @@ mod tests {
         let many: Vec<(String, String)> =
             (0..=MAX_TAGS).map(|i| (format!("k{i}"), String::new())).collect();
         let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert!(tags(&with_tags(&many)).unwrap_err().contains("at most 64"));
+        assert!(tags(&with_tags(&many)).unwrap_err().message.contains("at most 64"));
         let long_value = "v".repeat(257);
         for (key, value, word) in [
             ("", "x", "empty key"),
@@ -202,7 +208,7 @@ mod tests {
             ("ok", "nul\0", "control"),
             ("ok", &long_value, "longer than 256"),
         ] {
-            let err = tags(&with_tags(&[(key, value)])).unwrap_err();
+            let err = tags(&with_tags(&[(key, value)])).unwrap_err().message;
             assert!(err.contains(word) && err.starts_with("tag \""), "{key:?}: {err}");
         }
     }
@@ -223,13 +229,13 @@ mod tests {
         spec.env = Some((0..MAX_ENV_VARS).map(|i| (format!("V{i}"), "x".into())).collect());
         assert!(env(&spec).is_ok());
         spec.env.as_mut().unwrap().insert("ONE_MORE".into(), String::new());
-        assert!(env(&spec).unwrap_err().contains("at most 1024"));
+        assert!(env(&spec).unwrap_err().message.contains("at most 1024"));
         spec.env = Some([("BIG".to_owned(), "x".repeat(MAX_ENV_BYTES))].into_iter().collect());
-        assert!(env(&spec).unwrap_err().contains("bytes"));
+        assert!(env(&spec).unwrap_err().message.contains("bytes"));
         spec.command = Some(vec!["sh".into(), "-c".into(), "x".repeat(MAX_ARGV_BYTES)]);
-        assert!(argv(&spec).unwrap_err().contains("bytes"));
+        assert!(argv(&spec).unwrap_err().message.contains("bytes"));
         spec.command = Some(vec!["echo".into(), "a\0b".into()]);
-        assert!(argv(&spec).unwrap_err().contains("NUL"));
+        assert!(argv(&spec).unwrap_err().message.contains("NUL"));
         spec.command = Some(vec!["echo".into(), "fine".into()]);
         spec.args = Some(vec!["x".repeat(1000)]);
         assert!(argv(&spec).is_ok());

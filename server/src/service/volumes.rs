@@ -42,7 +42,7 @@ impl Service {
             ));
         }
         if let Some(name) = &spec.name {
-            names::validate_name("volume", name).map_err(ServiceError::invalid)?;
+            names::validate_name("volume", name)?;
         }
         let id = names::new_id("vol");
         let dir = self.volumes_dir().join(&id);

@@ -140,3 +140,35 @@ async fn readiness_reports_a_runtime_that_cannot_start_sandboxes() {
     server.wait_phase(&id, "failed").await;
     assert_eq!(server.log_lines(&id).await, ["launch failed: crun is not installed"]);
 }
+
+#[tokio::test]
+async fn a_lease_keeps_a_sandbox_while_renewed_and_ends_it_after() {
+    let data = TempDir::new().unwrap();
+    let fake = FakeRuntime::new();
+    let server = support::start(data.path(), &fake).await;
+    let id = server.create(json!({ "image": "host", "command": ["a"], "lease_seconds": 2 })).await;
+    server.wait_phase(&id, "running").await;
+    let renew = format!("/v1/sandbox/{id}/lease");
+    // Renewed ten times a second for longer than the lease: it lives on.
+    let until = std::time::Instant::now() + Duration::from_millis(2500);
+    while std::time::Instant::now() < until {
+        let (status, body) = server.post(&renew, json!({})).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(server.status(&id).await["phase"], "running");
+    let ended = server.wait_phase(&id, "terminated").await;
+    assert_eq!(ended["termination_reason"], "lease_expired", "{ended}");
+    wait_until("the expired sandbox to be stopped", async || fake.state(&id).is_none()).await;
+    let (status, body) = server.post(&renew, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(body["error"].as_str().unwrap().contains("only a live sandbox's lease"), "{body}");
+
+    let unleased = server.create_running(&["b"]).await;
+    let (status, body) = server.post(&format!("/v1/sandbox/{unleased}/lease"), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        body["error"],
+        format!("sandbox {unleased} has no lease: it was created without lease_seconds")
+    );
+}

@@ -92,3 +92,33 @@ fn an_exit_due_while_no_server_watched_is_found_at_the_restart() {
         assert_eq!(ended["termination_reason"], "workload_exited", "{ended}");
     });
 }
+
+#[test]
+fn a_capture_cut_short_by_the_restart_is_failed_and_its_files_removed() {
+    let data = TempDir::new().unwrap();
+    let fake = FakeRuntime::new();
+    fake.set_snapshot_time(Duration::from_secs(3600));
+    let first = tokio_runtime();
+    let (sandbox, snapshot) = first.block_on(async {
+        let server = support::start(data.path(), &fake).await;
+        let sandbox = server.create_running(&["app"]).await;
+        let (_, pending) = server.post(&format!("/v1/sandbox/{sandbox}/snapshot"), json!({})).await;
+        assert_eq!(pending["status"], "pending", "{pending}");
+        (sandbox, pending["id"].as_str().unwrap().to_owned())
+    });
+    drop(first);
+    // What a capture cut short may leave behind.
+    let leftover = data.path().join("snapshots").join(&snapshot);
+    std::fs::create_dir_all(leftover.join("layer.partial")).unwrap();
+    tokio_runtime().block_on(async {
+        let server = support::start(data.path(), &fake.restarted()).await;
+        let (_, record) = server.get(&format!("/v1/snapshot/{snapshot}")).await;
+        assert_eq!(record["status"], "failed", "{record}");
+        assert_eq!(
+            record["failure_reason"],
+            "the server stopped during the capture: take the snapshot again"
+        );
+        assert!(!leftover.exists(), "the partial capture is removed");
+        assert_eq!(server.status(&sandbox).await["phase"], "running", "its sandbox runs on");
+    });
+}

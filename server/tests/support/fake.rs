@@ -147,3 +147,50 @@ pub async fn wait_until(what: &str, mut condition: impl AsyncFnMut() -> bool) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// The API key of [`serve`]d services.
+pub const KEY: &str = "fake-runtime-test-key-0123456789";
+
+/// A service on a fake runtime, served on a free loopback port with an API key, for clients
+/// that need a URL (the core client, raw HTTP). Its data directory lives as long as it.
+pub struct Served {
+    pub server: FakeServer,
+    pub base_url: String,
+    task: tokio::task::JoinHandle<()>,
+    _data: tempfile::TempDir,
+}
+
+/// Serves a new service over a temporary data directory and `fake`; `configure` adjusts the
+/// options of [`options`].
+pub async fn serve(fake: &FakeRuntime, configure: impl FnOnce(&mut ServiceOptions)) -> Served {
+    let data = tempfile::TempDir::new().unwrap();
+    let mut options = options(data.path());
+    options.api_keys = vec![KEY.to_owned()];
+    configure(&mut options);
+    let server = start_with(options, fake).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(server.service.clone());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Served { server, base_url, task, _data: data }
+}
+
+impl Served {
+    /// The core client, with the key.
+    pub fn client(&self) -> porter_sandbox::Porter {
+        porter_sandbox::Porter::builder().base_url(&self.base_url).api_key(KEY).build().unwrap()
+    }
+
+    /// The `Authorization` header value.
+    pub fn authorization(&self) -> String {
+        format!("Bearer {KEY}")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

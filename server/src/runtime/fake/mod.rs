@@ -24,6 +24,7 @@ use std::{
     net::{Ipv4Addr, SocketAddr},
     path::PathBuf,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
+    time::Duration,
 };
 
 use tokio::time::Instant;
@@ -62,6 +63,7 @@ struct Host {
     kills: Vec<String>,
     unavailable: Option<String>,
     snapshot_failure: Option<String>,
+    snapshot_time: Duration,
     kill_failures: usize,
     next_port: u16,
     /// Bumped whenever a sandbox gets a new watcher, so an old exit timer stands down.
@@ -119,6 +121,11 @@ impl FakeRuntime {
     /// The next snapshot fails with `message`.
     pub fn fail_next_snapshot(&self, message: &str) {
         self.host().snapshot_failure = Some(message.to_owned());
+    }
+
+    /// Every snapshot takes `time` before it is written (a capture still pending meanwhile).
+    pub fn set_snapshot_time(&self, time: Duration) {
+        self.host().snapshot_time = time;
     }
 
     /// The next `count` kills fail (a teardown the host refuses for a moment).
@@ -301,27 +308,26 @@ impl FakeRuntime {
                 spec,
                 state: FakeState::Running,
                 exit_at,
-                events: None,
+                events: Some(events.clone()),
                 generation: 0,
                 usage: Usage::default(),
             };
             host.sandboxes.insert(id.clone(), sandbox);
-            self.watch(&mut host, &id, events.clone());
             (workload.output, port)
         };
+        // Queued before the exit can be armed: what a workload printed always arrives before
+        // its end, as with a real one.
+        for (stream, line) in output {
+            let at = now_micros();
+            let line = RuntimeEvent::Line { sandbox_id: id.clone(), stream, line, at };
+            let _ = events.send(line).await;
+        }
+        self.watch(&mut self.host(), &id, events);
         let state = serde_json::json!({ "fake": true });
-        let started = Started {
+        Ok(Started {
             state,
             internal_address: port.map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p))),
-        };
-        // The lines go out after the start resolves, as a real workload's would.
-        let runtime = self.clone();
-        tokio::spawn(async move {
-            for (stream, line) in output {
-                runtime.print(&id, stream, &line).await;
-            }
-        });
-        Ok(started)
+        })
     }
 
     async fn exec_in(&self, sandbox_id: &str, spec: ExecSpec) -> Result<ExecOutput, RuntimeError> {
@@ -437,7 +443,11 @@ impl Runtime for FakeRuntime {
         dest: PathBuf,
     ) -> BoxFuture<'_, Result<u64, RuntimeError>> {
         let id = sandbox_id.to_owned();
-        Box::pin(async move { self.capture(&id, &dest) })
+        Box::pin(async move {
+            let time = self.host().snapshot_time;
+            tokio::time::sleep(time).await;
+            self.capture(&id, &dest)
+        })
     }
 
     fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), RuntimeError>> {
@@ -484,3 +494,6 @@ impl Runtime for FakeRuntime {
         Box::pin(async move { self.sandbox_ids() })
     }
 }
+
+#[cfg(test)]
+mod tests;
