@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::{core::v1::Pod, networking::v1::NetworkPolicy};
 use kube::{
     Api, Client, Config,
-    api::DeleteParams,
+    api::{DeleteParams, Patch, PatchParams},
     config::{KubeConfigOptions, Kubeconfig},
 };
 use porter_sandbox::{
-    Porter, Sandbox,
+    ErrorKind, Porter, ProcessSpec, Sandbox,
     api::SandboxFilter,
     types::{SandboxEgressSpec, SandboxSpec, StatusResponsePhase, StatusResponseTerminationReason},
 };
@@ -179,6 +179,18 @@ async fn ttl_ends_the_pod_and_a_deleted_pod_fails_its_sandbox() {
     })
     .await;
 
+    // The workload's end, as the node reports it in the pod's status (kwok runs nothing:
+    // the test writes the status a kubelet would).
+    let ends = running(&porter, idle(&tag)).await;
+    let status = serde_json::json!({ "status": { "phase": "Failed", "containerStatuses": [{
+        "name": "sandbox", "image": "busybox:1.36", "imageID": "", "ready": false,
+        "restartCount": 0, "state": { "terminated": { "exitCode": 3, "reason": "Error" } } }] } });
+    pods.patch_status(ends.id(), &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    assert_eq!(ends.wait(Some(START)).await.unwrap(), 3);
+    let ended = ends.refresh().await.unwrap();
+    assert_eq!(ended.phase, StatusResponsePhase::Failed);
+    assert_eq!(ended.termination_reason, Some(StatusResponseTerminationReason::WorkloadExited));
+
     // A pod deleted behind the server's back: its sandbox was killed.
     let victim = running(&porter, idle(&tag)).await;
     pods.delete(victim.id(), &DeleteParams::default()).await.unwrap();
@@ -210,6 +222,9 @@ async fn what_the_runtime_cannot_do_is_refused_with_a_400_naming_it() {
     assert!(err.message().contains("volume"), "{err}");
 
     let sandbox = running(&porter, idle(&tag)).await;
+    // Processes need the local runtime: clients learn it at once from /v1/extensions.
+    let err = sandbox.start(ProcessSpec::new(["sleep", "1"])).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
     let err = porter.snapshots().create(sandbox.id(), Default::default()).await.unwrap_err();
     assert_eq!(err.status(), Some(400), "{err}");
     assert!(err.message().contains("kubernetes"), "{err}");

@@ -336,6 +336,12 @@ pub trait Runtime: Send + Sync + 'static {
         self.exec_with(sandbox_id, ExecSpec { argv, env, ..ExecSpec::default() })
     }
 
+    /// Whether this runtime runs processes (the processes extension); see
+    /// [`Runtime::processes_dir`].
+    fn supports_processes(&self) -> bool {
+        true
+    }
+
     /// Where the processes of a sandbox keep their state (removed with the sandbox); `None`
     /// when this runtime cannot run processes.
     fn processes_dir(&self, _sandbox_id: &str) -> Option<PathBuf> {

@@ -34,7 +34,8 @@ impl Service {
     pub fn extensions(&self) -> ServerExtensions {
         ServerExtensions {
             exec_options: true,
-            processes: self.options.process_supervisor.is_some(),
+            processes: self.options.process_supervisor.is_some()
+                && self.runtime.supports_processes(),
             leases: true,
             idempotency: true,
             process_output_retention: self.options.process_output_retention,
@@ -330,7 +331,8 @@ fn check_size(size: TerminalSize) -> ServiceResult<()> {
 fn unsupported() -> ServiceError {
     ServiceError::new(
         super::ErrorKind::NotImplemented,
-        "this server cannot run processes (start it with `porter-sandbox serve`)",
+        "this server cannot run processes: they need the local runtime (`porter-sandbox serve` \
+         without --runtime kubernetes); one-shot exec works on every runtime",
     )
 }
 

@@ -499,6 +499,10 @@ impl Runtime for KubeRuntime {
         })
     }
 
+    fn supports_processes(&self) -> bool {
+        false // not yet: one-shot exec runs through the agent
+    }
+
     fn usage(&self, _sandbox_id: &str) -> Option<Usage> {
         None
     }
