@@ -5,8 +5,8 @@
 //!   the node (the pod's readiness probe): never "running" while no command could run. The
 //!   agent comes from this server's image through an init container into a volume the
 //!   workload's container mounts read-only (see [`objects::pod`]).
-//! - Exec runs through the agent over one `pods/exec` stream per sandbox ([`exec`]).
-//! - Output comes from `pods/log` ([`logs`]); the end of the workload from one watch of every
+//! - Exec runs through the agent over one `pods/exec` stream per sandbox (`exec.rs`).
+//! - Output comes from `pods/log` (`logs.rs`); the end of the workload from one watch of every
 //!   pod of the runtime (a deleted pod ends its sandbox with 137).
 //! - Limits are requests = limits; egress allow-lists of addresses become network policies;
 //!   an exposed port becomes a service. Snapshots, volumes and hostname allow-lists are refused
