@@ -293,6 +293,12 @@ pub trait Runtime: Send + Sync + 'static {
         Box::pin(async {})
     }
 
+    /// The ids of every sandbox present (in any state), or `None` when the runtime cannot tell
+    /// right now; [`Runtime::found`] with the failure told apart from an empty host.
+    fn present(&self) -> BoxFuture<'_, Option<std::collections::HashSet<String>>> {
+        Box::pin(async { Some(self.found().await.into_iter().collect()) })
+    }
+
     /// The records of every sandbox of a [`Runtime::shared`] runtime.
     fn records(&self) -> BoxFuture<'_, Vec<SharedRecord>> {
         Box::pin(async { Vec::new() })

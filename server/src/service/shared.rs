@@ -10,9 +10,15 @@ use crate::{
     time::now_micros,
 };
 
+/// How long a sandbox recorded as running may lack its pod before it is settled as lost.
+const VANISHED_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Service {
-    /// Adopts every sandbox of a shared runtime that this server's store lacks.
+    /// Adopts every sandbox of a shared runtime that this server's store lacks, and settles
+    /// the running ones whose pod is gone without this server seeing it go (a watch that
+    /// resumed after a gap reports no deletions).
     pub(super) async fn adopt_shared(&self) {
+        self.settle_vanished().await;
         for record in self.runtime.records().await {
             match self.store.get_sandbox(&record.id) {
                 Ok(None) => {}
@@ -60,5 +66,47 @@ impl Service {
                 }
             }
         }
+    }
+
+    async fn settle_vanished(&self) {
+        let Ok(live) = self.store.live_sandboxes() else { return };
+        let running: Vec<_> =
+            live.into_iter().filter(|row| row.phase == StatusResponsePhase::Running).collect();
+        if running.is_empty() {
+            return;
+        }
+        // Listed after the rows were read: a sandbox running then has its pod in the list
+        // unless it is gone (a launch records `running` only once its pod is ready).
+        let Some(present) = self.runtime.present().await else { return };
+        let gone: Vec<String> =
+            running.into_iter().map(|row| row.id).filter(|id| !present.contains(id)).collect();
+        if gone.is_empty() {
+            return;
+        }
+        // The watch usually reports these first (with the reason another server recorded):
+        // give it time, then settle what is still running without its pod.
+        tokio::time::sleep(VANISHED_GRACE).await;
+        let Some(present) = self.runtime.present().await else { return };
+        for id in gone.iter().filter(|id| !present.contains(*id)) {
+            let still_running = self
+                .store
+                .get_sandbox(id)
+                .is_ok_and(|row| row.is_some_and(|r| r.phase == StatusResponsePhase::Running));
+            if !still_running {
+                continue;
+            }
+            tracing::warn!("the pod of sandbox {id} is gone");
+            self.explain_gone(id);
+            let reason = StatusResponseTerminationReason::BackendLost;
+            self.finish(id, &StatusResponsePhase::Failed, Some(137), reason).await;
+        }
+    }
+
+    fn explain_gone(&self, id: &str) {
+        self.log_system(
+            id,
+            porter_sandbox::types::LogLineLevel::Error,
+            "the sandbox's pod was deleted from outside the server; the sandbox was killed",
+        );
     }
 }

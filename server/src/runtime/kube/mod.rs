@@ -526,6 +526,14 @@ impl Runtime for KubeRuntime {
         Box::pin(async move { self.adopt_pod(&id, events).await })
     }
 
+    fn present(&self) -> BoxFuture<'_, Option<std::collections::HashSet<String>>> {
+        Box::pin(async {
+            let params = ListParams::default().labels(&objects::managed_selector());
+            let list = self.pods.list_metadata(&params).await.ok()?;
+            Some(list.items.into_iter().filter_map(|p| p.metadata.name).collect())
+        })
+    }
+
     fn found(&self) -> BoxFuture<'_, Vec<String>> {
         Box::pin(async {
             let params = ListParams::default().labels(&objects::managed_selector());
