@@ -106,7 +106,7 @@ base)
     echo "$2/busybox.tar"
     ;;
 agent)
-    [ $# -eq 3 ] && [ -x "$3" ] || usage
+    if [ $# -ne 3 ] || ! [ -x "$3" ]; then usage; fi
     build_agent "$2" "$3"
     echo "$2/agent.tar"
     ;;

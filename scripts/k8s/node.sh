@@ -266,7 +266,8 @@ cmd_load_agent() {
 shims() {
     local proc
     for proc in /proc/[0-9]*; do
-        tr '\0' ' ' <"$proc/cmdline" 2>/dev/null | grep -qF -- "-address $node/containerd.sock " &&
+        # A process may end between the listing and the read.
+        { tr '\0' ' ' <"$proc/cmdline"; } 2>/dev/null | grep -qF -- "-address $node/containerd.sock " &&
             echo "${proc#/proc/}"
     done
 }
@@ -311,8 +312,9 @@ cmd_down() {
     mapfile -t mounts < <(awk -v p="$node/" 'index($2, p) == 1 { print $2 }' /proc/self/mounts | sort -r)
     for line in "${mounts[@]}"; do umount -l "$line" 2>/dev/null || true; done
     local ns
-    for ns in $(ls /run/netns 2>/dev/null); do
-        case "$ns" in cni-*) ;; *) continue ;; esac
+    for ns in /run/netns/cni-*; do
+        [ -e "$ns" ] || continue
+        ns=${ns##*/}
         grep -qx "$ns" "$node/netns-before" 2>/dev/null && continue
         umount -l "/run/netns/$ns" 2>/dev/null || true
         rm -f "/run/netns/$ns"
@@ -321,7 +323,7 @@ cmd_down() {
     # The pods' cgroups (the kubelet makes kubepods in every hierarchy): deepest first.
     local cgroup
     for cgroup in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
-        [ -d "$cgroup" ] && find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null || true
+        if [ -d "$cgroup" ]; then find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
     done
     if [ -f "$node/created" ]; then
         while read -r path; do
