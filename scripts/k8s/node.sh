@@ -193,6 +193,7 @@ cmd_up() {
     if [ -z "$bin" ] || ! [ -x "$bin/kubelet" ]; then
         bin=$("$here/build.sh" --with-node | tail -n1)
     fi
+    [ "$(id -u)" -eq 0 ] || { k8s_log "error: a real node needs root (containerd, mounts, cgroups)"; return 1; }
     for tool in containerd runc ctr gcc umoci skopeo; do
         command -v "$tool" >/dev/null || { k8s_log "error: $tool is missing (scripts/setup.sh installs it)"; return 1; }
     done
@@ -202,7 +203,7 @@ cmd_up() {
         local owner
         owner=$(cat "$lock/owner" 2>/dev/null || true)
         if [ -n "$owner" ] && [ -d "$owner/node" ]; then
-            k8s_log "error: the real node of $owner runs on this machine (one at a time)"
+            k8s_log "error: the real node of $owner runs on this machine (one at a time; if its run crashed: $0 down $owner)"
             return 1
         fi
         k8s_log "taking over the stale lock of $owner"
