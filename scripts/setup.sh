@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
 fi
 echo "== setup: system packages (root/sudo), Rust components, the build (about 5-15 minutes)"
 
-packages=(crun tini slirp4netns iproute2 util-linux nftables docker-registry umoci skopeo busybox-static apache2-utils wrk e2fsprogs strace curl openssl)
+packages=(crun tini slirp4netns iproute2 util-linux nftables docker-registry umoci skopeo busybox-static containerd runc containernetworking-plugins gcc apache2-utils wrk e2fsprogs strace curl openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

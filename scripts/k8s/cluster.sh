@@ -63,6 +63,8 @@ alive() {
 cmd_down() {
     local dir=$1 down_started
     down_started=$(now_ms)
+    # A real node of scripts/k8s/node.sh first: its containers and mounts live under DIR.
+    if [ -d "$dir/node" ]; then "$here/node.sh" down "$dir" || true; fi
     if [ -f "$dir/pids" ]; then
         local lines name pid start deadline
         # One at a time, in the reverse order of starting: clients before the API server, etcd

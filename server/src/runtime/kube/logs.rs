@@ -16,6 +16,10 @@ use crate::runtime::{EventSender, OutputStream, RuntimeEvent};
 /// The longest line delivered as one; longer ones are split.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// The first wait before following a stream again (and every wait while the workload's
+/// container has not started).
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+
 /// The longest wait before following a stream again.
 const MAX_RETRY: Duration = Duration::from_secs(10);
 
@@ -23,7 +27,11 @@ const MAX_RETRY: Duration = Duration::from_secs(10);
 /// line is delivered; with `since`, only the lines after it (a re-adopted sandbox).
 pub async fn follow(pods: Api<Pod>, id: String, events: EventSender, since: Option<Timestamp>) {
     let mut last = since;
-    let mut retry = Duration::from_millis(200);
+    let mut retry = FIRST_RETRY;
+    // The follower starts before the pod is created (an early end is never missed): until the
+    // pod is seen, "not found" means "not created yet" (a failed create aborts this task).
+    // An adopted pod existed.
+    let mut seen = since.is_some();
     loop {
         let params = LogParams {
             container: Some(CONTAINER.to_owned()),
@@ -34,16 +42,28 @@ pub async fn follow(pods: Api<Pod>, id: String, events: EventSender, since: Opti
         };
         match pods.log_stream(&id, &params).await {
             Ok(stream) => {
-                retry = Duration::from_millis(200);
+                seen = true;
+                retry = FIRST_RETRY;
                 if deliver(stream, &id, &events, &mut last).await.is_err() {
                     return; // the server stopped listening
                 }
             }
-            Err(kube::Error::Api(status)) if status.code == 404 => return,
+            Err(kube::Error::Api(status)) if status.code == 404 && seen => return,
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                retry = FIRST_RETRY;
+            }
+            // The container has not started yet (400): it may run and end within a second, and
+            // the end waits for these lines only a few seconds, so the retries stay short.
+            Err(kube::Error::Api(status)) if status.code == 400 => {
+                seen = true;
+                retry = FIRST_RETRY;
+                tracing::debug!("logs of {id}: {}", status.message);
+            }
             Err(err) => tracing::debug!("logs of {id}: {err}"),
         }
         match pods.get_opt(&id).await {
-            Ok(None) => return,
+            Ok(None) if seen => return,
+            Ok(None) => {}
             Ok(Some(pod))
                 if matches!(super::state::of(&pod), super::state::PodState::Exited(_)) =>
             {
@@ -59,7 +79,8 @@ pub async fn follow(pods: Api<Pod>, id: String, events: EventSender, since: Opti
                 }
                 return;
             }
-            _ => {}
+            Ok(Some(_)) => seen = true,
+            Err(_) => {}
         }
         tokio::time::sleep(retry).await;
         retry = (retry * 2).min(MAX_RETRY);

@@ -1,0 +1,278 @@
+//! `serve --runtime kubernetes` on a real node (kubelet + containerd + runc, pods really run):
+//! a workload that answers commands (exec with env, working directory, standard input, exit
+//! codes, deadlines), its output and exit code, TTL and terminate — with the figures printed:
+//! create → running and the exec round trip.
+//!
+//! Run through `scripts/k8s/with-cluster.sh --real-node cargo test -p porter-sandbox-cli --test
+//! kubernetes_node -- --nocapture` (the figures are printed on stderr). Without a real node the
+//! tests say so and pass, unless `PORTER_REQUIRE_K8S_NODE=1`, where that is a failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod support;
+
+use std::{
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::{
+    Api, Client, Config,
+    config::{KubeConfigOptions, Kubeconfig},
+};
+use porter_sandbox::{
+    ExecOptions, Porter, Sandbox,
+    types::{
+        SandboxResourcesSpec, SandboxSpec, StatusResponsePhase, StatusResponseTerminationReason,
+    },
+};
+use support::{TestServer, start_server, unique};
+
+/// A pod's first start includes the node's setup of its network and the agent's install.
+const START: Duration = Duration::from_secs(90);
+
+/// The cluster of `scripts/k8s/cluster.sh` with the real node of `scripts/k8s/node.sh`.
+struct Node {
+    server_kubeconfig: String,
+    admin_kubeconfig: String,
+    namespace: String,
+    node_name: String,
+}
+
+fn node() -> Option<Node> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let found = (|| {
+        Some(Node {
+            server_kubeconfig: var("KUBECONFIG_SERVER")?,
+            admin_kubeconfig: var("KUBECONFIG_ADMIN")?,
+            namespace: var("PORTER_K8S_NAMESPACE")?,
+            node_name: var("PORTER_K8S_REAL_NODE")?,
+        })
+    })();
+    match &found {
+        Some(_) => load_agent_image(),
+        None => {
+            assert!(
+                std::env::var("PORTER_REQUIRE_K8S_NODE").as_deref() != Ok("1"),
+                "PORTER_REQUIRE_K8S_NODE=1 but no real node: run through \
+                 scripts/k8s/with-cluster.sh --real-node"
+            );
+            eprintln!(
+                "no Kubernetes cluster with a real node (run through scripts/k8s/with-cluster.sh \
+                 --real-node): skipped"
+            );
+        }
+    }
+    found
+}
+
+/// Imports `porter-sandbox:test`, holding the binary under test, into the node (once per run):
+/// the pods' init containers install the exec agent of this very build.
+fn load_agent_image() {
+    static LOADED: OnceLock<()> = OnceLock::new();
+    LOADED.get_or_init(|| {
+        let dir = std::env::var("PORTER_K8S_CLUSTER_DIR").expect("PORTER_K8S_CLUSTER_DIR");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/k8s/node.sh");
+        let started = Instant::now();
+        let status = std::process::Command::new(script)
+            .args(["load-agent", &dir, env!("CARGO_BIN_EXE_porter-sandbox")])
+            .status()
+            .unwrap();
+        assert!(status.success(), "node.sh load-agent failed");
+        eprintln!("agent image imported in {:.1} s", started.elapsed().as_secs_f64());
+    });
+}
+
+impl Node {
+    fn start(&self) -> TestServer {
+        start_server(&[
+            "--runtime",
+            "kubernetes",
+            "--kubeconfig",
+            &self.server_kubeconfig,
+            "--namespace",
+            &self.namespace,
+            "--kube-agent-image",
+            "porter-sandbox:test",
+        ])
+    }
+
+    async fn pods(&self) -> Api<Pod> {
+        let file = Kubeconfig::read_from(&self.admin_kubeconfig).unwrap();
+        let config =
+            Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await.unwrap();
+        Api::namespaced(Client::try_from(config).unwrap(), &self.namespace)
+    }
+}
+
+/// A busybox sandbox running `command`, with small requests: the node has the machine's few
+/// cores, and the server's default (a whole core each) would leave the pods of one test
+/// unschedulable.
+fn busybox(tag: &str, command: &[&str]) -> SandboxSpec {
+    let resources = SandboxResourcesSpec { cpu: Some("100m".into()), memory: Some("128Mi".into()) };
+    SandboxSpec::new("busybox:1.36")
+        .command(command.iter().copied())
+        .tag("suite", tag)
+        .resources(resources)
+}
+
+fn idle(tag: &str) -> SandboxSpec {
+    busybox(tag, &["sleep", "3600"])
+}
+
+/// Creates a sandbox and waits until it is running; returns it with the time that took.
+async fn running(porter: &Porter, spec: SandboxSpec) -> (Sandbox, Duration) {
+    let started = Instant::now();
+    let sandbox = porter.sandboxes().create(spec).await.unwrap();
+    let status = sandbox.wait_until_running(Some(START)).await.unwrap();
+    assert_eq!(status.phase, StatusResponsePhase::Running);
+    (sandbox, started.elapsed())
+}
+
+/// The `q`-quantile of `samples` (sorted in place), in milliseconds.
+fn quantile_ms(samples: &mut [Duration], q: f64) -> f64 {
+    samples.sort();
+    let index = ((samples.len() - 1) as f64 * q).round() as usize;
+    samples[index].as_secs_f64() * 1000.0
+}
+
+async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_on_the_node_runs_commands_through_its_agent() {
+    let Some(node) = node() else { return };
+    let server = node.start();
+    let porter = server.client();
+    let pods = node.pods().await;
+    let tag = unique("node-exec");
+
+    // Create → running, a few times: the first start also sets up the node's caches.
+    let mut starts = Vec::new();
+    let mut sandboxes = Vec::new();
+    for _ in 0..5 {
+        let (sandbox, took) = running(&porter, idle(&tag)).await;
+        starts.push(took);
+        sandboxes.push(sandbox);
+    }
+    eprintln!(
+        "create → running: first {:.0} ms, p50 {:.0} ms, max {:.0} ms (5 sandboxes)",
+        starts[0].as_secs_f64() * 1000.0,
+        quantile_ms(&mut starts, 0.5),
+        quantile_ms(&mut starts, 1.0)
+    );
+    let sandbox = sandboxes.remove(0);
+    let pod = pods.get(sandbox.id()).await.unwrap();
+    let scheduled = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+    assert_eq!(scheduled.as_deref(), Some(node.node_name.as_str()), "runs on the real node");
+
+    let hi = sandbox.exec(["echo", "hi"]).await.unwrap();
+    assert_eq!((hi.stdout.as_str(), hi.stderr.as_str(), hi.exit_code), ("hi\n", "", 0));
+
+    let options = ExecOptions::new().env("GREETING", "hello").workdir("/tmp").stdin("piped\n");
+    let shell = ["sh", "-c", "echo $GREETING; pwd; cat; echo oops >&2"];
+    let out = sandbox.exec_with(shell, options).await.unwrap();
+    assert_eq!(out.stdout, "hello\n/tmp\npiped\n");
+    assert_eq!(out.stderr, "oops\n");
+    assert_eq!(out.exit_code, 0);
+
+    let failed = sandbox.exec(["sh", "-c", "exit 3"]).await.unwrap();
+    assert_eq!(failed.exit_code, 3);
+    let missing = sandbox.exec(["/no/such/command"]).await;
+    match missing {
+        Ok(out) => assert_ne!(out.exit_code, 0, "a missing command cannot succeed"),
+        Err(err) => assert!(err.message().contains("/no/such/command"), "{err}"),
+    }
+
+    let before = Instant::now();
+    let options = ExecOptions::new().timeout(Duration::from_secs(1));
+    let slow = sandbox.exec_with(["sh", "-c", "echo started; sleep 30"], options).await.unwrap();
+    assert_eq!(slow.exit_code, 124);
+    assert_eq!(slow.timed_out, Some(true));
+    assert_eq!(slow.stdout, "started\n", "the output before the deadline is kept");
+    assert!(before.elapsed() < Duration::from_secs(10), "the deadline was not kept");
+
+    let mut round_trips = Vec::new();
+    for i in 0..50 {
+        let started = Instant::now();
+        let out = sandbox.exec(["echo", &i.to_string()]).await.unwrap();
+        round_trips.push(started.elapsed());
+        assert_eq!(out.stdout, format!("{i}\n"));
+    }
+    eprintln!(
+        "exec round trip: p50 {:.1} ms, p95 {:.1} ms (50 sequential `echo`)",
+        quantile_ms(&mut round_trips, 0.5),
+        quantile_ms(&mut round_trips, 0.95)
+    );
+
+    // The agent still answers after commands that failed and timed out; terminate ends the pod.
+    let started = Instant::now();
+    sandbox.terminate().await.unwrap();
+    eprintln!("terminate: {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
+    assert!(pods.get_opt(sandbox.id()).await.unwrap().is_none(), "the pod outlived terminate");
+    assert_eq!(sandbox.refresh().await.unwrap().phase, StatusResponsePhase::Terminated);
+    for other in sandboxes {
+        other.terminate().await.unwrap();
+    }
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workloads_output_and_exit_code_reach_the_api() {
+    let Some(node) = node() else { return };
+    let server = node.start();
+    let porter = server.client();
+    let tag = unique("node-exit");
+    let script = "echo line-1; echo line-2 >&2; sleep 2; echo line-3; exit 3";
+    let sandbox = porter.sandboxes().create(busybox(&tag, &["sh", "-c", script])).await.unwrap();
+    let code = sandbox.wait(Some(START)).await.unwrap();
+    assert_eq!(code, 3);
+    let status = sandbox.refresh().await.unwrap();
+    assert_eq!(status.phase, StatusResponsePhase::Failed);
+    assert_eq!(status.exit_code, Some(3));
+    let logs = sandbox.logs(Default::default()).await.unwrap();
+    let lines: Vec<&str> = logs.iter().map(|l| l.line.as_str()).collect();
+    for expected in ["line-1", "line-2", "line-3"] {
+        assert!(lines.contains(&expected), "{expected} missing from the logs: {lines:?}");
+    }
+    let pos = |line: &str| lines.iter().position(|l| *l == line).unwrap();
+    assert!(pos("line-1") < pos("line-3"), "the lines keep their order: {lines:?}");
+
+    // A workload that succeeds ends its sandbox with 0.
+    let done = porter.sandboxes().create(busybox(&tag, &["sh", "-c", "sleep 1"])).await.unwrap();
+    assert_eq!(done.wait(Some(START)).await.unwrap(), 0);
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ttl_deletes_the_pod_of_a_running_workload() {
+    let Some(node) = node() else { return };
+    let server = node.start();
+    let porter = server.client();
+    let pods = node.pods().await;
+    let tag = unique("node-ttl");
+    // The TTL counts from the create: long enough to see the workload run first.
+    let (sandbox, _) = running(&porter, idle(&tag).ttl_seconds(15)).await;
+    assert_eq!(sandbox.exec(["echo", "alive"]).await.unwrap().stdout, "alive\n");
+    let id = sandbox.id().to_owned();
+    eventually(Duration::from_secs(40), "the TTL ends the sandbox", || async {
+        sandbox.refresh().await.is_ok_and(|s| s.phase == StatusResponsePhase::Terminated)
+    })
+    .await;
+    let status = sandbox.refresh().await.unwrap();
+    assert_eq!(status.termination_reason, Some(StatusResponseTerminationReason::TtlExpired));
+    eventually(Duration::from_secs(30), "the TTL's pod is deleted", || async {
+        pods.get_opt(&id).await.unwrap().is_none()
+    })
+    .await;
+    server.stop();
+}
