@@ -22,6 +22,16 @@ impl Service {
         for record in self.runtime.records().await {
             match self.store.get_sandbox(&record.id) {
                 Ok(None) => {}
+                Ok(Some(row)) if row.phase.is_terminal() => {
+                    // Ended here, yet its pod is still there (a teardown cut short by a
+                    // stopping server, or one that failed): remove it, as any teardown would.
+                    if let Err(err) =
+                        super::teardown::kill_retrying(self.runtime.as_ref(), &row.id).await
+                    {
+                        tracing::warn!("cannot remove the pod of ended sandbox {}: {err}", row.id);
+                    }
+                    continue;
+                }
                 Ok(Some(_)) => continue,
                 Err(err) => {
                     tracing::warn!("cannot check whether sandbox {} is tracked: {err}", record.id);
