@@ -190,7 +190,10 @@ impl Service {
 
     /// `GET /v1/sandbox/{id}`.
     pub fn get_sandbox(&self, id: &str) -> ServiceResult<StatusResponse> {
-        Ok(self.sandbox_row(id)?.to_status())
+        self.store
+            .sandbox_status(id)
+            .map_err(store_error)?
+            .ok_or_else(|| ServiceError::not_found(format!("sandbox {id} does not exist")))
     }
 
     /// `GET /v1/sandbox`: newest first, [`PAGE_SIZE`] per page.

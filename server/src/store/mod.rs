@@ -11,8 +11,8 @@
 //!
 //! Sub-modules: [`sandboxes`] (records and the forward-only phase machine), [`listing`]
 //! (filters, pages, counts, filter values), [`logs`], [`volumes`] (records and attachments) and
-//! [`snapshots`], [`usage`] (resource samples) and the private `schema` (migrations) and
-//! `retention` (the per-sandbox log cap).
+//! [`snapshots`], [`usage`] (resource samples) and the private `schema` (migrations),
+//! `retention` (the per-sandbox log cap) and `status` (the status read clients poll).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +28,7 @@ mod retention;
 pub mod sandboxes;
 mod schema;
 pub mod snapshots;
+mod status;
 pub mod usage;
 pub mod volumes;
 

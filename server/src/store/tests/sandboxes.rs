@@ -240,3 +240,40 @@ fn the_endpoint_is_recorded() {
     assert_eq!(status.internal_address.as_deref(), Some("127.0.0.1:43125"));
     assert!(matches!(store.set_endpoint("sb-9", "", "x:1"), Err(StoreError::NotFound)));
 }
+
+/// The status read answers exactly what the full row's `to_status` answers, in every phase.
+#[test]
+fn the_status_read_equals_the_rows_status() {
+    let store = mem();
+    let mut row = sandbox("sb-1", "web", 1_700_000_000_123_456);
+    row.spec = SandboxSpec::new("python:3")
+        .tag("team", "a")
+        .tag("tier", "web")
+        .volume_mount("/data", "vol-1")
+        .volume_mount("/cache", "vol-2");
+    row.image = "python:3".to_owned();
+    row.runtime_state = Some(r#"{"pid":42}"#.to_owned());
+    store.insert_sandbox(&row).unwrap();
+    store.insert_sandbox(&sandbox("sb-2", "plain", 2)).unwrap();
+    let same = |id: &str| {
+        let expected = store.get_sandbox(id).unwrap().unwrap().to_status();
+        assert_eq!(store.sandbox_status(id).unwrap(), Some(expected));
+    };
+    same("sb-1");
+    same("sb-2");
+    let started = PhaseUpdate { started_at: Some(1_700_000_001_000_000), ..PhaseUpdate::default() };
+    store.set_phase("sb-1", &Phase::Running, &started).unwrap();
+    store.set_endpoint("sb-1", "web.example.com", "10.0.0.2:8080").unwrap();
+    store.set_runs_image("sb-1", "host").unwrap();
+    same("sb-1");
+    let failed = PhaseUpdate {
+        exit_code: Some(3),
+        termination_reason: Some(Reason::Sdk),
+        ..PhaseUpdate::default()
+    };
+    store.set_phase("sb-1", &Phase::Failed, &failed).unwrap();
+    store.set_phase("sb-2", &Phase::Terminated, &terminal(Reason::Sdk)).unwrap();
+    same("sb-1");
+    same("sb-2");
+    assert_eq!(store.sandbox_status("sb-3").unwrap(), None);
+}
