@@ -104,6 +104,12 @@ fn a_capture_cut_short_by_the_restart_is_failed_and_its_files_removed() {
         let sandbox = server.create_running(&["app"]).await;
         let (_, pending) = server.post(&format!("/v1/sandbox/{sandbox}/snapshot"), json!({})).await;
         assert_eq!(pending["status"], "pending", "{pending}");
+        // Cut short in the capture itself (not while its base image is still being resolved).
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !fake.captures().contains(&sandbox) {
+            assert!(std::time::Instant::now() < deadline, "the capture never started");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         (sandbox, pending["id"].as_str().unwrap().to_owned())
     });
     drop(first);

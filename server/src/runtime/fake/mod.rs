@@ -61,6 +61,7 @@ struct Host {
     launches: Vec<LaunchSpec>,
     exec_log: Vec<(String, ExecSpec)>,
     kills: Vec<String>,
+    captures: Vec<String>,
     unavailable: Option<String>,
     snapshot_failure: Option<String>,
     snapshot_time: Duration,
@@ -232,6 +233,12 @@ impl FakeRuntime {
     #[must_use]
     pub fn execs(&self) -> Vec<(String, ExecSpec)> {
         self.host().exec_log.clone()
+    }
+
+    /// Every sandbox id a snapshot capture was started for, in order.
+    #[must_use]
+    pub fn captures(&self) -> Vec<String> {
+        self.host().captures.clone()
     }
 
     /// Every sandbox id a kill was asked for, in order (repeats and failed kills included).
@@ -444,7 +451,11 @@ impl Runtime for FakeRuntime {
     ) -> BoxFuture<'_, Result<u64, RuntimeError>> {
         let id = sandbox_id.to_owned();
         Box::pin(async move {
-            let time = self.host().snapshot_time;
+            let time = {
+                let mut host = self.host();
+                host.captures.push(id.clone());
+                host.snapshot_time
+            };
             tokio::time::sleep(time).await;
             self.capture(&id, &dest)
         })
