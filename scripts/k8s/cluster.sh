@@ -40,101 +40,25 @@ node=kwok-node-0
 server_user=porter-sandbox-server
 restricted_user=porter-sandbox-restricted
 
-# start_time PID — the process's start time (clock ticks since boot), which tells a recorded
-# process from a later one that reuses its PID.
-start_time() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) } # after the command name, which may hold spaces
-    # shellcheck disable=SC2086
-    set -- $stat
-    echo "${20}"
-}
-
-# alive PID START — whether the recorded process still runs (zombies count as ended).
-alive() {
-    local stat
-    [ "$(start_time "$1")" = "$2" ] || return 1
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [ "${stat%% *}" != Z ]
-}
-
 cmd_down() {
     local dir=$1 down_started
     down_started=$(now_ms)
     # A real node of scripts/k8s/node.sh first: its containers and mounts live under DIR.
     if [ -d "$dir/node" ]; then "$here/node.sh" down "$dir" || true; fi
     if [ -f "$dir/pids" ]; then
-        local lines name pid start deadline
+        local lines name pid start
         # One at a time, in the reverse order of starting: clients before the API server, etcd
         # last (an API server whose etcd is gone first takes seconds retrying it before exiting).
         mapfile -t lines < <(tac "$dir/pids")
         for line in "${lines[@]}"; do
             read -r name pid start <<<"$line"
-            alive "$pid" "$start" || continue
-            kill -TERM "$pid" 2>/dev/null || true
-            deadline=$((SECONDS + 8))
-            while alive "$pid" "$start" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-            if alive "$pid" "$start"; then
-                k8s_log "$name ($pid) ignored SIGTERM for 8 s: killing it"
-                kill -KILL "$pid" 2>/dev/null || true
-                while alive "$pid" "$start"; do sleep 0.05; done
-            fi
+            stop_recorded "$name" "$pid" "$start" 8
         done
         # Reap our own children when `up` cleans up after a failure.
         wait 2>/dev/null || true
     fi
     rm -rf "$dir"
     k8s_log "down in $(seconds_since "$down_started") s"
-}
-
-# launch NAME COMMAND... — starts a process in the background, logging to DIR/logs/NAME.log, and
-# records its PID. No output stream is shared with the caller, which may be capturing ours.
-launch() {
-    local name=$1
-    shift
-    "$@" </dev/null >"$dir/logs/$name.log" 2>&1 &
-    local pid=$!
-    echo "$name $pid $(start_time "$pid")" >>"$dir/pids"
-}
-
-# all_alive — fails, naming it, if a process `up` started has ended.
-all_alive() {
-    local name pid start
-    while read -r name pid start; do
-        if ! alive "$pid" "$start"; then
-            k8s_log "error: $name ended (see $dir/logs/$name.log)"
-            return 1
-        fi
-    done <"$dir/pids"
-}
-
-# wait_for WHAT SECONDS COMMAND... — polls COMMAND until it succeeds; fails at once if a process
-# of the cluster ends meanwhile.
-wait_for() {
-    local what=$1 limit=$2 deadline
-    shift 2
-    deadline=$((SECONDS + limit))
-    until "$@" >/dev/null 2>&1; do
-        all_alive || return 1
-        if [ $SECONDS -ge $deadline ]; then
-            k8s_log "error: $what not ready after $limit s"
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-
-# free_ports N — N distinct free TCP ports on 127.0.0.1 (held open together while chosen).
-free_ports() {
-    python3 -c '
-import socket, sys
-sockets = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in sockets))
-' "$1"
 }
 
 write_kubeconfig() { # FILE USER TOKEN
@@ -352,6 +276,7 @@ case "$dir" in
 /*) ;;
 *) dir="$PWD/$dir" ;;
 esac
+K8S_RUN_DIR=$dir
 case "$1" in
 up)
     if [ -e "$dir" ] && [ -n "$(ls -A "$dir")" ]; then

@@ -141,3 +141,88 @@ k8s_create_manifest() {
     done
     rm -rf "$parts"
 }
+
+# --- Processes of a cluster or node: each recorded in "$K8S_RUN_DIR/pids" as NAME PID START, with
+# its output in "$K8S_RUN_DIR/logs/NAME.log". The start time tells a recorded process from a later
+# one that reuses its PID, so only what was started here is ever signalled.
+
+# start_time PID — the process's start time (clock ticks since boot).
+start_time() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) } # after the command name, which may hold spaces
+    # shellcheck disable=SC2086
+    set -- $stat
+    echo "${20}"
+}
+
+# alive PID START — whether the recorded process still runs (zombies count as ended).
+alive() {
+    local stat
+    [ "$(start_time "$1")" = "$2" ] || return 1
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [ "${stat%% *}" != Z ]
+}
+
+# launch NAME COMMAND... — starts a process in the background, logging to its log file, and
+# records it. No output stream is shared with the caller, which may be capturing ours.
+launch() {
+    local name=$1
+    shift
+    "$@" </dev/null >"$K8S_RUN_DIR/logs/$name.log" 2>&1 &
+    local pid=$!
+    echo "$name $pid $(start_time "$pid")" >>"$K8S_RUN_DIR/pids"
+}
+
+# stop_recorded NAME PID START SECONDS — SIGTERM, then SIGKILL after SECONDS; waits for the end.
+stop_recorded() {
+    local name=$1 pid=$2 start=$3 grace=$4 deadline
+    alive "$pid" "$start" || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + grace))
+    while alive "$pid" "$start" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+    if alive "$pid" "$start"; then
+        k8s_log "$name ($pid) ignored SIGTERM for $grace s: killing it"
+        kill -KILL "$pid" 2>/dev/null || true
+        while alive "$pid" "$start"; do sleep 0.05; done
+    fi
+}
+
+# all_alive — fails, naming it, if a recorded process has ended.
+all_alive() {
+    local name pid start
+    while read -r name pid start; do
+        if ! alive "$pid" "$start"; then
+            k8s_log "error: $name ended (see $K8S_RUN_DIR/logs/$name.log)"
+            return 1
+        fi
+    done <"$K8S_RUN_DIR/pids"
+}
+
+# wait_for WHAT SECONDS COMMAND... — polls COMMAND until it succeeds; fails at once if a recorded
+# process ends meanwhile.
+wait_for() {
+    local what=$1 limit=$2 deadline
+    shift 2
+    deadline=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        all_alive || return 1
+        if [ $SECONDS -ge $deadline ]; then
+            k8s_log "error: $what not ready after $limit s"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# free_ports N — N distinct free TCP ports on 127.0.0.1 (held open together while chosen).
+free_ports() {
+    python3 -c '
+import socket, sys
+sockets = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in sockets:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in sockets))
+' "$1"
+}

@@ -37,79 +37,6 @@ lock=/run/porter-k8s-node.lock
 # when `up` created them.
 shared_paths=(/var/log/pods /var/log/containers /var/lib/cni /run/containerd)
 
-start_time() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    # shellcheck disable=SC2086
-    set -- $stat
-    echo "${20}"
-}
-
-alive() {
-    local stat
-    [ "$(start_time "$1")" = "$2" ] || return 1
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [ "${stat%% *}" != Z ]
-}
-
-launch() {
-    local name=$1
-    shift
-    "$@" </dev/null >"$node/logs/$name.log" 2>&1 &
-    local pid=$!
-    echo "$name $pid $(start_time "$pid")" >>"$node/pids"
-}
-
-# stop NAME PID START — SIGTERM, then SIGKILL after 10 s.
-stop() {
-    local name=$1 pid=$2 start=$3 deadline
-    alive "$pid" "$start" || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    deadline=$((SECONDS + 10))
-    while alive "$pid" "$start" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
-    if alive "$pid" "$start"; then
-        k8s_log "$name ($pid) ignored SIGTERM for 10 s: killing it"
-        kill -KILL "$pid" 2>/dev/null || true
-        while alive "$pid" "$start"; do sleep 0.05; done
-    fi
-}
-
-all_alive() {
-    local name pid start
-    while read -r name pid start; do
-        if ! alive "$pid" "$start"; then
-            k8s_log "error: $name ended (see $node/logs/$name.log)"
-            return 1
-        fi
-    done <"$node/pids"
-}
-
-wait_for() {
-    local what=$1 limit=$2 deadline
-    shift 2
-    deadline=$((SECONDS + limit))
-    until "$@" >/dev/null 2>&1; do
-        all_alive || return 1
-        if [ $SECONDS -ge $deadline ]; then
-            k8s_log "error: $what not ready after $limit s"
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-
-free_ports() {
-    python3 -c '
-import socket, sys
-sockets = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in sockets:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in sockets))
-' "$1"
-}
-
 ctr_k8s() { ctr --address "$node/containerd.sock" --namespace k8s.io "$@"; }
 
 node_ready() {
@@ -282,7 +209,7 @@ cmd_down() {
         mapfile -t lines < <(grep '^kubelet ' "$node/pids" || true)
         for line in "${lines[@]}"; do
             read -r name pid start <<<"$line"
-            stop "$name" "$pid" "$start"
+            stop_recorded "$name" "$pid" "$start" 10
         done
     fi
     # Every container of the node, then containerd and the shims that outlive it.
@@ -300,12 +227,12 @@ cmd_down() {
         mapfile -t lines < <(tac "$node/pids")
         for line in "${lines[@]}"; do
             read -r name pid start <<<"$line"
-            stop "$name" "$pid" "$start"
+            stop_recorded "$name" "$pid" "$start" 10
         done
     fi
     for pid in $(shims); do
         start=$(start_time "$pid") || continue
-        stop containerd-shim "$pid" "$start"
+        stop_recorded containerd-shim "$pid" "$start" 10
     done
     wait 2>/dev/null || true
     # What stays mounted: containers' root filesystems, the CRI plugin's shm and namespaces.
@@ -362,6 +289,7 @@ case "$dir" in
 *) dir="$PWD/$dir" ;;
 esac
 node="$dir/node"
+K8S_RUN_DIR=$node
 case "$1" in
 up)
     [ $# -eq 2 ] || usage
