@@ -7,15 +7,16 @@
 //! `PORTER_REQUIRE_K8S=1` (set by the test command), where that is a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+#[path = "support/kube.rs"]
+mod kube_support;
 mod support;
 
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::{core::v1::Pod, networking::v1::NetworkPolicy};
 use kube::{
-    Api, Client, Config,
+    Api,
     api::{DeleteParams, Patch, PatchParams},
-    config::{KubeConfigOptions, Kubeconfig},
 };
 use porter_sandbox::{
     ErrorKind, Porter, ProcessSpec, Sandbox,
@@ -56,18 +57,7 @@ fn cluster() -> Option<Cluster> {
 
 impl Cluster {
     fn server_args(&self) -> Vec<String> {
-        [
-            "--runtime",
-            "kubernetes",
-            "--kubeconfig",
-            &self.server_kubeconfig,
-            "--namespace",
-            &self.namespace,
-            "--kube-agent-image",
-            "porter-sandbox:test",
-        ]
-        .map(str::to_owned)
-        .to_vec()
+        kube_support::server_args(&self.server_kubeconfig, &self.namespace, "porter-sandbox:test")
     }
 
     fn start(&self) -> TestServer {
@@ -88,10 +78,7 @@ impl Cluster {
         K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
         <K as kube::Resource>::DynamicType: Default,
     {
-        let file = Kubeconfig::read_from(&self.admin_kubeconfig).unwrap();
-        let config =
-            Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await.unwrap();
-        Api::namespaced(Client::try_from(config).unwrap(), &self.namespace)
+        kube_support::api(&self.admin_kubeconfig, &self.namespace).await
     }
 }
 

@@ -8,6 +8,8 @@
 //! tests say so and pass, unless `PORTER_REQUIRE_K8S_NODE=1`, where that is a failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+#[path = "support/kube.rs"]
+mod kube_support;
 mod support;
 
 use std::{
@@ -16,10 +18,7 @@ use std::{
 };
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::{
-    Api, Client, Config,
-    config::{KubeConfigOptions, Kubeconfig},
-};
+use kube::Api;
 use porter_sandbox::{
     ExecOptions, Porter, Sandbox,
     types::{
@@ -85,23 +84,16 @@ fn load_agent_image() {
 
 impl Node {
     fn start(&self) -> TestServer {
-        start_server(&[
-            "--runtime",
-            "kubernetes",
-            "--kubeconfig",
+        let args = kube_support::server_args(
             &self.server_kubeconfig,
-            "--namespace",
             &self.namespace,
-            "--kube-agent-image",
             "porter-sandbox:test",
-        ])
+        );
+        start_server(&args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     async fn pods(&self) -> Api<Pod> {
-        let file = Kubeconfig::read_from(&self.admin_kubeconfig).unwrap();
-        let config =
-            Config::from_custom_kubeconfig(file, &KubeConfigOptions::default()).await.unwrap();
-        Api::namespaced(Client::try_from(config).unwrap(), &self.namespace)
+        kube_support::api(&self.admin_kubeconfig, &self.namespace).await
     }
 }
 
