@@ -358,9 +358,7 @@ async fn watch_exits(pods: Api<Pod>, watched: Watched) {
 
 /// Why a sandbox spec cannot run on this runtime.
 fn refusal(spec: &SandboxSpec) -> Option<String> {
-    if spec.image.trim() == "host"
-        || spec.image.contains(':') && spec.image.starts_with("oci-layout")
-    {
+    if spec.image.trim() == "host" || spec.image.starts_with("oci-layout:") {
         return Some(format!(
             "image {:?} exists only on the local runtime: the kubernetes runtime runs registry \
              images (e.g. \"python:3.12-slim\")",
@@ -529,21 +527,17 @@ impl Runtime for KubeRuntime {
     fn present(&self) -> BoxFuture<'_, Option<std::collections::HashSet<String>>> {
         Box::pin(async {
             let params = ListParams::default().labels(&objects::managed_selector());
-            let list = self.pods.list_metadata(&params).await.ok()?;
-            Some(list.items.into_iter().filter_map(|p| p.metadata.name).collect())
+            match self.pods.list_metadata(&params).await {
+                Ok(list) => Some(list.items.into_iter().filter_map(|p| p.metadata.name).collect()),
+                Err(err) => {
+                    tracing::warn!("cannot list the sandboxes' pods: {err}");
+                    None
+                }
+            }
         })
     }
 
     fn found(&self) -> BoxFuture<'_, Vec<String>> {
-        Box::pin(async {
-            let params = ListParams::default().labels(&objects::managed_selector());
-            match self.pods.list_metadata(&params).await {
-                Ok(list) => list.items.into_iter().filter_map(|p| p.metadata.name).collect(),
-                Err(err) => {
-                    tracing::warn!("cannot list the sandboxes' pods: {err}");
-                    Vec::new()
-                }
-            }
-        })
+        Box::pin(async { self.present().await.into_iter().flatten().collect() })
     }
 }
