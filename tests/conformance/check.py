@@ -139,7 +139,8 @@ def main() -> int:
         if not ended:
             failures.append(f"{runner}: the runner did not finish (see {results_dir / (runner + '.log')})")
         for name, scenario in scenarios.items():
-            reason = not_applicable.get(name, {}).get(runner)
+            cells_na = not_applicable.get(name, {})
+            reason = cells_na.get(runner) or cells_na.get("*")
             if reason:
                 cells[name, runner] = "n.a."
                 notes.append(f"{name} × {runner}: {reason}")
@@ -166,7 +167,7 @@ def main() -> int:
     print(f"\n{counts['pass']} pass, {counts['FAIL']} FAIL, {counts['n.a.']} n.a. "
           f"({len(rows)} scenarios × {len(runners)} runners)")
     if notes:
-        print("\nnot applicable (tests/conformance/not_applicable.json):")
+        print(f"\nnot applicable ({na_file}):")
         for note in notes:
             print(f"  {note}")
     for name in unknown:

@@ -11,7 +11,12 @@
 #   kotlin/target/{classes,test-classes,classpath.txt} (scripts/kotlin.sh)
 # and builds only the Rust runner (an example of the cli crate; fast once the crate is built).
 #
-#   bash tests/conformance/run.sh [RUNNER...]     (default: all five)
+#   bash tests/conformance/run.sh [--runtime kubernetes] [RUNNER...]     (default: all five)
+#
+# --runtime kubernetes runs the scenarios that talk to the local server against `serve --runtime
+# kubernetes` on the cluster of `scripts/k8s/with-cluster.sh --real-node` (its environment names
+# the cluster): the sandboxes' image `host` becomes `busybox:1.36` (the node's test image), and
+# not_applicable.kubernetes.json adds the cells this runtime refuses, each with its reason.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
@@ -19,6 +24,23 @@ here="$root/tests/conformance"
 target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 venv="${PYTHON_VENV:-$target/python-venv}"
+runtime=oci
+if [ "${1:-}" = --runtime ]; then
+    runtime="${2:-}"
+    shift 2 || true
+fi
+case "$runtime" in
+    oci) ;;
+    kubernetes)
+        for var in KUBECONFIG_SERVER PORTER_K8S_NAMESPACE PORTER_K8S_REAL_NODE PORTER_K8S_CLUSTER_DIR; do
+            if [ -z "${!var:-}" ]; then
+                echo "error: --runtime kubernetes needs a cluster with a real node: run" \
+                    "scripts/k8s/with-cluster.sh --real-node bash $0 --runtime kubernetes ($var is unset)" >&2
+                exit 2
+            fi
+        done ;;
+    *) echo "error: --runtime is oci or kubernetes, not ${runtime@Q}" >&2; exit 2 ;;
+esac
 runners=("$@")
 [ ${#runners[@]} -gt 0 ] || runners=(rust python-sync python-async node kotlin)
 
@@ -60,7 +82,22 @@ cleanup() {
     stop_local_server
     rm -rf "$results"
 }
-start_local_server "$target/debug/porter-sandbox" --offline-images host
+scenarios="$here/scenarios"
+not_applicable="$here/not_applicable.json"
+if [ "$runtime" = kubernetes ]; then
+    # Only the scenarios of the local server; `host` is the oci runtime's own image.
+    python3 "$here/for_runtime.py" "$here" "$results" kubernetes busybox:1.36
+    scenarios="$results/scenarios"
+    not_applicable="$results/not_applicable.json"
+    echo "== the agent image porter-sandbox:test into the node"
+    scripts/k8s/node.sh load-agent "$PORTER_K8S_CLUSTER_DIR" "$target/debug/porter-sandbox" >/dev/null
+    # Small default requests: the node has the machine's few cores, and five runners run at once.
+    start_local_server "$target/debug/porter-sandbox" --runtime kubernetes \
+        --kubeconfig "$KUBECONFIG_SERVER" --namespace "$PORTER_K8S_NAMESPACE" \
+        --kube-agent-image porter-sandbox:test --default-cpu 50m --default-memory 64Mi
+else
+    start_local_server "$target/debug/porter-sandbox" --offline-images host
+fi
 trap cleanup EXIT
 
 python3 "$here/fault_server.py" "$here/scenarios" "$results/fault.json" 2>"$results/fault.log" &
@@ -72,7 +109,7 @@ for _ in $(seq 1 200); do
 done
 
 # What each runner reads (README.md): where the servers are, what to skip, where to write.
-export CONFORMANCE_SCENARIOS="$here/scenarios"
+export CONFORMANCE_SCENARIOS="$scenarios"
 export CONFORMANCE_FIXTURES="$root/core/tests/fixtures/types"
 export CONFORMANCE_LOCAL_URL="$server_url"
 export CONFORMANCE_LOCAL_KEY="$server_key"
@@ -83,10 +120,11 @@ unset PORTER_SANDBOX_API_KEY PORTER_SANDBOX_BASE_URL PORTER_CLUSTER_ID KUBERNETE
 export PORTER_SANDBOX_DISCOVERY_FILE=none
 
 skip_for() {
-    python3 - "$here/not_applicable.json" "$1" <<'EOF'
+    python3 - "$not_applicable" "$1" <<'EOF'
 import json, sys
 table = json.load(open(sys.argv[1]))
-print(",".join(name for name, cells in table.items() if name != "_comment" and sys.argv[2] in cells))
+print(",".join(name for name, cells in table.items()
+               if name != "_comment" and (sys.argv[2] in cells or "*" in cells)))
 EOF
 }
 
@@ -106,7 +144,7 @@ run_one() {
         "${command[@]}" >"$results/$runner.log" 2>&1
 }
 
-echo "== ${#runners[@]} runners × $(ls "$here/scenarios" | wc -l) scenarios, in parallel"
+echo "== ${#runners[@]} runners × $(ls "$scenarios" | wc -l) scenarios ($runtime runtime), in parallel"
 started=$SECONDS
 declare -A pids
 for runner in "${runners[@]}"; do
@@ -122,7 +160,7 @@ done
 echo "(runners took $((SECONDS - started)) s)"
 
 status=0
-python3 "$here/check.py" "$here/scenarios" "$here/not_applicable.json" "$CONFORMANCE_FIXTURES" \
+python3 "$here/check.py" "$scenarios" "$not_applicable" "$CONFORMANCE_FIXTURES" \
     "$results" "${runners[@]}" || status=$?
 if [ -n "${CONFORMANCE_KEEP:-}" ]; then
     cp -r "$results" "$CONFORMANCE_KEEP" && echo "results kept in $CONFORMANCE_KEEP"
