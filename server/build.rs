@@ -11,6 +11,7 @@ use std::{env, path::PathBuf, process::Command};
 fn main() {
     println!("cargo:rerun-if-changed=agent/main.rs");
     println!("cargo:rerun-if-changed=agent/protocol.rs");
+    println!("cargo:rerun-if-changed=agent/usage.rs");
     println!("cargo::rustc-check-cfg=cfg(porter_agent)");
     let (Some(out), Ok(target)) = (env::var_os("OUT_DIR"), env::var("TARGET")) else {
         println!("cargo:warning=no OUT_DIR or TARGET: the exec agent is not built");

@@ -268,3 +268,39 @@ async fn the_ttl_deletes_the_pod_of_a_running_workload() {
     .await;
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_come_from_the_pods_own_counters() {
+    let Some(node) = node() else { return };
+    let mut args =
+        kube_support::server_args(&node.server_kubeconfig, &node.namespace, "porter-sandbox:test");
+    args.extend(["--metrics-interval", "1"].map(str::to_owned));
+    let server = start_server(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let porter = server.client();
+    let api = porter.raw().sandboxes();
+    let tag = unique("node-metrics");
+    // A busy loop capped at a fifth of a core, and memory it holds.
+    let spec = busybox(
+        &tag,
+        &["sh", "-c", "x=$(head -c 4000000 /dev/zero | tr '\\0' a); while :; do :; done"],
+    )
+    .resources(SandboxResourcesSpec { cpu: Some("200m".into()), memory: Some("128Mi".into()) });
+    let (sandbox, _) = running(&porter, spec).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let summary = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let summary = api.get_sandbox_metrics_summary(sandbox.id(), Some("5m")).await.unwrap();
+        if (summary.has_data && summary.cpu_cores_p90 > 0.1) || Instant::now() > deadline {
+            break summary;
+        }
+    };
+    assert!(summary.has_data, "{summary:?}");
+    assert!((summary.cpu_limit_cores - 0.2).abs() < 1e-9, "{summary:?}");
+    assert_eq!(summary.mem_limit_bytes, 128 << 20);
+    // Capped by the pod's limit: the counters are the container's, not the node's.
+    assert!(summary.cpu_cores_p90 > 0.1 && summary.cpu_cores_p90 < 0.35, "{summary:?}");
+    assert!(summary.mem_bytes_p50 > 1 << 20, "{summary:?}");
+    assert!(summary.mem_bytes_p90 < 128 << 20, "{summary:?}");
+    sandbox.terminate().await.unwrap();
+    server.stop();
+}

@@ -33,6 +33,8 @@ use std::{
 
 #[path = "protocol.rs"]
 mod protocol;
+#[path = "usage.rs"]
+mod usage;
 
 use protocol::{Frame, Request};
 
@@ -98,6 +100,12 @@ fn main() {
     let args: Vec<OsString> = std::env::args_os().collect();
     if args.get(1).is_some_and(|a| a == "--pty-gate") && args.get(2).is_some_and(|a| a == "--") {
         pty_gate(&args[3..]);
+    }
+    if args.get(1).is_some_and(|a| a == "--usage") {
+        // The sandbox's counters, for a runtime that cannot read them from the host.
+        let line = usage::Counters::read().line();
+        let ok = io::stdout().write_all(line.as_bytes()).is_ok();
+        std::process::exit(if ok { 0 } else { 1 });
     }
     if args.get(1).is_some_and(|a| a == "--ping") {
         // A readiness probe: the agent can run in this sandbox.

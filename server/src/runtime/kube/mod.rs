@@ -17,6 +17,7 @@ pub mod lease;
 mod logs;
 pub mod objects;
 pub mod state;
+mod usage;
 
 use std::{
     collections::HashMap,
@@ -90,6 +91,7 @@ pub struct KubeRuntime {
     health: Arc<Mutex<Result<(), String>>>,
     watched: Watched,
     agents: Mutex<HashMap<String, Arc<exec::Slot>>>,
+    usage: usage::Sampler,
     leadership: Arc<lease::Leadership>,
 }
 
@@ -146,6 +148,7 @@ impl KubeRuntime {
             health: Arc::new(Mutex::new(Ok(()))),
             watched: Arc::default(),
             agents: Mutex::default(),
+            usage: usage::Sampler::default(),
         });
         runtime.probe().await.map_err(|e| format!("{e} (cluster {url})"))?;
         tokio::spawn(watch_exits(runtime.pods.clone(), runtime.watched.clone()));
@@ -176,6 +179,7 @@ impl KubeRuntime {
             old.logs.abort();
         }
         lock(&self.agents).remove(id);
+        self.usage.forget(id);
     }
 
     async fn start_pod(&self, spec: LaunchSpec, events: EventSender) -> Result<Started, String> {
@@ -501,8 +505,13 @@ impl Runtime for KubeRuntime {
         false // not yet: one-shot exec runs through the agent
     }
 
-    fn usage(&self, _sandbox_id: &str) -> Option<Usage> {
-        None
+    fn usage(&self, sandbox_id: &str) -> Option<Usage> {
+        // Only a watched (live) sandbox has an agent to ask.
+        if !lock(&self.watched).contains_key(sandbox_id) {
+            return None;
+        }
+        let slot = lock(&self.agents).entry(sandbox_id.to_owned()).or_default().clone();
+        self.usage.get(sandbox_id, &self.pods, slot)
     }
 
     fn snapshot(&self, _sandbox_id: &str, _dest: PathBuf) -> BoxFuture<'_, RuntimeResult<u64>> {
