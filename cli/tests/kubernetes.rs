@@ -290,3 +290,36 @@ fn a_server_without_the_permissions_refuses_to_start_and_says_why() {
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(stderr.contains("--runtime kubernetes"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_server_gives_the_reaper_lease_up() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let Some(cluster) = cluster() else { return };
+    let leases: Api<Lease> = cluster.admin().await;
+    let holder = || async {
+        let lease = leases.get_opt("porter-sandbox-reaper").await.unwrap();
+        lease.and_then(|l| l.spec?.holder_identity)
+    };
+    let name = unique("reaper");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = cluster.server_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = start_server_in(dir, data, &args, &[("POD_NAME", &name)]);
+    // Other tests' servers may hold it first: theirs lapses within the lease's 10 s after they
+    // stop (or at once if they stop gracefully).
+    eventually(Duration::from_secs(60), "the server takes the lease", || async {
+        holder().await.as_deref() == Some(name.as_str())
+    })
+    .await;
+    let stopped = Instant::now();
+    server.stop();
+    // Given up on the way out, not left to lapse after 10 s.
+    let after = holder().await;
+    assert_ne!(
+        after.as_deref(),
+        Some(name.as_str()),
+        "still held {:?} after the stop",
+        stopped.elapsed()
+    );
+}

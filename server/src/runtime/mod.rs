@@ -310,6 +310,12 @@ pub trait Runtime: Send + Sync + 'static {
         true
     }
 
+    /// The server stops: gives up what only this server holds (e.g. the reaper's election);
+    /// its sandboxes keep running.
+    fn stop(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+
     /// Why this runtime cannot take snapshots (answered as a 400), or `None` when it can.
     fn refuse_snapshots(&self) -> Option<String> {
         None

@@ -362,6 +362,7 @@ impl RunningServer {
         }
         // A sandbox marked terminated whose teardown is cut short would keep running unseen.
         self.service.wait_teardowns(TEARDOWN_TIMEOUT).await;
+        self.service.stop_runtime().await;
         Ok(())
     }
 

@@ -198,6 +198,11 @@ impl Service {
         self.runtime.shared()
     }
 
+    /// The server stops: the runtime gives up what only this server holds.
+    pub async fn stop_runtime(&self) {
+        self.runtime.stop().await;
+    }
+
     /// The data directory.
     #[must_use]
     pub fn data_dir(&self) -> &Path {

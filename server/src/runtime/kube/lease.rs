@@ -26,21 +26,58 @@ const LEASE_SECONDS: i32 = 10;
 const RENEW_EVERY: Duration = Duration::from_secs(2);
 
 /// Whether this server holds the lease, kept current by [`run`].
-#[derive(Debug, Default)]
-pub struct Leadership(AtomicBool);
+#[derive(Debug)]
+pub struct Leadership {
+    held: AtomicBool,
+    /// Set when the server stops: the lease is given up and no longer taken.
+    stopped: AtomicBool,
+    leases: Api<Lease>,
+    identity: String,
+}
 
 impl Leadership {
     /// Whether this server currently holds the lease.
     pub fn held(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.held.load(Ordering::SeqCst)
+    }
+
+    /// Gives the lease up (the server stops), so another server takes over at its next round
+    /// instead of after the lease's duration.
+    pub async fn release(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        if !self.held.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let released = async {
+            let Some(mut lease) = self.leases.get_opt(LEASE_NAME).await? else { return Ok(()) };
+            let Some(spec) = lease.spec.as_mut() else { return Ok(()) };
+            if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+                return Ok(());
+            }
+            spec.holder_identity = None;
+            // A conflict means another server took it meanwhile: nothing to give up.
+            match self.leases.replace(LEASE_NAME, &PostParams::default(), &lease).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+                Err(err) => Err(err),
+            }
+        };
+        match tokio::time::timeout(RENEW_EVERY, released).await {
+            Ok(Ok(())) => tracing::info!("gave up the reaper lease {LEASE_NAME}"),
+            Ok(Err(err)) => tracing::warn!("cannot give up the reaper lease {LEASE_NAME}: {err}"),
+            Err(_) => tracing::warn!("the reaper lease {LEASE_NAME} was not given up in time"),
+        }
     }
 }
 
-/// Acquires and renews the lease as `identity` until `leadership` is dropped.
-pub async fn run(leases: Api<Lease>, identity: String, leadership: Weak<Leadership>) {
+/// Acquires and renews the lease until `leadership` is dropped or released.
+async fn run(leadership: Weak<Leadership>) {
     loop {
         let Some(state) = leadership.upgrade() else { return };
-        let held = match round(&leases, &identity).await {
+        if state.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        let held = match round(&state.leases, &state.identity).await {
             Ok(held) => held,
             Err(err) => {
                 tracing::warn!("the reaper lease {LEASE_NAME}: {err}");
@@ -50,7 +87,9 @@ pub async fn run(leases: Api<Lease>, identity: String, leadership: Weak<Leadersh
         if held != state.held() {
             tracing::info!("{} the reaper lease {LEASE_NAME}", if held { "holds" } else { "lost" });
         }
-        state.0.store(held, Ordering::SeqCst);
+        if !state.stopped.load(Ordering::SeqCst) {
+            state.held.store(held, Ordering::SeqCst);
+        }
         drop(state);
         tokio::time::sleep(RENEW_EVERY).await;
     }
@@ -79,12 +118,14 @@ async fn round(leases: &Api<Lease>, identity: &str) -> Result<bool, kube::Error>
     };
     let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
     let ours = spec.holder_identity.as_deref() == Some(identity);
+    // Given up by a server that stopped.
+    let free = spec.holder_identity.as_deref().is_none_or(str::is_empty);
     let duration = i64::from(spec.lease_duration_seconds.unwrap_or(LEASE_SECONDS));
     let expired = spec
         .renew_time
         .as_ref()
         .is_none_or(|renewed| now.0.as_second() >= renewed.0.as_second().saturating_add(duration));
-    if !ours && !expired {
+    if !ours && !expired && !free {
         return Ok(false);
     }
     if !ours {
@@ -103,16 +144,26 @@ async fn round(leases: &Api<Lease>, identity: &str) -> Result<bool, kube::Error>
     }
 }
 
-/// A fresh identity for this server process: its host name and a random suffix.
+/// This server's identity in the Lease: `POD_NAME` when set (the Deployment passes its pod's
+/// name through the downward API, so `kubectl get lease` names the reaping replica), else its
+/// host name and a random suffix.
 #[must_use]
 pub fn identity() -> String {
+    if let Some(name) = std::env::var("POD_NAME").ok().filter(|n| !n.trim().is_empty()) {
+        return name;
+    }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     format!("{}-{:08x}", host.trim(), rand::random::<u32>())
 }
 
 /// Starts the election; the returned flag says whether this server leads.
 pub fn start(leases: Api<Lease>) -> Arc<Leadership> {
-    let leadership = Arc::new(Leadership::default());
-    tokio::spawn(run(leases, identity(), Arc::downgrade(&leadership)));
+    let leadership = Arc::new(Leadership {
+        held: AtomicBool::new(false),
+        stopped: AtomicBool::new(false),
+        leases,
+        identity: identity(),
+    });
+    tokio::spawn(run(Arc::downgrade(&leadership)));
     leadership
 }

@@ -79,6 +79,8 @@ type Watched = Arc<Mutex<HashMap<String, Watch>>>;
 struct Watch {
     events: EventSender,
     logs: JoinHandle<()>,
+    /// Told of every change of the pod (a start waits on it instead of polling).
+    changed: Arc<tokio::sync::Notify>,
 }
 
 /// The Kubernetes runtime.
@@ -169,7 +171,8 @@ impl KubeRuntime {
     fn watch(&self, id: &str, events: EventSender, since: Option<jiff::Timestamp>) {
         let logs =
             tokio::spawn(logs::follow(self.pods.clone(), id.to_owned(), events.clone(), since));
-        if let Some(old) = lock(&self.watched).insert(id.to_owned(), Watch { events, logs }) {
+        let watch = Watch { events, logs, changed: Arc::default() };
+        if let Some(old) = lock(&self.watched).insert(id.to_owned(), watch) {
             old.logs.abort();
         }
     }
@@ -223,15 +226,23 @@ impl KubeRuntime {
         })
     }
 
-    /// Waits until the pod is ready (or already ended: the watch reports that).
+    /// Waits until the pod is ready — or its container runs and its agent answers this server,
+    /// which is sooner than the kubelet's next readiness probe, and leaves the first command
+    /// its agent — or until it has already ended (the watch reports that).
     async fn until_ready(&self, id: &str) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + self.options.start_timeout;
+        let changed = lock(&self.watched).get(id).map(|w| w.changed.clone());
         let mut pause = Duration::from_millis(50);
         loop {
             let last = match self.pods.get_opt(id).await {
                 Ok(Some(pod)) => match state::of(&pod) {
                     PodState::Ready | PodState::Exited(_) => return Ok(()),
                     PodState::Failed(why) => return Err(why),
+                    PodState::Waiting(_)
+                        if state::container_running(&pod) && self.answers(id).await =>
+                    {
+                        return Ok(());
+                    }
                     PodState::Waiting(reason) => reason,
                 },
                 Ok(None) => return Err(format!("the pod of {id} was deleted while it started")),
@@ -245,9 +256,29 @@ impl KubeRuntime {
                     last.unwrap_or_else(|| "no reason given".to_owned())
                 ));
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(500));
+            // The watch tells of every change; the pause only bounds a missed one.
+            match &changed {
+                Some(changed) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), changed.notified()).await;
+                }
+                None => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+            }
         }
+    }
+
+    /// Whether the sandbox's agent runs a command for this server now (it stays started).
+    async fn answers(&self, id: &str) -> bool {
+        let slot = lock(&self.agents).entry(id.to_owned()).or_default().clone();
+        let Ok(agent) = slot.get(&self.pods, id).await else { return false };
+        let ping = ExecSpec {
+            argv: vec![objects::AGENT.to_owned(), "--ping".to_owned()],
+            timeout: Some(Duration::from_secs(5)),
+            ..ExecSpec::default()
+        };
+        agent.run(ping, Vec::new(), String::new()).await.is_ok_and(|out| out.exit_code == 0)
     }
 
     async fn delete_all(&self, id: &str) -> Result<(), String> {
@@ -332,6 +363,9 @@ async fn watch_exits(pods: Api<Pod>, watched: Watched) {
             }
         };
         let Some(id) = pod.metadata.name.clone() else { continue };
+        if let Some(watch) = lock(&watched).get(&id) {
+            watch.changed.notify_one();
+        }
         let terminated = pod
             .metadata
             .annotations
@@ -425,6 +459,10 @@ impl Runtime for KubeRuntime {
 
     fn leads(&self) -> bool {
         self.leadership.held()
+    }
+
+    fn stop(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.leadership.release())
     }
 
     fn record_end(&self, sandbox_id: &str, reason: &str) -> BoxFuture<'_, ()> {

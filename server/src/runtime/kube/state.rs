@@ -76,6 +76,16 @@ pub fn of(pod: &Pod) -> PodState {
 }
 
 /// A container's waiting reason that will not resolve, or a failed run of an init container.
+/// Whether the sandbox's container runs (ready or not yet).
+#[must_use]
+pub fn container_running(pod: &Pod) -> bool {
+    let statuses = pod.status.as_ref().and_then(|s| s.container_statuses.as_ref());
+    statuses
+        .into_iter()
+        .flatten()
+        .any(|c| c.name == CONTAINER && c.state.as_ref().is_some_and(|s| s.running.is_some()))
+}
+
 fn failure(container: &ContainerStatus) -> Option<String> {
     let state = container.state.as_ref()?;
     if let Some(waiting) = &state.waiting {
