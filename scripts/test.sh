@@ -50,6 +50,13 @@ bash scripts/kotlin.sh
 echo "== the cross-language conformance suite (tests/conformance)"
 bash tests/conformance/run.sh
 
+# --- The same scenarios against `serve --runtime kubernetes` on a real node, and that node's tests ---
+echo "== the kubernetes runtime on a real node (kubelet, containerd, runc): its tests and the conformance scenarios"
+# The kubelet and controllers are built from tools/ on a cache miss (minutes on a fresh machine).
+PORTER_REQUIRE_K8S_NODE=1 bash scripts/k8s/with-cluster.sh --real-node bash -c 'set -e
+    cargo test -p porter-sandbox-cli --test kubernetes_node
+    bash tests/conformance/run.sh --runtime kubernetes'
+
 # --- Release artifacts: dist/ (after the packages above, so it reuses their release builds), ----
 # --- then installing them without cargo/rustc/maturin on PATH ---------------------------------
 echo "== the release artifacts (scripts/dist.sh)"
