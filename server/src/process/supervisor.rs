@@ -128,9 +128,14 @@ async fn run(dir: &Path) -> Result<(), String> {
         None => None,
     };
     let (program, args) = spec.engine_argv.split_first().ok_or("the engine command is empty")?;
+    let stdin = if spec.stdin && spec.pty.is_none() {
+        Stdio::piped()
+    } else {
+        crate::runtime::empty_stdin().map_err(|e| format!("cannot make a pipe: {e}"))?
+    };
     let mut child = tokio::process::Command::new(program)
         .args(args)
-        .stdin(if spec.stdin && spec.pty.is_none() { Stdio::piped() } else { Stdio::null() })
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

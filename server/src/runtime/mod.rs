@@ -259,6 +259,18 @@ pub enum Adoption {
     Lost,
 }
 
+/// An empty standard input for a program that hands its standard input on to a sandbox's
+/// process (the engine's `run` and `exec`): a pipe whose other end is already closed, so the
+/// process reads its end at once. Never the host's `/dev/null`: the engine gives the process's
+/// standard streams to the sandbox's user, and that would make the host's `/dev/null` the
+/// sandbox's to change (`chmod`) for every user and sandbox of the machine.
+pub fn empty_stdin() -> std::io::Result<std::process::Stdio> {
+    // A socket pair, one end closed: reads see the end at once (std's pipe needs Rust 1.87).
+    let (theirs, ours) = std::os::unix::net::UnixStream::pair()?;
+    drop(ours);
+    Ok(std::process::Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+}
+
 /// A way to run sandboxes.
 pub trait Runtime: Send + Sync + 'static {
     /// A short name for logs (`oci/crun`).

@@ -54,7 +54,10 @@ pub(super) fn detect() -> Result<PathBuf, RuntimeError> {
         problems.push(problem.to_string());
     }
     match engine {
-        Some(engine) if problems.is_empty() => Ok(engine),
+        Some(engine) if problems.is_empty() => {
+            repair_dev_null();
+            Ok(engine)
+        }
         _ => Err(RuntimeError::Unavailable(problems.join("; "))),
     }
 }
@@ -167,6 +170,39 @@ fn overlay_module_available() -> bool {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let deps = Path::new("/lib/modules").join(release.trim()).join("modules.dep");
     std::fs::read_to_string(deps).is_ok_and(|t| t.contains("/overlay.ko"))
+}
+
+/// Gives the host's `/dev/null` back to root with mode 0666 when a sandbox's user owns it —
+/// what older servers left behind (the engine gave the sandbox's standard input, then
+/// `/dev/null`, to the sandbox's user, who could then `chmod` it for the whole machine).
+fn repair_dev_null() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let path = Path::new("/dev/null");
+    let Ok(meta) = std::fs::metadata(path) else { return };
+    // Only the real null device (character device 1:3).
+    let is_null = (meta.mode() & 0o170_000) == 0o020_000 && meta.rdev() == libc::makedev(1, 3);
+    if !is_null || (meta.uid() == 0 && meta.gid() == 0 && meta.mode() & 0o777 == 0o666) {
+        return;
+    }
+    let owner = (meta.uid(), meta.gid(), meta.mode() & 0o777);
+    let chowned = std::os::unix::fs::chown(path, Some(0), Some(0));
+    let chmodded = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666));
+    match (chowned, chmodded) {
+        (Ok(()), Ok(())) => tracing::warn!(
+            "/dev/null was owned by {}:{} with mode {:o} (a sandbox's user, left by an older \
+             server): given back to root:root with mode 666",
+            owner.0,
+            owner.1,
+            owner.2
+        ),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(
+                "/dev/null is owned by {}:{} and cannot be repaired: {e}",
+                owner.0,
+                owner.1
+            );
+        }
+    }
 }
 
 #[cfg(test)]

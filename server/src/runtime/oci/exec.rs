@@ -60,6 +60,7 @@ pub(super) async fn run(
         command.arg(flag);
     }
     // Declared after the guard, so it is dropped (and the client killed) first.
+    let empty = crate::runtime::empty_stdin().map_err(|e| format!("cannot make a pipe: {e}"))?;
     let mut child = command
         .arg("exec")
         .arg("--process")
@@ -67,7 +68,7 @@ pub(super) async fn run(
         .arg("--pid-file")
         .arg(&guard.pid_file)
         .arg(&layout.id)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() { Stdio::piped() } else { empty })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

@@ -233,9 +233,11 @@ impl From<RunError> for RuntimeError {
 
 /// Runs a command to completion; `Err` carries its trimmed stderr (or the spawn error).
 pub(super) async fn run(program: &Path, args: &[&str]) -> Result<String, RunError> {
+    let stdin = crate::runtime::empty_stdin()
+        .map_err(|e| RunError::NotStarted(format!("cannot make a pipe: {e}")))?;
     let output = tokio::process::Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .kill_on_drop(true)
         .output()
         .await

@@ -133,7 +133,7 @@ pub(super) fn spawn(
         .arg(engine_flag(engine))
         .arg(ROOT_MOUNT)
         .args(mounts_to_drop())
-        .stdin(Stdio::null())
+        .stdin(crate::runtime::empty_stdin().map_err(|e| format!("cannot make a pipe: {e}"))?)
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr))
         .spawn()
