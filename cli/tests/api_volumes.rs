@@ -40,6 +40,13 @@ async fn volumes_mount_into_sandboxes_and_block_deletion() {
     let out = sandbox.exec(["sh", "-c", "echo from the sandbox > /data/out.txt"]).await.unwrap();
     assert_eq!(out.exit_code, 0, "{}", out.stderr);
     assert_eq!(volume.read_text("out.txt", None, None).await.unwrap(), "from the sandbox\n");
+    // What the files API created is the default user's to change: edit the uploaded file,
+    // add one beside it in the directory the upload created.
+    let script = "echo edited >> /data/in/hello.txt && echo new > /data/in/new.txt && id -u";
+    let out = sandbox.exec(["sh", "-c", script]).await.unwrap();
+    assert_eq!((out.exit_code, out.stdout.as_str()), (0, "1000\n"), "{}", out.stderr);
+    assert_eq!(volume.read_text("in/hello.txt", None, None).await.unwrap(), "from the apiedited\n");
+    assert_eq!(volume.read_text("in/new.txt", None, None).await.unwrap(), "new\n");
 
     assert_eq!(volume.refresh().await.unwrap().attached_to, vec![sandbox.id().to_owned()]);
     let err = volume.delete().await.unwrap_err();

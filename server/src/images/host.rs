@@ -34,7 +34,7 @@ const ALIASES: &[(&str, &str)] = &[("python", "python3"), ("pip", "pip3")];
 /// The sandbox user's home.
 pub(crate) const SANDBOX_HOME: &str = "/home/sandbox";
 /// The sandbox user's uid and gid.
-const SANDBOX_ID: u32 = 1000;
+const SANDBOX_ID: u32 = crate::runtime::DEFAULT_SANDBOX_USER.0;
 
 /// Top-level directories that merged-/usr systems turn into symlinks into `/usr`.
 const USR_LINKS: [&str; 5] = ["bin", "sbin", "lib", "lib64", "lib32"];

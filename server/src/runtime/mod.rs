@@ -259,6 +259,10 @@ pub enum Adoption {
     Lost,
 }
 
+/// The user (uid, gid inside the sandbox) commands run as unless the image names another:
+/// what the files API gives what it creates to, so that commands can change it.
+pub const DEFAULT_SANDBOX_USER: (u32, u32) = (1000, 1000);
+
 /// An empty standard input for a program that hands its standard input on to a sandbox's
 /// process (the engine's `run` and `exec`): a pipe whose other end is already closed, so the
 /// process reads its end at once. Never the host's `/dev/null`: the engine gives the process's

@@ -17,7 +17,7 @@ use crate::{
 /// Processes per sandbox: enough for real work, few enough that a fork bomb stays contained.
 const PIDS_LIMIT: u64 = 1024;
 /// Uid and gid a workload runs as when its image names no user.
-const DEFAULT_USER: (u32, u32) = (1000, 1000);
+const DEFAULT_USER: (u32, u32) = crate::runtime::DEFAULT_SANDBOX_USER;
 
 /// How often sandboxes found on the host are checked against the store (besides at start).
 const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);

@@ -109,12 +109,14 @@ impl Dir {
     }
 }
 
-/// Hands something the files API created to the sandboxes' root (the base of their id
-/// range), so that sandboxes can change it like their own files. Skipped when the server
-/// cannot (not root, or no id range: then no sandbox runs either).
+/// Hands something the files API created to the sandboxes' default user (uid 1000 in every
+/// sandbox: the base of their id range + 1000), so that commands can change what was uploaded
+/// (edit a file, create one beside it) like their own files; a sandbox's root can anyway.
+/// Skipped when the server cannot (not root, or no id range: then no sandbox runs either).
 fn give_to_sandboxes(chown: impl FnOnce(u32, u32) -> io::Result<()>) {
     if let Ok(range) = crate::runtime::idmap::range() {
-        if let Err(err) = chown(range.uid_base, range.gid_base) {
+        let (uid, gid) = crate::runtime::DEFAULT_SANDBOX_USER;
+        if let Err(err) = chown(range.uid_base + uid, range.gid_base + gid) {
             if err.kind() != io::ErrorKind::PermissionDenied {
                 tracing::warn!("cannot give a volume file to the sandboxes' root: {err}");
             }
