@@ -10,7 +10,7 @@ use std::{
     sync::{Mutex, PoisonError},
 };
 
-use porter_sandbox::types::{StatusResponsePhase, StatusResponseTerminationReason};
+use porter_sandbox::types::StatusResponseTerminationReason;
 
 use super::Service;
 use super::error::{ServiceError, ServiceResult};
@@ -70,16 +70,12 @@ impl Service {
     pub(super) async fn expire_leases(&self, live: &[SandboxRow]) {
         let now = now_micros();
         self.leases.renewed().retain(|id, _| live.iter().any(|row| &row.id == id));
+        let mut expired = Vec::new();
         for row in live {
             if self.leases.expired(row, now) {
-                self.finish(
-                    &row.id,
-                    &StatusResponsePhase::Terminated,
-                    None,
-                    StatusResponseTerminationReason::LeaseExpired,
-                )
-                .await;
+                expired.push(row.id.clone());
             }
         }
+        self.end_all(&expired, StatusResponseTerminationReason::LeaseExpired).await;
     }
 }

@@ -3,6 +3,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use futures_util::StreamExt;
 use porter_sandbox::types::{LogLineLevel, StatusResponsePhase, StatusResponseTerminationReason};
 use tokio::sync::mpsc;
 
@@ -22,6 +23,9 @@ const DEFAULT_USER: (u32, u32) = crate::runtime::DEFAULT_SANDBOX_USER;
 /// How often sandboxes found on the host are checked against the store (besides at start).
 const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// How often a server sharing its runtime with others adopts their new sandboxes.
+/// Sandboxes whose TTL or lease ran out that are ended at the same time.
+pub(super) const REAP_CONCURRENCY: usize = 32;
+
 const SHARED_RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Launches sandbox `id` in the background.
@@ -151,25 +155,32 @@ pub(super) fn spawn_reaper(service: Arc<Service>) {
             }
             let now = now_micros();
             service.expire_leases(&live).await;
+            let mut expired = Vec::new();
             for row in live {
                 let Some(ttl) = row.spec.ttl_seconds else { continue };
                 let from = row.started_at.unwrap_or(row.created_at);
                 if now >= from.saturating_add(ttl.saturating_mul(1_000_000)) {
-                    service
-                        .finish(
-                            &row.id,
-                            &StatusResponsePhase::Terminated,
-                            None,
-                            StatusResponseTerminationReason::TtlExpired,
-                        )
-                        .await;
+                    expired.push(row.id);
                 }
             }
+            service.end_all(&expired, StatusResponseTerminationReason::TtlExpired).await;
         }
     });
 }
 
 impl Service {
+    /// Terminates `ids` for `reason` together, not one after the other (each teardown waits
+    /// for its sandbox to end): a batch of expired TTLs ends on time.
+    pub(super) async fn end_all(&self, ids: &[String], reason: StatusResponseTerminationReason) {
+        for chunk in ids.chunks(REAP_CONCURRENCY) {
+            let mut ends = futures_util::stream::FuturesUnordered::new();
+            for id in chunk {
+                ends.push(self.finish(id, &StatusResponsePhase::Terminated, None, reason.clone()));
+            }
+            while ends.next().await.is_some() {}
+        }
+    }
+
     /// queued → creating → running. An error's message is the launch-failure reason.
     async fn launch(&self, id: &str) -> ServiceResult<()> {
         let row = self.sandbox_row(id)?;

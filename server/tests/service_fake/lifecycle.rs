@@ -1,6 +1,6 @@
 //! The state machine: queued → creating → running → an ending, and the TTL reaper.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use porter_sandbox_server::runtime::{
@@ -98,13 +98,40 @@ async fn terminate_stops_the_sandbox_and_is_idempotent() {
 }
 
 #[tokio::test]
+async fn sandboxes_whose_ttl_elapsed_together_end_together() {
+    let data = TempDir::new().unwrap();
+    let fake = FakeRuntime::new();
+    // Each sandbox takes a second to stop: one after the other, eight would take eight.
+    fake.set_kill_time(Duration::from_secs(1));
+    let server = support::start(data.path(), &fake).await;
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let spec = json!({ "image": "host", "command": ["a"], "ttl_seconds": 1 });
+        ids.push(server.create(spec).await);
+    }
+    for id in &ids {
+        server.wait_phase(id, "running").await;
+    }
+    let started = Instant::now();
+    for id in &ids {
+        let ended = server.wait_phase(id, "terminated").await;
+        assert_eq!(ended["termination_reason"], "ttl_expired", "{ended}");
+    }
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "eight expired TTLs took {took:?} to end");
+}
+
+#[tokio::test]
 async fn the_reaper_ends_a_sandbox_whose_ttl_elapsed() {
     let data = TempDir::new().unwrap();
     let fake = FakeRuntime::new();
     let server = support::start(data.path(), &fake).await;
-    let short = server.create(json!({ "image": "host", "command": ["a"], "ttl_seconds": 1 })).await;
+    // Long enough to be seen running on a loaded machine (the TTL counts from the create
+    // until then: it could otherwise end before it ever ran).
+    let short = server.create(json!({ "image": "host", "command": ["a"], "ttl_seconds": 3 })).await;
     let long =
         server.create(json!({ "image": "host", "command": ["b"], "ttl_seconds": 3600 })).await;
+    server.wait_phase(&short, "running").await;
     server.wait_phase(&long, "running").await;
     let ended = server.wait_phase(&short, "terminated").await;
     assert_eq!(ended["termination_reason"], "ttl_expired", "{ended}");

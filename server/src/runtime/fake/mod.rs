@@ -66,6 +66,7 @@ struct Host {
     snapshot_failure: Option<String>,
     snapshot_time: Duration,
     kill_failures: usize,
+    kill_time: Duration,
     next_port: u16,
     /// Bumped whenever a sandbox gets a new watcher, so an old exit timer stands down.
     generation: u64,
@@ -127,6 +128,11 @@ impl FakeRuntime {
     /// Every snapshot takes `time` before it is written (a capture still pending meanwhile).
     pub fn set_snapshot_time(&self, time: Duration) {
         self.host().snapshot_time = time;
+    }
+
+    /// Every kill takes `time` before the sandbox is gone (a workload slow to stop).
+    pub fn set_kill_time(&self, time: Duration) {
+        self.host().kill_time = time;
     }
 
     /// The next `count` kills fail (a teardown the host refuses for a moment).
@@ -464,6 +470,8 @@ impl Runtime for FakeRuntime {
     fn kill(&self, sandbox_id: &str) -> BoxFuture<'_, Result<(), RuntimeError>> {
         let id = sandbox_id.to_owned();
         Box::pin(async move {
+            let time = self.host().kill_time;
+            tokio::time::sleep(time).await;
             let mut host = self.host();
             host.kills.push(id.clone());
             if host.kill_failures > 0 {
