@@ -307,10 +307,25 @@ impl Service {
         let spec = super::exec_options::exec_spec(request, env)?;
         let oom_before = self.runtime.usage(id).map_or(0, |u| u.oom_kills);
         let id_owned = id.to_owned();
-        let output = self
-            .runtime
-            .exec_with(id, spec)
-            .await
+        let asked = now_micros();
+        let output = self.runtime.exec_with(id, spec).await;
+        // Ended while the command ran (terminated, TTL, its workload exited): what failed is the
+        // sandbox, not the command — the engine's complaints about a vanishing container are no
+        // command's output.
+        let ended = self
+            .sandbox_row(id)
+            .ok()
+            .filter(|row| row.phase.is_terminal() && row.finished_at.is_some_and(|at| at >= asked));
+        if let Some(row) = ended {
+            if output.as_ref().is_err() || output.as_ref().is_ok_and(|o| o.exit_code != 0) {
+                return Err(ServiceError::conflict(format!(
+                    "sandbox {id} {} while the command ran: its output is lost; run it in a \
+                     running sandbox",
+                    row.phase.as_state()
+                )));
+            }
+        }
+        let output = output
             .map_err(|e| ServiceError::internal(format!("exec in sandbox {id} failed: {e}")))?;
         self.explain_kill(id, output.exit_code, Some((&exec_id, oom_before)));
         let crate::runtime::ExecOutput { mut stdout, mut stderr, exit_code, timed_out, .. } =

@@ -106,3 +106,33 @@ async fn exec_needs_a_running_sandbox_and_reports_runtime_failures() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "sandbox sb-none does not exist");
 }
+
+#[tokio::test]
+async fn an_exec_whose_sandbox_ends_meanwhile_is_a_conflict_not_a_result() {
+    let data = TempDir::new().unwrap();
+    let fake = FakeRuntime::new();
+    // What the engine says when its container vanishes under a command.
+    let vanishing = ExecScript::exits(1, "setns `mnt`: Bad file descriptor\n");
+    fake.script_exec(&["dies-with-it"], vanishing.taking(Duration::from_millis(800)));
+    fake.script_exec(&["quick"], ExecScript::prints("done\n"));
+    let server = crate::support::start(data.path(), &fake).await;
+    let id = server.create_running(&["app"]).await;
+    let path = format!("/v1/sandbox/{id}/exec");
+    let exec = server.post(&path, json!({ "command": ["dies-with-it"] }));
+    let terminate = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server.delete(&format!("/v1/sandbox/{id}")).await
+    };
+    let ((status, body), (deleted, _)) = tokio::join!(exec, terminate);
+    assert!(deleted.is_success(), "{deleted}");
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains("terminated while the command ran"), "{message}");
+    assert!(!message.contains("setns"), "{message}");
+
+    // A command that ended before the sandbox keeps its result.
+    let id = server.create_running(&["app"]).await;
+    let (status, body) =
+        server.post(&format!("/v1/sandbox/{id}/exec"), json!({ "command": ["quick"] })).await;
+    assert_eq!((status, body["stdout"].as_str()), (StatusCode::OK, Some("done\n")), "{body}");
+}
