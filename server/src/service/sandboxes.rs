@@ -55,6 +55,14 @@ impl Service {
                      after termination): choose another name"
                 )));
             }
+            // Checked above, deleted since (a race with its deletion).
+            Err(StoreError::NotFound) => {
+                return Err(ServiceError::invalid(format!(
+                    "a volume in volume_mounts ({}) was deleted while the sandbox was being \
+                     created: create the volume again, or remove it from volume_mounts",
+                    volume_ids.join(", ")
+                )));
+            }
             Err(err) => return Err(store_error(err)),
         }
         super::lifecycle::spawn_launch(self.clone(), id.clone());
