@@ -9,9 +9,13 @@
 //! directories the walk never got to are marked `truncated` without `entries` — unless they
 //! turn out to be empty, which costs nothing and is reported as complete.
 //!
-//! A search keeps exactly the entries whose name contains the term (case-insensitively) and the
-//! directories leading to them; a matching directory keeps only its matching descendants, so
-//! its `entries` may be empty in a search result even though it has children.
+//! A listing descends at most [`MAX_DEPTH`] levels: deeper directories are sent unread too (a
+//! sandbox can nest thousands, and JSON parsers limit nesting).
+//!
+//! A search keeps exactly the entries whose name contains the term (case-insensitively), the
+//! directories leading to them, and the unread directories (they may hold matches: the client
+//! lists them again); a matching directory keeps only its matching descendants, so its
+//! `entries` may be empty in a search result even though it has children.
 
 use std::{
     collections::{BinaryHeap, VecDeque},
@@ -32,6 +36,11 @@ use super::{
 
 /// Open directory handles the walk keeps for reuse; bounds the descriptors a listing holds.
 const DIR_CACHE: usize = 32;
+
+/// Directory levels one listing descends below the listed directory; deeper directories are
+/// sent unread (`truncated`, no `entries`) and listed again by themselves. Bounds the JSON's
+/// nesting, which parsers limit (serde_json at 128 levels, Python's recursion at 1000 frames).
+pub(crate) const MAX_DEPTH: usize = 32;
 
 impl VolumeFs {
     /// Lists the directory at `path` breadth-first, reading at most `budget` entries (at least
@@ -92,6 +101,8 @@ struct Node {
     /// Indices of the children read; `None` while (or if never) read.
     children: Option<Vec<usize>>,
     truncated: bool,
+    /// Levels below the listed directory (0 for itself).
+    depth: usize,
 }
 
 /// A child seen while reading a directory; orders directories first, then by name bytes.
@@ -115,6 +126,7 @@ impl Walk {
             modified_micros: 0,
             children: None,
             truncated: false,
+            depth: 0,
         };
         let mut walk = Self { nodes: vec![root] };
         let mut cache = DirCache { start: Rc::new(start), open: VecDeque::new() };
@@ -151,6 +163,7 @@ impl Walk {
                     continue;
                 }
                 let child = walk.nodes.len();
+                let depth = walk.nodes[idx].depth + 1;
                 walk.nodes.push(Node {
                     parent: Some(idx),
                     name: kid.name,
@@ -163,8 +176,12 @@ impl Walk {
                         .saturating_add(meta.mtime_nsec() / 1_000),
                     children: None,
                     truncated: false,
+                    depth,
                 });
-                if !kid.is_file {
+                if !kid.is_file && depth >= MAX_DEPTH {
+                    // Too deep for one response: sent unread, listed again by itself.
+                    walk.nodes[child].truncated = true;
+                } else if !kid.is_file {
                     queue.push_back(child);
                 }
                 children.push(child);
@@ -182,7 +199,11 @@ impl Walk {
         let mut keep: Vec<bool> = self
             .nodes
             .iter()
-            .map(|n| String::from_utf8_lossy(&n.name).to_lowercase().contains(term))
+            // An unread directory may hold matches: kept, so the client lists it again.
+            .map(|n| {
+                (n.truncated && n.children.is_none())
+                    || String::from_utf8_lossy(&n.name).to_lowercase().contains(term)
+            })
             .collect();
         // Children always come after their parent, so one backward pass propagates upward.
         for idx in (1..self.nodes.len()).rev() {
@@ -321,6 +342,35 @@ mod tests {
         vol.put("m.txt", b"m");
         vol.mkdir("empty");
         vol
+    }
+
+    #[tokio::test]
+    async fn a_deep_chain_is_sent_down_to_the_depth_limit_and_listed_on_from_there() {
+        let vol = TestVol::new();
+        // 200 nested directories (a sandbox can make thousands): one response nests at most
+        // MAX_DEPTH of them, which every client's parser takes.
+        let chain: Vec<String> = (0..200).map(|i| format!("d{i}")).collect();
+        vol.put(&format!("{}/leaf.txt", chain.join("/")), b"x");
+        let response = vol.fs.list("/", None, 100_000).await.unwrap();
+        let mut level = &response.entries;
+        let mut depth = 0;
+        while let Some(entry) = level.first() {
+            depth += 1;
+            match &entry.entries {
+                Some(children) => level = children,
+                None => {
+                    assert_eq!(entry.truncated, Some(true), "the deepest one sent is unread");
+                    break;
+                }
+            }
+        }
+        assert_eq!(depth, MAX_DEPTH);
+        assert!(response.truncated, "the response says something was left unread");
+        // The unread directory lists on from there.
+        let next = chain[..MAX_DEPTH].join("/");
+        let more = vol.fs.list(&next, None, 100_000).await.unwrap();
+        assert_eq!(more.entries.len(), 1);
+        assert!(serde_json::from_str::<Value>(&serde_json::to_string(&response).unwrap()).is_ok());
     }
 
     #[tokio::test]
@@ -513,16 +563,35 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn deep_chain_is_walked() {
+    async fn a_search_down_a_deep_chain_goes_on_from_each_unread_directory() {
         let vol = TestVol::new();
-        let deep = (0..100).map(|i| format!("d{i}")).collect::<Vec<_>>().join("/");
-        vol.put(&format!("{deep}/leaf"), b"");
-        let response = vol.fs.list("/", Some("leaf"), DEFAULT_BUDGET).await.unwrap();
-        assert!(!response.truncated);
-        let mut entry = &response.entries[0];
-        for _ in 0..100 {
-            entry = &entry.entries.as_ref().unwrap()[0];
+        let chain: Vec<String> = (0..100).map(|i| format!("d{i}")).collect();
+        vol.put(&format!("{}/leaf", chain.join("/")), b"");
+        // As a client does: list again from the unread directory until the match is reached.
+        let mut path = "/".to_owned();
+        for _ in 0..5 {
+            let response = vol.fs.list(&path, Some("leaf"), DEFAULT_BUDGET).await.unwrap();
+            let mut trail = Vec::new();
+            let mut level = &response.entries;
+            let found = loop {
+                let Some(entry) = level.first() else { break false };
+                if entry.name == "leaf" {
+                    break true;
+                }
+                trail.push(entry.name.clone());
+                match &entry.entries {
+                    Some(children) => level = children,
+                    None => break false,
+                }
+            };
+            if found {
+                assert!(!response.truncated);
+                return;
+            }
+            assert!(response.truncated);
+            assert_eq!(trail.len(), MAX_DEPTH);
+            path = format!("{}/{}", path.trim_end_matches('/'), trail.join("/"));
         }
-        assert_eq!(entry.name, "leaf");
+        panic!("the leaf was not reached from {path}");
     }
 }
