@@ -151,9 +151,10 @@ pub async fn serve(
                     }
                 })
             };
-            let served = watcher.watch(
-                builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)),
-            );
+            let served = watcher.watch(builder.serve_connection(
+                TokioIo::new(super::stall::StallGuard::new(stream, super::stall::WRITE_STALL)),
+                TowerToHyperService::new(service),
+            ));
             tokio::select! {
                 _ = served => {}
                 // Dropping the connection closes its socket.

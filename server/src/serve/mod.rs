@@ -5,6 +5,7 @@ mod announce;
 mod connections;
 mod keys;
 mod listener;
+mod stall;
 
 use std::{
     net::SocketAddr,
