@@ -193,6 +193,7 @@ impl Agent {
             env: env.into_iter().map(String::into_bytes).collect(),
             cwd: workdir.unwrap_or(cwd).into_bytes(),
             stdin: stdin.is_some(),
+            terminal: None,
         };
         if let Err(err) =
             self.send(Frame { kind: protocol::START, id, payload: request.encode() }).await
