@@ -13,7 +13,7 @@
 //! | `supervisor.pid` | the supervisor's pid and start time |
 //! | `control.sock` | the supervisor's control socket (root only) |
 //! | `console.sock` | with a terminal: where the engine hands over the terminal's master |
-//! | `pid` | the process's pid on the host, written by the engine |
+//! | `pid` | the process's pid on the host, written by the engine (by a forwarding engine: its own, once it forwards signals) |
 //! | `out-<offset>` | the output ([`log`]) |
 //! | `status.json` | [`FinalStatus`], written atomically when the process has ended |
 
@@ -59,6 +59,11 @@ pub struct SupervisorSpec {
     /// Which cgroup the process tree must be in to be signalled (a `/proc/<pid>/cgroup` line
     /// suffix), so a reused pid outside the sandbox is never hit.
     pub cgroup_suffix: String,
+    /// Signals go to the engine process itself, which forwards them (the Kubernetes runtime's
+    /// bridge: the process runs on another machine), instead of the tree found through the
+    /// `pid` file and [`SupervisorSpec::cgroup_suffix`].
+    #[serde(default)]
+    pub signal_engine: bool,
     /// Keep standard input open for writes.
     pub stdin: bool,
     /// Run in a terminal of this size.

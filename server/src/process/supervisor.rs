@@ -100,6 +100,9 @@ struct Supervisor {
     input: tokio::sync::Mutex<Option<Input>>,
     /// The terminal's master, for resizes.
     terminal: Mutex<Option<std::fs::File>>,
+    /// The engine process, opened before it could be reaped, so a signal sent through it can
+    /// never reach a process that reused its pid (used with [`SupervisorSpec::signal_engine`]).
+    engine: Option<OwnedFd>,
     /// The output's end offset, and whether the process has ended.
     progress: watch::Sender<(u64, bool)>,
     /// Held (read) by each control request until it is answered: a signal that ends the
@@ -141,7 +144,14 @@ async fn run(dir: &Path) -> Result<(), String> {
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
 
+    let engine = child
+        .id()
+        .and_then(|pid| rustix::process::Pid::from_raw(i32::try_from(pid).ok()?))
+        .and_then(|pid| {
+            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+        });
     let supervisor = Arc::new(Supervisor {
+        engine,
         dir: dir.to_owned(),
         shared: Mutex::new(Shared {
             log: writer,
@@ -251,6 +261,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Kills the process's whole tree (at the deadline).
 async fn kill_tree(supervisor: &Supervisor) {
+    if supervisor.spec.signal_engine {
+        // The engine cannot forward SIGKILL: its end ends the remote command (see the runtime).
+        signal_engine(supervisor, rustix::process::Signal::KILL);
+        return;
+    }
     let pid_file = supervisor.dir.join(PID_FILE);
     let suffix = supervisor.spec.cgroup_suffix.clone();
     let _ = tokio::task::spawn_blocking(move || {
@@ -439,6 +454,15 @@ async fn handle(
                 .map(i32::from_le_bytes)
                 .ok_or("a signal request needs a signal number")?;
             let pid_file = supervisor.dir.join(PID_FILE);
+            if supervisor.spec.signal_engine {
+                let signal =
+                    rustix::process::Signal::from_named_raw(number).ok_or("not a signal number")?;
+                // The engine writes its pid file once it forwards signals: one sent before
+                // would end the engine instead of reaching the process.
+                let ready = tokio::task::spawn_blocking(move || tree::leader(&pid_file)).await;
+                let sent = ready.ok().flatten().is_some() && signal_engine(supervisor, signal);
+                return Ok(u32::from(sent).to_le_bytes().to_vec());
+            }
             let suffix = supervisor.spec.cgroup_suffix.clone();
             let sent = tokio::task::spawn_blocking(move || {
                 tree::leader(&pid_file).map_or(0, |leader| tree::signal(leader, &suffix, number))
@@ -461,6 +485,14 @@ async fn handle(
         }
         Some(Op::Subscribe) | None => Err("unknown request".to_owned()),
     }
+}
+
+/// Sends `signal` to the engine process through its pidfd; whether it was delivered.
+fn signal_engine(supervisor: &Supervisor, signal: rustix::process::Signal) -> bool {
+    supervisor
+        .engine
+        .as_ref()
+        .is_some_and(|fd| rustix::process::pidfd_send_signal(fd, signal).is_ok())
 }
 
 fn closed_input(spec: &SupervisorSpec) -> String {

@@ -231,6 +231,9 @@ pub struct ProcessCommand {
     pub argv: Vec<String>,
     /// The `/proc/<pid>/cgroup` line suffix of the sandbox: only processes in it are signalled.
     pub cgroup_suffix: String,
+    /// The command forwards signals to the process (which runs elsewhere): the supervisor
+    /// signals the command itself, never a tree of host processes.
+    pub signal_engine: bool,
 }
 
 /// Resource counters of a running sandbox, read from its cgroup and network namespace.
