@@ -351,7 +351,7 @@ async fn processes_run_in_the_pod_with_stdin_signals_deadlines_and_offsets() {
     assert_eq!(String::from_utf8_lossy(&err), "oops\n");
     let status = process.last_status().unwrap();
     assert_eq!((status.state, status.exit_code), (ProcessState::Exited, Some(3)));
-    assert_eq!(status.output_end, 23);
+    assert_eq!(status.output_end, 22);
     assert_eq!(process.wait(None).await.unwrap().exit_code, Some(3));
     eprintln!("process to its end: {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
 
