@@ -393,11 +393,32 @@ async fn processes_run_in_the_pod_with_stdin_signals_deadlines_and_offsets() {
     let bad = trapping.kill("SIGNOPE").await.unwrap_err();
     assert_eq!(bad.status(), Some(400));
 
-    // SIGKILL and the deadline end the bridge; the agent then kills the command's group.
+    // SIGSTOP and SIGCONT (which no process can catch) reach the command too.
+    let ticking = "while :; do echo tick; sleep 0.05; done";
+    let ticker = sandbox.start(ProcessSpec::new(["sh", "-c", ticking])).await.unwrap();
+    ticker.output(0).next().await.unwrap().unwrap();
+    ticker.kill("SIGSTOP").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let paused = ticker.status().await.unwrap().output_end;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(ticker.status().await.unwrap().output_end, paused, "SIGSTOP paused it");
+    ticker.kill("SIGCONT").await.unwrap();
+    eventually(Duration::from_secs(10), "SIGCONT resumes it", || async {
+        ticker.status().await.unwrap().output_end > paused
+    })
+    .await;
+
+    // SIGKILL and the deadline kill the command's whole group before its status says so.
+    ticker.kill("SIGKILL").await.unwrap();
     let killed = sandbox.start(ProcessSpec::new(["sleep", "1001"])).await.unwrap();
     killed.kill("SIGKILL").await.unwrap();
     let status = killed.wait(Some(Duration::from_secs(20))).await.unwrap();
-    assert_eq!((status.state, status.exit_code), (ProcessState::Killed, Some(137)));
+    assert_eq!(
+        (status.state, status.exit_code, status.signal.as_deref()),
+        (ProcessState::Killed, Some(137), Some("SIGKILL"))
+    );
+    let status = ticker.wait(Some(Duration::from_secs(20))).await.unwrap();
+    assert_eq!(status.exit_code, Some(137));
     let spec = ProcessSpec::new(["sh", "-c", "echo up; sleep 1002 & sleep 1002"])
         .timeout(Duration::from_secs(1));
     let before = Instant::now();
@@ -409,11 +430,8 @@ async fn processes_run_in_the_pod_with_stdin_signals_deadlines_and_offsets() {
     );
     assert!(before.elapsed() < Duration::from_secs(10), "the deadline was not kept");
     assert_eq!(collect(&timed, 0).await.0, b"up\n");
-    eventually(Duration::from_secs(15), "the killed commands end in the pod", || async {
-        let left = command_lines(&sandbox).await;
-        !left.contains("sleep 1001") && !left.contains("sleep 1002")
-    })
-    .await;
+    let left = command_lines(&sandbox).await;
+    assert!(!left.contains("sleep 1001") && !left.contains("sleep 1002"), "left: {left}");
 
     sandbox.terminate().await.unwrap();
     server.stop();

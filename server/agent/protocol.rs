@@ -199,3 +199,27 @@ fn take_list(rest: &mut &[u8]) -> Option<Vec<Vec<u8>>> {
     }
     (0..count).map(|_| take_bytes(rest)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_round_trips_with_and_without_a_terminal() {
+        let plain = Request {
+            argv: vec![b"sh".to_vec()],
+            env: vec![b"A=1".to_vec()],
+            cwd: b"/tmp".to_vec(),
+            stdin: true,
+            terminal: None,
+        };
+        assert_eq!(Request::decode(&plain.encode()), Some(plain.clone()));
+        let terminal = Request { terminal: Some((120, 40)), ..plain.clone() };
+        let bytes = terminal.encode();
+        assert_eq!(bytes.len(), plain.encode().len() + 4, "a plain request is unchanged");
+        assert_eq!(Request::decode(&bytes), Some(terminal));
+        let mut broken = plain.encode();
+        broken.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(Request::decode(&broken), None);
+    }
+}

@@ -22,8 +22,8 @@ use tokio::{
 };
 
 use super::{
-    CONSOLE_SOCKET, CONTROL_SOCKET, FinalStatus, PID_FILE, STATUS_FILE, SUPERVISOR_PID,
-    SupervisorSpec,
+    CONSOLE_SOCKET, CONTROL_SOCKET, FinalStatus, PID_FILE, SIGNAL_SOCKET, STATUS_FILE,
+    SUPERVISOR_PID, SupervisorSpec,
     control::{self, Live, Op},
     log, signals, tree,
 };
@@ -33,6 +33,11 @@ use crate::runtime::oci::{exec::launch_failure, host};
 const OUTPUT_GRACE: Duration = Duration::from_millis(100);
 /// How long a terminal may still arrive once its command has ended.
 const LATE_TERMINAL: Duration = Duration::from_secs(1);
+
+/// How long a forwarding engine may take to end after the deadline's kill was forwarded.
+const ENGINE_KILL_GRACE: Duration = Duration::from_secs(5);
+/// How long a forwarding engine may take to take a signal.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long the engine may take to hand over a terminal.
 const CONSOLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -100,8 +105,9 @@ struct Supervisor {
     input: tokio::sync::Mutex<Option<Input>>,
     /// The terminal's master, for resizes.
     terminal: Mutex<Option<std::fs::File>>,
-    /// The engine process, opened before it could be reaped, so a signal sent through it can
-    /// never reach a process that reused its pid (used with [`SupervisorSpec::signal_engine`]).
+    /// The engine process, opened before it could be reaped, so a kill sent through it can
+    /// never reach a process that reused its pid (a forwarding engine that is stuck, see
+    /// [`SupervisorSpec::signal_engine`]).
     engine: Option<OwnedFd>,
     /// The output's end offset, and whether the process has ended.
     progress: watch::Sender<(u64, bool)>,
@@ -227,7 +233,18 @@ async fn run(dir: &Path) -> Result<(), String> {
         () = sleep_or_forever(deadline) => {
             timed_out = true;
             kill_tree(&supervisor).await;
-            child.wait().await
+            if supervisor.spec.signal_engine {
+                // A forwarding engine ends once the process has; one that does not is ended.
+                match tokio::time::timeout(ENGINE_KILL_GRACE, child.wait()).await {
+                    Ok(status) => status,
+                    Err(_) => {
+                        kill_engine(&supervisor);
+                        child.wait().await
+                    }
+                }
+            } else {
+                child.wait().await
+            }
         }
     };
     let code = status.ok().map(|s| {
@@ -245,6 +262,7 @@ async fn run(dir: &Path) -> Result<(), String> {
     server.abort();
     let _ = std::fs::remove_file(dir.join(CONTROL_SOCKET));
     let _ = std::fs::remove_file(dir.join(CONSOLE_SOCKET));
+    let _ = std::fs::remove_file(dir.join(SIGNAL_SOCKET));
     Ok(())
 }
 
@@ -262,8 +280,9 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Kills the process's whole tree (at the deadline).
 async fn kill_tree(supervisor: &Supervisor) {
     if supervisor.spec.signal_engine {
-        // The engine cannot forward SIGKILL: its end ends the remote command (see the runtime).
-        signal_engine(supervisor, rustix::process::Signal::KILL);
+        if !forward_signal(9).await {
+            kill_engine(supervisor);
+        }
         return;
     }
     let pid_file = supervisor.dir.join(PID_FILE);
@@ -455,12 +474,13 @@ async fn handle(
                 .ok_or("a signal request needs a signal number")?;
             let pid_file = supervisor.dir.join(PID_FILE);
             if supervisor.spec.signal_engine {
-                let signal =
-                    rustix::process::Signal::from_named_raw(number).ok_or("not a signal number")?;
-                // The engine writes its pid file once it forwards signals: one sent before
-                // would end the engine instead of reaching the process.
+                // The engine writes its pid file once it takes signals.
                 let ready = tokio::task::spawn_blocking(move || tree::leader(&pid_file)).await;
-                let sent = ready.ok().flatten().is_some() && signal_engine(supervisor, signal);
+                let mut sent = ready.ok().flatten().is_some() && forward_signal(number).await;
+                if !sent && number == 9 {
+                    // An engine that cannot forward a kill (stuck) ends, and its process too.
+                    sent = kill_engine(supervisor);
+                }
                 return Ok(u32::from(sent).to_le_bytes().to_vec());
             }
             let suffix = supervisor.spec.cgroup_suffix.clone();
@@ -487,12 +507,24 @@ async fn handle(
     }
 }
 
-/// Sends `signal` to the engine process through its pidfd; whether it was delivered.
-fn signal_engine(supervisor: &Supervisor, signal: rustix::process::Signal) -> bool {
-    supervisor
-        .engine
-        .as_ref()
-        .is_some_and(|fd| rustix::process::pidfd_send_signal(fd, signal).is_ok())
+/// Asks a forwarding engine to send signal `number` to the process; whether it did.
+async fn forward_signal(number: i32) -> bool {
+    let ask = async {
+        let mut stream = UnixStream::connect(SIGNAL_SOCKET).await.ok()?;
+        stream.write_all(&number.to_le_bytes()).await.ok()?;
+        let mut answer = [0u8; 1];
+        stream.read_exact(&mut answer).await.ok()?;
+        Some(answer[0] == 1)
+    };
+    tokio::time::timeout(FORWARD_TIMEOUT, ask).await.ok().flatten().unwrap_or(false)
+}
+
+/// Kills the engine process through its pidfd (never a process that reused its pid); whether
+/// the signal was delivered.
+fn kill_engine(supervisor: &Supervisor) -> bool {
+    supervisor.engine.as_ref().is_some_and(|fd| {
+        rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL).is_ok()
+    })
 }
 
 fn closed_input(spec: &SupervisorSpec) -> String {

@@ -7,9 +7,10 @@
 //!
 //! - standard input (its own, from the supervisor) as `STDIN` frames, and the output frames
 //!   back to its standard output and error; the command's status is the bridge's exit status;
-//! - every signal it can catch as a `SIGNAL` frame (the supervisor signals the bridge, see
-//!   `SupervisorSpec::signal_engine`); `SIGKILL` ends the bridge, whose stream's end makes the
-//!   agent kill the command;
+//! - the signals the supervisor sends through the signal socket (see
+//!   `SupervisorSpec::signal_engine`) as `SIGNAL` frames, `SIGKILL` as `KILL`: the status
+//!   then comes from the agent once the command really ended. If the bridge itself dies, its
+//!   stream's end makes the agent kill the command;
 //! - with a terminal: the agent runs the command in a terminal of its own in the pod; the
 //!   bridge makes a local terminal too and hands its master to the supervisor over the
 //!   console socket, as crun does, then relays between its raw slave end and the agent. The
@@ -36,7 +37,7 @@ use tokio::{
 };
 
 use super::objects::{AGENT, CONTAINER};
-use crate::process::{CONSOLE_SOCKET, PID_FILE};
+use crate::process::{CONSOLE_SOCKET, PID_FILE, SIGNAL_SOCKET};
 
 /// The first argument that makes the binary the bridge of one process.
 pub const BRIDGE_ARG: &str = "__kube-process";
@@ -52,12 +53,8 @@ const ID: u64 = 1;
 /// Bytes buffered per direction of the exec stream.
 const STREAM_BUFFER: usize = 256 * 1024;
 
-/// Signals forwarded to the command: every catchable one but `SIGWINCH` with a terminal (a
-/// resize then) — `SIGKILL` and `SIGSTOP` cannot be caught.
-const FORWARDED: &[i32] =
-    &[1, 2, 3, 5, 6, 7, 10, 12, 13, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31];
-/// `SIGWINCH`.
-const WINCH: i32 = 28;
+/// `SIGKILL`, sent as a `KILL` frame (the agent then also kills a command not started yet).
+const KILL: i32 = 9;
 
 /// What the bridge runs, written by the runtime (`process_command`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,14 +117,16 @@ async fn send(sink: &Sink, kind: u8, payload: Vec<u8>) -> bool {
 }
 
 async fn run(spec: BridgeSpec) -> i32 {
-    // Caught from the start: a signal is forwarded once the command runs, never lost.
-    let mut signals = Vec::new();
-    for &number in FORWARDED {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(number)) {
-            Ok(stream) => signals.push((number, stream)),
-            Err(err) => return failed(&format!("cannot catch signal {number}: {err}")),
+    // Caught from the start: a resize before the command runs is not lost.
+    let resizes = match spec.terminal {
+        Some(_) => {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()) {
+                Ok(stream) => Some(stream),
+                Err(err) => return failed(&format!("cannot catch SIGWINCH: {err}")),
+            }
         }
-    }
+        None => None,
+    };
     let terminal = match spec.terminal {
         Some(size) => match local_terminal(size) {
             Ok(slave) => Some(slave),
@@ -172,6 +171,11 @@ async fn run(spec: BridgeSpec) -> i32 {
     if !send(&sink, protocol::START, request.encode()).await {
         return failed("the exec agent went away before the command started");
     }
+    let signals = match tokio::net::UnixListener::bind(SIGNAL_SOCKET) {
+        Ok(listener) => listener,
+        Err(err) => return failed(&format!("cannot bind the signal socket: {err}")),
+    };
+    tokio::spawn(take_signals(signals, sink.clone()));
     // Signals sent from now on reach the command: the supervisor waits for this file.
     let pid = format!("{}\n", std::process::id());
     if let Err(err) = crate::runtime::oci::host::write_atomic(Path::new(PID_FILE), pid.as_bytes()) {
@@ -197,23 +201,16 @@ async fn run(spec: BridgeSpec) -> i32 {
     if let Some(input) = input {
         tokio::spawn(relay_input(input, sink.clone(), terminal.is_none()));
     }
-    for (number, mut stream) in signals {
+    if let (Some(mut resizes), Some(slave)) =
+        (resizes, terminal.as_ref().and_then(|t| t.try_clone().ok()))
+    {
         let sink = sink.clone();
-        let resize_from = (number == WINCH).then(|| terminal.as_ref()?.try_clone().ok()).flatten();
         tokio::spawn(async move {
-            while stream.recv().await.is_some() {
-                let sent = match &resize_from {
-                    Some(slave) => match rustix::termios::tcgetwinsize(slave) {
-                        Ok(size) => {
-                            let mut payload = size.ws_col.to_le_bytes().to_vec();
-                            payload.extend_from_slice(&size.ws_row.to_le_bytes());
-                            send(&sink, protocol::RESIZE, payload).await
-                        }
-                        Err(_) => true,
-                    },
-                    None => send(&sink, protocol::SIGNAL, number.to_le_bytes().to_vec()).await,
-                };
-                if !sent {
+            while resizes.recv().await.is_some() {
+                let Ok(size) = rustix::termios::tcgetwinsize(&slave) else { continue };
+                let mut payload = size.ws_col.to_le_bytes().to_vec();
+                payload.extend_from_slice(&size.ws_row.to_le_bytes());
+                if !send(&sink, protocol::RESIZE, payload).await {
                     return;
                 }
             }
@@ -225,6 +222,23 @@ async fn run(spec: BridgeSpec) -> i32 {
     // The terminal's last output is read by the supervisor from the master once this exits.
     drop(stream);
     code
+}
+
+/// Forwards each signal the supervisor sends (`i32` LE) to the agent; answers 1 once sent.
+async fn take_signals(listener: tokio::net::UnixListener, sink: Sink) {
+    while let Ok((mut stream, _)) = listener.accept().await {
+        let mut number = [0u8; 4];
+        if stream.read_exact(&mut number).await.is_err() {
+            continue;
+        }
+        let number = i32::from_le_bytes(number);
+        let sent = if number == KILL {
+            send(&sink, protocol::KILL, Vec::new()).await
+        } else {
+            send(&sink, protocol::SIGNAL, number.to_le_bytes().to_vec()).await
+        };
+        let _ = stream.write_all(&[u8::from(sent)]).await;
+    }
 }
 
 /// Relays standard input (or the terminal's) to the agent; its end ends a pipe's input.
