@@ -328,6 +328,22 @@ async fn command_lines(sandbox: &Sandbox) -> String {
     sandbox.exec(["sh", "-c", list]).await.unwrap().stdout
 }
 
+/// The resident memory of the first process bridge found on this machine (0: none), in KiB.
+async fn bridge_rss_kib() -> u64 {
+    // The bridge starts once the process's supervisor runs: give it a moment to connect.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let found = std::fs::read_dir("/proc").unwrap().flatten().find_map(|entry| {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let bridge = cmdline.split(|&b| b == 0).nth(1) == Some(b"__kube-process");
+        bridge.then(|| std::fs::read_to_string(entry.path().join("status")).ok()).flatten()
+    });
+    found
+        .as_deref()
+        .and_then(|status| status.lines().find_map(|l| l.strip_prefix("VmRSS:")))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// The same calls give the same results as on the local runtime (`processes_api.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_run_in_the_pod_with_stdin_signals_deadlines_and_offsets() {
@@ -376,6 +392,7 @@ async fn processes_run_in_the_pod_with_stdin_signals_deadlines_and_offsets() {
     // Signals by name reach the command in the pod.
     let sleeper = sandbox.start(ProcessSpec::new(["sleep", "1000"])).await.unwrap();
     assert_eq!(sleeper.poll().await.unwrap(), None);
+    eprintln!("resident memory of a running process's bridge: {} KiB", bridge_rss_kib().await);
     sleeper.kill("SIGTERM").await.unwrap();
     let status = sleeper.wait(Some(Duration::from_secs(20))).await.unwrap();
     assert_eq!(
@@ -471,6 +488,13 @@ async fn a_terminal_process_in_the_pod_sees_its_size_and_resize() {
     }
     // Closing a terminal's input is an end of transmission to the shell.
     let shell = sandbox.start(ProcessSpec::new(["sh"]).stdin(true).pty(80, 24)).await.unwrap();
+    // Once it reads commands (its prompt): a shell that sets up line editing after an early
+    // end of transmission drops it with the terminal's mode change, on any runtime.
+    let mut prompt = shell.output(0);
+    let mut seen = String::new();
+    while !seen.contains("# ") {
+        seen.push_str(&String::from_utf8_lossy(&prompt.next().await.unwrap().unwrap().data));
+    }
     shell.close_stdin().await.unwrap();
     assert_eq!(shell.wait(Some(Duration::from_secs(20))).await.unwrap().exit_code, Some(0));
 

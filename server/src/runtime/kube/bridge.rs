@@ -272,14 +272,17 @@ async fn relay_output(
             return KILLED;
         };
         match frame.kind {
-            protocol::STDOUT => {
-                // A reader that went away (the supervisor ended) must not stop the command.
-                let _ = output.write_all(&frame.payload).await;
-                let _ = output.flush().await;
-            }
-            protocol::STDERR => {
-                let _ = errors.write_all(&frame.payload).await;
-                let _ = errors.flush().await;
+            protocol::STDOUT | protocol::STDERR => {
+                let written = if frame.kind == protocol::STDOUT {
+                    write_flushed(output, &frame.payload).await
+                } else {
+                    write_flushed(errors, &frame.payload).await
+                };
+                if written.is_err() {
+                    // The supervisor is gone, and nobody records the output any more: the
+                    // stream's end kills the command (as a broken pipe would end it locally).
+                    return KILLED;
+                }
             }
             protocol::EXIT | protocol::FAILED => {
                 let Some((code, message)) = frame.payload.split_first_chunk::<4>() else {
@@ -294,6 +297,14 @@ async fn relay_output(
             _ => {}
         }
     }
+}
+
+async fn write_flushed(
+    to: &mut (dyn AsyncWrite + Send + Unpin),
+    data: &[u8],
+) -> std::io::Result<()> {
+    to.write_all(data).await?;
+    to.flush().await
 }
 
 /// Makes a terminal of `size` whose slave (returned) becomes the bridge's controlling
