@@ -328,8 +328,9 @@ async fn command_lines(sandbox: &Sandbox) -> String {
     sandbox.exec(["sh", "-c", list]).await.unwrap().stdout
 }
 
-/// The resident memory of the first process bridge found on this machine (0: none), in KiB.
-async fn bridge_rss_kib() -> u64 {
+/// The resident memory of the first process bridge found on this machine, in KiB: in all, and
+/// its own (anonymous; the rest is the binary's pages, shared by every bridge).
+async fn bridge_rss_kib() -> String {
     // The bridge starts once the process's supervisor runs: give it a moment to connect.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let found = std::fs::read_dir("/proc").unwrap().flatten().find_map(|entry| {
@@ -337,11 +338,13 @@ async fn bridge_rss_kib() -> u64 {
         let bridge = cmdline.split(|&b| b == 0).nth(1) == Some(b"__kube-process");
         bridge.then(|| std::fs::read_to_string(entry.path().join("status")).ok()).flatten()
     });
-    found
-        .as_deref()
-        .and_then(|status| status.lines().find_map(|l| l.strip_prefix("VmRSS:")))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    let field = |name: &str| {
+        found
+            .as_deref()
+            .and_then(|status| status.lines().find_map(|l| l.strip_prefix(name)))
+            .map_or(0, |v| v.trim().trim_end_matches("kB").trim().parse::<u64>().unwrap_or(0))
+    };
+    format!("{} KiB, {} KiB of it its own", field("VmRSS:"), field("RssAnon:"))
 }
 
 /// The same calls give the same results as on the local runtime (`processes_api.rs`).
@@ -392,7 +395,7 @@ async fn processes_run_in_the_pod_with_stdin_signals_deadlines_and_offsets() {
     // Signals by name reach the command in the pod.
     let sleeper = sandbox.start(ProcessSpec::new(["sleep", "1000"])).await.unwrap();
     assert_eq!(sleeper.poll().await.unwrap(), None);
-    eprintln!("resident memory of a running process's bridge: {} KiB", bridge_rss_kib().await);
+    eprintln!("resident memory of a running process's bridge: {}", bridge_rss_kib().await);
     sleeper.kill("SIGTERM").await.unwrap();
     let status = sleeper.wait(Some(Duration::from_secs(20))).await.unwrap();
     assert_eq!(

@@ -337,8 +337,16 @@ impl KubeRuntime {
         if terminal.is_some() && !env.iter().any(|(k, _)| k == "TERM") {
             env.push(("TERM".to_owned(), "xterm-256color".to_owned()));
         }
+        // Absolute: the bridge runs in the process's directory.
+        let kubeconfig =
+            match &self.options.kubeconfig {
+                Some(path) => Some(std::path::absolute(path).map_err(|e| {
+                    format!("cannot resolve the kubeconfig {}: {e}", path.display())
+                })?),
+                None => None,
+            };
         let bridge = bridge::BridgeSpec {
-            kubeconfig: self.options.kubeconfig.clone(),
+            kubeconfig,
             namespace: self.options.namespace.clone(),
             pod: id.to_owned(),
             argv: spec.argv.clone(),
