@@ -482,6 +482,24 @@ async fn a_terminal_process_in_the_pod_sees_its_size_and_resize() {
     assert!(status.pty);
     assert_eq!(status.exit_code, Some(5));
 
+    // Input and signals right after the start are never lost (the bridge may not have reached
+    // the pod yet).
+    for round in 0..5 {
+        let shell = sandbox.start(ProcessSpec::new(["sh"]).stdin(true).pty(80, 24)).await.unwrap();
+        shell.write_stdin("exit 3\n").await.unwrap();
+        let piped = sandbox.start(ProcessSpec::new(["cat"]).stdin(true)).await.unwrap();
+        piped.write_stdin("x").await.unwrap();
+        piped.close_stdin().await.unwrap();
+        let sleeper = sandbox.start(ProcessSpec::new(["sleep", "1000"])).await.unwrap();
+        sleeper.kill("SIGKILL").await.unwrap();
+        let limit = Some(Duration::from_secs(30));
+        assert_eq!(shell.wait(limit).await.unwrap().exit_code, Some(3), "round {round}");
+        assert_eq!(piped.wait(limit).await.unwrap().exit_code, Some(0), "round {round}");
+        assert_eq!(collect(&piped, 0).await.0, b"x", "round {round}");
+        let status = sleeper.wait(limit).await.unwrap();
+        assert_eq!(status.state, ProcessState::Killed, "round {round}");
+    }
+
     // A quick command sees its size at once and keeps its output.
     for round in 0..3 {
         let spec = ProcessSpec::new(["stty", "size"]).pty(123, 45);
