@@ -20,6 +20,7 @@ mod exec;
 pub mod lease;
 mod logs;
 pub mod objects;
+mod processes;
 pub mod state;
 mod usage;
 
@@ -300,7 +301,7 @@ impl KubeRuntime {
             match self.pods.get_opt(id).await {
                 Ok(None) => {
                     // Its processes ended with it (their agent's stream closed).
-                    if let Some(dir) = self.sandbox_dir(id) {
+                    if let Some(dir) = processes::sandbox_dir(&self.options, id) {
                         let _ = std::fs::remove_dir_all(dir);
                     }
                     return Ok(());
@@ -312,62 +313,6 @@ impl KubeRuntime {
                 Err(err) => return Err(format!("cannot check the pod of {id}: {err}")),
             }
         }
-    }
-
-    /// What this server keeps on its host for sandbox `id` (`None` for an id that is no pod
-    /// name, or without a state directory).
-    fn sandbox_dir(&self, id: &str) -> Option<PathBuf> {
-        let valid = !id.is_empty()
-            && id.len() <= 253
-            && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        Some(self.options.state_dir.as_ref()?.join(id)).filter(|_| valid)
-    }
-
-    /// Writes the bridge's settings into `dir` and returns the command that runs it.
-    fn bridge_command(
-        &self,
-        id: &str,
-        spec: &ExecSpec,
-        terminal: Option<porter_sandbox::types::TerminalSize>,
-        dir: &std::path::Path,
-    ) -> Result<super::ProcessCommand, String> {
-        let exe = std::env::current_exe()
-            .map_err(|e| format!("cannot find this server's binary for the process: {e}"))?;
-        let mut env = spec.env.clone();
-        if terminal.is_some() && !env.iter().any(|(k, _)| k == "TERM") {
-            env.push(("TERM".to_owned(), "xterm-256color".to_owned()));
-        }
-        // Absolute: the bridge runs in the process's directory.
-        let kubeconfig =
-            match &self.options.kubeconfig {
-                Some(path) => Some(std::path::absolute(path).map_err(|e| {
-                    format!("cannot resolve the kubeconfig {}: {e}", path.display())
-                })?),
-                None => None,
-            };
-        let bridge = bridge::BridgeSpec {
-            kubeconfig,
-            namespace: self.options.namespace.clone(),
-            pod: id.to_owned(),
-            argv: spec.argv.clone(),
-            env,
-            cwd: spec.workdir.clone().unwrap_or_default(),
-            // The supervisor decides: without stdin, the bridge's is empty and ends at once.
-            stdin: true,
-            terminal,
-        };
-        let text = serde_json::to_vec(&bridge).map_err(|e| e.to_string())?;
-        std::fs::write(dir.join(bridge::BRIDGE_FILE), text)
-            .map_err(|e| format!("cannot write the process's settings: {e}"))?;
-        Ok(super::ProcessCommand {
-            argv: vec![
-                exe.to_string_lossy().into_owned(),
-                bridge::BRIDGE_ARG.to_owned(),
-                bridge::BRIDGE_FILE.to_owned(),
-            ],
-            cgroup_suffix: String::new(),
-            signal_engine: true,
-        })
     }
 
     async fn adopt_pod(&self, id: &str, events: EventSender) -> Adoption {
@@ -620,7 +565,7 @@ impl Runtime for KubeRuntime {
     }
 
     fn processes_dir(&self, sandbox_id: &str) -> Option<PathBuf> {
-        Some(self.sandbox_dir(sandbox_id)?.join("processes"))
+        Some(processes::sandbox_dir(&self.options, sandbox_id)?.join("processes"))
     }
 
     fn process_command(
@@ -630,7 +575,8 @@ impl Runtime for KubeRuntime {
         terminal: Option<porter_sandbox::types::TerminalSize>,
         dir: &std::path::Path,
     ) -> RuntimeResult<super::ProcessCommand> {
-        self.bridge_command(sandbox_id, spec, terminal, dir).map_err(RuntimeError::from)
+        processes::command(&self.options, sandbox_id, spec, terminal, dir)
+            .map_err(RuntimeError::from)
     }
 
     fn usage(&self, sandbox_id: &str) -> Option<Usage> {
