@@ -328,6 +328,25 @@ async fn command_lines(sandbox: &Sandbox) -> String {
     sandbox.exec(["sh", "-c", list]).await.unwrap().stdout
 }
 
+/// How many supervisors and bridges of sandbox `id`'s processes run on this machine (the
+/// supervisor's argument is its directory; a bridge's working directory is that directory).
+fn host_processes_of(id: &str) -> usize {
+    let needle = format!("/kubernetes/{id}/processes/");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let ours = cmdline
+                .split(|&b| b == 0)
+                .nth(1)
+                .is_some_and(|arg| arg == b"__process-supervisor" || arg == b"__kube-process");
+            let dir = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+            ours && dir.to_string_lossy().contains(&needle)
+        })
+        .count()
+}
+
 /// The resident memory of the first process bridge found on this machine, in KiB: in all, and
 /// its own (anonymous; the rest is the binary's pages, shared by every bridge).
 async fn bridge_rss_kib() -> String {
@@ -453,7 +472,17 @@ async fn processes_run_in_the_pod_with_stdin_signals_deadlines_and_offsets() {
     let left = command_lines(&sandbox).await;
     assert!(!left.contains("sleep 1001") && !left.contains("sleep 1002"), "left: {left}");
 
+    // Processes end with their sandbox: nothing of theirs stays on the server's host.
+    sandbox.start(ProcessSpec::new(["sleep", "1003"])).await.unwrap();
+    eventually(Duration::from_secs(10), "a supervisor and its bridge run", || async {
+        host_processes_of(sandbox.id()) == 2
+    })
+    .await;
     sandbox.terminate().await.unwrap();
+    eventually(Duration::from_secs(15), "the supervisors end with the sandbox", || async {
+        host_processes_of(sandbox.id()) == 0
+    })
+    .await;
     server.stop();
 }
 

@@ -53,6 +53,9 @@ const ID: u64 = 1;
 /// Bytes buffered per direction of the exec stream.
 const STREAM_BUFFER: usize = 256 * 1024;
 
+/// How long the output a failed exec stream delivered may take to be read.
+const DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// `SIGKILL`, sent as a `KILL` frame (the agent then also kills a command not started yet).
 const KILL: i32 = 9;
 
@@ -216,11 +219,23 @@ async fn run(spec: BridgeSpec) -> i32 {
             }
         });
     }
-    let code = relay_output(from_agent, &mut output, &mut errors).await;
+    let relayed = {
+        let relay = relay_output(from_agent, &mut output, &mut errors);
+        tokio::pin!(relay);
+        tokio::select! {
+            code = &mut relay => Some(code),
+            // The stream failed (the pod or the API server went away): kube's exec then leaves
+            // the output unterminated. What it delivered is buffered and read at once.
+            _ = stream.join() => tokio::time::timeout(DRAIN, &mut relay).await.ok(),
+        }
+    };
+    let code = relayed.unwrap_or_else(|| {
+        eprintln!("porter-sandbox: the process was killed: its exec stream to the pod ended");
+        KILLED
+    });
     let _ = output.flush().await;
     let _ = errors.flush().await;
     // The terminal's last output is read by the supervisor from the master once this exits.
-    drop(stream);
     code
 }
 
