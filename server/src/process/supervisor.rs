@@ -477,9 +477,21 @@ async fn handle(
                 // The engine writes its pid file once it takes signals.
                 let ready = tokio::task::spawn_blocking(move || tree::leader(&pid_file)).await;
                 let mut sent = ready.ok().flatten().is_some() && forward_signal(number).await;
-                if !sent && number == 9 {
-                    // An engine that cannot forward a kill (stuck) ends, and its process too.
-                    sent = kill_engine(supervisor);
+                if number == 9 {
+                    // An engine that cannot forward a kill, or does not end after it (stuck),
+                    // is ended itself, which ends the process too.
+                    if !sent {
+                        sent = kill_engine(supervisor);
+                    } else if let Some(engine) = supervisor.engine.as_ref() {
+                        let engine = engine.try_clone().ok();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(ENGINE_KILL_GRACE).await;
+                            if let Some(engine) = engine {
+                                let kill = rustix::process::Signal::KILL;
+                                let _ = rustix::process::pidfd_send_signal(&engine, kill);
+                            }
+                        });
+                    }
                 }
                 return Ok(u32::from(sent).to_le_bytes().to_vec());
             }

@@ -231,8 +231,8 @@ pub struct ProcessCommand {
     pub argv: Vec<String>,
     /// The `/proc/<pid>/cgroup` line suffix of the sandbox: only processes in it are signalled.
     pub cgroup_suffix: String,
-    /// The command forwards signals to the process (which runs elsewhere): the supervisor
-    /// signals the command itself, never a tree of host processes.
+    /// The command takes the process's signals on its signal socket and forwards them (the
+    /// process runs elsewhere): the supervisor never signals a tree of host processes.
     pub signal_engine: bool,
 }
 
