@@ -53,9 +53,6 @@ const ID: u64 = 1;
 /// Bytes buffered per direction of the exec stream.
 const STREAM_BUFFER: usize = 256 * 1024;
 
-/// How long the output a failed exec stream delivered may take to be read.
-const DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
-
 /// `SIGKILL`, sent as a `KILL` frame (the agent then also kills a command not started yet).
 const KILL: i32 = 9;
 
@@ -163,6 +160,9 @@ async fn run(spec: BridgeSpec) -> i32 {
     let (Some(from_agent), Some(to_agent)) = (stream.stdout(), stream.stdin()) else {
         return failed("the cluster's exec stream has no standard input/output");
     };
+    // Held until the bridge exits; its end (the pod or the API server went away) ends the
+    // output, and the command's end is then reported as a kill.
+    let (from_agent, _stream) = super::exec::ending_with(stream, from_agent);
     let sink: Sink = Arc::new(Mutex::new(Box::new(to_agent)));
     let request = Request {
         argv: spec.argv.iter().map(|a| a.clone().into_bytes()).collect(),
@@ -219,20 +219,7 @@ async fn run(spec: BridgeSpec) -> i32 {
             }
         });
     }
-    let relayed = {
-        let relay = relay_output(from_agent, &mut output, &mut errors);
-        tokio::pin!(relay);
-        tokio::select! {
-            code = &mut relay => Some(code),
-            // The stream failed (the pod or the API server went away): kube's exec then leaves
-            // the output unterminated. What it delivered is buffered and read at once.
-            _ = stream.join() => tokio::time::timeout(DRAIN, &mut relay).await.ok(),
-        }
-    };
-    let code = relayed.unwrap_or_else(|| {
-        eprintln!("porter-sandbox: the process was killed: its exec stream to the pod ended");
-        KILLED
-    });
+    let code = relay_output(from_agent, &mut output, &mut errors).await;
     let _ = output.flush().await;
     let _ = errors.flush().await;
     // The terminal's last output is read by the supervisor from the master once this exits.
@@ -282,7 +269,8 @@ async fn relay_output(
 ) -> i32 {
     loop {
         let Ok(frame) = read_frame(&mut from_agent).await else {
-            let ended = b"porter-sandbox: the process was killed: its sandbox's exec agent ended\n";
+            let ended =
+                b"porter-sandbox: the process was killed: its exec stream to the sandbox ended\n";
             let _ = errors.write_all(ended).await;
             return KILLED;
         };
