@@ -163,6 +163,13 @@ fn main() -> ExitCode {
         let code = porter_sandbox_server::process::supervisor::main(std::path::Path::new(&dir));
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
+    // Each process of a sandbox on Kubernetes runs through this binary's bridge.
+    if first.as_ref().is_some_and(|a| a == porter_sandbox_server::runtime::kube::bridge::BRIDGE_ARG)
+    {
+        let Some(file) = args.next() else { return ExitCode::from(2) };
+        let code = porter_sandbox_server::runtime::kube::bridge::main(std::path::Path::new(&file));
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     // A pod's init container installs the exec agent with this binary.
     if first.is_some_and(|a| a == porter_sandbox_server::runtime::INSTALL_AGENT_ARG) {
         let Some(dir) = args.next() else { return ExitCode::from(2) };

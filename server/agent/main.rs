@@ -11,7 +11,8 @@
 //! Built by `server/build.rs` as a static binary with `std` only, so it runs in any image
 //! (glibc, musl or none). `unsafe` is limited to the libc calls `std` lacks: `kill` of a
 //! process group, `prctl` (not dumpable; commands die with the agent), `poll` and
-//! `pidfd_open` (one thread per command watches its output and its exit).
+//! `pidfd_open` (one thread per command watches its output and its exit), and the terminal's
+//! `ioctl`s and `setsid` (a command may run in a terminal of its own).
 
 use std::{
     collections::HashMap,
@@ -44,6 +45,7 @@ unsafe extern "C" {
     fn prctl(option: i32, ...) -> i32;
     fn poll(fds: *mut PollFd, count: u64, timeout: i32) -> i32;
     fn syscall(number: i64, ...) -> i64;
+    fn setsid() -> i32;
 }
 
 /// `struct pollfd`.
@@ -56,6 +58,14 @@ struct PollFd {
 
 const POLLIN: i16 = 1;
 const TIOCGWINSZ: u64 = 0x5413;
+const TIOCSWINSZ: u64 = 0x5414;
+const TIOCSCTTY: u64 = 0x540E;
+const TIOCSPTLCK: u64 = 0x4004_5431;
+const TIOCGPTN: u64 = 0x8004_5430;
+const TIOCGPTPEER: u64 = 0x5441;
+const O_RDWR: i32 = 2;
+const O_NOCTTY: i32 = 0o400;
+const O_CLOEXEC: i32 = 0o2_000_000;
 
 /// `struct winsize`.
 #[repr(C)]
@@ -86,8 +96,19 @@ type Writer = Arc<Mutex<File>>;
 struct Running {
     /// Where its standard input goes (`None` closes it); absent without input.
     stdin: Option<mpsc::Sender<Option<Vec<u8>>>>,
-    /// Its process group (0 until started) and whether a kill was asked for.
-    group: Arc<Mutex<(i32, bool)>>,
+    /// Its process group, and what was asked of it before it had one.
+    group: Arc<Mutex<Group>>,
+    /// Its terminal's master, for resizes.
+    terminal: Option<File>,
+}
+
+/// A command's process group: 0 until it started; a kill or signals asked for before that are
+/// delivered once it has one.
+#[derive(Default)]
+struct Group {
+    pgid: i32,
+    killed: bool,
+    pending: Vec<i32>,
 }
 
 type Registry = Arc<Mutex<HashMap<u64, Running>>>;
@@ -154,13 +175,25 @@ fn handle(frame: Frame, writer: &Writer, registry: &Registry) {
                 return;
             };
             let (tx, rx) = mpsc::channel();
-            let group = Arc::new(Mutex::new((0, false)));
-            let entry = Running { stdin: request.stdin.then_some(tx), group: group.clone() };
+            let group = Arc::new(Mutex::new(Group::default()));
+            let pty = match request.terminal.map(|(cols, rows)| open_terminal(cols, rows)) {
+                None => None,
+                Some(Ok(pty)) => Some(pty),
+                Some(Err(err)) => {
+                    let message = format!("cannot create a terminal in the sandbox: {err}");
+                    send(writer, id, protocol::FAILED, &failure(126, &message));
+                    return;
+                }
+            };
+            let terminal = pty.as_ref().and_then(|(master, _)| master.try_clone().ok());
+            // A terminal always takes input: it is how a shell in it is driven.
+            let stdin = (request.stdin || pty.is_some()).then_some(tx);
+            let entry = Running { stdin, group: group.clone(), terminal };
             registry.lock().unwrap_or_else(|e| e.into_inner()).insert(id, entry);
             let (thread_writer, thread_registry) = (writer.clone(), registry.clone());
             let spawned = thread::Builder::new()
                 .stack_size(256 * 1024)
-                .spawn(move || run(id, request, rx, group, &thread_writer, &thread_registry));
+                .spawn(move || run(id, request, pty, rx, group, &thread_writer, &thread_registry));
             if spawned.is_err() {
                 // No thread left (the sandbox's process limit): say so rather than hang.
                 registry.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
@@ -181,6 +214,23 @@ fn handle(frame: Frame, writer: &Writer, registry: &Registry) {
                 kill_group(&entry.group);
             }
         }
+        protocol::SIGNAL => {
+            let Some(number) = frame.payload.first_chunk::<4>().map(|b| i32::from_le_bytes(*b))
+            else {
+                return;
+            };
+            let running = registry.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = running.get(&id) {
+                signal_group(&entry.group, number);
+            }
+        }
+        protocol::RESIZE => {
+            let Some([c0, c1, r0, r1]) = frame.payload.first_chunk::<4>().copied() else { return };
+            let running = registry.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(master) = running.get(&id).and_then(|r| r.terminal.as_ref()) {
+                set_size(master, u16::from_le_bytes([c0, c1]), u16::from_le_bytes([r0, r1]));
+            }
+        }
         _ => {}
     }
 }
@@ -189,12 +239,13 @@ fn handle(frame: Frame, writer: &Writer, registry: &Registry) {
 fn run(
     id: u64,
     request: Request,
+    pty: Option<(File, File)>,
     stdin: mpsc::Receiver<Option<Vec<u8>>>,
-    group: Arc<Mutex<(i32, bool)>>,
+    group: Arc<Mutex<Group>>,
     writer: &Writer,
     registry: &Registry,
 ) {
-    let outcome = start_and_wait(id, request, stdin, &group, writer);
+    let outcome = start_and_wait(id, request, pty, stdin, &group, writer);
     // Unregistered before the last frame: a kill after the exit must not hit a reused pid.
     registry.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     match outcome {
@@ -208,11 +259,12 @@ fn run(
 fn start_and_wait(
     id: u64,
     request: Request,
+    pty: Option<(File, File)>,
     stdin: mpsc::Receiver<Option<Vec<u8>>>,
-    group: &Mutex<(i32, bool)>,
+    group: &Mutex<Group>,
     writer: &Writer,
 ) -> Result<i32, (i32, String)> {
-    let Request { argv, env, cwd, stdin: has_stdin } = request;
+    let Request { argv, env, cwd, stdin: has_stdin, terminal: _ } = request;
     let inherit = INHERIT_ENV.load(std::sync::atomic::Ordering::Relaxed);
     let cwd = if cwd.is_empty() && inherit {
         std::env::current_dir().map(std::path::PathBuf::into_os_string).unwrap_or_default()
@@ -232,14 +284,26 @@ fn start_and_wait(
     if !inherit {
         command.env_clear();
     }
-    command
-        .args(argv)
-        .current_dir(&cwd)
-        // Its own process group, so a kill reaches what it started in the background too.
-        .process_group(0)
-        .stdin(if has_stdin { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(argv).current_dir(&cwd);
+    let master = match pty {
+        Some((master, slave)) => {
+            let (Ok(input), Ok(output)) = (slave.try_clone(), slave.try_clone()) else {
+                return Err((126, "cannot share the terminal with the command".to_owned()));
+            };
+            command.stdin(Stdio::from(input)).stdout(Stdio::from(output)).stderr(slave);
+            Some(master)
+        }
+        None => {
+            command
+                // Its own process group, so a kill reaches what it started in the background too.
+                .process_group(0)
+                .stdin(if has_stdin { Stdio::piped() } else { Stdio::null() })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            None
+        }
+    };
+    let in_terminal = master.is_some();
     for pair in env {
         let pair = OsString::from_vec(pair);
         let bytes = pair.as_encoded_bytes();
@@ -251,23 +315,40 @@ fn start_and_wait(
     // SAFETY: the hook runs in the forked child before exec and only calls prctl(2), which is
     // async-signal-safe. The command dies with the thread that started it (it lives until the
     // command ends), so a killed agent leaves no command behind whose output nobody reads.
+    // With a terminal, the hook also makes the command a session leader (so its own process
+    // group) whose controlling terminal is the new one, as a login shell has: setsid(2) and
+    // ioctl(2) are async-signal-safe too.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
+            if in_terminal && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0u64) != 0) {
+                return Err(io::Error::last_os_error());
+            }
             if prctl(PR_SET_PDEATHSIG, SIGKILL as u64, 0u64, 0u64, 0u64) != 0 {
                 return Err(io::Error::last_os_error());
             }
             Ok(())
         });
     }
-    let mut child = command.spawn().map_err(|e| launch_failure(&program, &e))?;
+    let spawned = command.spawn();
+    // The agent's copies of the terminal's slave end go with the command: the master then
+    // reads the end of the output once the command's side has closed it.
+    drop(command);
+    let mut child = spawned.map_err(|e| launch_failure(&program, &e))?;
     {
         let mut group = group.lock().unwrap_or_else(|e| e.into_inner());
-        group.0 = i32::try_from(child.id()).unwrap_or(0);
-        if group.1 {
-            kill_pid_group(group.0);
+        group.pgid = i32::try_from(child.id()).unwrap_or(0);
+        if group.killed {
+            kill_pid_group(group.pgid);
+        }
+        for number in std::mem::take(&mut group.pending) {
+            signal_pid_group(group.pgid, number);
         }
     }
-    if let Some(mut pipe) = child.stdin.take() {
+    let input = match &master {
+        Some(master) => master.try_clone().ok().map(|m| Box::new(m) as Box<dyn Write + Send>),
+        None => child.stdin.take().map(|p| Box::new(p) as Box<dyn Write + Send>),
+    };
+    if let Some(mut pipe) = input {
         let _ = thread::Builder::new().stack_size(64 * 1024).spawn(move || {
             while let Ok(Some(data)) = stdin.recv() {
                 // The command may stop reading: a broken pipe is its choice.
@@ -277,7 +358,7 @@ fn start_and_wait(
             }
         });
     }
-    let status = pump_until_exit(&mut child, id, writer)?;
+    let status = pump_until_exit(&mut child, master, id, writer)?;
     Ok(status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(255))
 }
 
@@ -287,10 +368,15 @@ fn start_and_wait(
 /// its exit.
 fn pump_until_exit(
     child: &mut std::process::Child,
+    terminal: Option<File>,
     id: u64,
     writer: &Writer,
 ) -> Result<std::process::ExitStatus, (i32, String)> {
     let mut pipes: Vec<(u8, Box<dyn ReadFd>)> = Vec::new();
+    if let Some(master) = terminal {
+        // EIO once the command's side closed: the end of its output, as for a pipe.
+        pipes.push((protocol::STDOUT, Box::new(master)));
+    }
     if let Some(out) = child.stdout.take() {
         pipes.push((protocol::STDOUT, Box::new(out)));
     }
@@ -404,10 +490,75 @@ fn send(writer: &Writer, id: u64, kind: u8, payload: &[u8]) {
 }
 
 /// Kills the process group of a command, or marks it to be killed once it has one.
-fn kill_group(group: &Mutex<(i32, bool)>) {
+fn kill_group(group: &Mutex<Group>) {
     let mut group = group.lock().unwrap_or_else(|e| e.into_inner());
-    group.1 = true;
-    kill_pid_group(group.0);
+    group.killed = true;
+    kill_pid_group(group.pgid);
+}
+
+/// Sends signal `number` to the process group of a command, or once it has one.
+fn signal_group(group: &Mutex<Group>, number: i32) {
+    let mut group = group.lock().unwrap_or_else(|e| e.into_inner());
+    if group.pgid == 0 {
+        group.pending.push(number);
+    } else {
+        signal_pid_group(group.pgid, number);
+    }
+}
+
+fn signal_pid_group(pgid: i32, number: i32) {
+    // Only a real signal of a real group: never 0 (a probe) or a group id below 2.
+    if pgid > 1 && (1..=64).contains(&number) {
+        // SAFETY: kill(2) with a negative pid signals a process group; no memory is involved.
+        unsafe {
+            kill(-pgid, number);
+        }
+    }
+}
+
+/// A new terminal of `cols` × `rows`: its master and slave ends.
+fn open_terminal(cols: u16, rows: u16) -> io::Result<(File, File)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let master = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(O_NOCTTY)
+        .open("/dev/ptmx")?;
+    let unlock: i32 = 0;
+    // SAFETY: TIOCSPTLCK reads one int from the live `unlock`.
+    if unsafe { ioctl(master.as_raw_fd(), TIOCSPTLCK, &raw const unlock) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // The peer straight from the master (Linux 4.13+), else by its number under /dev/pts.
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new descriptor or -1.
+    let peer =
+        unsafe { ioctl(master.as_raw_fd(), TIOCGPTPEER, i64::from(O_RDWR | O_NOCTTY | O_CLOEXEC)) };
+    let slave = if peer >= 0 {
+        // SAFETY: the descriptor was just created and nothing else owns it.
+        File::from(unsafe { OwnedFd::from_raw_fd(peer) })
+    } else {
+        let mut number: u32 = 0;
+        // SAFETY: TIOCGPTN writes one unsigned int into the live, exclusive `number`.
+        if unsafe { ioctl(master.as_raw_fd(), TIOCGPTN, &raw mut number) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(O_NOCTTY)
+            .open(format!("/dev/pts/{number}"))?
+    };
+    set_size(&master, cols, rows);
+    Ok((master, slave))
+}
+
+/// Sets the size of the terminal whose master is `master` (its foreground gets `SIGWINCH`).
+fn set_size(master: &File, cols: u16, rows: u16) {
+    let size = WinSize { rows, cols, x_pixels: 0, y_pixels: 0 };
+    // SAFETY: TIOCSWINSZ reads one `struct winsize` from the live `size`.
+    unsafe {
+        ioctl(master.as_raw_fd(), TIOCSWINSZ, &raw const size);
+    }
 }
 
 fn kill_pid_group(pgid: i32) {

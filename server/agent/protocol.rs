@@ -8,7 +8,9 @@
 //! ```
 //!
 //! Server → agent: [`START`] (an encoded [`Request`]), [`STDIN`] (bytes for the command's
-//! standard input), [`STDIN_END`], [`KILL`] (end the command's process group).
+//! standard input), [`STDIN_END`], [`KILL`] (end the command's process group), [`SIGNAL`]
+//! (send a signal to it) and [`RESIZE`] (its terminal's new size). An agent older than a
+//! frame ignores it; an older agent answers a request with a terminal as malformed.
 //! Agent → server: [`STDOUT`] and [`STDERR`] (output bytes), then exactly one of [`EXIT`]
 //! (`i32` status, 128 + signal when killed) or [`FAILED`] (`i32` code, 127/126 as shells use,
 //! and a message for standard error).
@@ -25,6 +27,10 @@ pub const STDIN: u8 = 2;
 pub const STDIN_END: u8 = 3;
 /// Kill the command's process group.
 pub const KILL: u8 = 4;
+/// Send a signal to the command's process group: `i32` LE signal number.
+pub const SIGNAL: u8 = 5;
+/// Set the size of the command's terminal: `u16` LE columns, then `u16` LE rows.
+pub const RESIZE: u8 = 6;
 /// Bytes the command wrote to standard output.
 pub const STDOUT: u8 = 10;
 /// Bytes the command wrote to standard error.
@@ -118,6 +124,9 @@ pub struct Request {
     pub cwd: Vec<u8>,
     /// Whether standard input is fed ([`STDIN`] frames); otherwise it is empty.
     pub stdin: bool,
+    /// Run in a new terminal of this size (columns, rows): its input comes from [`STDIN`]
+    /// frames and everything it prints is [`STDOUT`].
+    pub terminal: Option<(u16, u16)>,
 }
 
 impl Request {
@@ -128,6 +137,11 @@ impl Request {
         put_list(&mut out, &self.env);
         put_bytes(&mut out, &self.cwd);
         out.push(u8::from(self.stdin));
+        // Only with a terminal: a request without one stays readable by older agents.
+        if let Some((cols, rows)) = self.terminal {
+            out.extend_from_slice(&cols.to_le_bytes());
+            out.extend_from_slice(&rows.to_le_bytes());
+        }
         out
     }
 
@@ -138,10 +152,17 @@ impl Request {
         let env = take_list(&mut rest)?;
         let cwd = take_bytes(&mut rest)?;
         let (&stdin, rest) = rest.split_first()?;
-        if !rest.is_empty() || argv.is_empty() || stdin > 1 {
+        let terminal = match rest {
+            [] => None,
+            [c0, c1, r0, r1] => {
+                Some((u16::from_le_bytes([*c0, *c1]), u16::from_le_bytes([*r0, *r1])))
+            }
+            _ => return None,
+        };
+        if argv.is_empty() || stdin > 1 {
             return None;
         }
-        Some(Request { argv, env, cwd, stdin: stdin == 1 })
+        Some(Request { argv, env, cwd, stdin: stdin == 1, terminal })
     }
 }
 
@@ -177,4 +198,28 @@ fn take_list(rest: &mut &[u8]) -> Option<Vec<Vec<u8>>> {
         return None;
     }
     (0..count).map(|_| take_bytes(rest)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_round_trips_with_and_without_a_terminal() {
+        let plain = Request {
+            argv: vec![b"sh".to_vec()],
+            env: vec![b"A=1".to_vec()],
+            cwd: b"/tmp".to_vec(),
+            stdin: true,
+            terminal: None,
+        };
+        assert_eq!(Request::decode(&plain.encode()), Some(plain.clone()));
+        let terminal = Request { terminal: Some((120, 40)), ..plain.clone() };
+        let bytes = terminal.encode();
+        assert_eq!(bytes.len(), plain.encode().len() + 4, "a plain request is unchanged");
+        assert_eq!(Request::decode(&bytes), Some(terminal));
+        let mut broken = plain.encode();
+        broken.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(Request::decode(&broken), None);
+    }
 }

@@ -13,7 +13,8 @@
 //! | `supervisor.pid` | the supervisor's pid and start time |
 //! | `control.sock` | the supervisor's control socket (root only) |
 //! | `console.sock` | with a terminal: where the engine hands over the terminal's master |
-//! | `pid` | the process's pid on the host, written by the engine |
+//! | `pid` | the process's pid on the host, written by the engine (a forwarding engine's own, once it takes signals) |
+//! | `signal.sock` | a forwarding engine's socket for signals ([`SupervisorSpec::signal_engine`]) |
 //! | `out-<offset>` | the output ([`log`]) |
 //! | `status.json` | [`FinalStatus`], written atomically when the process has ended |
 
@@ -40,6 +41,9 @@ pub const SPEC_FILE: &str = "spec.json";
 pub const STATUS_FILE: &str = "status.json";
 /// The supervisor's pid file name.
 pub const SUPERVISOR_PID: &str = "supervisor.pid";
+/// The socket of a forwarding engine where the supervisor sends signals (`i32` LE; the answer
+/// is one byte, 1 once forwarded).
+pub const SIGNAL_SOCKET: &str = "signal.sock";
 /// The process's pid file name (written by the engine).
 pub const PID_FILE: &str = "pid";
 /// Output kept per process unless the server is told otherwise: 64 MiB.
@@ -59,6 +63,12 @@ pub struct SupervisorSpec {
     /// Which cgroup the process tree must be in to be signalled (a `/proc/<pid>/cgroup` line
     /// suffix), so a reused pid outside the sandbox is never hit.
     pub cgroup_suffix: String,
+    /// Signals go to the engine, which forwards them (the Kubernetes runtime's bridge: the
+    /// process runs on another machine) through its [`SIGNAL_SOCKET`], instead of to the tree
+    /// found through the `pid` file and [`SupervisorSpec::cgroup_suffix`]; an engine that does
+    /// not end after a forwarded `SIGKILL` is killed itself.
+    #[serde(default)]
+    pub signal_engine: bool,
     /// Keep standard input open for writes.
     pub stdin: bool,
     /// Run in a terminal of this size.

@@ -22,8 +22,8 @@ use tokio::{
 };
 
 use super::{
-    CONSOLE_SOCKET, CONTROL_SOCKET, FinalStatus, PID_FILE, STATUS_FILE, SUPERVISOR_PID,
-    SupervisorSpec,
+    CONSOLE_SOCKET, CONTROL_SOCKET, FinalStatus, PID_FILE, SIGNAL_SOCKET, STATUS_FILE,
+    SUPERVISOR_PID, SupervisorSpec,
     control::{self, Live, Op},
     log, signals, tree,
 };
@@ -33,6 +33,11 @@ use crate::runtime::oci::{exec::launch_failure, host};
 const OUTPUT_GRACE: Duration = Duration::from_millis(100);
 /// How long a terminal may still arrive once its command has ended.
 const LATE_TERMINAL: Duration = Duration::from_secs(1);
+
+/// How long a forwarding engine may take to end after the deadline's kill was forwarded.
+const ENGINE_KILL_GRACE: Duration = Duration::from_secs(5);
+/// How long a forwarding engine may take to take a signal.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long the engine may take to hand over a terminal.
 const CONSOLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -100,6 +105,10 @@ struct Supervisor {
     input: tokio::sync::Mutex<Option<Input>>,
     /// The terminal's master, for resizes.
     terminal: Mutex<Option<std::fs::File>>,
+    /// The engine process, opened before it could be reaped, so a kill sent through it can
+    /// never reach a process that reused its pid (a forwarding engine that is stuck, see
+    /// [`SupervisorSpec::signal_engine`]).
+    engine: Option<OwnedFd>,
     /// The output's end offset, and whether the process has ended.
     progress: watch::Sender<(u64, bool)>,
     /// Held (read) by each control request until it is answered: a signal that ends the
@@ -141,7 +150,14 @@ async fn run(dir: &Path) -> Result<(), String> {
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
 
+    let engine = child
+        .id()
+        .and_then(|pid| rustix::process::Pid::from_raw(i32::try_from(pid).ok()?))
+        .and_then(|pid| {
+            rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
+        });
     let supervisor = Arc::new(Supervisor {
+        engine,
         dir: dir.to_owned(),
         shared: Mutex::new(Shared {
             log: writer,
@@ -217,7 +233,18 @@ async fn run(dir: &Path) -> Result<(), String> {
         () = sleep_or_forever(deadline) => {
             timed_out = true;
             kill_tree(&supervisor).await;
-            child.wait().await
+            if supervisor.spec.signal_engine {
+                // A forwarding engine ends once the process has; one that does not is ended.
+                match tokio::time::timeout(ENGINE_KILL_GRACE, child.wait()).await {
+                    Ok(status) => status,
+                    Err(_) => {
+                        kill_engine(&supervisor);
+                        child.wait().await
+                    }
+                }
+            } else {
+                child.wait().await
+            }
         }
     };
     let code = status.ok().map(|s| {
@@ -235,6 +262,7 @@ async fn run(dir: &Path) -> Result<(), String> {
     server.abort();
     let _ = std::fs::remove_file(dir.join(CONTROL_SOCKET));
     let _ = std::fs::remove_file(dir.join(CONSOLE_SOCKET));
+    let _ = std::fs::remove_file(dir.join(SIGNAL_SOCKET));
     Ok(())
 }
 
@@ -251,6 +279,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Kills the process's whole tree (at the deadline).
 async fn kill_tree(supervisor: &Supervisor) {
+    if supervisor.spec.signal_engine {
+        if !forward_signal(9).await {
+            kill_engine(supervisor);
+        }
+        return;
+    }
     let pid_file = supervisor.dir.join(PID_FILE);
     let suffix = supervisor.spec.cgroup_suffix.clone();
     let _ = tokio::task::spawn_blocking(move || {
@@ -439,6 +473,28 @@ async fn handle(
                 .map(i32::from_le_bytes)
                 .ok_or("a signal request needs a signal number")?;
             let pid_file = supervisor.dir.join(PID_FILE);
+            if supervisor.spec.signal_engine {
+                // The engine writes its pid file once it takes signals.
+                let ready = tokio::task::spawn_blocking(move || tree::leader(&pid_file)).await;
+                let mut sent = ready.ok().flatten().is_some() && forward_signal(number).await;
+                if number == 9 {
+                    // An engine that cannot forward a kill, or does not end after it (stuck),
+                    // is ended itself, which ends the process too.
+                    if !sent {
+                        sent = kill_engine(supervisor);
+                    } else if let Some(engine) = supervisor.engine.as_ref() {
+                        let engine = engine.try_clone().ok();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(ENGINE_KILL_GRACE).await;
+                            if let Some(engine) = engine {
+                                let kill = rustix::process::Signal::KILL;
+                                let _ = rustix::process::pidfd_send_signal(&engine, kill);
+                            }
+                        });
+                    }
+                }
+                return Ok(u32::from(sent).to_le_bytes().to_vec());
+            }
             let suffix = supervisor.spec.cgroup_suffix.clone();
             let sent = tokio::task::spawn_blocking(move || {
                 tree::leader(&pid_file).map_or(0, |leader| tree::signal(leader, &suffix, number))
@@ -461,6 +517,26 @@ async fn handle(
         }
         Some(Op::Subscribe) | None => Err("unknown request".to_owned()),
     }
+}
+
+/// Asks a forwarding engine to send signal `number` to the process; whether it did.
+async fn forward_signal(number: i32) -> bool {
+    let ask = async {
+        let mut stream = UnixStream::connect(SIGNAL_SOCKET).await.ok()?;
+        stream.write_all(&number.to_le_bytes()).await.ok()?;
+        let mut answer = [0u8; 1];
+        stream.read_exact(&mut answer).await.ok()?;
+        Some(answer[0] == 1)
+    };
+    tokio::time::timeout(FORWARD_TIMEOUT, ask).await.ok().flatten().unwrap_or(false)
+}
+
+/// Kills the engine process through its pidfd (never a process that reused its pid); whether
+/// the signal was delivered.
+fn kill_engine(supervisor: &Supervisor) -> bool {
+    supervisor.engine.as_ref().is_some_and(|fd| {
+        rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL).is_ok()
+    })
 }
 
 fn closed_input(spec: &SupervisorSpec) -> String {

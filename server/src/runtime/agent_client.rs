@@ -7,7 +7,7 @@
 //! protocol error ends the agent.
 
 #[path = "../../agent/protocol.rs"]
-mod protocol;
+pub(crate) mod protocol;
 
 use std::{
     collections::HashMap,
@@ -134,7 +134,10 @@ async fn read_replies(
     pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
 }
 
-async fn read_frame(read: &mut (dyn AsyncRead + Send + Unpin)) -> std::io::Result<Frame> {
+/// Reads one frame of the agent (bounded: an agent is untrusted).
+pub(crate) async fn read_frame(
+    read: &mut (dyn AsyncRead + Send + Unpin),
+) -> std::io::Result<Frame> {
     let mut len = [0u8; 4];
     read.read_exact(&mut len).await?;
     let len = u32::from_le_bytes(len) as usize;
@@ -193,6 +196,7 @@ impl Agent {
             env: env.into_iter().map(String::into_bytes).collect(),
             cwd: workdir.unwrap_or(cwd).into_bytes(),
             stdin: stdin.is_some(),
+            terminal: None,
         };
         if let Err(err) =
             self.send(Frame { kind: protocol::START, id, payload: request.encode() }).await

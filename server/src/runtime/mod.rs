@@ -231,6 +231,9 @@ pub struct ProcessCommand {
     pub argv: Vec<String>,
     /// The `/proc/<pid>/cgroup` line suffix of the sandbox: only processes in it are signalled.
     pub cgroup_suffix: String,
+    /// The command takes the process's signals on its signal socket and forwards them (the
+    /// process runs elsewhere): the supervisor never signals a tree of host processes.
+    pub signal_engine: bool,
 }
 
 /// Resource counters of a running sandbox, read from its cgroup and network namespace.

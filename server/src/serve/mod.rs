@@ -231,7 +231,9 @@ pub async fn bind(options: ServeOptions) -> Result<RunningServer, String> {
         RuntimeChoice::Oci => Arc::new(OciRuntime::new(options.data_dir.join("sandboxes"))),
         #[cfg(feature = "kubernetes")]
         RuntimeChoice::Kubernetes(kube) => {
-            crate::runtime::kube::KubeRuntime::connect(kube.clone()).await?
+            let mut kube = kube.clone();
+            kube.state_dir.get_or_insert_with(|| options.data_dir.join("kubernetes"));
+            crate::runtime::kube::KubeRuntime::connect(kube).await?
         }
     };
     if let Err(reason) = runtime.check() {

@@ -139,6 +139,7 @@ impl Service {
             command: launch.command,
             engine_argv: command.argv,
             cgroup_suffix: command.cgroup_suffix,
+            signal_engine: command.signal_engine,
             stdin: launch.stdin,
             pty: launch.pty,
             timeout_seconds: launch.timeout_seconds,
@@ -331,8 +332,8 @@ fn check_size(size: TerminalSize) -> ServiceResult<()> {
 fn unsupported() -> ServiceError {
     ServiceError::new(
         super::ErrorKind::NotImplemented,
-        "this server cannot run processes: they need the local runtime (`porter-sandbox serve` \
-         without --runtime kubernetes); one-shot exec works on every runtime",
+        "this server cannot run processes: its runtime has no process supervisor; one-shot exec \
+         works on every runtime",
     )
 }
 

@@ -6,16 +6,21 @@
 //!   agent comes from this server's image through an init container into a volume the
 //!   workload's container mounts read-only (see [`objects::pod`]).
 //! - Exec runs through the agent over one `pods/exec` stream per sandbox (`exec.rs`).
+//! - Processes (the extension) have their supervisor on this server's host, as on the local
+//!   runtime, which runs a bridge ([`bridge`]) with a `pods/exec` stream of its own to the
+//!   agent: output, records and the supervisor survive a restart of the server (on this host).
 //! - Output comes from `pods/log` (`logs.rs`); the end of the workload from one watch of every
 //!   pod of the runtime (a deleted pod ends its sandbox with 137).
 //! - Limits are requests = limits; egress allow-lists of addresses become network policies;
 //!   an exposed port becomes a service. Snapshots, volumes and hostname allow-lists are refused
 //!   with a 400 naming this runtime.
 
+pub mod bridge;
 mod exec;
 pub mod lease;
 mod logs;
 pub mod objects;
+mod processes;
 pub mod state;
 mod usage;
 
@@ -58,6 +63,9 @@ pub struct KubeOptions {
     pub agent_image: String,
     /// How long a pod may take to become ready (scheduling and image pulls included).
     pub start_timeout: Duration,
+    /// Where this server keeps the records of the sandboxes' processes, on its host; `None`:
+    /// the runtime runs no processes.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl KubeOptions {
@@ -69,6 +77,7 @@ impl KubeOptions {
             namespace: namespace.into(),
             agent_image: format!("porter-sandbox:{}", env!("CARGO_PKG_VERSION")),
             start_timeout: Duration::from_secs(300),
+            state_dir: None,
         }
     }
 }
@@ -122,21 +131,7 @@ impl KubeRuntime {
     /// Connects to the cluster and checks that the namespace's pods can be listed (the error
     /// says what failed: configuration, reachability or permissions). Must run in tokio.
     pub async fn connect(options: KubeOptions) -> Result<Arc<Self>, String> {
-        let config = match &options.kubeconfig {
-            Some(path) => {
-                let file = Kubeconfig::read_from(path)
-                    .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
-                Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
-                    .await
-                    .map_err(|e| format!("the kubeconfig {} is not usable: {e}", path.display()))?
-            }
-            None => Config::infer().await.map_err(|e| {
-                format!(
-                    "no cluster configuration found ({e}): pass --kubeconfig FILE, set \
-                     KUBECONFIG, or run the server in a pod"
-                )
-            })?,
-        };
+        let config = cluster_config(options.kubeconfig.as_deref()).await?;
         let url = config.cluster_url.clone();
         let client = Client::try_from(config)
             .map_err(|e| format!("cannot create a client of the cluster at {url}: {e}"))?;
@@ -304,7 +299,13 @@ impl KubeRuntime {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             match self.pods.get_opt(id).await {
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    // Its processes ended with it (their agent's stream closed).
+                    if let Some(dir) = processes::sandbox_dir(&self.options, id) {
+                        let _ = std::fs::remove_dir_all(dir);
+                    }
+                    return Ok(());
+                }
                 Ok(Some(_)) if tokio::time::Instant::now() >= deadline => {
                     return Err(format!("the pod of {id} is still being deleted after 60 s"));
                 }
@@ -332,6 +333,26 @@ impl KubeRuntime {
                 Adoption::Running
             }
         }
+    }
+}
+
+/// The cluster's client settings: from `kubeconfig`, else inferred (in-cluster service account,
+/// then `KUBECONFIG` or `~/.kube/config`).
+async fn cluster_config(kubeconfig: Option<&std::path::Path>) -> Result<Config, String> {
+    match kubeconfig {
+        Some(path) => {
+            let file = Kubeconfig::read_from(path)
+                .map_err(|e| format!("cannot read the kubeconfig {}: {e}", path.display()))?;
+            Config::from_custom_kubeconfig(file, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("the kubeconfig {} is not usable: {e}", path.display()))
+        }
+        None => Config::infer().await.map_err(|e| {
+            format!(
+                "no cluster configuration found ({e}): pass --kubeconfig FILE, set KUBECONFIG, \
+                 or run the server in a pod"
+            )
+        }),
     }
 }
 
@@ -540,7 +561,22 @@ impl Runtime for KubeRuntime {
     }
 
     fn supports_processes(&self) -> bool {
-        false // not yet: one-shot exec runs through the agent
+        self.options.state_dir.is_some()
+    }
+
+    fn processes_dir(&self, sandbox_id: &str) -> Option<PathBuf> {
+        Some(processes::sandbox_dir(&self.options, sandbox_id)?.join("processes"))
+    }
+
+    fn process_command(
+        &self,
+        sandbox_id: &str,
+        spec: &ExecSpec,
+        terminal: Option<porter_sandbox::types::TerminalSize>,
+        dir: &std::path::Path,
+    ) -> RuntimeResult<super::ProcessCommand> {
+        processes::command(&self.options, sandbox_id, spec, terminal, dir)
+            .map_err(RuntimeError::from)
     }
 
     fn usage(&self, sandbox_id: &str) -> Option<Usage> {

@@ -58,5 +58,9 @@ pub(super) fn command(
         argv.extend(["--console-socket".to_owned(), CONSOLE_SOCKET.to_owned()]);
     }
     argv.push(layout.id.clone());
-    Ok(ProcessCommand { argv, cgroup_suffix: format!(":/{CGROUP_PARENT}/{}", layout.id) })
+    Ok(ProcessCommand {
+        argv,
+        cgroup_suffix: format!(":/{CGROUP_PARENT}/{}", layout.id),
+        signal_engine: false,
+    })
 }
