@@ -197,3 +197,24 @@ async fn sixty_concurrent_commands_each_get_their_own_answer() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_concurrent_commands_than_the_agent_can_hold_wait_for_a_slot() {
+    let Some(h) = Harness::new() else { return };
+    let id = h.id("agentqueue");
+    let mut spec = h.spec(&id, &["sleep", "1000"]);
+    spec.limits.pids = Some(1024);
+    h.start(spec).await;
+    the_agent(&h.rt, &id).await;
+    // 400 at once, each holding its descriptors in the agent for a moment: past the agent's
+    // descriptor limit they would fail to start (126, "Too many open files").
+    let runs = (0..400).map(|i| {
+        let script = format!("sleep 0.3; echo {i}");
+        h.rt.exec(&id, vec!["sh".to_owned(), "-c".to_owned(), script], Vec::new())
+    });
+    let results = futures_util::future::join_all(runs).await;
+    for (i, result) in results.into_iter().enumerate() {
+        let out = result.unwrap();
+        assert_eq!((out.stdout, out.exit_code), (format!("{i}\n"), 0), "{}", out.stderr);
+    }
+}

@@ -60,6 +60,11 @@ pub fn install_agent(dir: &std::path::Path) -> Result<std::path::PathBuf, String
 /// Replies queued per command before the agent's reader waits for it.
 const REPLY_QUEUE: usize = 64;
 
+/// Commands one agent runs at once; more wait for a slot. Each holds a few descriptors in the
+/// agent, whose limit is the sandbox's (1024): past it a command would fail to start with a
+/// 126 that looks like the command's own failure.
+const MAX_COMMANDS: usize = 128;
+
 /// Resolves at `deadline` (never without one).
 async fn until(deadline: Option<Instant>) {
     match deadline {
@@ -83,6 +88,8 @@ pub(crate) struct Agent {
     next_id: AtomicU64,
     alive: Arc<AtomicBool>,
     reader: JoinHandle<()>,
+    /// One permit per command running ([`MAX_COMMANDS`]).
+    slots: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Agent {
@@ -163,6 +170,7 @@ impl Agent {
             next_id: AtomicU64::new(1),
             alive,
             reader,
+            slots: tokio::sync::Semaphore::new(MAX_COMMANDS),
         }
     }
 
@@ -187,6 +195,8 @@ impl Agent {
         cwd: String,
     ) -> Result<ExecOutput, Failure> {
         let ExecSpec { argv, workdir, stdin, timeout, .. } = spec;
+        // Never closed: the permit is always granted, once a running command ends if need be.
+        let _slot = self.slots.acquire().await;
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let (tx, mut rx) = mpsc::channel(REPLY_QUEUE);
         self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, tx);
