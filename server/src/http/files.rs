@@ -109,6 +109,15 @@ pub async fn write(
     let fs = service.volume_fs(&id)?;
     let stream = body.into_data_stream().map_err(|e| e.to_string());
     fs.write(params.required("path")?, Box::pin(stream)).await?;
+    // Deleted while the body arrived: the file went with it, which the caller must learn.
+    if let Err(err) = service.volume_fs(&id) {
+        if err.kind == crate::service::ErrorKind::NotFound {
+            return Err(crate::service::ServiceError::not_found(format!(
+                "volume {id} was deleted while the file was uploaded: nothing was kept"
+            ))
+            .into());
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
