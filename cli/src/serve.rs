@@ -166,7 +166,7 @@ fn parse_disk(text: &str) -> Result<u64, String> {
 }
 
 fn parse_log_retention(text: &str) -> Result<u64, String> {
-    let bytes = quantity::memory_bytes(text)
+    let bytes = quantity::byte_size(text)
         .map_err(|e| e.message.replacen("resources.memory", "the size", 1))?;
     if bytes < 64 << 10 {
         return Err(format!("{text:?} is too small: give at least 64Ki"));

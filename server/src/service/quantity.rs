@@ -131,6 +131,22 @@ pub fn cpu_millis(text: &str) -> ServiceResult<u64> {
 /// # Errors
 /// [`ServiceError::invalid`], saying what is wrong with `text` and what to write instead.
 pub fn memory_bytes(text: &str) -> ServiceResult<u64> {
+    let bytes = byte_size(text)?;
+    if bytes < MIN_MEMORY_BYTES {
+        return Err(ServiceError::invalid(format!(
+            "resources.memory {text:?} is too small: a sandbox needs at least {} MiB",
+            MIN_MEMORY_BYTES >> 20
+        )));
+    }
+    Ok(bytes)
+}
+
+/// A size in bytes written as a memory quantity (`"64Ki"`, `"2Gi"`), with no minimum; errors
+/// name `resources.memory` as [`memory_bytes`] does (callers naming another setting replace it).
+///
+/// # Errors
+/// [`ServiceError::invalid`], saying what is wrong with `text` and what to write instead.
+pub fn byte_size(text: &str) -> ServiceResult<u64> {
     let bad = |why: String| {
         ServiceError::invalid(format!(
             "resources.memory {text:?} is not a valid memory quantity: {why}; write bytes with a \
@@ -141,12 +157,6 @@ pub fn memory_bytes(text: &str) -> ServiceResult<u64> {
         .map_err(|r| bad(r.to_string()))?
         .times_ceil(1)
         .ok_or_else(|| bad("too large".into()))?;
-    if bytes < MIN_MEMORY_BYTES {
-        return Err(ServiceError::invalid(format!(
-            "resources.memory {text:?} is too small: a sandbox needs at least {} MiB",
-            MIN_MEMORY_BYTES >> 20
-        )));
-    }
     Ok(bytes)
 }
 
