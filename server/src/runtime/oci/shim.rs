@@ -20,6 +20,7 @@
 use crate::runtime::RuntimeError;
 use std::{
     fs::{File, OpenOptions},
+    os::unix::fs::PermissionsExt,
     path::Path,
     process::Stdio,
     time::Duration,
@@ -50,8 +51,7 @@ if [ -n "$netns" ]; then
   mount --bind "$netns" "$dir/netns" || { fail "cannot bind the network namespace $netns"; finish; }
 fi
 if [ $# -gt 0 ]; then umount -R -l "$@" 2>/dev/null; fi
-mkdir -p "$root" && chmod 755 "${root%/*}" \
-  || { fail "cannot create the root mountpoint $root"; finish; }
+[ -d "$root" ] || { fail "the root mountpoint $root is missing"; finish; }
 rw=$dir
 if [ -f "$dir/layer.img" ]; then
   mount -t ext4 -o loop "$dir/layer.img" "$dir/layer" || { fail "cannot loop-mount the size-limited writable layer (are loop devices available?)"; finish; }
@@ -59,7 +59,12 @@ if [ -f "$dir/layer.img" ]; then
 fi
 mount -t overlay overlay -o "lowerdir=$lower,upperdir=$rw/upper,workdir=$rw/work" "$root" \
   || { fail "cannot mount the overlay root on $root"; finish; }
-"$engine" ${flag:+"$flag"} run --bundle "$dir/bundle" --pid-file "$dir/container.pid" "$id"
+if [ -n "$netns" ]; then
+  # The server writes `go` once the namespace's way out works; end of input means it failed.
+  read -r go || go=
+  [ "$go" = go ] || { fail "the sandbox's network did not come up"; finish; }
+fi
+"$engine" ${flag:+"$flag"} run --bundle "$dir/bundle" --pid-file "$dir/container.pid" "$id" </dev/null
 rc=$?
 finish
 "#;
@@ -83,13 +88,34 @@ pub(super) fn engine_flag(engine: &Path) -> &'static str {
     if engine.file_name().is_some_and(|n| n == "crun") { "--cgroup-manager=cgroupfs" } else { "" }
 }
 
-/// Starts the shim; returns its pid (recorded in `shim.pid`).
+/// A started shim.
+pub(super) struct Shim {
+    /// Its pid (recorded in `shim.pid`).
+    pub pid: u32,
+    /// With a network: where [`Shim::go`] tells it that the network works. The shim prepares
+    /// the container's filesystems meanwhile, and runs crun only after `go`; closing this
+    /// without it makes the shim fail.
+    gate: Option<tokio::process::ChildStdin>,
+}
+
+impl Shim {
+    /// Lets the shim run the container (it waits for this when it joins a network).
+    pub(super) async fn go(&mut self) -> Result<(), RuntimeError> {
+        use tokio::io::AsyncWriteExt;
+        let Some(mut gate) = self.gate.take() else { return Ok(()) };
+        gate.write_all(b"go\n")
+            .await
+            .map_err(|e| RuntimeError::other(format!("the sandbox supervisor ended early: {e}")))
+    }
+}
+
+/// Starts the shim. With `netns`, it runs crun only after [`Shim::go`].
 pub(super) fn spawn(
     layout: &Layout,
     engine: &Path,
     lowers: &[&Path],
     netns: Option<&Path>,
-) -> Result<u32, RuntimeError> {
+) -> Result<Shim, RuntimeError> {
     let (setsid, unshare) = super::check::util_linux()?;
     let mut lower = String::new();
     for layer in lowers {
@@ -120,6 +146,7 @@ pub(super) fn spawn(
             .open(path)
             .map_err(|e| RuntimeError::other(format!("cannot open {}: {e}", path.display())))
     };
+    make_root_mount()?;
     let stdout = open_log(&layout.stdout())?;
     let stderr = open_log(&layout.stderr())?;
     let mut child = tokio::process::Command::new(setsid)
@@ -133,19 +160,34 @@ pub(super) fn spawn(
         .arg(engine_flag(engine))
         .arg(ROOT_MOUNT)
         .args(mounts_to_drop())
-        .stdin(Stdio::null())
+        .stdin(if netns.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr))
         .spawn()
         .map_err(|e| format!("cannot start the sandbox supervisor: {e}"))?;
     let pid = child.id().ok_or("the sandbox supervisor vanished at once")?;
+    let gate = child.stdin.take();
     // Reap it whenever it ends (while this process lives; after a restart init does).
     tokio::spawn(async move {
         let _ = child.wait().await;
     });
     host::write_pid_file(&layout.shim_pid(), pid)
         .map_err(|e| format!("cannot record the supervisor pid: {e}"))?;
-    Ok(pid)
+    Ok(Shim { pid, gate })
+}
+
+/// Creates [`ROOT_MOUNT`] (a directory on the host's `/run`; the shim's namespace shares the
+/// filesystem, only its mounts are private) with parents everyone can search, here rather
+/// than with two more programs in every shim.
+fn make_root_mount() -> Result<(), RuntimeError> {
+    let root = Path::new(ROOT_MOUNT);
+    let made = std::fs::create_dir_all(root).and_then(|()| match root.parent() {
+        Some(parent) => std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)),
+        None => Ok(()),
+    });
+    made.map_err(|e| {
+        RuntimeError::other(format!("cannot create the root mountpoint {ROOT_MOUNT}: {e}"))
+    })
 }
 
 /// Whether our mount table has a mount at `point` (of type `fstype`, when given).
