@@ -14,8 +14,9 @@
 //! another process, and only reads it).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use bytes::Bytes;
 use indexmap::IndexMap;
 use porter_sandbox::types::{StatusResponse, StatusResponsePhase, StatusResponseTerminationReason};
 use rusqlite::{OptionalExtension, Row};
@@ -41,28 +42,39 @@ struct SpecParts {
 /// Statuses kept, at most; beyond it the cache starts over (the polled ones come back first).
 const CACHED_STATUSES: usize = 4096;
 
+/// A status as read, and its JSON encoding (what `GET /v1/sandbox/{id}` answers).
+#[derive(Debug)]
+struct Cached {
+    status: StatusResponse,
+    json: Bytes,
+}
+
 /// The statuses already read, by sandbox id (see the module docs for why they are never stale).
 #[derive(Debug, Default)]
 pub(super) struct StatusCache {
-    entries: Mutex<HashMap<String, StatusResponse>>,
+    entries: Mutex<HashMap<String, Arc<Cached>>>,
 }
 
 impl StatusCache {
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, StatusResponse>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Cached>>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn get(&self, id: &str) -> Option<StatusResponse> {
+    fn get(&self, id: &str) -> Option<Arc<Cached>> {
         self.entries().get(id).cloned()
     }
 
     /// Keeps `status`; the caller holds the store's connection.
-    fn keep(&self, status: &StatusResponse) {
+    fn keep(&self, status: StatusResponse) -> StoreResult<Arc<Cached>> {
+        let json = serde_json::to_vec(&status)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode a status: {e}")))?;
+        let cached = Arc::new(Cached { status, json: Bytes::from(json) });
         let mut entries = self.entries();
         if entries.len() >= CACHED_STATUSES {
             entries.clear();
         }
-        entries.insert(status.id.clone(), status.clone());
+        entries.insert(cached.status.id.clone(), cached.clone());
+        Ok(cached)
     }
 
     /// Forgets the status of `id`; the caller holds the store's connection.
@@ -74,17 +86,23 @@ impl StatusCache {
 impl Store {
     /// The wire status of the sandbox with this id, in any phase.
     pub fn sandbox_status(&self, id: &str) -> StoreResult<Option<StatusResponse>> {
-        if let Some(status) = self.statuses.get(id) {
-            return Ok(Some(status));
+        Ok(self.cached_status(id)?.map(|cached| cached.status.clone()))
+    }
+
+    /// [`Store::sandbox_status`] encoded as JSON, as the API answers it.
+    pub fn sandbox_status_json(&self, id: &str) -> StoreResult<Option<Bytes>> {
+        Ok(self.cached_status(id)?.map(|cached| cached.json.clone()))
+    }
+
+    fn cached_status(&self, id: &str) -> StoreResult<Option<Arc<Cached>>> {
+        if let Some(cached) = self.statuses.get(id) {
+            return Ok(Some(cached));
         }
         self.read_one(|conn| {
             let mut stmt = conn.prepare_cached(SELECT_STATUS)?;
             let status = stmt.query_row([id], |r| Ok(decode_status(r))).optional()?.transpose()?;
             // Still holding the connection: no write can slip in between.
-            if let Some(status) = &status {
-                self.statuses.keep(status);
-            }
-            Ok(status)
+            status.map(|status| self.statuses.keep(status)).transpose()
         })
     }
 }

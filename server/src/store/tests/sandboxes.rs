@@ -314,4 +314,12 @@ fn a_cached_status_never_outlives_a_write() {
     // A write that changed nothing (terminal already) leaves the answer as it was.
     assert!(!store.set_phase("sb-1", &Phase::Failed, &terminal(Reason::Sdk)).unwrap());
     assert_eq!(read(), row());
+    // The encoded answer is the status's JSON, and follows writes the same way.
+    let json = || store.sandbox_status_json("sb-1").unwrap().unwrap();
+    assert_eq!(json(), serde_json::to_vec(&row()).unwrap());
+    let mut renamed = store.get_sandbox("sb-1").unwrap().unwrap();
+    renamed.name = "renamed".to_owned();
+    assert!(store.update_sandbox(&renamed).unwrap());
+    assert_eq!(json(), serde_json::to_vec(&row()).unwrap());
+    assert!(store.sandbox_status_json("sb-9").unwrap().is_none());
 }
