@@ -26,6 +26,7 @@ use std::{
     os::unix::fs::PermissionsExt,
     path::Path,
     process::Stdio,
+    sync::atomic::{AtomicUsize, Ordering},
     time::Duration,
 };
 
@@ -224,6 +225,36 @@ fn has_mount(point: &str, fstype: Option<&str>) -> bool {
     })
 }
 
+/// Starts waiting in [`wait_started`] right now, in this process.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// One start's share of [`WAITING`] while it waits.
+struct Waiting;
+
+impl Waiting {
+    fn begin() -> Self {
+        WAITING.fetch_add(1, Ordering::Relaxed);
+        Waiting
+    }
+
+    /// How often this start looks at its files: every millisecond when it is alone, less often
+    /// the more starts wait (a millisecond each, up to [`MAX_POLL`]), so that a burst of
+    /// starts does not spend the cores on reading pid files instead of starting containers.
+    fn interval(&self) -> Duration {
+        let waiting = u32::try_from(WAITING.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+        (Duration::from_millis(1) * waiting.max(1)).min(MAX_POLL)
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The longest pause between two looks at a starting sandbox.
+const MAX_POLL: Duration = Duration::from_millis(20);
+
 /// One look at a starting sandbox: `Ok(pid)` once crun has created the container, `Err(status)`
 /// when the shim ended without creating it, `None` while neither is known.
 ///
@@ -247,17 +278,23 @@ fn start_outcome(
 /// finished first or `timeout` passed, with the end of `stderr.log`, where crun's and the
 /// shim's own complaints land.
 pub(super) async fn wait_started(layout: &Layout, timeout: Duration) -> Result<u32, RuntimeError> {
-    let outcome = host::poll_until(timeout, Duration::from_millis(1), || {
-        start_outcome(
+    let waiting = Waiting::begin();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let outcome = loop {
+        let outcome = start_outcome(
             || layout.exit_code(),
             || {
                 std::fs::read_to_string(layout.container_pid())
                     .ok()
                     .and_then(|t| t.trim().parse::<u32>().ok())
             },
-        )
-    })
-    .await;
+        );
+        if outcome.is_some() || tokio::time::Instant::now() >= deadline {
+            break outcome;
+        }
+        tokio::time::sleep(waiting.interval()).await;
+    };
+    drop(waiting);
     let reason = match outcome {
         Some(Ok(pid)) => return Ok(pid),
         Some(Err(code)) if code == SHIM_FAILED => "its setup failed".to_owned(),
