@@ -8,7 +8,7 @@ use axum::{
 };
 use porter_sandbox::types::{
     CountResponse, ExecResponse, IDEMPOTENCY_KEY_HEADER, ListResponse, LogsResponse, LookupResult,
-    MetricSummaryResponse, SandboxMetricsResponse, SandboxSpec, StatusResponse,
+    MetricSummaryResponse, SandboxMetricsResponse, SandboxSpec,
 };
 
 use super::{
@@ -131,12 +131,16 @@ pub async fn lookup(
     service.lookup_sandbox(params.required("name")?).map(Json).map_err(ApiError::from)
 }
 
-/// `GET /v1/sandbox/{id}`.
+/// `GET /v1/sandbox/{id}`: the status's JSON as the store encoded it (what `Json` would
+/// write, without encoding it again on every poll).
 pub async fn get(
     State(service): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<StatusResponse>> {
-    service.get_sandbox(&id).map(Json).map_err(ApiError::from)
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let json = service.get_sandbox_json(&id)?;
+    let content_type = axum::http::HeaderValue::from_static("application/json");
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], json).into_response())
 }
 
 /// `DELETE /v1/sandbox/{id}` → 204; idempotent.

@@ -204,6 +204,15 @@ impl Service {
             .ok_or_else(|| ServiceError::not_found(format!("sandbox {id} does not exist")))
     }
 
+    /// `GET /v1/sandbox/{id}` as the JSON body of the answer (the status encoded once, when
+    /// it was read from the store).
+    pub fn get_sandbox_json(&self, id: &str) -> ServiceResult<bytes::Bytes> {
+        self.store
+            .sandbox_status_json(id)
+            .map_err(store_error)?
+            .ok_or_else(|| ServiceError::not_found(format!("sandbox {id} does not exist")))
+    }
+
     /// `GET /v1/sandbox`: newest first, [`PAGE_SIZE`] per page.
     pub fn list_sandboxes(
         &self,

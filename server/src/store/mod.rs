@@ -74,6 +74,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Statuses already read (see `status.rs`); only filled and emptied while `conn` is held.
+    statuses: status::StatusCache,
     /// Log bytes kept per sandbox (see `retention.rs`).
     log_retention: AtomicU64,
 }
@@ -102,7 +104,11 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         schema::migrate(&mut conn)?;
-        Ok(Store { conn: Mutex::new(conn), log_retention: AtomicU64::new(DEFAULT_LOG_RETENTION) })
+        Ok(Store {
+            conn: Mutex::new(conn),
+            statuses: status::StatusCache::default(),
+            log_retention: AtomicU64::new(DEFAULT_LOG_RETENTION),
+        })
     }
 
     /// Sets how many bytes of log lines are kept per sandbox (each line counts its bytes plus
@@ -151,9 +157,24 @@ impl Store {
     /// Runs `f` in an IMMEDIATE transaction (the write lock is taken up front, so a read inside
     /// never has to be upgraded), committing only when `f` succeeds.
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        self.write_sandbox(None, f)
+    }
+
+    /// [`Store::write`] of a transaction that may change the row of sandbox `sandbox` (its
+    /// status): the cached status goes in the same critical section, before the connection
+    /// is free again, so no read that starts after the write returns sees the old one.
+    fn write_sandbox<T>(
+        &self,
+        sandbox: Option<&str>,
+        f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
+        let out = f(&tx);
+        if let Some(id) = sandbox {
+            self.statuses.forget(id);
+        }
+        let out = out?;
         tx.commit()?;
         Ok(out)
     }

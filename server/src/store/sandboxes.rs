@@ -216,7 +216,7 @@ impl Store {
     ) -> StoreResult<()> {
         rank(&row.phase)?;
         let spec_json = to_json(&row.spec)?;
-        self.write(|tx| {
+        self.write_sandbox(Some(&row.id), |tx| {
             check_name_free(tx, &row.name, &row.id)?;
             if exists(tx, &row.id)? {
                 return Err(StoreError::Invalid(format!("sandbox id {} already exists", row.id)));
@@ -270,7 +270,7 @@ impl Store {
     pub fn update_sandbox(&self, row: &SandboxRow) -> StoreResult<bool> {
         let new_rank = rank(&row.phase)?;
         let spec_json = to_json(&row.spec)?;
-        self.write(|tx| {
+        self.write_sandbox(Some(&row.id), |tx| {
             check_name_free(tx, &row.name, &row.id)?;
             let changed = tx
                 .prepare_cached(&format!(
@@ -323,7 +323,7 @@ impl Store {
         let new_rank = rank(phase)?;
         // A terminal row always gets a finish time, even if the caller did not give one.
         let finished_default = phase.is_terminal().then(now_micros);
-        self.write(|tx| {
+        self.write_sandbox(Some(id), |tx| {
             let changed = tx
                 .prepare_cached(&format!(
                     "UPDATE sandboxes SET phase = ?2,
@@ -369,7 +369,7 @@ impl Store {
     /// Records where the sandbox's exposed port is reachable: the public `host` (`""` for
     /// none) and the `internal_address` (`host:port`).
     pub fn set_endpoint(&self, id: &str, host: &str, internal_address: &str) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write_sandbox(Some(id), |tx| {
             let changed = tx
                 .prepare_cached(
                     "UPDATE sandboxes SET host = ?2, internal_address = ?3 WHERE id = ?1",
@@ -384,7 +384,7 @@ impl Store {
 
     /// Records that the sandbox runs `image` instead of the one it was created with.
     pub fn set_runs_image(&self, id: &str, image: &str) -> StoreResult<()> {
-        self.write(|tx| {
+        self.write_sandbox(Some(id), |tx| {
             let changed = tx
                 .prepare_cached("UPDATE sandboxes SET runs_image = ?2 WHERE id = ?1")?
                 .execute(params![id, image])?;

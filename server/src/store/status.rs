@@ -3,8 +3,20 @@
 //! It answers exactly what [`SandboxRow::to_status`](super::SandboxRow::to_status) answers, but
 //! reads only the columns the wire record needs and only `tags` and `volume_mounts` of the
 //! stored spec, and moves the strings it reads into the record instead of copying them.
-//! Nothing is cached: every call reads the database.
+//!
+//! Statuses read once are kept in memory ([`StatusCache`]) and answered from there, without
+//! the connection's lock and SQLite's WAL read lock: a status is never stale, because the
+//! cache is only filled while the connection is held (by the read that found the row) and
+//! every write that may change a sandbox's row forgets that sandbox's entry before it lets go
+//! of the connection (`Store::write_sandbox`). A read that starts after a write returned
+//! therefore finds either nothing (and reads the database) or what was read after the write.
+//! Only this process writes the `sandboxes` table (`images prune` opens the database from
+//! another process, and only reads it).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
 use indexmap::IndexMap;
 use porter_sandbox::types::{StatusResponse, StatusResponsePhase, StatusResponseTerminationReason};
 use rusqlite::{OptionalExtension, Row};
@@ -27,12 +39,70 @@ struct SpecParts {
     volume_mounts: Option<IndexMap<String, String>>,
 }
 
+/// Statuses kept, at most; beyond it the cache starts over (the polled ones come back first).
+const CACHED_STATUSES: usize = 4096;
+
+/// A status as read, and its JSON encoding (what `GET /v1/sandbox/{id}` answers).
+#[derive(Debug)]
+struct Cached {
+    status: StatusResponse,
+    json: Bytes,
+}
+
+/// The statuses already read, by sandbox id (see the module docs for why they are never stale).
+#[derive(Debug, Default)]
+pub(super) struct StatusCache {
+    entries: Mutex<HashMap<String, Arc<Cached>>>,
+}
+
+impl StatusCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Cached>>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<Cached>> {
+        self.entries().get(id).cloned()
+    }
+
+    /// Keeps `status`; the caller holds the store's connection.
+    fn keep(&self, status: StatusResponse) -> StoreResult<Arc<Cached>> {
+        let json = serde_json::to_vec(&status)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode a status: {e}")))?;
+        let cached = Arc::new(Cached { status, json: Bytes::from(json) });
+        let mut entries = self.entries();
+        if entries.len() >= CACHED_STATUSES {
+            entries.clear();
+        }
+        entries.insert(cached.status.id.clone(), cached.clone());
+        Ok(cached)
+    }
+
+    /// Forgets the status of `id`; the caller holds the store's connection.
+    pub(super) fn forget(&self, id: &str) {
+        self.entries().remove(id);
+    }
+}
+
 impl Store {
     /// The wire status of the sandbox with this id, in any phase.
     pub fn sandbox_status(&self, id: &str) -> StoreResult<Option<StatusResponse>> {
+        Ok(self.cached_status(id)?.map(|cached| cached.status.clone()))
+    }
+
+    /// [`Store::sandbox_status`] encoded as JSON, as the API answers it.
+    pub fn sandbox_status_json(&self, id: &str) -> StoreResult<Option<Bytes>> {
+        Ok(self.cached_status(id)?.map(|cached| cached.json.clone()))
+    }
+
+    fn cached_status(&self, id: &str) -> StoreResult<Option<Arc<Cached>>> {
+        if let Some(cached) = self.statuses.get(id) {
+            return Ok(Some(cached));
+        }
         self.read_one(|conn| {
             let mut stmt = conn.prepare_cached(SELECT_STATUS)?;
-            stmt.query_row([id], |r| Ok(decode_status(r))).optional()?.transpose()
+            let status = stmt.query_row([id], |r| Ok(decode_status(r))).optional()?.transpose()?;
+            // Still holding the connection: no write can slip in between.
+            status.map(|status| self.statuses.keep(status)).transpose()
         })
     }
 }

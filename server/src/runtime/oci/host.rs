@@ -1,11 +1,10 @@
 //! Small host helpers without `unsafe`: finding programs, reading `/proc`, signalling pids
-//! (through `kill(1)`, since the crate forbids `unsafe` and therefore `libc::kill`).
+//! (through rustix's safe `kill`, since the crate forbids `unsafe` and therefore `libc::kill`).
 
 use crate::runtime::RuntimeError;
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::Stdio,
     time::Duration,
 };
 
@@ -115,37 +114,21 @@ pub(crate) fn all_pids() -> Vec<u32> {
         .unwrap_or_default()
 }
 
-/// Sends `SIGKILL` to `pids` (blocking; for `Drop` paths and helper threads).
+/// Sends `SIGKILL` to `pids` (a system call each, no program: it never blocks).
 pub(super) fn kill_sync(pids: &[u32]) {
-    if pids.is_empty() {
-        return;
+    for &pid in pids {
+        let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+            continue;
+        };
+        // Gone already is fine: the caller waits for the process to be gone anyway.
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
     }
-    let _ = std::process::Command::new(SH)
-        .args(["-c", KILL_SCRIPT, "sh"])
-        .args(pids.iter().map(u32::to_string))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
 }
 
 /// Sends `SIGKILL` to `pids`.
 pub(super) async fn kill(pids: &[u32]) {
-    if pids.is_empty() {
-        return;
-    }
-    let _ = tokio::process::Command::new(SH)
-        .args(["-c", KILL_SCRIPT, "sh"])
-        .args(pids.iter().map(u32::to_string))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
+    kill_sync(pids);
 }
-
-/// The pids arrive as positional parameters, never spliced into the script.
-const KILL_SCRIPT: &str = r#"kill -s KILL "$@" 2>/dev/null; exit 0"#;
 
 /// Waits (up to a second) until a killed process is gone or a zombie.
 pub(super) async fn wait_dead(pid: u32, start_time: Option<u64>) {

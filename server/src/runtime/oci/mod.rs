@@ -42,6 +42,7 @@ mod dns_wire;
 pub(crate) mod exec;
 mod firewall;
 pub(crate) mod host;
+mod layer_pool;
 mod network;
 mod ports;
 mod processes;
@@ -141,6 +142,8 @@ pub struct OciRuntime {
     /// The exec agents of the sandboxes (see `agent.rs`).
     agents: Mutex<HashMap<String, Arc<agent::Slot>>>,
     version: OnceLock<String>,
+    /// Size-limited writable layers made ahead (see `layer_pool.rs`).
+    pool: Arc<layer_pool::LayerPool>,
 }
 
 impl OciRuntime {
@@ -149,12 +152,13 @@ impl OciRuntime {
     #[must_use]
     pub fn new(state_dir: PathBuf) -> Self {
         Self {
-            state_dir,
             tailers: Mutex::new(HashMap::new()),
             busy: Mutex::new(HashMap::new()),
             filters: Mutex::new(HashMap::new()),
             agents: Mutex::new(HashMap::new()),
             version: OnceLock::new(),
+            pool: layer_pool::LayerPool::new(&state_dir),
+            state_dir,
         }
     }
 
@@ -322,23 +326,41 @@ impl OciRuntime {
             .map_err(io("set the mode of the writable layer"))?;
         std::os::unix::fs::chown(&upper, Some(ids.uid_base), Some(ids.gid_base))
             .map_err(io("give the writable layer to the sandbox's root"))?;
-        // After the chown: the size-limited layer copies `upper`'s owner and mode.
-        quota::prepare(&layout.dir, spec.limits.disk_bytes)?;
         for volume in spec.mounts.iter().filter(|m| !m.read_only) {
             hand_over(&volume.source, spec.user, ids)?;
         }
         let defaults = bundle::ProcessDefaults::from_spec(spec);
         let record = serde_json::to_vec(&defaults).map_err(|e| e.to_string())?;
         std::fs::write(layout.process_json(), record).map_err(io("write the process record"))?;
+        if matches!(spec.network, NetworkMode::Nat(_)) {
+            std::fs::write(layout.netns(), b"").map_err(io("create the netns mountpoint"))?;
+        }
 
-        let mut network = match &spec.network {
-            NetworkMode::None => None,
-            NetworkMode::Nat(nat) => {
-                std::fs::write(layout.netns(), b"").map_err(io("create the netns mountpoint"))?;
-                Some(network::up(&layout.id, &layout.dir, nat).await?)
-            }
+        // The writable layer (after the chown: the size-limited one copies `upper`'s owner and
+        // mode) and the network do not depend on each other: both are made at the same time,
+        // the layer off the async workers (it may run mkfs.ext4).
+        let layer = async {
+            let took = std::time::Instant::now();
+            let (dir, size, pool) = (layout.dir.clone(), spec.limits.disk_bytes, self.pool.clone());
+            tokio::task::spawn_blocking(move || quota::prepare(&dir, size, &pool))
+                .await
+                .map_err(|e| format!("the writable layer's task failed: {e}"))??;
+            Ok::<_, RuntimeError>(took.elapsed())
         };
-        let netns_file = network.as_ref().map(|_| layout.netns());
+        let netns = async {
+            let took = std::time::Instant::now();
+            if let NetworkMode::Nat(nat) = &spec.network {
+                network::create(&layout.id, &layout.dir, nat).await?;
+            }
+            Ok::<_, RuntimeError>(took.elapsed())
+        };
+        let (layer_took, netns_took) = tokio::join!(layer, netns);
+        let (layer_took, netns_took) = (layer_took?, netns_took?);
+        let nat = match &spec.network {
+            NetworkMode::None => None,
+            NetworkMode::Nat(nat) => Some(nat),
+        };
+        let netns_file = nat.map(|_| layout.netns());
         let agent_binary = agent::binary();
         let config = bundle::config(
             spec,
@@ -356,15 +378,32 @@ impl OciRuntime {
             .map_err(io("write config.json"))?;
 
         let starting = starting().read().await;
-        let netns_source = network.as_ref().map(|_| network::netns_path(&layout.id));
+        let netns_source = nat.map(|_| network::netns_path(&layout.id));
         let lowers: Vec<&Path> =
             spec.layers.iter().map(PathBuf::as_path).chain([spec.rootfs.as_path()]).collect();
-        let shim_pid = shim::spawn(layout, engine, &lowers, netns_source.as_deref())?;
+        let supervisor = std::time::Instant::now();
+        let mut shim = shim::spawn(layout, engine, &lowers, netns_source.as_deref())?;
+        // slirp4netns comes up while the supervisor mounts the container's filesystems; the
+        // container starts only once the network works (an error here drops the shim's gate,
+        // and it ends without starting anything).
+        let attach_took = std::time::Instant::now();
+        let mut network = match nat {
+            Some(nat) => Some(network::attach(&layout.id, &layout.dir, nat).await?),
+            None => None,
+        };
+        let attach_took = attach_took.elapsed();
+        shim.go().await?;
         shim::wait_started(layout, START_TIMEOUT).await?;
         drop(starting);
+        tracing::debug!(
+            "started {}: writable layer {layer_took:?}, netns {netns_took:?}, slirp4netns \
+             {attach_took:?}, supervisor until the container existed {:?}",
+            layout.id,
+            supervisor.elapsed()
+        );
         let state = json!({
             "dir": layout.dir.to_string_lossy(),
-            "shim_pid": shim_pid,
+            "shim_pid": shim.pid,
             "network": network.as_ref().map(network::Network::to_json),
             "container": layout.id,
         });
@@ -454,6 +493,7 @@ impl Drop for OciRuntime {
         for (_, handle) in tailers.drain() {
             handle.abort();
         }
+        self.pool.close();
     }
 }
 

@@ -77,18 +77,49 @@ exec "$2" --configure --mtu=65520 --disable-host-loopback --enable-sandbox --ena
 
 /// Per-namespace sysctls of a sandbox network: any port can be bound and ICMP echo sockets made
 /// without a capability (the group range covers every id of the sandboxes' range).
-const NETNS_SYSCTLS: &str = "echo 0 >/proc/sys/net/ipv4/ip_unprivileged_port_start && \
-     echo '0 2147483647' >/proc/sys/net/ipv4/ping_group_range";
+const NETNS_SYSCTLS: [(&str, &str); 2] = [
+    ("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0"),
+    ("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"),
+];
 
-/// Creates `sbx-<id>` with its egress rules, attaches slirp4netns, forwards the port and
-/// starts the DNS filter; resolves once all of it works. On failure, [`down`] cleans up.
-pub(super) async fn up(id: &str, dir: &Path, nat: &Nat) -> Result<Network, RuntimeError> {
-    let slirp = host::which("slirp4netns").ok_or_else(|| SLIRP_MISSING.to_owned())?;
-    let ip = host::which("ip").ok_or_else(|| {
-        "outbound networking needs `ip`, which is not installed: run `apt-get install -y iproute2`"
-            .to_owned()
-    })?;
-    let (setsid, unshare) = super::check::util_linux()?;
+/// Sets [`NETNS_SYSCTLS`] in the namespace at `netns`, from a thread of this process that joins
+/// the namespace and then ends: `/proc/sys/net` shows the network namespace of the thread that
+/// opens it. No program runs (`ip netns exec … sh -c` took three).
+async fn set_sysctls(netns: &Path) -> Result<(), RuntimeError> {
+    let file = std::fs::File::open(netns)
+        .map_err(|e| format!("cannot open the network namespace {}: {e}", netns.display()))?;
+    let (done, result) = tokio::sync::oneshot::channel();
+    // A thread of its own: `setns` moves only the calling thread, which must never serve
+    // anything else afterwards (a pooled worker thread would stay in the sandbox's namespace).
+    std::thread::Builder::new()
+        .name("netns-sysctls".to_owned())
+        .spawn(move || {
+            let outcome = rustix::thread::move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&file),
+                Some(rustix::thread::LinkNameSpaceType::Network),
+            )
+            .map_err(|e| format!("cannot join the sandbox's network namespace: {e}"))
+            .and_then(|()| {
+                NETNS_SYSCTLS.iter().try_for_each(|(path, value)| {
+                    std::fs::write(path, value).map_err(|e| format!("cannot set {path}: {e}"))
+                })
+            });
+            let _ = done.send(outcome);
+        })
+        .map_err(|e| format!("cannot start a thread: {e}"))?;
+    match result.await {
+        Ok(outcome) => outcome.map_err(RuntimeError::other),
+        Err(_) => Err(RuntimeError::other("the netns sysctl thread vanished")),
+    }
+}
+
+/// The first half of a sandbox's network: creates `sbx-<id>` with its sysctls and egress rules. The
+/// namespace then exists (a container can be set up to join it) but has no way out yet.
+pub(super) async fn create(id: &str, dir: &Path, nat: &Nat) -> Result<(), RuntimeError> {
+    if host::which("slirp4netns").is_none() {
+        return Err(SLIRP_MISSING.into());
+    }
+    let ip = ip_path()?;
     if nat.egress.is_some() {
         firewall::check()?;
     }
@@ -101,10 +132,30 @@ pub(super) async fn up(id: &str, dir: &Path, nat: &Nat) -> Result<Network, Runti
     host::run(&ip, &["netns", "add", &name]).await?;
     // The namespace belongs to the host's user namespace, where the sandbox has no
     // capabilities: what crun would set from inside is set here.
-    host::run(&ip, &["netns", "exec", &name, host::SH, "-c", NETNS_SYSCTLS]).await?;
+    set_sysctls(&path).await?;
     if let Some(allow) = &nat.egress {
         firewall::install(&path, dir, allow).await?;
     }
+    Ok(())
+}
+
+/// `ip`, or the error naming the package.
+fn ip_path() -> Result<PathBuf, RuntimeError> {
+    host::which("ip").ok_or_else(|| {
+        "outbound networking needs `ip`, which is not installed: run `apt-get install -y iproute2`"
+            .into()
+    })
+}
+
+/// The second half of a sandbox's network, after [`create`]: attaches slirp4netns to the namespace,
+/// forwards the port and starts the DNS filter; resolves once all of it works. On failure,
+/// [`down`] cleans up.
+pub(super) async fn attach(id: &str, dir: &Path, nat: &Nat) -> Result<Network, RuntimeError> {
+    let slirp = host::which("slirp4netns").ok_or_else(|| SLIRP_MISSING.to_owned())?;
+    let ip = ip_path()?;
+    let (setsid, unshare) = super::check::util_linux()?;
+    let name = netns_name(id);
+    let path = netns_path(id);
 
     let log = dir.join("slirp.log");
     let mut child = tokio::process::Command::new(setsid)

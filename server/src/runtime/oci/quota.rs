@@ -16,8 +16,10 @@ use std::{
     fs::DirBuilder,
     os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
+use super::layer_pool::{LayerPool, Shape};
 use super::{Layout, host};
 use crate::volumes::image;
 
@@ -29,7 +31,11 @@ const MOUNT: &str = "layer";
 /// Makes the layer image of `size` bytes for the sandbox directory `dir`, whose `upper/` and
 /// `work/` already exist (they stay as the staging copy's model); `None` keeps the layer on
 /// the data disk without a limit.
-pub(super) fn prepare(dir: &Path, size: Option<u64>) -> Result<(), RuntimeError> {
+pub(super) fn prepare(
+    dir: &Path,
+    size: Option<u64>,
+    pool: &Arc<LayerPool>,
+) -> Result<(), RuntimeError> {
     let Some(size) = size else { return Ok(()) };
     let staging = dir.join(MOUNT);
     DirBuilder::new()
@@ -47,7 +53,14 @@ pub(super) fn prepare(dir: &Path, size: Option<u64>) -> Result<(), RuntimeError>
             .and_then(|()| std::os::unix::fs::chown(&copy, Some(model.uid()), Some(model.gid())))
             .map_err(|e| format!("cannot prepare the writable layer's {sub} directory: {e}"))?;
     }
-    image::create(&dir.join(IMAGE), size, Some(&staging)).map_err(|e| {
+    let image = dir.join(IMAGE);
+    // A pooled image is the one the lines below would make (see `layer_pool.rs`).
+    match Shape::of(&staging, size) {
+        Ok(shape) if pool.take(shape, &image) => return Ok(()),
+        Ok(_) => {}
+        Err(err) => tracing::warn!("cannot read the writable layer's staging directory: {err}"),
+    }
+    image::create(&image, size, Some(&staging)).map_err(|e| {
         // The details name host paths: they go to the server's log, not to the client.
         tracing::error!("making the writable layer of {}: {e}", dir.display());
         match e {
@@ -87,8 +100,10 @@ mod tests {
     #[test]
     fn without_a_limit_nothing_is_made() {
         let dir = tempfile::tempdir().unwrap();
-        prepare(dir.path(), None).unwrap();
+        let pool = LayerPool::new(dir.path());
+        prepare(dir.path(), None, &pool).unwrap();
         assert!(!dir.path().join(IMAGE).exists() && !dir.path().join(MOUNT).exists());
+        pool.close();
         let layout = Layout { id: "x".into(), dir: dir.path().to_path_buf() };
         assert_eq!(upper_dir(&layout), Some(dir.path().join("upper")));
     }

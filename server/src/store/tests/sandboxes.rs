@@ -277,3 +277,49 @@ fn the_status_read_equals_the_rows_status() {
     same("sb-2");
     assert_eq!(store.sandbox_status("sb-3").unwrap(), None);
 }
+
+/// Statuses are answered from memory once read: every write that changes what a status shows
+/// is seen by the very next read (the cached entry goes with the write).
+#[test]
+fn a_cached_status_never_outlives_a_write() {
+    let store = mem();
+    store.insert_sandbox(&sandbox("sb-1", "web", 1)).unwrap();
+    let read = || store.sandbox_status("sb-1").unwrap().unwrap();
+    let row = || store.get_sandbox("sb-1").unwrap().unwrap().to_status();
+    let mut seen = vec![read()];
+    let started = PhaseUpdate { started_at: Some(5), ..PhaseUpdate::default() };
+    store.set_phase("sb-1", &Phase::Creating, &PhaseUpdate::default()).unwrap();
+    seen.push(read());
+    store.set_phase("sb-1", &Phase::Running, &started).unwrap();
+    seen.push(read());
+    store.set_endpoint("sb-1", "", "127.0.0.1:8080").unwrap();
+    seen.push(read());
+    store.set_runs_image("sb-1", "host").unwrap();
+    seen.push(read());
+    let mut updated = store.get_sandbox("sb-1").unwrap().unwrap();
+    updated.spec = updated.spec.tag("team", "a");
+    assert!(store.update_sandbox(&updated).unwrap());
+    seen.push(read());
+    store.set_phase("sb-1", &Phase::Terminated, &terminal(Reason::Sdk)).unwrap();
+    seen.push(read());
+    // Each read answered the row as it was then, and each write changed the answer.
+    assert_eq!(seen.last(), Some(&row()));
+    for pair in seen.windows(2) {
+        assert_ne!(pair[0], pair[1]);
+    }
+    assert_eq!(seen[2].phase, Phase::Running);
+    assert_eq!(seen[3].internal_address.as_deref(), Some("127.0.0.1:8080"));
+    assert_eq!(seen[4].runs_image.as_deref(), Some("host"));
+    assert_eq!(seen[5].tags.as_ref().and_then(|t| t.get("team")).map(String::as_str), Some("a"));
+    // A write that changed nothing (terminal already) leaves the answer as it was.
+    assert!(!store.set_phase("sb-1", &Phase::Failed, &terminal(Reason::Sdk)).unwrap());
+    assert_eq!(read(), row());
+    // The encoded answer is the status's JSON, and follows writes the same way.
+    let json = || store.sandbox_status_json("sb-1").unwrap().unwrap();
+    assert_eq!(json(), serde_json::to_vec(&row()).unwrap());
+    let mut renamed = store.get_sandbox("sb-1").unwrap().unwrap();
+    renamed.name = "renamed".to_owned();
+    assert!(store.update_sandbox(&renamed).unwrap());
+    assert_eq!(json(), serde_json::to_vec(&row()).unwrap());
+    assert!(store.sandbox_status_json("sb-9").unwrap().is_none());
+}
