@@ -25,7 +25,7 @@ const LEASE_SECONDS: i32 = 10;
 /// How often the holder renews (and the others check).
 const RENEW_EVERY: Duration = Duration::from_secs(2);
 
-/// Whether this server holds the lease, kept current by [`run`].
+/// Whether this server holds the lease, kept current by the election task.
 #[derive(Debug)]
 pub struct Leadership {
     held: AtomicBool,
