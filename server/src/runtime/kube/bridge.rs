@@ -28,7 +28,7 @@ use crate::runtime::agent_client::{
     read_frame,
 };
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, AttachParams};
+use kube::api::Api;
 use porter_sandbox::types::TerminalSize;
 use serde::{Deserialize, Serialize};
 use tokio::{
@@ -36,7 +36,6 @@ use tokio::{
     sync::Mutex,
 };
 
-use super::objects::{AGENT, CONTAINER};
 use crate::process::{CONSOLE_SOCKET, PID_FILE, SIGNAL_SOCKET};
 
 /// The first argument that makes the binary the bridge of one process.
@@ -50,8 +49,6 @@ const BRIDGE_FAILED: i32 = 125;
 const KILLED: i32 = 128 + 9;
 /// The one command of the bridge's agent.
 const ID: u64 = 1;
-/// Bytes buffered per direction of the exec stream.
-const STREAM_BUFFER: usize = 256 * 1024;
 
 /// `SIGKILL`, sent as a `KILL` frame (the agent then also kills a command not started yet).
 const KILL: i32 = 9;
@@ -141,14 +138,7 @@ async fn run(spec: BridgeSpec) -> i32 {
         },
         Err(err) => return failed(&err),
     };
-    let params = AttachParams::default()
-        .container(CONTAINER)
-        .stdin(true)
-        .stdout(true)
-        .stderr(false)
-        .max_stdin_buf_size(STREAM_BUFFER)
-        .max_stdout_buf_size(STREAM_BUFFER);
-    let mut stream = match pods.exec(&spec.pod, [AGENT, "--inherit-env"], &params).await {
+    let mut stream = match super::exec::start_agent(&pods, &spec.pod).await {
         Ok(stream) => stream,
         Err(err) => {
             return failed(&format!(

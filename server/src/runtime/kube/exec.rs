@@ -37,6 +37,19 @@ impl std::fmt::Debug for Running {
     }
 }
 
+/// Starts the exec agent of pod `id` in its container over one `pods/exec` stream (standard
+/// input and output: the agent's protocol), with the container's environment and directory.
+pub(super) async fn start_agent(pods: &Api<Pod>, id: &str) -> kube::Result<AttachedProcess> {
+    let params = AttachParams::default()
+        .container(CONTAINER)
+        .stdin(true)
+        .stdout(true)
+        .stderr(false)
+        .max_stdin_buf_size(STREAM_BUFFER)
+        .max_stdout_buf_size(STREAM_BUFFER);
+    pods.exec(id, [AGENT, "--inherit-env"], &params).await
+}
+
 impl Slot {
     /// The sandbox's agent, started if needed.
     pub async fn get(&self, pods: &Api<Pod>, id: &str) -> Result<Arc<Agent>, String> {
@@ -45,15 +58,7 @@ impl Slot {
             return Ok(running.agent.clone());
         }
         *slot = None;
-        let params = AttachParams::default()
-            .container(CONTAINER)
-            .stdin(true)
-            .stdout(true)
-            .stderr(false)
-            .max_stdin_buf_size(STREAM_BUFFER)
-            .max_stdout_buf_size(STREAM_BUFFER);
-        let mut stream = pods
-            .exec(id, [AGENT, "--inherit-env"], &params)
+        let mut stream = start_agent(pods, id)
             .await
             .map_err(|e| format!("cannot start the exec agent of {id} through the cluster: {e}"))?;
         let (Some(output), Some(input)) = (stream.stdout(), stream.stdin()) else {
